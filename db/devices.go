@@ -1,0 +1,119 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/residentportal/bff/graph/model"
+)
+
+const deviceSelect = `SELECT d.id, d.unit_id, d.user_id, uu.type, d.mac_address, d.display_name,
+  d.description, d.os_type, d.last_seen
+FROM devices d JOIN unit_users uu ON uu.id = d.user_id`
+
+func scanDevice(row pgx.Row) (model.Device, error) {
+	var d model.Device
+	err := row.Scan(&d.ID, &d.UnitID, &d.UserID, &d.UserType, &d.MACAddress, &d.DisplayName,
+		&d.Description, &d.OSType, &d.LastSeen)
+	return d, err
+}
+
+func collectDevices(rows pgx.Rows, err error) ([]model.Device, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Device, error) { return scanDevice(r) })
+}
+
+// DevicesByUnitIDs returns the devices of the given units in one statement,
+// ordered by unit and MAC; with userType set, only devices of users of that
+// type.
+func (db *DB) DevicesByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, userType *model.UnitUserType) ([]model.Device, error) {
+	var t *string
+	if userType != nil {
+		s := string(*userType)
+		t = &s
+	}
+	devices, err := collectDevices(db.pool.Query(ctx, deviceSelect+`
+	  WHERE d.unit_id = ANY($1) AND ($2::unit_user_type IS NULL OR uu.type = $2)
+	  ORDER BY d.unit_id, d.mac_address`, unitIDs, t))
+	return devices, wrap("db.DevicesByUnitIDs", err)
+}
+
+// DevicesByUserIDs returns the devices of the given unit users in one
+// statement, ordered by user and MAC.
+func (db *DB) DevicesByUserIDs(ctx context.Context, userIDs []uuid.UUID) ([]model.Device, error) {
+	devices, err := collectDevices(db.pool.Query(ctx, deviceSelect+`
+	  WHERE d.user_id = ANY($1) ORDER BY d.user_id, d.mac_address`, userIDs))
+	return devices, wrap("db.DevicesByUserIDs", err)
+}
+
+// NewDevice is what registering a device needs. MACAddress may be in any
+// usual notation.
+type NewDevice struct {
+	UserID      uuid.UUID
+	MACAddress  string
+	DisplayName string
+	Description string
+	OSType      string
+	LastSeen    *time.Time
+}
+
+// AddDevice registers a device of a unit user within scope.
+// NOT_FOUND, BAD_USER_INPUT, CONFLICT (MAC already in the unit).
+func (db *DB) AddDevice(ctx context.Context, scope model.Scope, n NewDevice) (model.Device, error) {
+	mac, err := model.ParseMAC(n.MACAddress)
+	var v model.Validator
+	v.Add("mac", err)
+	v.Add("name", model.ValidateText(n.DisplayName, model.MaxNameLength))
+	v.Add("description", model.ValidateText(n.Description, model.MaxTextLength))
+	v.Add("os", model.ValidateText(n.OSType, 64))
+	if err := v.Err(); err != nil {
+		return model.Device{}, err
+	}
+	var d model.Device
+	err = db.inTx(ctx, "db.AddDevice", func(tx pgx.Tx) error {
+		u, err := db.userByID(ctx, tx, scope, n.UserID, false)
+		if err != nil {
+			return err
+		}
+		id := uuid.New()
+		if _, err := tx.Exec(ctx, `INSERT INTO devices (id, unit_id, user_id, mac_address, display_name,
+		    description, os_type, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			id, u.UnitID, u.ID, mac, n.DisplayName, n.Description, n.OSType, n.LastSeen); err != nil {
+			return err
+		}
+		d, err = scanDevice(tx.QueryRow(ctx, deviceSelect+` WHERE d.id = $1`, id))
+		return err
+	})
+	return d, err
+}
+
+// RemoveDevice deletes the device with the given (canonical) MAC from a
+// unit within scope, and from userID's devices only when userID is set, and
+// records a DEVICE_REMOVED request in the same transaction. NOT_FOUND when
+// there is no such device.
+func (db *DB) RemoveDevice(ctx context.Context, scope model.Scope, unitID uuid.UUID, userID *uuid.UUID, mac string) (model.ChangeRequest, error) {
+	var c model.ChangeRequest
+	err := db.inTx(ctx, "db.RemoveDevice", func(tx pgx.Tx) error {
+		p, unit := scopeArgs(scope)
+		var d model.Device
+		err := tx.QueryRow(ctx, `DELETE FROM devices d USING units u
+		  WHERE d.unit_id = u.id AND d.unit_id = $1 AND d.mac_address = $2
+		    AND ($3::uuid IS NULL OR d.user_id = $3)
+		    AND u.property_id = $4 AND ($5::uuid IS NULL OR u.id = $5)
+		  RETURNING d.id, d.unit_id, d.user_id, d.mac_address`, unitID, mac, userID, p, unit).
+			Scan(&d.ID, &d.UnitID, &d.UserID, &d.MACAddress)
+		if err == pgx.ErrNoRows {
+			return model.ErrNotFound("device")
+		}
+		if err != nil {
+			return err
+		}
+		c, err = insertChange(ctx, tx, model.ChangeDeviceRemoved, p, d.UnitID, &d.UserID, &d.ID, &d.MACAddress)
+		return err
+	})
+	return c, err
+}

@@ -1,0 +1,357 @@
+package db
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/residentportal/bff/graph/model"
+)
+
+// querier is what both the pool and a transaction offer.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// unitSelect reads a unit with the passphrases of its UNIT and GUEST users.
+const unitSelect = `SELECT u.id, u.property_id, u.number, u.description, u.contact_name, u.email,
+  u.phone_number, u.status, u.token_generation, u.created_at, u.updated_at,
+  uu.id, uu.passphrase_cipher, gu.id, gu.passphrase_cipher
+FROM units u
+JOIN unit_users uu ON uu.unit_id = u.id AND uu.type = 'UNIT'
+LEFT JOIN unit_users gu ON gu.unit_id = u.id AND gu.type = 'GUEST'`
+
+func (db *DB) scanUnit(row pgx.Row) (model.Unit, error) {
+	var u model.Unit
+	var secret, guestSecret []byte
+	err := row.Scan(&u.ID, &u.PropertyID, &u.Number, &u.Description, &u.Contact.ContactName, &u.Contact.Email,
+		&u.Contact.PhoneNumber, &u.Status, &u.TokenGeneration, &u.CreatedAt, &u.UpdatedAt,
+		&u.UnitUserID, &secret, &u.GuestUserID, &guestSecret)
+	if err != nil {
+		return u, err
+	}
+	if u.Secret, err = db.keys.Decrypt(secret, u.UnitUserID[:]); err != nil {
+		return u, err
+	}
+	if u.GuestUserID != nil {
+		g, err := db.keys.Decrypt(guestSecret, u.GuestUserID[:])
+		if err != nil {
+			return u, err
+		}
+		u.GuestSecret = &g
+	}
+	return u, nil
+}
+
+func (db *DB) collectUnits(rows pgx.Rows, err error) ([]model.Unit, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Unit, error) { return db.scanUnit(r) })
+}
+
+// scopeFilter is the SQL of a model.Scope on a table aliased t with
+// property_id and unit_id columns ($2 property, $3 unit or NULL).
+func scopeArgs(s model.Scope) (uuid.UUID, *uuid.UUID) { return s.PropertyID, s.UnitID }
+
+// UnitByID returns a unit within scope. NOT_FOUND otherwise.
+func (db *DB) UnitByID(ctx context.Context, scope model.Scope, id uuid.UUID) (model.Unit, error) {
+	u, err := db.unitByID(ctx, db.pool, scope, id, false)
+	return u, wrap("db.UnitByID", err)
+}
+
+func (db *DB) unitByID(ctx context.Context, q querier, scope model.Scope, id uuid.UUID, lock bool) (model.Unit, error) {
+	p, unit := scopeArgs(scope)
+	sql := unitSelect + ` WHERE u.id = $1 AND u.property_id = $2 AND ($3::uuid IS NULL OR u.id = $3)`
+	if lock {
+		sql += ` FOR UPDATE OF u`
+	}
+	u, err := db.scanUnit(q.QueryRow(ctx, sql, id, p, unit))
+	if err == pgx.ErrNoRows {
+		return u, model.ErrNotFound("unit")
+	}
+	return u, err
+}
+
+// UnitsByIDs returns the units with the given ids in one statement, in no
+// particular order (dataloaders order them).
+func (db *DB) UnitsByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Unit, error) {
+	units, err := db.collectUnits(db.pool.Query(ctx, unitSelect+` WHERE u.id = ANY($1)`, ids))
+	return units, wrap("db.UnitsByIDs", err)
+}
+
+// UnitAuth is what a login or a token check needs to know of a unit.
+type UnitAuth struct {
+	UnitID          uuid.UUID
+	PropertyID      uuid.UUID
+	Status          model.UnitStatus
+	TokenGeneration int64
+	PortalAllowed   bool
+}
+
+// UnitAuthBySecret finds the unit of a property whose portal secret is
+// secret, by its keyed digest (an index lookup: the secret itself is never
+// compared byte by byte). NOT_FOUND when none matches.
+func (db *DB) UnitAuthBySecret(ctx context.Context, propertyID uuid.UUID, secret string) (UnitAuth, error) {
+	var a UnitAuth
+	err := db.pool.QueryRow(ctx, `SELECT u.id, u.property_id, u.status, u.token_generation, p.portal_allowed
+	  FROM units u JOIN properties p ON p.id = u.property_id
+	  WHERE u.property_id = $1 AND u.portal_secret_digest = $2`, propertyID, db.keys.Digest(secret)).
+		Scan(&a.UnitID, &a.PropertyID, &a.Status, &a.TokenGeneration, &a.PortalAllowed)
+	if err == pgx.ErrNoRows {
+		return a, model.ErrNotFound("unit")
+	}
+	return a, wrap("db.UnitAuthBySecret", err)
+}
+
+// UnitAuthByIDs returns the auth state of the given units (for revocation
+// caches), in one statement.
+func (db *DB) UnitAuthByIDs(ctx context.Context, ids []uuid.UUID) ([]UnitAuth, error) {
+	rows, err := db.pool.Query(ctx, `SELECT u.id, u.property_id, u.status, u.token_generation, p.portal_allowed
+	  FROM units u JOIN properties p ON p.id = u.property_id WHERE u.id = ANY($1)`, ids)
+	if err != nil {
+		return nil, wrap("db.UnitAuthByIDs", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UnitAuth, error) {
+		var a UnitAuth
+		return a, r.Scan(&a.UnitID, &a.PropertyID, &a.Status, &a.TokenGeneration, &a.PortalAllowed)
+	})
+	return out, wrap("db.UnitAuthByIDs", err)
+}
+
+// UnitPage asks for a keyset page of a property's units, ordered by number.
+type UnitPage struct {
+	// AfterNumber is the number of the last unit of the previous page.
+	AfterNumber *string
+	// Limit is the page size; one more row is read to tell whether more follow.
+	Limit int
+}
+
+// UnitsByPropertyIDs returns, for each property, one keyset page of its
+// units (Limit+1 rows at most, so callers can tell whether more follow) in
+// one statement, ordered by property and number.
+func (db *DB) UnitsByPropertyIDs(ctx context.Context, propertyIDs []uuid.UUID, page UnitPage) ([]model.Unit, error) {
+	units, err := db.collectUnits(db.pool.Query(ctx, `SELECT x.* FROM unnest($1::uuid[]) AS pid(id)
+	  CROSS JOIN LATERAL (`+unitSelect+`
+	    WHERE u.property_id = pid.id AND ($2::text IS NULL OR u.number > $2)
+	    ORDER BY u.number LIMIT $3) AS x`, propertyIDs, page.AfterNumber, page.Limit+1))
+	return units, wrap("db.UnitsByPropertyIDs", err)
+}
+
+// CountUnitsByPropertyIDs counts the units of each property in one statement.
+func (db *DB) CountUnitsByPropertyIDs(ctx context.Context, propertyIDs []uuid.UUID) (map[uuid.UUID]int, error) {
+	return countBy(ctx, db.pool, "db.CountUnitsByPropertyIDs",
+		`SELECT property_id, count(*) FROM units WHERE property_id = ANY($1) GROUP BY property_id`, propertyIDs)
+}
+
+func countBy(ctx context.Context, q querier, op, sql string, ids []uuid.UUID) (map[uuid.UUID]int, error) {
+	rows, err := q.Query(ctx, sql, ids)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	out := make(map[uuid.UUID]int, len(ids))
+	var id uuid.UUID
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error { out[id] = n; return nil })
+	return out, wrap(op, err)
+}
+
+// NewUnit is what creating a unit needs.
+type NewUnit struct {
+	PropertyID  uuid.UUID
+	Number      string
+	Description string
+	Contact     model.Contact
+}
+
+// Validate checks the fields of a new unit (BAD_USER_INPUT naming each).
+func (n NewUnit) Validate() error {
+	var v model.Validator
+	v.Check(n.Number != "", "number", "must not be empty")
+	v.Add("number", model.ValidateText(n.Number, 64))
+	v.Add("description", model.ValidateText(n.Description, model.MaxTextLength))
+	v.Add("contact-name", model.ValidateText(n.Contact.ContactName, model.MaxNameLength))
+	v.Add("email", model.ValidateEmail(n.Contact.Email))
+	v.Add("phone", model.ValidatePhone(n.Contact.PhoneNumber))
+	return v.Err()
+}
+
+// CreatedUnit is a new unit with its portal secret, shown this once.
+type CreatedUnit struct {
+	Unit         model.Unit
+	PortalSecret string
+}
+
+// CreateUnit inserts a unit with a freshly minted portal secret, its UNIT
+// identity and (where the property allows it) its GUEST identity, each with
+// a generated passphrase. With enforceMaxUnits the property row is locked so
+// that concurrent creations cannot exceed maxUnits (FORBIDDEN past it).
+// NOT_FOUND for an unknown property, CONFLICT for a duplicate number.
+func (db *DB) CreateUnit(ctx context.Context, n NewUnit) (CreatedUnit, error) {
+	if err := n.Validate(); err != nil {
+		return CreatedUnit{}, err
+	}
+	var out CreatedUnit
+	err := db.inTx(ctx, "db.CreateUnit", func(tx pgx.Tx) error {
+		p, err := propertyByID(ctx, tx, n.PropertyID, true)
+		if err != nil {
+			return err
+		}
+		if p.EnforceMaxUnits {
+			var count int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM units WHERE property_id = $1`, p.ID).Scan(&count); err != nil {
+				return err
+			}
+			if count >= p.MaxUnits {
+				return model.Errorf(model.CodeForbidden, "the property already has its maximum of %d units", p.MaxUnits)
+			}
+		}
+		id := uuid.New()
+		secret := model.MintPortalSecret()
+		if _, err := tx.Exec(ctx, `INSERT INTO units (id, property_id, number, description, contact_name, email,
+		    phone_number, portal_secret_cipher, portal_secret_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			id, p.ID, n.Number, n.Description, n.Contact.ContactName, n.Contact.Email, n.Contact.PhoneNumber,
+			db.keys.Encrypt(secret, id[:]), db.keys.Digest(secret)); err != nil {
+			return err
+		}
+		if _, err := db.insertUnitUser(ctx, tx, p, id, model.UserTypeUnit, newUserFields{
+			UserName: n.Contact.ContactName, Email: n.Contact.Email, PhoneNumber: n.Contact.PhoneNumber}); err != nil {
+			return err
+		}
+		if p.AllowSeparateGuestSecret {
+			if _, err := db.insertUnitUser(ctx, tx, p, id, model.UserTypeGuest, newUserFields{UserName: "Guest"}); err != nil {
+				return err
+			}
+		}
+		out.PortalSecret = secret
+		out.Unit, err = db.unitByID(ctx, tx, model.PropertyScope(p.ID), id, false)
+		return err
+	})
+	return out, err
+}
+
+// SetUnitStatus enables or disables a unit. Disabling also moves the token
+// generation on, so tokens minted before stay revoked after re-enabling.
+// NOT_FOUND, BAD_USER_INPUT.
+func (db *DB) SetUnitStatus(ctx context.Context, scope model.Scope, id uuid.UUID, status model.UnitStatus) (model.Unit, error) {
+	if !status.Valid() {
+		return model.Unit{}, model.InvalidField("status", "must be ENABLED or DISABLED")
+	}
+	var u model.Unit
+	err := db.inTx(ctx, "db.SetUnitStatus", func(tx pgx.Tx) error {
+		cur, err := db.unitByID(ctx, tx, scope, id, true)
+		if err != nil {
+			return err
+		}
+		if cur.Status != status {
+			if _, err := tx.Exec(ctx, `UPDATE units SET status = $2, updated_at = now(),
+			    token_generation = token_generation + CASE WHEN $2 = 'DISABLED' THEN 1 ELSE 0 END
+			  WHERE id = $1`, id, string(status)); err != nil {
+				return err
+			}
+		}
+		u, err = db.unitByID(ctx, tx, scope, id, false)
+		return err
+	})
+	return u, err
+}
+
+// UnitUpdateResult is the outcome of UpdateUnit: the unit as it now is,
+// the new portal secret when access was reset, and the change requests made.
+type UnitUpdateResult struct {
+	Unit         model.Unit
+	PortalSecret string
+	Changes      []model.ChangeRequest
+}
+
+// UpdateUnit applies a read-modify-write update (model.ApplyUnitUpdate) to a
+// unit within scope, in one transaction that holds the unit locked and
+// writes a change request for each change the Wi-Fi side must learn about.
+// Errors: NOT_FOUND, BAD_USER_INPUT, FORBIDDEN, CONFLICT (passphrase in use).
+func (db *DB) UpdateUnit(ctx context.Context, scope model.Scope, id uuid.UUID, upd model.UnitUpdate) (UnitUpdateResult, error) {
+	if err := upd.Validate(); err != nil {
+		return UnitUpdateResult{}, err
+	}
+	var res UnitUpdateResult
+	err := db.inTx(ctx, "db.UpdateUnit", func(tx pgx.Tx) error {
+		res = UnitUpdateResult{}
+		cur, err := db.unitByID(ctx, tx, scope, id, true)
+		if err != nil {
+			return err
+		}
+		p, err := propertyByID(ctx, tx, cur.PropertyID, false)
+		if err != nil {
+			return err
+		}
+		next, ch, err := model.ApplyUnitUpdate(cur, p, upd)
+		if err != nil {
+			return err
+		}
+		change := func(kind model.ChangeKind, userID *uuid.UUID) error {
+			c, err := insertChange(ctx, tx, kind, cur.PropertyID, cur.ID, userID, nil, nil)
+			res.Changes = append(res.Changes, c)
+			return err
+		}
+		if ch.Fields {
+			if _, err := tx.Exec(ctx, `UPDATE units SET description = $2, contact_name = $3, email = $4,
+			    phone_number = $5, updated_at = now() WHERE id = $1`, id, next.Description,
+				next.Contact.ContactName, next.Contact.Email, next.Contact.PhoneNumber); err != nil {
+				return err
+			}
+			if err := change(model.ChangeIdentity, &cur.UnitUserID); err != nil {
+				return err
+			}
+		}
+		if ch.Secret != nil {
+			if err := db.setPassphrase(ctx, tx, p, cur.UnitUserID, *ch.Secret); err != nil {
+				return err
+			}
+			if err := change(model.ChangePassphrase, &cur.UnitUserID); err != nil {
+				return err
+			}
+		}
+		if ch.GuestSecret != nil {
+			if err := db.setPassphrase(ctx, tx, p, *cur.GuestUserID, *ch.GuestSecret); err != nil {
+				return err
+			}
+			if err := change(model.ChangePassphrase, cur.GuestUserID); err != nil {
+				return err
+			}
+		}
+		if ch.ResetPortalAccess {
+			secret := model.MintPortalSecret()
+			if _, err := tx.Exec(ctx, `UPDATE units SET portal_secret_cipher = $2, portal_secret_digest = $3,
+			    token_generation = token_generation + 1, updated_at = now() WHERE id = $1`,
+				id, db.keys.Encrypt(secret, id[:]), db.keys.Digest(secret)); err != nil {
+				return err
+			}
+			res.PortalSecret = secret
+			if err := change(model.ChangePortalAccessReset, nil); err != nil {
+				return err
+			}
+		}
+		res.Unit, err = db.unitByID(ctx, tx, scope, id, false)
+		return err
+	})
+	return res, err
+}
+
+// PortalSecret decrypts a unit's current portal secret (the admin tool
+// prints portal links with it). NOT_FOUND.
+func (db *DB) PortalSecret(ctx context.Context, scope model.Scope, id uuid.UUID) (string, error) {
+	var sealed []byte
+	p, unit := scopeArgs(scope)
+	err := db.pool.QueryRow(ctx, `SELECT portal_secret_cipher FROM units
+	  WHERE id = $1 AND property_id = $2 AND ($3::uuid IS NULL OR id = $3)`, id, p, unit).Scan(&sealed)
+	if err == pgx.ErrNoRows {
+		return "", model.ErrNotFound("unit")
+	}
+	if err != nil {
+		return "", wrap("db.PortalSecret", err)
+	}
+	s, err := db.keys.Decrypt(sealed, id[:])
+	return s, wrap("db.PortalSecret", err)
+}

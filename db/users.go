@@ -1,0 +1,303 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/residentportal/bff/graph/model"
+)
+
+const userColumns = `uu.id, uu.unit_id, uu.property_id, uu.type, uu.user_name, uu.email, uu.phone_number,
+  uu.status, uu.passphrase_cipher, uu.created_at, uu.updated_at`
+
+func (db *DB) scanUser(row pgx.Row) (model.UnitUser, error) {
+	var u model.UnitUser
+	var sealed []byte
+	err := row.Scan(&u.ID, &u.UnitID, &u.PropertyID, &u.Type, &u.UserName, &u.Email, &u.PhoneNumber,
+		&u.Status, &sealed, &u.CreatedAt, &u.UpdatedAt)
+	if err != nil {
+		return u, err
+	}
+	u.Passphrase, err = db.keys.Decrypt(sealed, u.ID[:])
+	return u, err
+}
+
+func (db *DB) collectUsers(rows pgx.Rows, err error) ([]model.UnitUser, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.UnitUser, error) { return db.scanUser(r) })
+}
+
+// UnitUserByID returns a unit user within scope. NOT_FOUND otherwise.
+func (db *DB) UnitUserByID(ctx context.Context, scope model.Scope, id uuid.UUID) (model.UnitUser, error) {
+	u, err := db.userByID(ctx, db.pool, scope, id, false)
+	return u, wrap("db.UnitUserByID", err)
+}
+
+func (db *DB) userByID(ctx context.Context, q querier, scope model.Scope, id uuid.UUID, lock bool) (model.UnitUser, error) {
+	p, unit := scopeArgs(scope)
+	sql := `SELECT ` + userColumns + ` FROM unit_users uu
+	  WHERE uu.id = $1 AND uu.property_id = $2 AND ($3::uuid IS NULL OR uu.unit_id = $3)`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	u, err := db.scanUser(q.QueryRow(ctx, sql, id, p, unit))
+	if err == pgx.ErrNoRows {
+		return u, model.ErrNotFound("unit user")
+	}
+	return u, err
+}
+
+// UnitUsersByIDs returns the unit users with the given ids in one
+// statement, in no particular order (dataloaders order them).
+func (db *DB) UnitUsersByIDs(ctx context.Context, ids []uuid.UUID) ([]model.UnitUser, error) {
+	users, err := db.collectUsers(db.pool.Query(ctx, `SELECT `+userColumns+` FROM unit_users uu WHERE uu.id = ANY($1)`, ids))
+	return users, wrap("db.UnitUsersByIDs", err)
+}
+
+// UserPage asks for a keyset page of a unit's users, ordered by id.
+type UserPage struct {
+	// AfterID is the id of the last user of the previous page.
+	AfterID *uuid.UUID
+	// Limit is the page size; one more row is read to tell whether more follow.
+	Limit int
+}
+
+// UnitUsersByUnitIDs returns, for each unit, one keyset page of its users
+// (Limit+1 rows at most) in one statement, ordered by unit and id.
+func (db *DB) UnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, page UserPage) ([]model.UnitUser, error) {
+	users, err := db.collectUsers(db.pool.Query(ctx, `SELECT x.* FROM unnest($1::uuid[]) AS k(id)
+	  CROSS JOIN LATERAL (SELECT `+userColumns+` FROM unit_users uu
+	    WHERE uu.unit_id = k.id AND ($2::uuid IS NULL OR uu.id > $2)
+	    ORDER BY uu.id LIMIT $3) AS x`, unitIDs, page.AfterID, page.Limit+1))
+	return users, wrap("db.UnitUsersByUnitIDs", err)
+}
+
+// CountUnitUsersByUnitIDs counts the users of each unit in one statement.
+func (db *DB) CountUnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID) (map[uuid.UUID]int, error) {
+	return countBy(ctx, db.pool, "db.CountUnitUsersByUnitIDs",
+		`SELECT unit_id, count(*) FROM unit_users WHERE unit_id = ANY($1) GROUP BY unit_id`, unitIDs)
+}
+
+// UserSortField is a column the unit-users query may sort by.
+type UserSortField string
+
+// The sortable fields of the unit-users query, named as the vendor API names them.
+const (
+	SortUserID   UserSortField = "userId"
+	SortUserName UserSortField = "userName"
+	SortEmail    UserSortField = "email"
+	SortType     UserSortField = "type"
+	SortStatus   UserSortField = "status"
+)
+
+var userSortColumns = map[UserSortField]string{
+	SortUserID: "uu.id", SortUserName: "uu.user_name", SortEmail: "uu.email", SortType: "uu.type", SortStatus: "uu.status",
+}
+
+// ValidUserSortField reports whether f can be sorted by.
+func ValidUserSortField(f string) bool { _, ok := userSortColumns[UserSortField(f)]; return ok }
+
+// UserQuery is an offset-paged query of one unit's users.
+type UserQuery struct {
+	UnitID uuid.UUID
+	// UserID filters to one user when set.
+	UserID *uuid.UUID
+	Sort   []UserSortField
+	Desc   bool
+	Offset int
+	Limit  int
+}
+
+// QueryUnitUsers returns one page of a unit's users and their total count.
+// Ties are broken by id so pages never overlap. BAD_USER_INPUT for an
+// unknown sort field.
+func (db *DB) QueryUnitUsers(ctx context.Context, q UserQuery) ([]model.UnitUser, int, error) {
+	dir := "ASC"
+	if q.Desc {
+		dir = "DESC"
+	}
+	var order []string
+	for _, f := range q.Sort {
+		col, ok := userSortColumns[f]
+		if !ok {
+			return nil, 0, model.InvalidField("sortFields", fmt.Sprintf("cannot sort by %q", f))
+		}
+		order = append(order, col+" "+dir)
+	}
+	order = append(order, "uu.id "+dir)
+	sql := `SELECT ` + userColumns + `, count(*) OVER () FROM unit_users uu
+	  WHERE uu.unit_id = $1 AND ($2::uuid IS NULL OR uu.id = $2)
+	  ORDER BY ` + strings.Join(order, ", ") + ` OFFSET $3 LIMIT $4`
+	rows, err := db.pool.Query(ctx, sql, q.UnitID, q.UserID, q.Offset, q.Limit)
+	if err != nil {
+		return nil, 0, wrap("db.QueryUnitUsers", err)
+	}
+	total := -1
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.UnitUser, error) {
+		var u model.UnitUser
+		var sealed []byte
+		if err := r.Scan(&u.ID, &u.UnitID, &u.PropertyID, &u.Type, &u.UserName, &u.Email, &u.PhoneNumber,
+			&u.Status, &sealed, &u.CreatedAt, &u.UpdatedAt, &total); err != nil {
+			return u, err
+		}
+		var err error
+		u.Passphrase, err = db.keys.Decrypt(sealed, u.ID[:])
+		return u, err
+	})
+	if err != nil {
+		return nil, 0, wrap("db.QueryUnitUsers", err)
+	}
+	if total < 0 {
+		// An empty page (past the end or no match) still needs the total.
+		err = db.pool.QueryRow(ctx, `SELECT count(*) FROM unit_users WHERE unit_id = $1 AND ($2::uuid IS NULL OR id = $2)`,
+			q.UnitID, q.UserID).Scan(&total)
+	}
+	return users, total, wrap("db.QueryUnitUsers", err)
+}
+
+// newUserFields are the plain fields of a new unit user.
+type newUserFields struct {
+	UserName    string
+	Email       string
+	PhoneNumber string
+}
+
+// insertUnitUser inserts a user with a generated passphrase, retrying on a
+// digest collision within the property.
+func (db *DB) insertUnitUser(ctx context.Context, tx pgx.Tx, p model.Property, unitID uuid.UUID, t model.UnitUserType, f newUserFields) (model.UnitUser, error) {
+	id := uuid.New()
+	err := db.withGenerated(ctx, tx, p, func(tx pgx.Tx, pass string) error {
+		_, err := tx.Exec(ctx, `INSERT INTO unit_users (id, unit_id, property_id, type, user_name, email,
+		    phone_number, passphrase_cipher, passphrase_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			id, unitID, p.ID, string(t), f.UserName, f.Email, f.PhoneNumber, db.keys.Encrypt(pass, id[:]), db.keys.Digest(pass))
+		return err
+	})
+	if err != nil {
+		return model.UnitUser{}, err
+	}
+	return db.userByID(ctx, tx, model.PropertyScope(p.ID), id, false)
+}
+
+// withGenerated calls write with fresh passphrases of the property's length,
+// each attempt in a savepoint, until one does not collide with another
+// passphrase of the property.
+func (db *DB) withGenerated(ctx context.Context, tx pgx.Tx, p model.Property, write func(pgx.Tx, string) error) error {
+	for attempt := 0; ; attempt++ {
+		err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+			return write(sp, db.generate(p.PassphraseLength))
+		})
+		if err == nil || !errPassphraseTaken(err) || attempt+1 >= db.maxRetries {
+			return err
+		}
+	}
+}
+
+// setPassphrase stores a user's new passphrase: the chosen value, or a
+// generated one (retried on collision).
+func (db *DB) setPassphrase(ctx context.Context, tx pgx.Tx, p model.Property, userID uuid.UUID, c model.PassphraseChange) error {
+	write := func(tx pgx.Tx, pass string) error {
+		_, err := tx.Exec(ctx, `UPDATE unit_users SET passphrase_cipher = $2, passphrase_digest = $3,
+		    updated_at = now() WHERE id = $1`, userID, db.keys.Encrypt(pass, userID[:]), db.keys.Digest(pass))
+		return err
+	}
+	if c.Generate {
+		return db.withGenerated(ctx, tx, p, write)
+	}
+	return write(tx, c.Value)
+}
+
+// CreateUnitUser adds a LINKED identity with a generated passphrase to a
+// unit within scope. NOT_FOUND, BAD_USER_INPUT.
+func (db *DB) CreateUnitUser(ctx context.Context, scope model.Scope, unitID uuid.UUID, userName, email, phone string) (model.UnitUser, error) {
+	var v model.Validator
+	v.Add("name", model.ValidateText(userName, model.MaxNameLength))
+	v.Add("email", model.ValidateEmail(email))
+	v.Add("phone", model.ValidatePhone(phone))
+	if err := v.Err(); err != nil {
+		return model.UnitUser{}, err
+	}
+	var u model.UnitUser
+	err := db.inTx(ctx, "db.CreateUnitUser", func(tx pgx.Tx) error {
+		unit, err := db.unitByID(ctx, tx, scope, unitID, true)
+		if err != nil {
+			return err
+		}
+		p, err := propertyByID(ctx, tx, unit.PropertyID, false)
+		if err != nil {
+			return err
+		}
+		u, err = db.insertUnitUser(ctx, tx, p, unit.ID, model.UserTypeLinked, newUserFields{userName, email, phone})
+		if err != nil {
+			return err
+		}
+		_, err = insertChange(ctx, tx, model.ChangeIdentity, p.ID, unit.ID, &u.ID, nil, nil)
+		return err
+	})
+	return u, err
+}
+
+// UnitUserUpdateResult is the outcome of UpdateUnitUser: the user as it now
+// is and the ids of the change requests made (nil where nothing changed).
+type UnitUserUpdateResult struct {
+	User            model.UnitUser
+	PersonaUpdateID *uuid.UUID
+	DpskUpdateID    *uuid.UUID
+}
+
+// UpdateUnitUser applies a read-modify-write update (model.ApplyUnitUserUpdate)
+// to a unit user within scope, in one transaction that holds the user locked
+// and writes an IDENTITY_CHANGED and/or PASSPHRASE_CHANGED request.
+// Errors: NOT_FOUND, BAD_USER_INPUT, FORBIDDEN, CONFLICT (passphrase in use).
+func (db *DB) UpdateUnitUser(ctx context.Context, scope model.Scope, id uuid.UUID, upd model.UnitUserUpdate) (UnitUserUpdateResult, error) {
+	if err := upd.Validate(); err != nil {
+		return UnitUserUpdateResult{}, err
+	}
+	var res UnitUserUpdateResult
+	err := db.inTx(ctx, "db.UpdateUnitUser", func(tx pgx.Tx) error {
+		res = UnitUserUpdateResult{}
+		cur, err := db.userByID(ctx, tx, scope, id, true)
+		if err != nil {
+			return err
+		}
+		p, err := propertyByID(ctx, tx, cur.PropertyID, false)
+		if err != nil {
+			return err
+		}
+		next, ch, err := model.ApplyUnitUserUpdate(cur, p, upd)
+		if err != nil {
+			return err
+		}
+		if ch.Persona {
+			if _, err := tx.Exec(ctx, `UPDATE unit_users SET user_name = $2, email = $3, phone_number = $4,
+			    status = $5, updated_at = now() WHERE id = $1`,
+				id, next.UserName, next.Email, next.PhoneNumber, string(next.Status)); err != nil {
+				return err
+			}
+			c, err := insertChange(ctx, tx, model.ChangeIdentity, cur.PropertyID, cur.UnitID, &cur.ID, nil, nil)
+			if err != nil {
+				return err
+			}
+			res.PersonaUpdateID = &c.ID
+		}
+		if ch.Passphrase != nil {
+			if err := db.setPassphrase(ctx, tx, p, id, *ch.Passphrase); err != nil {
+				return err
+			}
+		}
+		if ch.Dpsk {
+			c, err := insertChange(ctx, tx, model.ChangePassphrase, cur.PropertyID, cur.UnitID, &cur.ID, nil, nil)
+			if err != nil {
+				return err
+			}
+			res.DpskUpdateID = &c.ID
+		}
+		res.User, err = db.userByID(ctx, tx, scope, id, false)
+		return err
+	})
+	return res, err
+}
