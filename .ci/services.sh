@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Makes sure the services the tests and `make run` need are up:
+#   .ci/services.sh postgres   → prints a DATABASE_URL of a running PostgreSQL
+#   .ci/services.sh redis      → makes sure Redis answers on 127.0.0.1:6379
+# PostgreSQL: the machine's cluster on 127.0.0.1:5432 if it answers or can be
+# started; otherwise a private cluster under .data/pg (git-ignored) on port
+# 55432, run as the postgres user (PostgreSQL refuses to run as root).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+log() { echo "services: $*" >&2; }
+
+pg_bin() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$d" ] || { log "no PostgreSQL server binaries; installing"; apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2; d=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1); }
+  echo "$d"
+}
+
+ready() { pg_isready -q -h 127.0.0.1 -p "$1" 2>/dev/null; }
+
+ensure_postgres() {
+  if ready 5432; then echo "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"; return; fi
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ] && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
+    log "starting the machine's PostgreSQL cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start >&2 || true
+    for _ in $(seq 50); do ready 5432 && break; sleep 0.2; done
+    if ready 5432; then echo "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"; return; fi
+  fi
+  local bin data port=55432
+  bin=$(pg_bin)
+  data="$top/.data/pg"
+  if ! ready $port; then
+    mkdir -p "$top/.data"
+    if [ ! -f "$data/PG_VERSION" ]; then
+      log "creating a private PostgreSQL cluster in $data"
+      install -d -o postgres -g postgres "$data"
+      runuser -u postgres -- "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
+    fi
+    chown -R postgres:postgres "$data"
+    log "starting the private PostgreSQL cluster on port $port"
+    runuser -u postgres -- "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
+      -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off" start >&2
+  fi
+  echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+}
+
+ensure_redis() {
+  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return; fi
+  command -v redis-server >/dev/null || { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2; }
+  log "starting Redis on 127.0.0.1:6379"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log >&2
+  for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return; sleep 0.2; done
+  log "Redis did not start"; return 1
+}
+
+case "${1:-}" in
+  postgres) ensure_postgres ;;
+  redis) ensure_redis ;;
+  *) echo "usage: $0 postgres|redis" >&2; exit 2 ;;
+esac

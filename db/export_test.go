@@ -1,0 +1,15 @@
+package db
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Test hooks into unexported parts, for the external test package.
+
+// InTx runs fn in a transaction with the store's error mapping.
+func (db *DB) InTx(ctx context.Context, fn func(pgx.Tx) error) error { return db.inTx(ctx, "test", fn) }
+
+// SetGenerator replaces the passphrase generator.
+func (db *DB) SetGenerator(f func(int) string) { db.generate = f }
