@@ -60,6 +60,8 @@ func (db *DB) PropertiesByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Pro
 // PropertyInput holds every settable property field; nil is "unchanged" on
 // update and "default" on create.
 type PropertyInput struct {
+	// ID is the id a new property gets (a random one when zero); ignored on update.
+	ID                       uuid.UUID
 	Name                     *string
 	Address                  *string
 	Description              *string
@@ -175,7 +177,10 @@ func (db *DB) CreateProperty(ctx context.Context, in PropertyInput) (model.Prope
 	}
 	var p model.Property
 	err := db.inTx(ctx, "db.CreateProperty", func(tx pgx.Tx) error {
-		id := uuid.New()
+		id := in.ID
+		if id == uuid.Nil {
+			id = uuid.New()
+		}
 		cols, args := in.assignments()
 		ph := make([]string, len(cols))
 		for i := range cols {

@@ -247,8 +247,8 @@ func (db *DB) SetUnitStatus(ctx context.Context, scope model.Scope, id uuid.UUID
 			return err
 		}
 		if cur.Status != status {
-			if _, err := tx.Exec(ctx, `UPDATE units SET status = $2, updated_at = now(),
-			    token_generation = token_generation + CASE WHEN $2 = 'DISABLED' THEN 1 ELSE 0 END
+			if _, err := tx.Exec(ctx, `UPDATE units SET status = $2::unit_status, updated_at = now(),
+			    token_generation = token_generation + CASE WHEN $2::unit_status = 'DISABLED' THEN 1 ELSE 0 END
 			  WHERE id = $1`, id, string(status)); err != nil {
 				return err
 			}
@@ -354,4 +354,24 @@ func (db *DB) PortalSecret(ctx context.Context, scope model.Scope, id uuid.UUID)
 	}
 	s, err := db.keys.Decrypt(sealed, id[:])
 	return s, wrap("db.PortalSecret", err)
+}
+
+// PropertyOfUnit returns the property a unit belongs to (for admin commands
+// that name only the unit). NOT_FOUND.
+func (db *DB) PropertyOfUnit(ctx context.Context, unitID uuid.UUID) (uuid.UUID, error) {
+	var p uuid.UUID
+	err := db.pool.QueryRow(ctx, `SELECT property_id FROM units WHERE id = $1`, unitID).Scan(&p)
+	if err == pgx.ErrNoRows {
+		return p, model.ErrNotFound("unit")
+	}
+	return p, wrap("db.PropertyOfUnit", err)
+}
+
+// UnitByNumber returns the unit of a property with the given number. NOT_FOUND.
+func (db *DB) UnitByNumber(ctx context.Context, propertyID uuid.UUID, number string) (model.Unit, error) {
+	u, err := db.scanUnit(db.pool.QueryRow(ctx, unitSelect+` WHERE u.property_id = $1 AND u.number = $2`, propertyID, number))
+	if err == pgx.ErrNoRows {
+		return u, model.ErrNotFound("unit")
+	}
+	return u, wrap("db.UnitByNumber", err)
 }

@@ -301,3 +301,14 @@ func (db *DB) UpdateUnitUser(ctx context.Context, scope model.Scope, id uuid.UUI
 	})
 	return res, err
 }
+
+// PropertyOfUser returns the property a unit user belongs to (for admin
+// commands that name only the user). NOT_FOUND.
+func (db *DB) PropertyOfUser(ctx context.Context, userID uuid.UUID) (uuid.UUID, error) {
+	var p uuid.UUID
+	err := db.pool.QueryRow(ctx, `SELECT property_id FROM unit_users WHERE id = $1`, userID).Scan(&p)
+	if err == pgx.ErrNoRows {
+		return p, model.ErrNotFound("unit user")
+	}
+	return p, wrap("db.PropertyOfUser", err)
+}

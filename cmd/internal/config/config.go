@@ -1,0 +1,182 @@
+// Package config reads the resident portal's configuration from environment
+// variables (documented in the README), validates every one at start and
+// reports all problems at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the validated configuration of portald and portalctl.
+type Config struct {
+	DatabaseURL          string
+	ListenAddr           string
+	MetricsAddr          string
+	PublicBaseURL        string
+	PortalBaseURL        string
+	SecretKey            string
+	TokenTTL             time.Duration
+	RedisURL             string
+	RateLimitBurst       int
+	RateLimitPerSecond   float64
+	TrustedProxies       []netip.Prefix
+	CORSAllowedOrigins   []string
+	GraphQLIntrospection bool
+	GraphQLComplexity    int
+	RequestTimeout       time.Duration
+	ShutdownGrace        time.Duration
+	LogLevel             slog.Level
+}
+
+// DefaultDatabaseURL is the local PostgreSQL used when DATABASE_URL is unset.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/resident_portal?sslmode=disable"
+
+// Load reads the configuration through getenv (os.Getenv in production).
+func Load(getenv func(string) string) (Config, error) {
+	var errs []error
+	str := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	dur := func(name string, def time.Duration) time.Duration {
+		v := str(name, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive Go duration such as 10s", name, v))
+			return def
+		}
+		return d
+	}
+	boolean := func(name string, def bool) bool {
+		v := str(name, "")
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
+			return def
+		}
+		return b
+	}
+	c := Config{
+		DatabaseURL:          str("DATABASE_URL", DefaultDatabaseURL),
+		ListenAddr:           str("LISTEN_ADDR", ":8080"),
+		MetricsAddr:          str("METRICS_ADDR", "127.0.0.1:9090"),
+		SecretKey:            getenv("SECRET_KEY"),
+		TokenTTL:             dur("TOKEN_TTL", 12*time.Hour),
+		RedisURL:             str("REDIS_URL", ""),
+		RateLimitBurst:       100,
+		RateLimitPerSecond:   80,
+		GraphQLIntrospection: boolean("GRAPHQL_INTROSPECTION", true),
+		GraphQLComplexity:    5000,
+		RequestTimeout:       dur("REQUEST_TIMEOUT", 10*time.Second),
+		ShutdownGrace:        dur("SHUTDOWN_GRACE", 15*time.Second),
+	}
+	if v := str("RATE_LIMIT_BURST", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("RATE_LIMIT_BURST: %q is not a positive whole number", v))
+		}
+		c.RateLimitBurst = n
+	}
+	if v := str("RATE_LIMIT_PER_SECOND", ""); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			errs = append(errs, fmt.Errorf("RATE_LIMIT_PER_SECOND: %q is not a positive number", v))
+		}
+		c.RateLimitPerSecond = f
+	}
+	if v := str("GRAPHQL_COMPLEXITY_LIMIT", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("GRAPHQL_COMPLEXITY_LIMIT: %q is not a positive whole number", v))
+		}
+		c.GraphQLComplexity = n
+	}
+	for _, a := range []struct{ name, v string }{{"LISTEN_ADDR", c.ListenAddr}, {"METRICS_ADDR", c.MetricsAddr}} {
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", a.name, a.v))
+		}
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		errs = append(errs, errors.New("DATABASE_URL: not a postgres:// URL"))
+	}
+	if c.SecretKey == "" {
+		errs = append(errs, errors.New("SECRET_KEY: required (at least 32 characters; `make run` generates one for development)"))
+	} else if len(c.SecretKey) < 32 {
+		errs = append(errs, errors.New("SECRET_KEY: must be at least 32 characters"))
+	}
+	port := "8080"
+	if _, p, err := net.SplitHostPort(c.ListenAddr); err == nil && p != "" {
+		port = p
+	}
+	c.PublicBaseURL = strings.TrimRight(str("PUBLIC_BASE_URL", "http://localhost:"+port), "/")
+	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("PUBLIC_BASE_URL: %q is not an absolute http(s) URL", c.PublicBaseURL))
+	}
+	c.PortalBaseURL = str("PORTAL_BASE_URL", c.PublicBaseURL+"/portal/")
+	if u, err := url.Parse(c.PortalBaseURL); err != nil || u.Host == "" {
+		errs = append(errs, fmt.Errorf("PORTAL_BASE_URL: %q is not an absolute URL", c.PortalBaseURL))
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			errs = append(errs, errors.New("REDIS_URL: not a redis:// URL"))
+		}
+	}
+	for _, p := range splitList(getenv("TRUSTED_PROXIES")) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is neither an IP address nor a CIDR range", p))
+				continue
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
+	for _, o := range splitList(getenv("CORS_ALLOWED_ORIGINS")) {
+		u, err := url.Parse(o)
+		if o != "*" && (err != nil || u.Scheme == "" || u.Host == "" || u.Path != "") {
+			errs = append(errs, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin such as https://portal.example.com", o))
+			continue
+		}
+		c.CORSAllowedOrigins = append(c.CORSAllowedOrigins, o)
+	}
+	if v := str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(v)) != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", v))
+	}
+	return c, errors.Join(errs...)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+// PortalURL is a unit's portal link: PORTAL_BASE_URL with the property id and
+// the URL-encoded portal secret.
+func (c Config) PortalURL(propertyID, secret string) string {
+	sep := "?"
+	if strings.Contains(c.PortalBaseURL, "?") {
+		sep = "&"
+	}
+	return c.PortalBaseURL + sep + "propertyId=" + url.QueryEscape(propertyID) + "&auth=" + url.QueryEscape(secret)
+}

@@ -1,0 +1,21 @@
+// Command portalctl is the resident portal's admin tool. It talks to
+// PostgreSQL directly (DATABASE_URL, SECRET_KEY) and mints properties, units
+// with their portal secrets, unit users, devices, manager keys and a demo.
+//
+// Success prints one JSON object on stdout and exits 0; failure prints
+// {"error": "..."} on stderr and exits 1, or 2 for a usage error.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/residentportal/bff/db/dbtest"
+)
+
+// ctl runs portalctl in-process against one database.
+type ctl struct {
+	tb  testing.TB
+	env map[string]string
+}
+
+func newCtl(tb testing.TB) *ctl {
+	return &ctl{tb: tb, env: map[string]string{
+		"DATABASE_URL":    dbtest.NewURL(tb),
+		"SECRET_KEY":      dbtest.TestSecretKey,
+		"PUBLIC_BASE_URL": "https://portal.example.com",
+	}}
+}
+
+// run returns the exit code and the decoded JSON object of stdout (success)
+// or stderr (failure).
+func (c *ctl) run(args ...string) (int, map[string]any) {
+	c.tb.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr, func(k string) string { return c.env[k] })
+	out := stdout.Bytes()
+	if code != 0 {
+		out = stderr.Bytes()
+		if stdout.Len() != 0 {
+			c.tb.Fatalf("portalctl %v failed but wrote stdout: %s", args, stdout.String())
+		}
+	} else if stderr.Len() != 0 {
+		c.tb.Fatalf("portalctl %v succeeded but wrote stderr: %s", args, stderr.String())
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(out, &obj); err != nil {
+		c.tb.Fatalf("portalctl %v: output is not one JSON object: %q", args, out)
+	}
+	return code, obj
+}
+
+// ok runs a command that must succeed and checks the keys of its output.
+func (c *ctl) ok(keys []string, args ...string) map[string]any {
+	c.tb.Helper()
+	code, obj := c.run(args...)
+	if code != 0 {
+		c.tb.Fatalf("portalctl %v: exit %d: %v", args, code, obj)
+	}
+	for _, k := range keys {
+		if _, present := obj[k]; !present {
+			c.tb.Fatalf("portalctl %v: output lacks %q: %v", args, k, obj)
+		}
+	}
+	return obj
+}
+
+func (c *ctl) fails(wantCode int, wantText string, args ...string) {
+	c.tb.Helper()
+	code, obj := c.run(args...)
+	msg, _ := obj["error"].(string)
+	if code != wantCode || !strings.Contains(msg, wantText) {
+		c.tb.Fatalf("portalctl %v: exit %d, error %q; want exit %d with %q", args, code, msg, wantCode, wantText)
+	}
+}
+
+func TestCommands(t *testing.T) {
+	c := newCtl(t)
+	c.ok([]string{"version"}, "migrate")
+	pid := c.ok([]string{"propertyId"}, "property", "create", "--name", "Harbour View", "--ssid", "HV-Res",
+		"--ssid", "HV-Guest", "--allow-guest-secret", "--portal-allowed=true")["propertyId"].(string)
+	shown := c.ok([]string{"name", "ssids", "allowSeparateGuestSecret", "passphraseLength"}, "property", "show", "--property", pid)
+	if shown["name"] != "Harbour View" || len(shown["ssids"].([]any)) != 2 || shown["allowSeparateGuestSecret"] != true {
+		t.Fatalf("show = %v", shown)
+	}
+	upd := c.ok(nil, "property", "update", "--property", pid, "--title", "Welcome", "--main-color", "#112233",
+		"--passphrase-length", "16", "--max-units", "2", "--enforce-max-units", "--tenant-set-dpsk")
+	if upd["title"] != "Welcome" || upd["mainColor"] != "#112233" || upd["passphraseLength"] != float64(16) ||
+		upd["name"] != "Harbour View" || upd["tenantSetDpsk"] != true {
+		t.Fatalf("update = %v", upd)
+	}
+
+	logo := filepath.Join(t.TempDir(), "logo.png")
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	if err := os.WriteFile(logo, png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := c.ok([]string{"fileName", "contentType"}, "property", "set-file", "--property", pid, "--type", "logo", "--file", logo)
+	if file["fileName"] != "logo.png" || file["contentType"] != "image/png" {
+		t.Fatalf("set-file = %v", file)
+	}
+
+	unit := c.ok([]string{"unitId", "hashedSecret", "portalUrl", "secret", "unitUserId", "guestSecret", "guestUserId"},
+		"unit", "create", "--property", pid, "--number", "101", "--contact-name", "Ada", "--email", "ada@example.org")
+	if len(unit["secret"].(string)) != 16 {
+		t.Fatalf("passphrase length ignores the property: %v", unit["secret"])
+	}
+	if want := "https://portal.example.com/portal/?propertyId=" + pid + "&auth="; !strings.HasPrefix(unit["portalUrl"].(string), want) {
+		t.Fatalf("portalUrl = %v", unit["portalUrl"])
+	}
+	uid := unit["unitId"].(string)
+	if st := c.ok([]string{"status"}, "unit", "disable", "--unit", uid); st["status"] != "DISABLED" {
+		t.Fatalf("disable = %v", st)
+	}
+	if st := c.ok([]string{"status"}, "unit", "enable", "--unit", uid); st["status"] != "ENABLED" {
+		t.Fatalf("enable = %v", st)
+	}
+	reset := c.ok([]string{"hashedSecret", "portalUrl"}, "unit", "reset-access", "--unit", uid)
+	if reset["hashedSecret"] == unit["hashedSecret"] {
+		t.Fatal("reset-access kept the portal secret")
+	}
+	user := c.ok([]string{"userId", "passphrase"}, "user", "create", "--unit", uid, "--name", "Office")
+	dev := c.ok([]string{"deviceId"}, "device", "add", "--user", user["userId"].(string), "--mac", "aabb.ccdd.eeff", "--name", "Printer")
+	if dev["deviceId"] != "AA:BB:CC:DD:EE:FF" {
+		t.Fatalf("deviceId = %v", dev["deviceId"])
+	}
+	key := c.ok([]string{"keyId", "key"}, "manager-key", "create", "--property", pid)
+	if !strings.HasPrefix(key["key"].(string), "rpmk_") {
+		t.Fatalf("key = %v", key["key"])
+	}
+	list := c.ok([]string{"keys"}, "manager-key", "list", "--property", pid)
+	if ks := list["keys"].([]any); len(ks) != 1 || strings.Contains(ks[0].(map[string]any)["hint"].(string), key["key"].(string)) {
+		t.Fatalf("list = %v", list)
+	}
+	if rv := c.ok([]string{"revokedAt"}, "manager-key", "revoke", "--key-id", key["keyId"].(string)); rv["revokedAt"] == nil {
+		t.Fatalf("revoke = %v", rv)
+	}
+
+	// Errors of the domain: exit 1 with a clear message.
+	t.Run("errors", func(t *testing.T) {
+		c.fails(1, "already exists", "unit", "create", "--property", pid, "--number", "101")
+		c.ok(nil, "unit", "create", "--property", pid, "--number", "102")
+		c.fails(1, "maximum of 2 units", "unit", "create", "--property", pid, "--number", "103")
+		c.fails(1, "property not found", "unit", "create", "--property", "00000000-0000-0000-0000-000000000001", "--number", "1")
+		c.fails(1, "unit not found", "unit", "disable", "--unit", "00000000-0000-0000-0000-000000000001")
+		c.fails(1, "MAC address", "device", "add", "--user", user["userId"].(string), "--mac", "not-a-mac")
+		c.fails(1, "already exists", "device", "add", "--user", user["userId"].(string), "--mac", "AA:BB:CC:DD:EE:FF")
+		c.fails(1, "at most 255", "user", "create", "--unit", uid, "--name", strings.Repeat("n", 256))
+		c.fails(1, "phone", "user", "create", "--unit", uid, "--name", "x", "--phone", "12345678901234567")
+		c.fails(1, "colour", "property", "update", "--property", pid, "--accent-color", "red")
+		c.fails(1, "between 8 and 63", "property", "update", "--property", pid, "--passphrase-length", "64")
+		c.fails(1, "cannot be read", "property", "set-file", "--property", pid, "--type", "logo", "--file", "/nonexistent.png")
+		notImage := filepath.Join(t.TempDir(), "notes.txt")
+		_ = os.WriteFile(notImage, []byte("hello"), 0o600)
+		c.fails(1, "must be an image", "property", "set-file", "--property", pid, "--type", "favIcon", "--file", notImage)
+		c.fails(1, "manager key not found", "manager-key", "revoke", "--key-id", "00000000-0000-0000-0000-000000000001")
+	})
+	// Usage errors: exit 2.
+	t.Run("usage", func(t *testing.T) {
+		c.fails(2, "unknown command", "frobnicate")
+		c.fails(2, "unknown command")
+		c.fails(2, "--number is required", "unit", "create", "--property", pid)
+		c.fails(2, "is not a UUID", "property", "show", "--property", "nope")
+		c.fails(2, "flag provided but not defined", "unit", "create", "--bogus")
+		c.fails(2, "--type must be", "property", "set-file", "--property", pid, "--type", "banner", "--file", logo)
+		c.fails(2, "at least 32", "rekey", "--new-key", "short")
+	})
+	t.Run("configuration", func(t *testing.T) {
+		bad := &ctl{tb: t, env: map[string]string{"DATABASE_URL": c.env["DATABASE_URL"]}}
+		bad.fails(1, "SECRET_KEY", "migrate")
+	})
+	t.Run("rekey", func(t *testing.T) {
+		out := c.ok([]string{"rows"}, "rekey", "--new-key", "another-secret-key-for-the-rekey-test-0123")
+		if out["rows"] != float64(2+2+2+1) { // 2 units; UNIT+GUEST each; one LINKED user
+			t.Fatalf("rekey = %v", out)
+		}
+		c.env["SECRET_KEY"] = "another-secret-key-for-the-rekey-test-0123"
+		c.ok([]string{"name"}, "property", "show", "--property", pid)
+		c.ok([]string{"hashedSecret"}, "unit", "reset-access", "--unit", uid)
+	})
+}
+
+func TestDemoIsIdempotent(t *testing.T) {
+	c := newCtl(t)
+	first := c.ok([]string{"propertyId", "units", "tryIt"}, "demo")
+	second := c.ok([]string{"propertyId", "units", "tryIt"}, "demo")
+	a, _ := json.Marshal(first)
+	b, _ := json.Marshal(second)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("demo changed on the second run:\n%s\n%s", a, b)
+	}
+	units := first["units"].([]any)
+	if len(units) != 3 || units[0].(map[string]any)["guestSecret"] == nil {
+		t.Fatalf("units = %v", units)
+	}
+	if !strings.Contains(first["tryIt"].(map[string]any)["login"].(string), units[0].(map[string]any)["hashedSecret"].(string)) {
+		t.Fatal("the curl line does not log in with a demo secret")
+	}
+}
