@@ -64,11 +64,11 @@ func TestCreateUnit(t *testing.T) {
 		if len(c.PortalSecret) < 22 { // ≥ 128 bits in base64
 			t.Fatalf("portal secret too short: %d", len(c.PortalSecret))
 		}
-		a := must[db.UnitAuth](t)(d.UnitAuthBySecret(ctx, p.ID, c.PortalSecret))
+		a := must[model.UnitAuth](t)(d.UnitAuthBySecret(ctx, p.ID, c.PortalSecret))
 		if a.UnitID != c.Unit.ID || a.Status != model.UnitEnabled || !a.PortalAllowed {
 			t.Fatalf("auth = %+v", a)
 		}
-		users, total := must2(t)(d.QueryUnitUsers(ctx, db.UserQuery{UnitID: c.Unit.ID, Limit: 10}))
+		users, total := must2(t)(d.QueryUnitUsers(ctx, model.UserQuery{UnitID: c.Unit.ID, Limit: 10}))
 		if total != 2 || len(users) != 2 {
 			t.Fatalf("users = %d/%d, want 2", len(users), total)
 		}
@@ -301,7 +301,7 @@ func TestUpdateUnitIsAtomic(t *testing.T) {
 	if _, err := d.UnitAuthBySecret(ctx, p.ID, a.PortalSecret); model.ErrorCode(err) != model.CodeNotFound {
 		t.Fatalf("old portal secret still logs in: %v", err)
 	}
-	if a2 := must[db.UnitAuth](t)(d.UnitAuthBySecret(ctx, p.ID, res.PortalSecret)); a2.UnitID != a.Unit.ID {
+	if a2 := must[model.UnitAuth](t)(d.UnitAuthBySecret(ctx, p.ID, res.PortalSecret)); a2.UnitID != a.Unit.ID {
 		t.Fatal("new portal secret does not log in")
 	}
 }
@@ -399,7 +399,7 @@ func TestKeysetPagesStableUnderInserts(t *testing.T) {
 	var seen []string
 	var after *string
 	for page := 0; ; page++ {
-		units := must[[]model.Unit](t)(d.UnitsByPropertyIDs(ctx, []uuid.UUID{p.ID}, db.UnitPage{AfterNumber: after, Limit: 7}))
+		units := must[[]model.Unit](t)(d.UnitsByPropertyIDs(ctx, []uuid.UUID{p.ID}, model.UnitPage{AfterNumber: after, Limit: 7}))
 		more := len(units) > 7
 		if more {
 			units = units[:7]
@@ -467,7 +467,7 @@ func TestRekey(t *testing.T) {
 		if got.Secret != c.Unit.Secret || *got.GuestSecret != *c.Unit.GuestSecret {
 			t.Fatal("passphrase changed by rekey")
 		}
-		if a := must[db.UnitAuth](t)(newDB.UnitAuthBySecret(ctx, p.ID, c.PortalSecret)); a.UnitID != c.Unit.ID {
+		if a := must[model.UnitAuth](t)(newDB.UnitAuthBySecret(ctx, p.ID, c.PortalSecret)); a.UnitID != c.Unit.ID {
 			t.Fatal("portal secret lookup broken by rekey")
 		}
 	}

@@ -83,20 +83,11 @@ func (db *DB) UnitsByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Unit, er
 	return units, wrap("db.UnitsByIDs", err)
 }
 
-// UnitAuth is what a login or a token check needs to know of a unit.
-type UnitAuth struct {
-	UnitID          uuid.UUID
-	PropertyID      uuid.UUID
-	Status          model.UnitStatus
-	TokenGeneration int64
-	PortalAllowed   bool
-}
-
 // UnitAuthBySecret finds the unit of a property whose portal secret is
 // secret, by its keyed digest (an index lookup: the secret itself is never
 // compared byte by byte). NOT_FOUND when none matches.
-func (db *DB) UnitAuthBySecret(ctx context.Context, propertyID uuid.UUID, secret string) (UnitAuth, error) {
-	var a UnitAuth
+func (db *DB) UnitAuthBySecret(ctx context.Context, propertyID uuid.UUID, secret string) (model.UnitAuth, error) {
+	var a model.UnitAuth
 	err := db.pool.QueryRow(ctx, `SELECT u.id, u.property_id, u.status, u.token_generation, p.portal_allowed
 	  FROM units u JOIN properties p ON p.id = u.property_id
 	  WHERE u.property_id = $1 AND u.portal_secret_digest = $2`, propertyID, db.keys.Digest(secret)).
@@ -109,31 +100,23 @@ func (db *DB) UnitAuthBySecret(ctx context.Context, propertyID uuid.UUID, secret
 
 // UnitAuthByIDs returns the auth state of the given units (for revocation
 // caches), in one statement.
-func (db *DB) UnitAuthByIDs(ctx context.Context, ids []uuid.UUID) ([]UnitAuth, error) {
+func (db *DB) UnitAuthByIDs(ctx context.Context, ids []uuid.UUID) ([]model.UnitAuth, error) {
 	rows, err := db.pool.Query(ctx, `SELECT u.id, u.property_id, u.status, u.token_generation, p.portal_allowed
 	  FROM units u JOIN properties p ON p.id = u.property_id WHERE u.id = ANY($1)`, ids)
 	if err != nil {
 		return nil, wrap("db.UnitAuthByIDs", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UnitAuth, error) {
-		var a UnitAuth
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.UnitAuth, error) {
+		var a model.UnitAuth
 		return a, r.Scan(&a.UnitID, &a.PropertyID, &a.Status, &a.TokenGeneration, &a.PortalAllowed)
 	})
 	return out, wrap("db.UnitAuthByIDs", err)
 }
 
-// UnitPage asks for a keyset page of a property's units, ordered by number.
-type UnitPage struct {
-	// AfterNumber is the number of the last unit of the previous page.
-	AfterNumber *string
-	// Limit is the page size; one more row is read to tell whether more follow.
-	Limit int
-}
-
 // UnitsByPropertyIDs returns, for each property, one keyset page of its
 // units (Limit+1 rows at most, so callers can tell whether more follow) in
 // one statement, ordered by property and number.
-func (db *DB) UnitsByPropertyIDs(ctx context.Context, propertyIDs []uuid.UUID, page UnitPage) ([]model.Unit, error) {
+func (db *DB) UnitsByPropertyIDs(ctx context.Context, propertyIDs []uuid.UUID, page model.UnitPage) ([]model.Unit, error) {
 	units, err := db.collectUnits(db.pool.Query(ctx, `SELECT x.* FROM unnest($1::uuid[]) AS pid(id)
 	  CROSS JOIN LATERAL (`+unitSelect+`
 	    WHERE u.property_id = pid.id AND ($2::text IS NULL OR u.number > $2)
@@ -259,25 +242,17 @@ func (db *DB) SetUnitStatus(ctx context.Context, scope model.Scope, id uuid.UUID
 	return u, err
 }
 
-// UnitUpdateResult is the outcome of UpdateUnit: the unit as it now is,
-// the new portal secret when access was reset, and the change requests made.
-type UnitUpdateResult struct {
-	Unit         model.Unit
-	PortalSecret string
-	Changes      []model.ChangeRequest
-}
-
 // UpdateUnit applies a read-modify-write update (model.ApplyUnitUpdate) to a
 // unit within scope, in one transaction that holds the unit locked and
 // writes a change request for each change the Wi-Fi side must learn about.
 // Errors: NOT_FOUND, BAD_USER_INPUT, FORBIDDEN, CONFLICT (passphrase in use).
-func (db *DB) UpdateUnit(ctx context.Context, scope model.Scope, id uuid.UUID, upd model.UnitUpdate) (UnitUpdateResult, error) {
+func (db *DB) UpdateUnit(ctx context.Context, scope model.Scope, id uuid.UUID, upd model.UnitUpdate) (model.UnitUpdateResult, error) {
 	if err := upd.Validate(); err != nil {
-		return UnitUpdateResult{}, err
+		return model.UnitUpdateResult{}, err
 	}
-	var res UnitUpdateResult
+	var res model.UnitUpdateResult
 	err := db.inTx(ctx, "db.UpdateUnit", func(tx pgx.Tx) error {
-		res = UnitUpdateResult{}
+		res = model.UnitUpdateResult{}
 		cur, err := db.unitByID(ctx, tx, scope, id, true)
 		if err != nil {
 			return err

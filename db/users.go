@@ -59,17 +59,9 @@ func (db *DB) UnitUsersByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Unit
 	return users, wrap("db.UnitUsersByIDs", err)
 }
 
-// UserPage asks for a keyset page of a unit's users, ordered by id.
-type UserPage struct {
-	// AfterID is the id of the last user of the previous page.
-	AfterID *uuid.UUID
-	// Limit is the page size; one more row is read to tell whether more follow.
-	Limit int
-}
-
 // UnitUsersByUnitIDs returns, for each unit, one keyset page of its users
 // (Limit+1 rows at most) in one statement, ordered by unit and id.
-func (db *DB) UnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, page UserPage) ([]model.UnitUser, error) {
+func (db *DB) UnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, page model.UserPage) ([]model.UnitUser, error) {
 	users, err := db.collectUsers(db.pool.Query(ctx, `SELECT x.* FROM unnest($1::uuid[]) AS k(id)
 	  CROSS JOIN LATERAL (SELECT `+userColumns+` FROM unit_users uu
 	    WHERE uu.unit_id = k.id AND ($2::uuid IS NULL OR uu.id > $2)
@@ -83,40 +75,14 @@ func (db *DB) CountUnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID) 
 		`SELECT unit_id, count(*) FROM unit_users WHERE unit_id = ANY($1) GROUP BY unit_id`, unitIDs)
 }
 
-// UserSortField is a column the unit-users query may sort by.
-type UserSortField string
-
-// The sortable fields of the unit-users query, named as the vendor API names them.
-const (
-	SortUserID   UserSortField = "userId"
-	SortUserName UserSortField = "userName"
-	SortEmail    UserSortField = "email"
-	SortType     UserSortField = "type"
-	SortStatus   UserSortField = "status"
-)
-
-var userSortColumns = map[UserSortField]string{
-	SortUserID: "uu.id", SortUserName: "uu.user_name", SortEmail: "uu.email", SortType: "uu.type", SortStatus: "uu.status",
-}
-
-// ValidUserSortField reports whether f can be sorted by.
-func ValidUserSortField(f string) bool { _, ok := userSortColumns[UserSortField(f)]; return ok }
-
-// UserQuery is an offset-paged query of one unit's users.
-type UserQuery struct {
-	UnitID uuid.UUID
-	// UserID filters to one user when set.
-	UserID *uuid.UUID
-	Sort   []UserSortField
-	Desc   bool
-	Offset int
-	Limit  int
+var userSortColumns = map[model.UserSortField]string{
+	model.SortUserID: "uu.id", model.SortUserName: "uu.user_name", model.SortEmail: "uu.email", model.SortType: "uu.type", model.SortStatus: "uu.status",
 }
 
 // QueryUnitUsers returns one page of a unit's users and their total count.
 // Ties are broken by id so pages never overlap. BAD_USER_INPUT for an
 // unknown sort field.
-func (db *DB) QueryUnitUsers(ctx context.Context, q UserQuery) ([]model.UnitUser, int, error) {
+func (db *DB) QueryUnitUsers(ctx context.Context, q model.UserQuery) ([]model.UnitUser, int, error) {
 	dir := "ASC"
 	if q.Desc {
 		dir = "DESC"
@@ -241,25 +207,17 @@ func (db *DB) CreateUnitUser(ctx context.Context, scope model.Scope, unitID uuid
 	return u, err
 }
 
-// UnitUserUpdateResult is the outcome of UpdateUnitUser: the user as it now
-// is and the ids of the change requests made (nil where nothing changed).
-type UnitUserUpdateResult struct {
-	User            model.UnitUser
-	PersonaUpdateID *uuid.UUID
-	DpskUpdateID    *uuid.UUID
-}
-
 // UpdateUnitUser applies a read-modify-write update (model.ApplyUnitUserUpdate)
 // to a unit user within scope, in one transaction that holds the user locked
 // and writes an IDENTITY_CHANGED and/or PASSPHRASE_CHANGED request.
 // Errors: NOT_FOUND, BAD_USER_INPUT, FORBIDDEN, CONFLICT (passphrase in use).
-func (db *DB) UpdateUnitUser(ctx context.Context, scope model.Scope, id uuid.UUID, upd model.UnitUserUpdate) (UnitUserUpdateResult, error) {
+func (db *DB) UpdateUnitUser(ctx context.Context, scope model.Scope, id uuid.UUID, upd model.UnitUserUpdate) (model.UnitUserUpdateResult, error) {
 	if err := upd.Validate(); err != nil {
-		return UnitUserUpdateResult{}, err
+		return model.UnitUserUpdateResult{}, err
 	}
-	var res UnitUserUpdateResult
+	var res model.UnitUserUpdateResult
 	err := db.inTx(ctx, "db.UpdateUnitUser", func(tx pgx.Tx) error {
-		res = UnitUserUpdateResult{}
+		res = model.UnitUserUpdateResult{}
 		cur, err := db.userByID(ctx, tx, scope, id, true)
 		if err != nil {
 			return err

@@ -88,7 +88,7 @@ func cmdDemo(e *env, args []string) (any, error) {
 // demoMembers gives the i-th demo unit a linked user (the first unit only)
 // and a few devices, skipping what exists already.
 func demoMembers(e *env, u model.Unit, i int) error {
-	users, _, err := e.store.QueryUnitUsers(e.ctx, db.UserQuery{UnitID: u.ID, Limit: 100})
+	users, _, err := e.store.QueryUnitUsers(e.ctx, model.UserQuery{UnitID: u.ID, Limit: 100})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,78 @@
+package model
+
+import "github.com/google/uuid"
+
+// Parameters and results of the storage operations the service layer calls.
+
+// UnitAuth is what a login or a token check needs to know of a unit.
+type UnitAuth struct {
+	UnitID          uuid.UUID
+	PropertyID      uuid.UUID
+	Status          UnitStatus
+	TokenGeneration int64
+	PortalAllowed   bool
+}
+
+// UnitPage asks for a keyset page of a property's units, ordered by number.
+type UnitPage struct {
+	// AfterNumber is the number of the last unit of the previous page.
+	AfterNumber *string
+	// Limit is the page size; one more row is read to tell whether more follow.
+	Limit int
+}
+
+// UnitUpdateResult is the outcome of UpdateUnit: the unit as it now is,
+// the new portal secret when access was reset, and the change requests made.
+type UnitUpdateResult struct {
+	Unit         Unit
+	PortalSecret string
+	Changes      []ChangeRequest
+}
+
+// UserPage asks for a keyset page of a unit's users, ordered by id.
+type UserPage struct {
+	// AfterID is the id of the last user of the previous page.
+	AfterID *uuid.UUID
+	// Limit is the page size; one more row is read to tell whether more follow.
+	Limit int
+}
+
+// UserSortField is a column the unit-users query may sort by.
+type UserSortField string
+
+// The sortable fields of the unit-users query, named as the vendor API names them.
+const (
+	SortUserID   UserSortField = "userId"
+	SortUserName UserSortField = "userName"
+	SortEmail    UserSortField = "email"
+	SortType     UserSortField = "type"
+	SortStatus   UserSortField = "status"
+)
+
+// UserQuery is an offset-paged query of one unit's users.
+type UserQuery struct {
+	UnitID uuid.UUID
+	// UserID filters to one user when set.
+	UserID *uuid.UUID
+	Sort   []UserSortField
+	Desc   bool
+	Offset int
+	Limit  int
+}
+
+// UnitUserUpdateResult is the outcome of UpdateUnitUser: the user as it now
+// is and the ids of the change requests made (nil where nothing changed).
+type UnitUserUpdateResult struct {
+	User            UnitUser
+	PersonaUpdateID *uuid.UUID
+	DpskUpdateID    *uuid.UUID
+}
+
+// Valid reports whether f is a sortable field.
+func (f UserSortField) Valid() bool {
+	switch f {
+	case SortUserID, SortUserName, SortEmail, SortType, SortStatus:
+		return true
+	}
+	return false
+}
