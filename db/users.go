@@ -76,7 +76,7 @@ func (db *DB) CountUnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID) 
 }
 
 var userSortColumns = map[model.UserSortField]string{
-	model.SortUserID: "uu.id", model.SortUserName: "uu.user_name", model.SortEmail: "uu.email", model.SortType: "uu.type", model.SortStatus: "uu.status",
+	model.SortUserID: "uu.id", model.SortUserName: "uu.user_name", model.SortEmail: "uu.email", model.SortType: "uu.type::text", model.SortStatus: "uu.status::text",
 }
 
 // QueryUnitUsers returns one page of a unit's users and their total count.

@@ -1,0 +1,240 @@
+package resolvers
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/residentportal/bff/graph/model"
+)
+
+// AuthStore is what authentication reads.
+type AuthStore interface {
+	UnitAuthByIDs(ctx context.Context, ids []uuid.UUID) ([]model.UnitAuth, error)
+	ManagerKeyByKey(ctx context.Context, key string) (model.ManagerKey, error)
+}
+
+// maxCachedEntries bounds the revocation cache; past it the cache is
+// emptied (it refills from the database on demand).
+const maxCachedEntries = 100_000
+
+// Authenticator turns a unit token or a manager key into a Principal.
+//
+// Tokens are signed, so checking one needs no database; what can revoke a
+// token before it expires (a portal-access reset, a disabled unit, a portal
+// switched off, a revoked manager key) is cached in memory per unit and per
+// key, and every replica drops a cached entry when PostgreSQL notifies it of
+// a change (see db.ListenAuthChanges). While that notification connection is
+// down nothing is cached: every check reads the database, so a missed notice
+// can never keep a revoked token alive.
+type Authenticator struct {
+	keys  *model.Keyring
+	store AuthStore
+	now   func() time.Time
+
+	mu        sync.Mutex
+	listening bool
+	// epoch moves on with every invalidation, so that a read that raced
+	// with a notice does not put a stale entry back into the cache.
+	epoch    uint64
+	units    map[uuid.UUID]model.UnitAuth
+	managers map[string]model.ManagerKey
+}
+
+// NewAuthenticator returns an Authenticator that caches nothing until
+// ListenerUp(true) says revocation notices are arriving.
+func NewAuthenticator(keys *model.Keyring, store AuthStore, now func() time.Time) *Authenticator {
+	return &Authenticator{keys: keys, store: store, now: now,
+		units: map[uuid.UUID]model.UnitAuth{}, managers: map[string]model.ManagerKey{}}
+}
+
+// ListenerUp is called by the revocation listener: caching is on only while
+// it is connected, and the cache starts empty after every (re)connect.
+func (a *Authenticator) ListenerUp(up bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.listening = up
+	a.epoch++
+	clear(a.units)
+	clear(a.managers)
+}
+
+// AuthChanged drops what is cached of a unit, a property's units or a
+// manager key (kind "unit", "property" or "key"); the revocation listener
+// calls it for every notice.
+func (a *Authenticator) AuthChanged(kind string, id uuid.UUID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.epoch++
+	switch kind {
+	case "unit":
+		delete(a.units, id)
+	case "property":
+		for k, u := range a.units {
+			if u.PropertyID == id {
+				delete(a.units, k)
+			}
+		}
+		for k, m := range a.managers {
+			if m.PropertyID == id {
+				delete(a.managers, k)
+			}
+		}
+	case "key":
+		for k, m := range a.managers {
+			if m.ID == id {
+				delete(a.managers, k)
+			}
+		}
+	}
+}
+
+// Authenticate checks a credential as sent in the Authorization header (a
+// bare token, "Bearer <token>", or a manager key). Errors: UNAUTHENTICATED.
+func (a *Authenticator) Authenticate(ctx context.Context, credential string) (model.Principal, error) {
+	credential = strings.TrimSpace(credential)
+	if len(credential) > 7 && strings.EqualFold(credential[:7], "bearer ") {
+		credential = strings.TrimSpace(credential[7:])
+	}
+	if credential == "" {
+		return model.Principal{}, errAuthRequired
+	}
+	if strings.HasPrefix(credential, model.ManagerKeyPrefix) {
+		return a.manager(ctx, credential)
+	}
+	t, err := a.keys.ParseToken(credential, a.now())
+	if err != nil {
+		return model.Principal{}, err
+	}
+	u, err := a.unit(ctx, t.UnitID)
+	if err != nil {
+		return model.Principal{}, err
+	}
+	// SECURITY: a reset or disable moved the generation on; a disabled unit or
+	// a closed portal admits no resident.
+	if u.PropertyID != t.PropertyID || u.TokenGeneration != t.Generation || u.Status != model.UnitEnabled || !u.PortalAllowed {
+		return model.Principal{}, model.ErrBadToken
+	}
+	return model.Principal{Kind: model.Resident, PropertyID: t.PropertyID, UnitID: t.UnitID}, nil
+}
+
+var errAuthRequired = model.Errorf(model.CodeUnauthenticated, "authentication required")
+
+func (a *Authenticator) unit(ctx context.Context, id uuid.UUID) (model.UnitAuth, error) {
+	a.mu.Lock()
+	u, ok := a.units[id]
+	epoch, caching := a.epoch, a.listening
+	a.mu.Unlock()
+	if ok {
+		return u, nil
+	}
+	found, err := a.store.UnitAuthByIDs(ctx, []uuid.UUID{id})
+	if err != nil {
+		return u, err
+	}
+	if len(found) == 0 {
+		return u, model.ErrBadToken
+	}
+	u = found[0]
+	if caching {
+		a.mu.Lock()
+		if a.epoch == epoch && a.listening {
+			if len(a.units) >= maxCachedEntries {
+				clear(a.units)
+			}
+			a.units[id] = u
+		}
+		a.mu.Unlock()
+	}
+	return u, nil
+}
+
+func (a *Authenticator) manager(ctx context.Context, key string) (model.Principal, error) {
+	digest := string(model.ManagerKeyDigest(key))
+	a.mu.Lock()
+	k, ok := a.managers[digest]
+	epoch, caching := a.epoch, a.listening
+	a.mu.Unlock()
+	if !ok {
+		var err error
+		k, err = a.store.ManagerKeyByKey(ctx, key)
+		if model.ErrorCode(err) == model.CodeNotFound {
+			return model.Principal{}, errBadKey
+		}
+		if err != nil {
+			return model.Principal{}, err
+		}
+		if caching {
+			a.mu.Lock()
+			if a.epoch == epoch && a.listening {
+				if len(a.managers) >= maxCachedEntries {
+					clear(a.managers)
+				}
+				a.managers[digest] = k
+			}
+			a.mu.Unlock()
+		}
+	}
+	return model.Principal{Kind: model.Manager, PropertyID: k.PropertyID, KeyID: k.ID}, nil
+}
+
+var errBadKey = model.Errorf(model.CodeUnauthenticated, "invalid or revoked manager key")
+
+// credential is a request's Authorization header, authenticated at most once
+// and only when an operation needs it (public routes ignore the header).
+type credential struct {
+	auth         *Authenticator
+	raw          string
+	residentOnly bool
+	once         sync.Once
+	principal    model.Principal
+	err          error
+}
+
+type credentialKey struct{}
+
+// WithCredential returns ctx carrying the raw credential of a request. With
+// residentOnly, a manager key is refused (the REST layer is resident-only).
+func (a *Authenticator) WithCredential(ctx context.Context, raw string, residentOnly bool) context.Context {
+	return context.WithValue(ctx, credentialKey{}, &credential{auth: a, raw: raw, residentOnly: residentOnly})
+}
+
+// Middleware attaches the request's Authorization header to its context for
+// the service layer to authenticate on demand. Shared by both transports.
+func (a *Authenticator) Middleware(residentOnly bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(a.WithCredential(r.Context(), r.Header.Get("Authorization"), residentOnly)))
+		})
+	}
+}
+
+// principal authenticates the request's credential (once per request).
+func principal(ctx context.Context) (model.Principal, error) {
+	if p, ok := model.PrincipalFrom(ctx); ok {
+		return p, nil
+	}
+	c, ok := ctx.Value(credentialKey{}).(*credential)
+	if !ok {
+		return model.Principal{}, errAuthRequired
+	}
+	c.once.Do(func() {
+		c.principal, c.err = c.auth.Authenticate(ctx, c.raw)
+		// SECURITY: manager keys are for the GraphQL API only.
+		if c.err == nil && c.residentOnly && c.principal.Kind != model.Resident {
+			c.principal, c.err = model.Principal{}, errBadKey
+		}
+	})
+	return c.principal, c.err
+}
+
+// Caching reports whether revocation notices are arriving (and so whether
+// token checks are served from memory).
+func (a *Authenticator) Caching() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.listening
+}

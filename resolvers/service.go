@@ -1,0 +1,409 @@
+package resolvers
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/residentportal/bff/graph/model"
+)
+
+// Store is the storage the service layer needs; *db.DB implements it.
+type Store interface {
+	AuthStore
+	Ping(ctx context.Context) error
+	PropertyByID(ctx context.Context, id uuid.UUID) (model.Property, error)
+	PropertiesByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Property, error)
+	PropertyFile(ctx context.Context, propertyID uuid.UUID, t model.FileType) (model.PropertyFile, error)
+	UnitAuthBySecret(ctx context.Context, propertyID uuid.UUID, secret string) (model.UnitAuth, error)
+	UnitByID(ctx context.Context, scope model.Scope, id uuid.UUID) (model.Unit, error)
+	UnitsByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Unit, error)
+	UnitsByPropertyIDs(ctx context.Context, propertyIDs []uuid.UUID, page model.UnitPage) ([]model.Unit, error)
+	CountUnitsByPropertyIDs(ctx context.Context, propertyIDs []uuid.UUID) (map[uuid.UUID]int, error)
+	UpdateUnit(ctx context.Context, scope model.Scope, id uuid.UUID, upd model.UnitUpdate) (model.UnitUpdateResult, error)
+	UnitUserByID(ctx context.Context, scope model.Scope, id uuid.UUID) (model.UnitUser, error)
+	UnitUsersByIDs(ctx context.Context, ids []uuid.UUID) ([]model.UnitUser, error)
+	UnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, page model.UserPage) ([]model.UnitUser, error)
+	CountUnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID) (map[uuid.UUID]int, error)
+	QueryUnitUsers(ctx context.Context, q model.UserQuery) ([]model.UnitUser, int, error)
+	UpdateUnitUser(ctx context.Context, scope model.Scope, id uuid.UUID, upd model.UnitUserUpdate) (model.UnitUserUpdateResult, error)
+	DevicesByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, userType *model.UnitUserType) ([]model.Device, error)
+	DevicesByUserIDs(ctx context.Context, userIDs []uuid.UUID) ([]model.Device, error)
+	RemoveDevice(ctx context.Context, scope model.Scope, unitID uuid.UUID, userID *uuid.UUID, mac string) (model.ChangeRequest, error)
+}
+
+// ServerVersion is reported by login.
+const ServerVersion = "1.0.0"
+
+// Service is the one service layer. Safe for concurrent use.
+type Service struct {
+	store    Store
+	auth     *Authenticator
+	keys     *model.Keyring
+	now      func() time.Time
+	tokenTTL time.Duration
+}
+
+// Options configure a Service.
+type Options struct {
+	TokenTTL time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// NewService returns the service over store, minting tokens with keys.
+func NewService(store Store, keys *model.Keyring, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.TokenTTL <= 0 {
+		opts.TokenTTL = 12 * time.Hour
+	}
+	return &Service{store: store, keys: keys, now: opts.Now, tokenTTL: opts.TokenTTL,
+		auth: NewAuthenticator(keys, store, opts.Now)}
+}
+
+// Authenticator is the service's authenticator (the HTTP edge attaches
+// credentials with it; the revocation listener feeds it).
+func (s *Service) Authenticator() *Authenticator { return s.auth }
+
+// Ready reports whether the database answers (UNAVAILABLE otherwise).
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// parseID parses a path or argument id; BAD_USER_INPUT naming field.
+func parseID(field, s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return uuid.Nil, model.InvalidField(field, "must be a UUID")
+	}
+	return id, nil
+}
+
+// access authorises the caller for propertyID and returns the scope it may
+// touch there. Errors: UNAUTHENTICATED (no or bad credential, or a
+// credential of another property).
+func (s *Service) access(ctx context.Context, propertyID uuid.UUID) (model.Principal, model.Scope, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return p, model.Scope{}, err
+	}
+	// SECURITY: a credential is valid for its own property only; any other
+	// property answers as if the credential were wrong.
+	if p.PropertyID != propertyID {
+		return p, model.Scope{}, model.Errorf(model.CodeUnauthenticated, "the credential is not valid for this property")
+	}
+	if p.Kind == model.Resident {
+		return p, model.UnitScope(p.PropertyID, p.UnitID), nil
+	}
+	return p, model.PropertyScope(p.PropertyID), nil
+}
+
+// targetUnit is the unit an operation acts on: the resident's own unit, or
+// the unit a manager names. BAD_USER_INPUT when a manager names none;
+// NOT_FOUND when a resident names another unit.
+func targetUnit(p model.Principal, unitID *uuid.UUID) (uuid.UUID, error) {
+	if p.Kind == model.Resident {
+		// SECURITY: a resident's unit is the token's; another id is not found.
+		if unitID != nil && *unitID != p.UnitID {
+			return uuid.Nil, model.ErrNotFound("unit")
+		}
+		return p.UnitID, nil
+	}
+	if unitID == nil {
+		return uuid.Nil, model.InvalidField("unitId", "is required with a manager key")
+	}
+	return *unitID, nil
+}
+
+// --- public operations -----------------------------------------------------
+
+// PortalAccess returns the property for its public portal-access answer
+// (loginText, portalAllowed). No credential needed. NOT_FOUND.
+func (s *Service) PortalAccess(ctx context.Context, propertyID uuid.UUID) (model.Property, error) {
+	return s.store.PropertyByID(ctx, propertyID)
+}
+
+// UiConfiguration returns the property for its public UI configuration.
+// No credential needed. NOT_FOUND.
+func (s *Service) UiConfiguration(ctx context.Context, propertyID uuid.UUID) (model.Property, error) {
+	return s.store.PropertyByID(ctx, propertyID)
+}
+
+// PropertyFile returns a portal file (logo or favIcon). No credential
+// needed. BAD_USER_INPUT for another type, NOT_FOUND when not uploaded.
+func (s *Service) PropertyFile(ctx context.Context, propertyID uuid.UUID, fileType string) (model.PropertyFile, error) {
+	if !model.FileType(fileType).Valid() {
+		return model.PropertyFile{}, model.InvalidField("type", "must be logo or favIcon")
+	}
+	return s.store.PropertyFile(ctx, propertyID, model.FileType(fileType))
+}
+
+// LoginResult is a minted unit token.
+type LoginResult struct {
+	Token         string
+	UnitID        uuid.UUID
+	ExpiresAt     time.Time
+	ServerVersion string
+}
+
+var errBadLogin = model.Errorf(model.CodeUnauthenticated, "invalid portal credentials")
+
+// Login exchanges a unit's portal secret for a signed unit token.
+// BAD_USER_INPUT for an empty secret; UNAUTHENTICATED, with one message, for
+// a wrong secret, an unknown property, a disabled unit or a closed portal.
+func (s *Service) Login(ctx context.Context, propertyID uuid.UUID, secret string) (LoginResult, error) {
+	if strings.TrimSpace(secret) == "" {
+		return LoginResult{}, model.InvalidField("hashedSecret", "is required")
+	}
+	if len(secret) > 512 {
+		return LoginResult{}, errBadLogin
+	}
+	// SECURITY: the secret is found by its keyed digest through an index, so
+	// no byte-by-byte comparison of secrets happens anywhere.
+	u, err := s.store.UnitAuthBySecret(ctx, propertyID, secret)
+	if model.ErrorCode(err) == model.CodeNotFound {
+		return LoginResult{}, errBadLogin
+	}
+	if err != nil {
+		return LoginResult{}, err
+	}
+	// SECURITY: disabled units and closed portals get no token.
+	if u.Status != model.UnitEnabled || !u.PortalAllowed {
+		return LoginResult{}, errBadLogin
+	}
+	exp := s.now().Add(s.tokenTTL).UTC().Truncate(time.Second)
+	token := s.keys.SignToken(model.UnitToken{PropertyID: u.PropertyID, UnitID: u.UnitID, Generation: u.TokenGeneration, ExpiresAt: exp})
+	return LoginResult{Token: token, UnitID: u.UnitID, ExpiresAt: exp, ServerVersion: ServerVersion}, nil
+}
+
+// --- authenticated operations ----------------------------------------------
+
+// Property returns the caller's property. UNAUTHENTICATED, NOT_FOUND.
+func (s *Service) Property(ctx context.Context, propertyID uuid.UUID) (model.Property, error) {
+	if _, _, err := s.access(ctx, propertyID); err != nil {
+		return model.Property{}, err
+	}
+	return s.store.PropertyByID(ctx, propertyID)
+}
+
+// Unit returns the resident's unit, or the unit a manager names.
+// UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND.
+func (s *Service) Unit(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (model.Unit, error) {
+	p, scope, err := s.access(ctx, propertyID)
+	if err != nil {
+		return model.Unit{}, err
+	}
+	id, err := targetUnit(p, unitID)
+	if err != nil {
+		return model.Unit{}, err
+	}
+	return s.store.UnitByID(ctx, scope, id)
+}
+
+// RequireManager authorises a manager-only read of a property (its unit
+// list). UNAUTHENTICATED, FORBIDDEN for a resident.
+func (s *Service) RequireManager(ctx context.Context, propertyID uuid.UUID) error {
+	p, _, err := s.access(ctx, propertyID)
+	if err != nil {
+		return err
+	}
+	// SECURITY: only a manager key lists a property's units.
+	if p.Kind != model.Manager {
+		return model.Errorf(model.CodeForbidden, "listing units needs a manager key")
+	}
+	return nil
+}
+
+// UpdateUnit applies a read-modify-write update to the resident's unit (or a
+// manager's named unit), TOKEN_RESET included, in one transaction.
+// UNAUTHENTICATED, BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, CONFLICT.
+func (s *Service) UpdateUnit(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID, upd model.UnitUpdate) (model.UnitUpdateResult, error) {
+	p, scope, err := s.access(ctx, propertyID)
+	if err != nil {
+		return model.UnitUpdateResult{}, err
+	}
+	if err := upd.Validate(); err != nil {
+		return model.UnitUpdateResult{}, err
+	}
+	id, err := targetUnit(p, unitID)
+	if err != nil {
+		return model.UnitUpdateResult{}, err
+	}
+	return s.store.UpdateUnit(ctx, scope, id, upd)
+}
+
+// ResetPortalAccess rotates the unit's portal secret, revokes its tokens and
+// queues a notification. UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND.
+func (s *Service) ResetPortalAccess(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) error {
+	_, err := s.UpdateUnit(ctx, propertyID, unitID, model.UnitUpdate{ResetPortalAccess: true})
+	return err
+}
+
+// ParseUserType checks a device-list type argument: exactly UNIT or GUEST.
+func ParseUserType(field, t string) (model.UnitUserType, error) {
+	switch ut := model.UnitUserType(t); ut {
+	case model.UserTypeUnit, model.UserTypeGuest:
+		return ut, nil
+	}
+	return "", model.InvalidField(field, "must be UNIT or GUEST")
+}
+
+// UnitDevices lists the devices of the unit's UNIT or GUEST identity (empty
+// for GUEST where the property has no guest secret).
+// UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND.
+func (s *Service) UnitDevices(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID, userType model.UnitUserType) ([]model.Device, error) {
+	p, scope, err := s.access(ctx, propertyID)
+	if err != nil {
+		return nil, err
+	}
+	if userType != model.UserTypeUnit && userType != model.UserTypeGuest {
+		return nil, model.InvalidField("type", "must be UNIT or GUEST")
+	}
+	id, err := targetUnit(p, unitID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.UnitByID(ctx, scope, id); err != nil {
+		return nil, err
+	}
+	return s.store.DevicesByUnitIDs(ctx, []uuid.UUID{id}, &userType)
+}
+
+// RemoveUnitDevice removes a device (by MAC, any usual notation) from the
+// unit, recording a change request. UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND.
+func (s *Service) RemoveUnitDevice(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID, deviceID string) error {
+	p, scope, err := s.access(ctx, propertyID)
+	if err != nil {
+		return err
+	}
+	mac, err := model.ParseMAC(deviceID)
+	if err != nil {
+		return model.InvalidField("deviceId", model.ErrorMessage(err))
+	}
+	id, err := targetUnit(p, unitID)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.RemoveDevice(ctx, scope, id, nil, mac)
+	return err
+}
+
+// UnitUserQuery is the vendor's unit-users query: page (0-based), pageSize
+// (0 means 20; 1–100), sort fields and direction, an optional user filter.
+type UnitUserQuery struct {
+	UnitID   *uuid.UUID
+	Page     int
+	PageSize int
+	Sort     []string
+	Desc     bool
+	UserID   *uuid.UUID
+}
+
+// DefaultPageSize and MaxPageSize bound the unit-users query.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// UnitUserPage is one page of a unit's users.
+type UnitUserPage struct {
+	Users    []model.UnitUser
+	Total    int
+	Page     int
+	PageSize int
+	Sort     []string
+	Desc     bool
+}
+
+// QueryUnitUsers returns one page of the unit's users, ordered by userId
+// ascending unless asked otherwise. UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND.
+func (s *Service) QueryUnitUsers(ctx context.Context, propertyID uuid.UUID, q UnitUserQuery) (UnitUserPage, error) {
+	p, scope, err := s.access(ctx, propertyID)
+	if err != nil {
+		return UnitUserPage{}, err
+	}
+	var v model.Validator
+	v.Check(q.Page >= 0, "page", "must not be negative")
+	v.Check(q.PageSize >= 0 && q.PageSize <= MaxPageSize, "pageSize", "must be between 1 and 100 (0 means 20)")
+	sort := make([]model.UserSortField, 0, len(q.Sort))
+	for _, f := range q.Sort {
+		v.Check(model.UserSortField(f).Valid(), "sortFields", "cannot sort by "+f+" (allowed: userId, userName, email, type, status)")
+		sort = append(sort, model.UserSortField(f))
+	}
+	if err := v.Err(); err != nil {
+		return UnitUserPage{}, err
+	}
+	if q.PageSize == 0 {
+		q.PageSize = DefaultPageSize
+	}
+	if len(sort) == 0 {
+		sort, q.Sort = []model.UserSortField{model.SortUserID}, []string{string(model.SortUserID)}
+	}
+	unitID, err := targetUnit(p, q.UnitID)
+	if err != nil {
+		return UnitUserPage{}, err
+	}
+	if _, err := s.store.UnitByID(ctx, scope, unitID); err != nil {
+		return UnitUserPage{}, err
+	}
+	offset := q.Page * q.PageSize
+	if q.Page > 1<<20 { // far past any unit's users: an empty page without overflow
+		offset = 1 << 30
+	}
+	users, total, err := s.store.QueryUnitUsers(ctx, model.UserQuery{UnitID: unitID, UserID: q.UserID,
+		Sort: sort, Desc: q.Desc, Offset: offset, Limit: q.PageSize})
+	return UnitUserPage{Users: users, Total: total, Page: q.Page, PageSize: q.PageSize, Sort: q.Sort, Desc: q.Desc}, err
+}
+
+// UnitUser returns one of the unit's users (any of the property's for a
+// manager). UNAUTHENTICATED, NOT_FOUND (also for another unit's user).
+func (s *Service) UnitUser(ctx context.Context, propertyID, userID uuid.UUID) (model.UnitUser, error) {
+	_, scope, err := s.access(ctx, propertyID)
+	if err != nil {
+		return model.UnitUser{}, err
+	}
+	return s.store.UnitUserByID(ctx, scope, userID)
+}
+
+// UpdateUnitUser applies a read-modify-write update to a unit user in one
+// transaction and returns the change-request ids (nil where nothing of that
+// kind changed). UNAUTHENTICATED, BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, CONFLICT.
+func (s *Service) UpdateUnitUser(ctx context.Context, propertyID, userID uuid.UUID, upd model.UnitUserUpdate) (model.UnitUserUpdateResult, error) {
+	_, scope, err := s.access(ctx, propertyID)
+	if err != nil {
+		return model.UnitUserUpdateResult{}, err
+	}
+	if err := upd.Validate(); err != nil {
+		return model.UnitUserUpdateResult{}, err
+	}
+	return s.store.UpdateUnitUser(ctx, scope, userID, upd)
+}
+
+// UnitUserDevices lists a unit user's devices. UNAUTHENTICATED, NOT_FOUND.
+func (s *Service) UnitUserDevices(ctx context.Context, propertyID, userID uuid.UUID) ([]model.Device, error) {
+	if _, err := s.UnitUser(ctx, propertyID, userID); err != nil {
+		return nil, err
+	}
+	return s.store.DevicesByUserIDs(ctx, []uuid.UUID{userID})
+}
+
+// RemoveUnitUserDevice removes one of a unit user's devices (by MAC),
+// recording a change request. UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND
+// (also when the device belongs to another user).
+func (s *Service) RemoveUnitUserDevice(ctx context.Context, propertyID, userID uuid.UUID, deviceID string) error {
+	_, scope, err := s.access(ctx, propertyID)
+	if err != nil {
+		return err
+	}
+	mac, err := model.ParseMAC(deviceID)
+	if err != nil {
+		return model.InvalidField("deviceId", model.ErrorMessage(err))
+	}
+	u, err := s.store.UnitUserByID(ctx, scope, userID)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.RemoveDevice(ctx, scope, u.UnitID, &userID, mac)
+	return err
+}
