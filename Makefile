@@ -23,3 +23,13 @@ vet:
 
 build:
 	$(GO) build -o bin/ ./cmd/...
+
+## run: portald on :8080 with demo data (local PostgreSQL, or a private one; a development SECRET_KEY in .data/)
+run: build
+	@mkdir -p .data
+	@test -s .data/secret_key || { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/secret_key; chmod 600 .data/secret_key; }
+	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" && \
+	  export DATABASE_URL="$${DATABASE_URL:-$$(.ci/services.sh database resident_portal)}" && \
+	  bin/portalctl migrate >/dev/null && bin/portalctl demo && \
+	  echo "portald on $${LISTEN_ADDR:-:8080}; GraphQL playground: $${PUBLIC_BASE_URL:-http://localhost:8080}/graphiql" && \
+	  exec bin/portald

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the services the tests and `make run` need are up:
 #   .ci/services.sh postgres   → prints a DATABASE_URL of a running PostgreSQL
+#   .ci/services.sh database N → the same, for database N (created if missing)
 #   .ci/services.sh redis      → makes sure Redis answers on 127.0.0.1:6379
 # PostgreSQL: the machine's cluster on 127.0.0.1:5432 if it answers or can be
 # started; otherwise a private cluster under .data/pg (git-ignored) on port
@@ -55,8 +56,19 @@ ensure_redis() {
   log "Redis did not start"; return 1
 }
 
+ensure_database() {
+  local admin name=$1
+  admin=$(ensure_postgres)
+  if ! psql "$admin" -Atqc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+    log "creating database $name"
+    psql "$admin" -qc "CREATE DATABASE \"$name\"" >&2
+  fi
+  echo "${admin%/postgres*}/$name?sslmode=disable"
+}
+
 case "${1:-}" in
   postgres) ensure_postgres ;;
+  database) ensure_database "${2:?database name}" ;;
   redis) ensure_redis ;;
-  *) echo "usage: $0 postgres|redis" >&2; exit 2 ;;
+  *) echo "usage: $0 postgres | database NAME | redis" >&2; exit 2 ;;
 esac

@@ -1,0 +1,60 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+const key = "0123456789abcdef0123456789abcdef"
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(map[string]string{"SECRET_KEY": key}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ListenAddr != ":8080" || c.MetricsAddr != "127.0.0.1:9090" || c.TokenTTL != 12*time.Hour ||
+		c.RateLimitBurst != 100 || c.RateLimitPerSecond != 80 || c.RequestTimeout != 10*time.Second ||
+		c.ShutdownGrace != 15*time.Second || !c.GraphQLIntrospection || c.PublicBaseURL != "http://localhost:8080" ||
+		c.PortalBaseURL != "http://localhost:8080/portal/" || c.DatabaseURL != DefaultDatabaseURL {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestValues(t *testing.T) {
+	c, err := Load(env(map[string]string{"SECRET_KEY": key, "LISTEN_ADDR": "0.0.0.0:9000", "PUBLIC_BASE_URL": "https://wifi.example.com/",
+		"TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1", "CORS_ALLOWED_ORIGINS": "https://a.example.com,https://b.example.com",
+		"GRAPHQL_INTROSPECTION": "false", "RATE_LIMIT_BURST": "5", "RATE_LIMIT_PER_SECOND": "2.5", "LOG_LEVEL": "debug",
+		"REDIS_URL": "redis://127.0.0.1:6379/0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicBaseURL != "https://wifi.example.com" || c.PortalBaseURL != "https://wifi.example.com/portal/" ||
+		len(c.TrustedProxies) != 2 || c.TrustedProxies[1] != netip.MustParsePrefix("192.168.1.1/32") ||
+		len(c.CORSAllowedOrigins) != 2 || c.GraphQLIntrospection || c.RateLimitBurst != 5 || c.RateLimitPerSecond != 2.5 {
+		t.Fatalf("config = %+v", c)
+	}
+	if got := c.PortalURL("p-1", "a+b/c"); got != "https://wifi.example.com/portal/?propertyId=p-1&auth=a%2Bb%2Fc" {
+		t.Fatalf("PortalURL = %s", got)
+	}
+}
+
+func TestErrorsNameEveryVariable(t *testing.T) {
+	_, err := Load(env(map[string]string{"TOKEN_TTL": "-1s", "REQUEST_TIMEOUT": "soon", "RATE_LIMIT_BURST": "0",
+		"RATE_LIMIT_PER_SECOND": "x", "TRUSTED_PROXIES": "not-an-ip", "CORS_ALLOWED_ORIGINS": "example.com",
+		"GRAPHQL_INTROSPECTION": "maybe", "LOG_LEVEL": "loud", "DATABASE_URL": "mysql://x", "PUBLIC_BASE_URL": "ftp://x",
+		"REDIS_URL": "http://x", "METRICS_ADDR": "9090", "GRAPHQL_COMPLEXITY_LIMIT": "-3"}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, name := range []string{"SECRET_KEY", "TOKEN_TTL", "REQUEST_TIMEOUT", "RATE_LIMIT_BURST", "RATE_LIMIT_PER_SECOND",
+		"TRUSTED_PROXIES", "CORS_ALLOWED_ORIGINS", "GRAPHQL_INTROSPECTION", "LOG_LEVEL", "DATABASE_URL", "PUBLIC_BASE_URL",
+		"REDIS_URL", "METRICS_ADDR", "GRAPHQL_COMPLEXITY_LIMIT"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/residentportal/bff/cmd/internal/config"
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/rest"
+	"github.com/residentportal/bff/rest/edge"
+)
+
+// hooks let tests observe and extend a running server.
+type hooks struct {
+	// ready receives the bound public and metrics addresses once serving.
+	ready func(public, metrics string)
+	// extra mounts more routes on the public router.
+	extra func(chi.Router)
+}
+
+// run serves until ctx ends, then shuts down gracefully: it stops accepting
+// connections, lets requests in flight finish within SHUTDOWN_GRACE, and
+// returns.
+func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h hooks) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	keys, err := model.NewKeyring(cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	counter := &db.StatementCounter{}
+	store, err := db.Open(ctx, cfg.DatabaseURL, keys, db.Options{Tracer: counter})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := migrateWithRetry(ctx, store, log); err != nil {
+		return err
+	}
+
+	svc := resolvers.NewService(store, keys, resolvers.Options{TokenTTL: cfg.TokenTTL})
+	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		store.ListenAuthChanges(listenCtx, svc.Authenticator(), log)
+	}()
+	defer func() { stopListening(); <-listening }()
+
+	metrics := edge.NewMetrics()
+	metrics.Registry.MustRegister(store.Collectors(counter)...)
+	handler := rest.NewHandler(rest.Deps{
+		Service: svc, Log: log, Metrics: metrics, PublicBaseURL: cfg.PublicBaseURL,
+		CORSOrigins: cfg.CORSAllowedOrigins, RequestTimeout: cfg.RequestTimeout, Extra: h.extra,
+	})
+
+	public, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on LISTEN_ADDR: %w", err)
+	}
+	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		public.Close()
+		return fmt.Errorf("listen on METRICS_ADDR: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	metricsSrv := &http.Server{Handler: metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	errs := make(chan error, 2)
+	go func() { errs <- srv.Serve(public) }()
+	go func() { errs <- metricsSrv.Serve(metricsLn) }()
+	log.Info("portald serving", "listen_addr", public.Addr().String(), "metrics_addr", metricsLn.Addr().String(),
+		"public_base_url", cfg.PublicBaseURL)
+	if h.ready != nil {
+		h.ready(public.Addr().String(), metricsLn.Addr().String())
+	}
+
+	select {
+	case err := <-errs:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	_ = metricsSrv.Shutdown(shutdownCtx)
+	if err != nil {
+		return fmt.Errorf("shutdown: requests still running after SHUTDOWN_GRACE: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// migrateWithRetry applies migrations, waiting up to a minute for a
+// database that is still starting.
+func migrateWithRetry(ctx context.Context, store *db.DB, log *slog.Logger) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		v, err := store.Migrate(ctx)
+		if err == nil {
+			log.Info("schema migrated", "version", v)
+			return nil
+		}
+		if model.ErrorCode(err) != model.CodeUnavailable || time.Now().After(deadline) {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		log.Warn("database not reachable yet; retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package edge
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestClientIP(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	tests := []struct {
+		name, remote, xff, want string
+	}{
+		{"OK direct", "203.0.113.7:5000", "", "203.0.113.7"},
+		{"OK untrusted peer's header ignored", "203.0.113.7:5000", "198.51.100.1", "203.0.113.7"},
+		{"OK trusted proxy", "10.1.2.3:5000", "198.51.100.1", "198.51.100.1"},
+		{"OK chain of proxies", "10.1.2.3:5000", "192.0.2.9, 198.51.100.1, 10.9.9.9", "198.51.100.1"},
+		{"OK spoofed left-most ignored", "10.1.2.3:5000", "1.1.1.1, 198.51.100.1", "198.51.100.1"},
+		{"OK IPv6", "[2001:db8::1]:5000", "", "2001:db8::1"},
+		{"OK malformed hop stops", "10.1.2.3:5000", "garbage", "10.1.2.3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = tt.remote
+			if tt.xff != "" {
+				r.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if got := ClientIP(r, trusted); got != tt.want {
+				t.Fatalf("ClientIP = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLimitBody(t *testing.T) {
+	tooLarge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { WriteError(w, 413, "too large", "", nil) })
+	h := LimitBody(10, tooLarge)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); IsTooLarge(err) {
+			tooLarge(w, r)
+			return
+		}
+		w.WriteHeader(204)
+	}))
+	for _, tt := range []struct {
+		name    string
+		body    string
+		chunked bool
+		want    int
+	}{
+		{"OK small", "0123456789", false, 204},
+		{"ErrDeclaredLarge", "0123456789A", false, 413},
+		{"ErrChunkedLarge", strings.Repeat("x", 100), true, 413},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
+			if tt.chunked {
+				r.ContentLength = -1
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Fatalf("status = %d, want %d", w.Code, tt.want)
+			}
+		})
+	}
+}
+
+func TestRecoverHidesThePanic(t *testing.T) {
+	var logs strings.Builder
+	h := WithRequestID(Recover(slog.New(slog.NewJSONHandler(&logs, nil)))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("secret internal detail")
+	})))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	var body ErrorBody
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != 500 || body.Status != "500 INTERNAL_SERVER_ERROR" || strings.Contains(w.Body.String(), "secret") ||
+		strings.Contains(w.Body.String(), "goroutine") {
+		t.Fatalf("response = %d %s", w.Code, w.Body.String())
+	}
+	if !strings.Contains(logs.String(), "secret internal detail") || !strings.Contains(logs.String(), w.Header().Get("X-Request-Id")) {
+		t.Fatal("panic not logged with its request id")
+	}
+}

@@ -1,0 +1,105 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/rest/edge"
+)
+
+// Deps is what the public HTTP surface is built from.
+type Deps struct {
+	Service        *resolvers.Service
+	Log            *slog.Logger
+	Metrics        *edge.Metrics
+	PublicBaseURL  string
+	CORSOrigins    []string
+	RequestTimeout time.Duration
+	// GraphQL and Playground are mounted at /graphql and /graphiql when set.
+	GraphQL    http.Handler
+	Playground http.Handler
+	// Extra, when set, mounts more routes (tests use it).
+	Extra func(chi.Router)
+}
+
+// NewHandler returns the public HTTP handler: edge middleware around the
+// probes, the REST operations and the GraphQL endpoint.
+func NewHandler(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(edge.WithRequestID, edge.Observe(d.Log, d.Metrics), edge.Recover(d.Log),
+		edge.SecurityHeaders(strings.HasPrefix(d.PublicBaseURL, "https://")),
+		edge.CORS(d.CORSOrigins), edge.Timeout(d.RequestTimeout),
+		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		edge.WriteError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path, "", nil)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", strings.Join(allowedMethods(r, req.URL.Path), ", "))
+		edge.WriteError(w, http.StatusMethodNotAllowed, "method "+req.Method+" is not allowed here", "", nil)
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.Service.Ready(ctx); err != nil {
+			edge.WriteError(w, http.StatusServiceUnavailable, "database unavailable", "", nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ready"})
+	})
+	auth := d.Service.Authenticator()
+	if d.GraphQL != nil {
+		r.With(auth.Middleware(false)).Handle("/graphql", d.GraphQL)
+	}
+	if d.Playground != nil {
+		r.Handle("/graphiql", d.Playground)
+		r.Handle("/graphiql/*", d.Playground)
+	}
+	if d.Extra != nil {
+		d.Extra(r)
+	}
+	return r
+}
+
+// allowedMethods lists the methods the router serves at path (for Allow).
+func allowedMethods(r chi.Routes, path string) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if r.Match(chi.NewRouteContext(), m, path) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func tooLarge(w http.ResponseWriter, _ *http.Request) {
+	edge.WriteError(w, http.StatusRequestEntityTooLarge, "request body exceeds 64 KiB", "", nil)
+}
+
+// writeJSON encodes v with the given status and content type.
+func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ErrorStatus is the one table mapping domain codes to HTTP statuses.
+var ErrorStatus = map[model.Code]int{
+	model.CodeBadUserInput:    http.StatusBadRequest,
+	model.CodeUnauthenticated: http.StatusUnauthorized,
+	model.CodeForbidden:       http.StatusForbidden,
+	model.CodeNotFound:        http.StatusNotFound,
+	model.CodeConflict:        http.StatusConflict,
+	model.CodeRateLimited:     http.StatusTooManyRequests,
+	model.CodeUnavailable:     http.StatusServiceUnavailable,
+	model.CodeInternal:        http.StatusInternalServerError,
+}
