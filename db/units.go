@@ -17,19 +17,23 @@ type querier interface {
 }
 
 // unitSelect reads a unit with the passphrases of its UNIT and GUEST users.
-const unitSelect = `SELECT u.id, u.property_id, u.number, u.description, u.contact_name, u.email,
+const (
+	unitColumns = `u.id, u.property_id, u.number, u.description, u.contact_name, u.email,
   u.phone_number, u.status, u.token_generation, u.created_at, u.updated_at,
-  uu.id, uu.passphrase_cipher, gu.id, gu.passphrase_cipher
-FROM units u
+  uu.id, uu.passphrase_cipher, gu.id, gu.passphrase_cipher`
+	unitFrom = ` FROM units u
 JOIN unit_users uu ON uu.unit_id = u.id AND uu.type = 'UNIT'
 LEFT JOIN unit_users gu ON gu.unit_id = u.id AND gu.type = 'GUEST'`
+	unitSelect = `SELECT ` + unitColumns + unitFrom
+)
 
-func (db *DB) scanUnit(row pgx.Row) (model.Unit, error) {
+// scanUnit scans a row of unitSelect, then extra columns into extra.
+func (db *DB) scanUnit(row pgx.Row, extra ...any) (model.Unit, error) {
 	var u model.Unit
 	var secret, guestSecret []byte
-	err := row.Scan(&u.ID, &u.PropertyID, &u.Number, &u.Description, &u.Contact.ContactName, &u.Contact.Email,
+	err := row.Scan(append([]any{&u.ID, &u.PropertyID, &u.Number, &u.Description, &u.Contact.ContactName, &u.Contact.Email,
 		&u.Contact.PhoneNumber, &u.Status, &u.TokenGeneration, &u.CreatedAt, &u.UpdatedAt,
-		&u.UnitUserID, &secret, &u.GuestUserID, &guestSecret)
+		&u.UnitUserID, &secret, &u.GuestUserID, &guestSecret}, extra...)...)
 	if err != nil {
 		return u, err
 	}
@@ -113,33 +117,71 @@ func (db *DB) UnitAuthByIDs(ctx context.Context, ids []uuid.UUID) ([]model.UnitA
 	return out, wrap("db.UnitAuthByIDs", err)
 }
 
-// UnitsByPropertyIDs returns, for each property, one keyset page of its
-// units (Limit+1 rows at most, so callers can tell whether more follow) in
-// one statement, ordered by property and number.
-func (db *DB) UnitsByPropertyIDs(ctx context.Context, propertyIDs []uuid.UUID, page model.UnitPage) ([]model.Unit, error) {
-	units, err := db.collectUnits(db.pool.Query(ctx, `SELECT x.* FROM unnest($1::uuid[]) AS pid(id)
-	  CROSS JOIN LATERAL (`+unitSelect+`
-	    WHERE u.property_id = pid.id AND ($2::text IS NULL OR u.number > $2)
-	    ORDER BY u.number LIMIT $3) AS x`, propertyIDs, page.AfterNumber, page.Limit+1))
-	return units, wrap("db.UnitsByPropertyIDs", err)
-}
-
-// CountUnitsByPropertyIDs counts the units of each property in one statement.
-func (db *DB) CountUnitsByPropertyIDs(ctx context.Context, propertyIDs []uuid.UUID) (map[uuid.UUID]int, error) {
-	return countBy(ctx, db.pool, "db.CountUnitsByPropertyIDs",
-		`SELECT property_id, count(*) FROM units WHERE property_id = ANY($1) GROUP BY property_id`, propertyIDs)
-}
-
-func countBy(ctx context.Context, q querier, op, sql string, ids []uuid.UUID) (map[uuid.UUID]int, error) {
-	rows, err := q.Query(ctx, sql, ids)
+// UnitPages returns, for each property, one keyset page of its units
+// ordered by number, with the property's unit count, in one statement.
+// Properties without units get an empty page.
+func (db *DB) UnitPages(ctx context.Context, propertyIDs []uuid.UUID, page model.UnitPage) (map[uuid.UUID]model.Page[model.Unit], error) {
+	rows, err := db.pool.Query(ctx, `SELECT x.* FROM unnest($1::uuid[]) AS k(id)
+	  CROSS JOIN LATERAL (SELECT `+unitColumns+`, (SELECT count(*) FROM units c WHERE c.property_id = k.id)`+unitFrom+`
+	    WHERE u.property_id = k.id AND ($2::text IS NULL OR u.number > $2)
+	    ORDER BY u.number LIMIT $3) AS x`, propertyIDs, page.AfterNumber, page.Limit+1)
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, wrap("db.UnitPages", err)
 	}
-	out := make(map[uuid.UUID]int, len(ids))
+	out := make(map[uuid.UUID]model.Page[model.Unit], len(propertyIDs))
+	for _, id := range propertyIDs {
+		out[id] = model.Page[model.Unit]{}
+	}
+	var total int
+	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+		u, err := db.scanUnit(r, &total)
+		if err != nil {
+			return struct{}{}, err
+		}
+		p := out[u.PropertyID]
+		if len(p.Items) == page.Limit {
+			p.HasNext = true
+		} else {
+			p.Items = append(p.Items, u)
+		}
+		p.Total = total
+		out[u.PropertyID] = p
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return nil, wrap("db.UnitPages", err)
+	}
+	return db.fillUnitTotals(ctx, out, page)
+}
+
+// fillUnitTotals counts the units of properties whose page came back empty
+// (only a page past the end needs this second statement).
+func (db *DB) fillUnitTotals(ctx context.Context, pages map[uuid.UUID]model.Page[model.Unit], page model.UnitPage) (map[uuid.UUID]model.Page[model.Unit], error) {
+	if page.AfterNumber == nil {
+		return pages, nil // without a cursor, an empty page means no units
+	}
+	var missing []uuid.UUID
+	for id, p := range pages {
+		if len(p.Items) == 0 {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return pages, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT property_id, count(*) FROM units WHERE property_id = ANY($1) GROUP BY property_id`, missing)
+	if err != nil {
+		return nil, wrap("db.UnitPages", err)
+	}
 	var id uuid.UUID
 	var n int
-	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error { out[id] = n; return nil })
-	return out, wrap(op, err)
+	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+		p := pages[id]
+		p.Total = n
+		pages[id] = p
+		return nil
+	})
+	return pages, wrap("db.UnitPages", err)
 }
 
 // NewUnit is what creating a unit needs.

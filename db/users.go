@@ -13,11 +13,12 @@ import (
 const userColumns = `uu.id, uu.unit_id, uu.property_id, uu.type, uu.user_name, uu.email, uu.phone_number,
   uu.status, uu.passphrase_cipher, uu.created_at, uu.updated_at`
 
-func (db *DB) scanUser(row pgx.Row) (model.UnitUser, error) {
+// scanUser scans a row of userColumns, then extra columns into extra.
+func (db *DB) scanUser(row pgx.Row, extra ...any) (model.UnitUser, error) {
 	var u model.UnitUser
 	var sealed []byte
-	err := row.Scan(&u.ID, &u.UnitID, &u.PropertyID, &u.Type, &u.UserName, &u.Email, &u.PhoneNumber,
-		&u.Status, &sealed, &u.CreatedAt, &u.UpdatedAt)
+	err := row.Scan(append([]any{&u.ID, &u.UnitID, &u.PropertyID, &u.Type, &u.UserName, &u.Email, &u.PhoneNumber,
+		&u.Status, &sealed, &u.CreatedAt, &u.UpdatedAt}, extra...)...)
 	if err != nil {
 		return u, err
 	}
@@ -59,20 +60,108 @@ func (db *DB) UnitUsersByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Unit
 	return users, wrap("db.UnitUsersByIDs", err)
 }
 
-// UnitUsersByUnitIDs returns, for each unit, one keyset page of its users
-// (Limit+1 rows at most) in one statement, ordered by unit and id.
-func (db *DB) UnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, page model.UserPage) ([]model.UnitUser, error) {
-	users, err := db.collectUsers(db.pool.Query(ctx, `SELECT x.* FROM unnest($1::uuid[]) AS k(id)
-	  CROSS JOIN LATERAL (SELECT `+userColumns+` FROM unit_users uu
+// UnitUserPages returns, for each unit, one keyset page of its users
+// ordered by id, with the unit's user count, in one statement. Units
+// without users (or past the end) get an empty page.
+func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model.UserPage) (map[uuid.UUID]model.Page[model.UnitUser], error) {
+	rows, err := db.pool.Query(ctx, `SELECT x.* FROM unnest($1::uuid[]) AS k(id)
+	  CROSS JOIN LATERAL (SELECT `+userColumns+`, (SELECT count(*) FROM unit_users c WHERE c.unit_id = k.id)
+	    FROM unit_users uu
 	    WHERE uu.unit_id = k.id AND ($2::uuid IS NULL OR uu.id > $2)
-	    ORDER BY uu.id LIMIT $3) AS x`, unitIDs, page.AfterID, page.Limit+1))
-	return users, wrap("db.UnitUsersByUnitIDs", err)
+	    ORDER BY uu.id LIMIT $3) AS x`, unitIDs, page.AfterID, page.Limit+1)
+	if err != nil {
+		return nil, wrap("db.UnitUserPages", err)
+	}
+	out := make(map[uuid.UUID]model.Page[model.UnitUser], len(unitIDs))
+	for _, id := range unitIDs {
+		out[id] = model.Page[model.UnitUser]{}
+	}
+	var total int
+	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+		u, err := db.scanUser(r, &total)
+		if err != nil {
+			return struct{}{}, err
+		}
+		p := out[u.UnitID]
+		if len(p.Items) == page.Limit {
+			p.HasNext = true
+		} else {
+			p.Items = append(p.Items, u)
+		}
+		p.Total = total
+		out[u.UnitID] = p
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return nil, wrap("db.UnitUserPages", err)
+	}
+	if page.AfterID != nil { // a page past the end still needs its unit's count
+		for id, p := range out {
+			if len(p.Items) == 0 {
+				if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM unit_users WHERE unit_id = $1`, id).Scan(&p.Total); err != nil {
+					return nil, wrap("db.UnitUserPages", err)
+				}
+				out[id] = p
+			}
+		}
+	}
+	return out, nil
 }
 
-// CountUnitUsersByUnitIDs counts the users of each unit in one statement.
-func (db *DB) CountUnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID) (map[uuid.UUID]int, error) {
-	return countBy(ctx, db.pool, "db.CountUnitUsersByUnitIDs",
-		`SELECT unit_id, count(*) FROM unit_users WHERE unit_id = ANY($1) GROUP BY unit_id`, unitIDs)
+// UnitUsersPage returns one keyset page of a unit's users that match the
+// filter, in the requested order (ties broken by id), with their count.
+func (db *DB) UnitUsersPage(ctx context.Context, q model.UserKeysetQuery) (model.Page[model.UnitUser], error) {
+	col, ok := userSortColumns[q.Order.Field]
+	if !ok {
+		col = "uu.id"
+	}
+	cmp, dir := ">", "ASC"
+	if q.Order.Desc {
+		cmp, dir = "<", "DESC"
+	}
+	var afterValue *string
+	var afterID *uuid.UUID
+	if q.After != nil {
+		afterValue, afterID = &q.After.Value, &q.After.ID
+	}
+	filter := `uu.unit_id = $1 AND ($2::uuid IS NULL OR uu.id = $2)
+	    AND ($3::unit_user_type IS NULL OR uu.type = $3) AND ($4::unit_user_status IS NULL OR uu.status = $4)`
+	sql := `SELECT ` + userColumns + `, (SELECT count(*) FROM unit_users uu WHERE ` + filter + `)
+	  FROM unit_users uu WHERE ` + filter + `
+	    AND ($5::uuid IS NULL OR (` + col + `::text, uu.id) ` + cmp + ` ($6::text, $5))
+	  ORDER BY ` + col + `::text ` + dir + `, uu.id ` + dir + ` LIMIT $7`
+	if q.Order.Field == model.SortUserID || !ok {
+		sql = `SELECT ` + userColumns + `, (SELECT count(*) FROM unit_users uu WHERE ` + filter + `)
+	  FROM unit_users uu WHERE ` + filter + ` AND ($5::uuid IS NULL OR uu.id ` + cmp + ` $5) AND ($6::text IS NULL OR true)
+	  ORDER BY uu.id ` + dir + ` LIMIT $7`
+	}
+	var typ, status *string
+	if q.Filter.Type != nil {
+		typ = (*string)(q.Filter.Type)
+	}
+	if q.Filter.Status != nil {
+		status = (*string)(q.Filter.Status)
+	}
+	rows, err := db.pool.Query(ctx, sql, q.UnitID, q.Filter.UserID, typ, status, afterID, afterValue, q.Limit+1)
+	if err != nil {
+		return model.Page[model.UnitUser]{}, wrap("db.UnitUsersPage", err)
+	}
+	var p model.Page[model.UnitUser]
+	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+		u, err := db.scanUser(r, &p.Total)
+		if err == nil {
+			if len(p.Items) == q.Limit {
+				p.HasNext = true
+			} else {
+				p.Items = append(p.Items, u)
+			}
+		}
+		return struct{}{}, err
+	})
+	if err == nil && len(p.Items) == 0 && q.After != nil {
+		err = db.pool.QueryRow(ctx, `SELECT count(*) FROM unit_users uu WHERE `+filter, q.UnitID, q.Filter.UserID, typ, status).Scan(&p.Total)
+	}
+	return p, wrap("db.UnitUsersPage", err)
 }
 
 var userSortColumns = map[model.UserSortField]string{

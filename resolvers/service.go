@@ -19,13 +19,12 @@ type Store interface {
 	UnitAuthBySecret(ctx context.Context, propertyID uuid.UUID, secret string) (model.UnitAuth, error)
 	UnitByID(ctx context.Context, scope model.Scope, id uuid.UUID) (model.Unit, error)
 	UnitsByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Unit, error)
-	UnitsByPropertyIDs(ctx context.Context, propertyIDs []uuid.UUID, page model.UnitPage) ([]model.Unit, error)
-	CountUnitsByPropertyIDs(ctx context.Context, propertyIDs []uuid.UUID) (map[uuid.UUID]int, error)
+	UnitPages(ctx context.Context, propertyIDs []uuid.UUID, page model.UnitPage) (map[uuid.UUID]model.Page[model.Unit], error)
 	UpdateUnit(ctx context.Context, scope model.Scope, id uuid.UUID, upd model.UnitUpdate) (model.UnitUpdateResult, error)
 	UnitUserByID(ctx context.Context, scope model.Scope, id uuid.UUID) (model.UnitUser, error)
 	UnitUsersByIDs(ctx context.Context, ids []uuid.UUID) ([]model.UnitUser, error)
-	UnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, page model.UserPage) ([]model.UnitUser, error)
-	CountUnitUsersByUnitIDs(ctx context.Context, unitIDs []uuid.UUID) (map[uuid.UUID]int, error)
+	UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model.UserPage) (map[uuid.UUID]model.Page[model.UnitUser], error)
+	UnitUsersPage(ctx context.Context, q model.UserKeysetQuery) (model.Page[model.UnitUser], error)
 	QueryUnitUsers(ctx context.Context, q model.UserQuery) ([]model.UnitUser, int, error)
 	UpdateUnitUser(ctx context.Context, scope model.Scope, id uuid.UUID, upd model.UnitUserUpdate) (model.UnitUserUpdateResult, error)
 	DevicesByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, userType *model.UnitUserType) ([]model.Device, error)
@@ -406,4 +405,23 @@ func (s *Service) RemoveUnitUserDevice(ctx context.Context, propertyID, userID u
 	}
 	_, err = s.store.RemoveDevice(ctx, scope, u.UnitID, &userID, mac)
 	return err
+}
+
+// UnitUsersPage returns one keyset page of the unit's users (GraphQL's
+// unitUsers). UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND.
+func (s *Service) UnitUsersPage(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID, q model.UserKeysetQuery) (model.Page[model.UnitUser], error) {
+	p, scope, err := s.access(ctx, propertyID)
+	if err != nil {
+		return model.Page[model.UnitUser]{}, err
+	}
+	if q.Limit < 1 || q.Limit > MaxPageSize {
+		return model.Page[model.UnitUser]{}, model.InvalidField("first", "must be between 1 and 100")
+	}
+	if q.UnitID, err = targetUnit(p, unitID); err != nil {
+		return model.Page[model.UnitUser]{}, err
+	}
+	if _, err := s.store.UnitByID(ctx, scope, q.UnitID); err != nil {
+		return model.Page[model.UnitUser]{}, err
+	}
+	return s.store.UnitUsersPage(ctx, q)
 }

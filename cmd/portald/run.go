@@ -60,9 +60,13 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 
 	metrics := edge.NewMetrics()
 	metrics.Registry.MustRegister(store.Collectors(counter)...)
+	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{
+		Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
+		MaxBodyBytes: edge.MaxBodyBytes, RequestID: edge.RequestID,
+	})
 	handler := rest.NewHandler(rest.Deps{
 		Service: svc, Log: log, Metrics: metrics, PublicBaseURL: cfg.PublicBaseURL,
-		CORSOrigins: cfg.CORSAllowedOrigins, RequestTimeout: cfg.RequestTimeout, Extra: h.extra,
+		CORSOrigins: cfg.CORSAllowedOrigins, RequestTimeout: cfg.RequestTimeout, GraphQL: gql, Extra: h.extra,
 	})
 
 	public, err := net.Listen("tcp", cfg.ListenAddr)

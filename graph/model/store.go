@@ -76,3 +76,41 @@ func (f UserSortField) Valid() bool {
 	}
 	return false
 }
+
+// Page is one page of a keyset-paginated list.
+type Page[T any] struct {
+	Items []T
+	// HasNext is true when more items follow this page.
+	HasNext bool
+	// Total is how many items the whole list has.
+	Total int
+}
+
+// UserFilter narrows a unit's users; nil fields match everything.
+type UserFilter struct {
+	UserID *uuid.UUID
+	Type   *UnitUserType
+	Status *UnitUserStatus
+}
+
+// UserOrder sorts a unit's users; ties are broken by id in the same direction.
+type UserOrder struct {
+	Field UserSortField
+	Desc  bool
+}
+
+// UserCursor is where a keyset page of users starts after: the sort
+// field's value (as text) and the id of the last user of the previous page.
+type UserCursor struct {
+	Value string
+	ID    uuid.UUID
+}
+
+// UserKeysetQuery asks for one keyset page of a unit's users.
+type UserKeysetQuery struct {
+	UnitID uuid.UUID
+	Filter UserFilter
+	Order  UserOrder
+	After  *UserCursor
+	Limit  int
+}

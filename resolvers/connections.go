@@ -1,0 +1,230 @@
+package resolvers
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// Cursors are opaque to clients: base64url of a small JSON object holding
+// the keyset position (the sort value and the id of the last item).
+type cursor struct {
+	Value string    `json:"v,omitempty"`
+	ID    uuid.UUID `json:"i"`
+}
+
+var errBadCursor = model.InvalidField("after", "is not a cursor of this list")
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s *string) (*cursor, error) {
+	if s == nil || *s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(*s)
+	if err != nil || len(b) > 1024 {
+		return nil, errBadCursor
+	}
+	var c cursor
+	if json.Unmarshal(b, &c) != nil || c.ID == uuid.Nil {
+		return nil, errBadCursor
+	}
+	return &c, nil
+}
+
+// pageSize checks a connection's first argument: 1 to 100, default 20.
+func pageSize(first *int) (int, error) {
+	if first == nil {
+		return DefaultPageSize, nil
+	}
+	if *first < 1 || *first > MaxPageSize {
+		return 0, model.InvalidField("first", "must be between 1 and 100")
+	}
+	return *first, nil
+}
+
+// step is one level of a lookahead path: a field name on an object type.
+type step struct{ field, onType string }
+
+// lookahead returns the argument maps of every occurrence (aliases and
+// fragments included) of the field at path below the field being resolved.
+func lookahead(ctx context.Context, path ...step) []map[string]any {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || !graphql.HasOperationContext(ctx) {
+		return nil
+	}
+	op := graphql.GetOperationContext(ctx)
+	level := []ast.SelectionSet{fc.Field.Selections}
+	var fields []graphql.CollectedField
+	for _, s := range path {
+		fields = fields[:0]
+		var next []ast.SelectionSet
+		for _, set := range level {
+			for _, f := range graphql.CollectFields(op, set, []string{s.onType}) {
+				if f.Name == s.field {
+					fields = append(fields, f)
+					next = append(next, f.Selections)
+				}
+			}
+		}
+		level = next
+	}
+	out := make([]map[string]any, 0, len(fields))
+	for _, f := range fields {
+		out = append(out, f.ArgumentMap(op.Variables))
+	}
+	return out
+}
+
+func intArg(args map[string]any, name string) *int {
+	switch v := args[name].(type) {
+	case int:
+		return &v
+	case int64:
+		n := int(v)
+		return &n
+	case json.Number:
+		if n, err := v.Int64(); err == nil {
+			i := int(n)
+			return &i
+		}
+	}
+	return nil
+}
+
+func stringArg(args map[string]any, name string) *string {
+	if v, ok := args[name].(string); ok {
+		return &v
+	}
+	return nil
+}
+
+// The prefetchers below run in a resolver that returns many parents: for
+// each child edge the query selects under them, they enqueue every parent's
+// key in the child's loader and flush it, so that each nesting level costs
+// exactly one statement however busy the machine is. Children then find
+// their results in the loader's cache. Invalid child arguments are left for
+// the child resolver to report.
+
+func prefetchUnitChildren(ctx context.Context, l *loaders, units []*model.Unit, path ...step) {
+	if len(units) < 2 {
+		return
+	}
+	for _, args := range lookahead(ctx, append(path, step{"users", "Unit"})...) {
+		first, err := pageSize(intArg(args, "first"))
+		c, cerr := decodeCursor(stringArg(args, "after"))
+		if err != nil || cerr != nil {
+			continue
+		}
+		after := ""
+		if c != nil {
+			after = c.ID.String()
+		}
+		for _, u := range units {
+			l.userPages.Load(ctx, pageKey{u.ID, first, after})
+		}
+		l.userPages.Flush()
+	}
+	for _, args := range lookahead(ctx, append(path, step{"devices", "Unit"})...) {
+		t := ""
+		if s := stringArg(args, "type"); s != nil {
+			t = *s
+		}
+		for _, u := range units {
+			l.unitDevices.Load(ctx, deviceKey{u.ID, t})
+		}
+		l.unitDevices.Flush()
+	}
+	if len(lookahead(ctx, append(path, step{"property", "Unit"})...)) > 0 {
+		for _, u := range units {
+			l.property.Load(ctx, u.PropertyID)
+		}
+		l.property.Flush()
+	}
+}
+
+func prefetchUserChildren(ctx context.Context, l *loaders, users []*model.UnitUser, path ...step) {
+	if len(users) < 2 {
+		return
+	}
+	if len(lookahead(ctx, append(path, step{"devices", "UnitUser"})...)) > 0 {
+		for _, u := range users {
+			l.userDevices.Load(ctx, u.ID)
+		}
+		l.userDevices.Flush()
+	}
+	if len(lookahead(ctx, append(path, step{"unit", "UnitUser"})...)) > 0 {
+		for _, u := range users {
+			l.unit.Load(ctx, u.UnitID)
+		}
+		l.unit.Flush()
+	}
+}
+
+func prefetchDeviceChildren(ctx context.Context, l *loaders, devices []*model.Device) {
+	if len(devices) < 2 || len(lookahead(ctx, step{"user", "Device"})) == 0 {
+		return
+	}
+	for _, d := range devices {
+		l.user.Load(ctx, d.UserID)
+	}
+	l.user.Flush()
+}
+
+// Paths from a connection field to its nodes.
+var (
+	unitNodes = []step{{"edges", "UnitConnection"}, {"node", "UnitEdge"}}
+	userNodes = []step{{"edges", "UnitUserConnection"}, {"node", "UnitUserEdge"}}
+)
+
+func unitConnection(p model.Page[model.Unit]) *model.UnitConnection {
+	c := &model.UnitConnection{Edges: make([]*model.UnitEdge, len(p.Items)), PageInfo: &model.PageInfo{HasNextPage: p.HasNext}, TotalCount: p.Total}
+	for i := range p.Items {
+		u := &p.Items[i]
+		c.Edges[i] = &model.UnitEdge{Cursor: encodeCursor(cursor{Value: u.Number, ID: u.ID}), Node: u}
+	}
+	if n := len(c.Edges); n > 0 {
+		c.PageInfo.EndCursor = &c.Edges[n-1].Cursor
+	}
+	return c
+}
+
+func userConnection(p model.Page[model.UnitUser], value func(*model.UnitUser) string) *model.UnitUserConnection {
+	c := &model.UnitUserConnection{Edges: make([]*model.UnitUserEdge, len(p.Items)), PageInfo: &model.PageInfo{HasNextPage: p.HasNext}, TotalCount: p.Total}
+	for i := range p.Items {
+		u := &p.Items[i]
+		cur := cursor{ID: u.ID}
+		if value != nil {
+			cur.Value = value(u)
+		}
+		c.Edges[i] = &model.UnitUserEdge{Cursor: encodeCursor(cur), Node: u}
+	}
+	if n := len(c.Edges); n > 0 {
+		c.PageInfo.EndCursor = &c.Edges[n-1].Cursor
+	}
+	return c
+}
+
+func unitsOf(c *model.UnitConnection) []*model.Unit {
+	out := make([]*model.Unit, len(c.Edges))
+	for i, e := range c.Edges {
+		out[i] = e.Node
+	}
+	return out
+}
+
+func usersOf(c *model.UnitUserConnection) []*model.UnitUser {
+	out := make([]*model.UnitUser, len(c.Edges))
+	for i, e := range c.Edges {
+		out[i] = e.Node
+	}
+	return out
+}

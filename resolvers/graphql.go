@@ -1,0 +1,235 @@
+package resolvers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/google/uuid"
+	"github.com/residentportal/bff/graph"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// GraphQLOptions configure the GraphQL endpoint.
+type GraphQLOptions struct {
+	Log *slog.Logger
+	// Introspection turns schema introspection on.
+	Introspection bool
+	// ComplexityLimit caps an operation's weighted complexity.
+	ComplexityLimit int
+	// MaxBodyBytes caps a request body (413 past it).
+	MaxBodyBytes int64
+	// RequestID returns the id of the request ctx belongs to (for logs).
+	RequestID func(context.Context) string
+	// Interceptors run around every operation after it is parsed and
+	// validated (the rate limiter charges there).
+	Interceptors []graphql.HandlerExtension
+}
+
+// Assumed sizes of lists without a page size, for complexity.
+const assumedDevicesPerList = 10
+
+// Complexity weighs list fields by their page size, so that a nested query
+// costs what it may return.
+func complexity() graph.ComplexityRoot {
+	var c graph.ComplexityRoot
+	page := func(first *int) int {
+		if first == nil || *first < 1 {
+			return DefaultPageSize
+		}
+		return min(*first, MaxPageSize)
+	}
+	c.Property.Units = func(child int, first *int, _ *string) int { return 1 + page(first)*child }
+	c.Unit.Users = func(child int, first *int, _ *string) int { return 1 + page(first)*child }
+	c.Query.UnitUsers = func(child int, _ uuid.UUID, _ *uuid.UUID, first *int, _ *string, _ *model.UnitUserOrder, _ *model.UnitUserFilter) int {
+		return 1 + page(first)*child
+	}
+	c.Unit.Devices = func(child int, _ *model.UnitUserType) int { return 1 + assumedDevicesPerList*child }
+	c.UnitUser.Devices = func(child int) int { return 1 + assumedDevicesPerList*child }
+	c.Query.UnitDevices = func(child int, _ uuid.UUID, _ model.UnitUserType, _ *uuid.UUID) int {
+		return 1 + assumedDevicesPerList*child
+	}
+	return c
+}
+
+var registerCodes sync.Once
+
+// NewGraphQLHandler returns the GraphQL endpoint (POST and GET) over svc:
+// a parsed-query cache, automatic persisted queries, the complexity limit,
+// introspection as configured, per-request dataloaders, an error presenter
+// that maps domain codes to extensions.code and hides internal errors, and
+// panic recovery that logs with the request id.
+func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
+	registerCodes.Do(func() {
+		errcode.RegisterErrorType("COMPLEXITY_LIMIT_EXCEEDED", errcode.KindProtocol)
+	})
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.RequestID == nil {
+		opts.RequestID = func(context.Context) string { return "" }
+	}
+	cfg := graph.Config{Resolvers: NewResolver(svc), Complexity: complexity()}
+	srv := handler.New(graph.NewExecutableSchema(cfg))
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	if opts.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
+	for _, ext := range opts.Interceptors {
+		srv.Use(ext)
+	}
+	srv.SetErrorPresenter(presenter(opts))
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		opts.Log.ErrorContext(ctx, "panic in a resolver", "request_id", opts.RequestID(ctx), "panic", v)
+		return errors.New("panic in a resolver")
+	})
+	return withLoaders(svc.store, statusFromErrors(opts.MaxBodyBytes, srv))
+}
+
+// presenter maps every error to a client-safe message and extensions.code.
+func presenter(opts GraphQLOptions) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		out := graphql.DefaultErrorPresenter(ctx, err)
+		var de *model.Error
+		var ge *gqlerror.Error
+		switch {
+		case errors.As(err, &de):
+			out.Message = model.ErrorMessage(err)
+			setCode(out, de.Code)
+			if len(de.Fields) > 0 {
+				out.Extensions["fields"] = de.Fields
+			}
+			if de.Code == model.CodeInternal {
+				opts.Log.ErrorContext(ctx, "internal error", "request_id", opts.RequestID(ctx), "error", err.Error())
+			}
+			hint(ctx, de.Code)
+		case errors.As(err, &ge) && ge.Extensions["code"] != nil:
+			// gqlgen's own: parse, validation, complexity, persisted query.
+		case errors.As(err, &ge) && ge.Err == nil:
+			// an argument that does not coerce to its type
+			setCode(out, model.CodeBadUserInput)
+		default:
+			opts.Log.ErrorContext(ctx, "internal error", "request_id", opts.RequestID(ctx), "error", err.Error())
+			out.Message = "internal error"
+			setCode(out, model.CodeInternal)
+		}
+		return out
+	}
+}
+
+func setCode(e *gqlerror.Error, code model.Code) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["code"] = string(code)
+}
+
+// statusHint carries the HTTP status an operation's errors call for: 503
+// when the database is unavailable, 429 when rate limited; 200 otherwise.
+type statusHint struct {
+	mu     sync.Mutex
+	status int
+}
+
+type statusHintKey struct{}
+
+func hint(ctx context.Context, code model.Code) {
+	h, ok := ctx.Value(statusHintKey{}).(*statusHint)
+	if !ok {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch code {
+	case model.CodeUnavailable:
+		h.status = http.StatusServiceUnavailable
+	case model.CodeRateLimited:
+		if h.status == 0 {
+			h.status = http.StatusTooManyRequests
+		}
+	}
+}
+
+// hintedWriter turns the 200 gqlgen writes into the hinted status.
+type hintedWriter struct {
+	http.ResponseWriter
+	hint    *statusHint
+	written bool
+}
+
+func (w *hintedWriter) WriteHeader(code int) {
+	if !w.written {
+		w.written = true
+		w.hint.mu.Lock()
+		if code == http.StatusOK && w.hint.status != 0 {
+			code = w.hint.status
+		}
+		w.hint.mu.Unlock()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *hintedWriter) Write(b []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// WriteGraphQLError writes a GraphQL error response with a status and code.
+func WriteGraphQLError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": code}}}})
+}
+
+// statusFromErrors reads a POST body within the limit (413 past it, 400 for
+// JSON that does not parse — without echoing the body, which may hold a
+// secret) and maps operation errors to HTTP statuses.
+func statusFromErrors(maxBody int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			if maxBody > 0 && r.ContentLength > maxBody {
+				WriteGraphQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body too large")
+				return
+			}
+			body := r.Body
+			if maxBody > 0 {
+				body = http.MaxBytesReader(w, r.Body, maxBody)
+			}
+			b, err := io.ReadAll(body)
+			var mbe *http.MaxBytesError
+			switch {
+			case errors.As(err, &mbe):
+				WriteGraphQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body too large")
+				return
+			case err != nil:
+				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
+				return
+			case !json.Valid(b):
+				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body is not valid JSON")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		h := &statusHint{}
+		next.ServeHTTP(&hintedWriter{ResponseWriter: w, hint: h}, r.WithContext(context.WithValue(r.Context(), statusHintKey{}, h)))
+	})
+}

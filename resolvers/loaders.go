@@ -1,0 +1,204 @@
+package resolvers
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/graph-gophers/dataloader/v7"
+	"github.com/residentportal/bff/graph/model"
+)
+
+// loaderWait is how long a loader collects keys before it queries. Parents
+// that return lists prefetch their children's keys and flush at once (see
+// prefetch), so batching does not depend on this timing; it only bounds the
+// latency of a lone Load.
+const loaderWait = 500 * time.Microsecond
+
+// pageKey asks for one page of a parent's children.
+type pageKey struct {
+	parent uuid.UUID
+	first  int
+	// after is the decoded cursor value ("" for the first page).
+	after string
+}
+
+// deviceKey asks for a unit's devices, of one user type or ("") all.
+type deviceKey struct {
+	unit     uuid.UUID
+	userType string
+}
+
+// loaders are the per-request dataloaders, one per parent→child edge. Each
+// batch is one `= ANY($1)` statement; results come back in key order, one
+// per key, NOT_FOUND for a missing key.
+type loaders struct {
+	property    *dataloader.Loader[uuid.UUID, *model.Property]
+	unit        *dataloader.Loader[uuid.UUID, *model.Unit]
+	user        *dataloader.Loader[uuid.UUID, *model.UnitUser]
+	unitPages   *dataloader.Loader[pageKey, model.Page[model.Unit]]
+	userPages   *dataloader.Loader[pageKey, model.Page[model.UnitUser]]
+	unitDevices *dataloader.Loader[deviceKey, []*model.Device]
+	userDevices *dataloader.Loader[uuid.UUID, []*model.Device]
+}
+
+func newLoaders(s Store) *loaders {
+	return &loaders{
+		property: newLoader(byID(s.PropertiesByIDs, func(p model.Property) uuid.UUID { return p.ID }, "property")),
+		unit:     newLoader(byID(s.UnitsByIDs, func(u model.Unit) uuid.UUID { return u.ID }, "unit")),
+		user:     newLoader(byID(s.UnitUsersByIDs, func(u model.UnitUser) uuid.UUID { return u.ID }, "unit user")),
+		unitPages: newLoader(pages(func(ctx context.Context, ids []uuid.UUID, first int, after string) (map[uuid.UUID]model.Page[model.Unit], error) {
+			page := model.UnitPage{Limit: first}
+			if after != "" {
+				page.AfterNumber = &after
+			}
+			return s.UnitPages(ctx, ids, page)
+		})),
+		userPages: newLoader(pages(func(ctx context.Context, ids []uuid.UUID, first int, after string) (map[uuid.UUID]model.Page[model.UnitUser], error) {
+			page := model.UserPage{Limit: first}
+			if after != "" {
+				id, err := uuid.Parse(after)
+				if err != nil {
+					return nil, errBadCursor
+				}
+				page.AfterID = &id
+			}
+			return s.UnitUserPages(ctx, ids, page)
+		})),
+		unitDevices: newLoader(func(ctx context.Context, keys []deviceKey) []*dataloader.Result[[]*model.Device] {
+			byType := map[string][]uuid.UUID{}
+			for _, k := range keys {
+				byType[k.userType] = append(byType[k.userType], k.unit)
+			}
+			found := map[deviceKey][]*model.Device{}
+			for typ, units := range byType {
+				var t *model.UnitUserType
+				if typ != "" {
+					ut := model.UnitUserType(typ)
+					t = &ut
+				}
+				devices, err := s.DevicesByUnitIDs(ctx, units, t)
+				if err != nil {
+					return fail[[]*model.Device](len(keys), err)
+				}
+				for i := range devices {
+					k := deviceKey{devices[i].UnitID, typ}
+					found[k] = append(found[k], &devices[i])
+				}
+			}
+			out := make([]*dataloader.Result[[]*model.Device], len(keys))
+			for i, k := range keys {
+				out[i] = &dataloader.Result[[]*model.Device]{Data: nonNil(found[k])}
+			}
+			return out
+		}),
+		userDevices: newLoader(func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[[]*model.Device] {
+			devices, err := s.DevicesByUserIDs(ctx, keys)
+			if err != nil {
+				return fail[[]*model.Device](len(keys), err)
+			}
+			found := map[uuid.UUID][]*model.Device{}
+			for i := range devices {
+				found[devices[i].UserID] = append(found[devices[i].UserID], &devices[i])
+			}
+			out := make([]*dataloader.Result[[]*model.Device], len(keys))
+			for i, k := range keys {
+				out[i] = &dataloader.Result[[]*model.Device]{Data: nonNil(found[k])}
+			}
+			return out
+		}),
+	}
+}
+
+func newLoader[K comparable, V any](fn dataloader.BatchFunc[K, V]) *dataloader.Loader[K, V] {
+	return dataloader.NewBatchedLoader(fn, dataloader.WithWait[K, V](loaderWait), dataloader.WithBatchCapacity[K, V](1000))
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func fail[V any](n int, err error) []*dataloader.Result[V] {
+	out := make([]*dataloader.Result[V], n)
+	for i := range out {
+		out[i] = &dataloader.Result[V]{Error: err}
+	}
+	return out
+}
+
+// byID makes a batch function from a `= ANY($1)` query: results in key
+// order, NOT_FOUND for a key with no row.
+func byID[V any](query func(context.Context, []uuid.UUID) ([]V, error), id func(V) uuid.UUID, what string) dataloader.BatchFunc[uuid.UUID, *V] {
+	return func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[*V] {
+		rows, err := query(ctx, keys)
+		if err != nil {
+			return fail[*V](len(keys), err)
+		}
+		found := make(map[uuid.UUID]*V, len(rows))
+		for i := range rows {
+			found[id(rows[i])] = &rows[i]
+		}
+		out := make([]*dataloader.Result[*V], len(keys))
+		for i, k := range keys {
+			if v, ok := found[k]; ok {
+				out[i] = &dataloader.Result[*V]{Data: v}
+			} else {
+				out[i] = &dataloader.Result[*V]{Error: model.ErrNotFound(what)}
+			}
+		}
+		return out
+	}
+}
+
+// pages makes a batch function for connection pages: keys asking for the
+// same page size and cursor share one statement (normally all of them).
+func pages[T any](query func(ctx context.Context, ids []uuid.UUID, first int, after string) (map[uuid.UUID]model.Page[T], error)) dataloader.BatchFunc[pageKey, model.Page[T]] {
+	return func(ctx context.Context, keys []pageKey) []*dataloader.Result[model.Page[T]] {
+		type args struct {
+			first int
+			after string
+		}
+		groups := map[args][]uuid.UUID{}
+		for _, k := range keys {
+			a := args{k.first, k.after}
+			groups[a] = append(groups[a], k.parent)
+		}
+		found := make(map[pageKey]model.Page[T], len(keys))
+		for a, ids := range groups {
+			res, err := query(ctx, ids, a.first, a.after)
+			if err != nil {
+				return fail[model.Page[T]](len(keys), err)
+			}
+			for id, p := range res {
+				found[pageKey{id, a.first, a.after}] = p
+			}
+		}
+		out := make([]*dataloader.Result[model.Page[T]], len(keys))
+		for i, k := range keys {
+			out[i] = &dataloader.Result[model.Page[T]]{Data: found[k]}
+		}
+		return out
+	}
+}
+
+type loadersKey struct{}
+
+// withLoaders gives every request its own loaders (and so its own cache:
+// nothing is shared between requests or principals).
+func withLoaders(s Store, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, newLoaders(s))))
+	})
+}
+
+func loadersFrom(ctx context.Context) *loaders {
+	l, ok := ctx.Value(loadersKey{}).(*loaders)
+	if !ok {
+		panic("resolvers: no dataloaders in the request context")
+	}
+	return l
+}

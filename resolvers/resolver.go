@@ -1,0 +1,13 @@
+package resolvers
+
+//go:generate go tool gqlgen generate
+
+// Resolver is the root of the GraphQL resolvers and their one dependency:
+// the service layer. Resolver bodies are one-liners into the service or a
+// per-request dataloader.
+type Resolver struct {
+	svc *Service
+}
+
+// NewResolver returns the resolver root over svc.
+func NewResolver(svc *Service) *Resolver { return &Resolver{svc: svc} }
