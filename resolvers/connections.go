@@ -108,17 +108,18 @@ func stringArg(args map[string]any, name string) *string {
 }
 
 // The prefetchers below run in a resolver that returns many parents: for
-// each child edge the query selects under them, they enqueue every parent's
-// key in the child's loader and flush it, so that each nesting level costs
-// exactly one statement however busy the machine is. Children then find
-// their results in the loader's cache. Invalid child arguments are left for
-// the child resolver to report.
+// each child edge the query selects under them, they fetch every parent's
+// children in one batch and prime the child's loader, then descend to the
+// children's own children, so that each nesting level costs exactly one statement however
+// many parents there are and however busy the machine is. The child
+// resolvers then find their results in the loaders' caches. Invalid child
+// arguments are skipped here and reported by the child resolver.
 
 func prefetchUnitChildren(ctx context.Context, l *loaders, units []*model.Unit, path ...step) {
 	if len(units) < 2 {
 		return
 	}
-	for _, args := range lookahead(ctx, append(path, step{"users", "Unit"})...) {
+	for _, args := range lookahead(ctx, with(path, step{"users", "Unit"})...) {
 		first, err := pageSize(intArg(args, "first"))
 		c, cerr := decodeCursor(stringArg(args, "after"))
 		if err != nil || cerr != nil {
@@ -128,26 +129,33 @@ func prefetchUnitChildren(ctx context.Context, l *loaders, units []*model.Unit, 
 		if c != nil {
 			after = c.ID.String()
 		}
-		for _, u := range units {
-			l.userPages.Load(ctx, pageKey{u.ID, first, after})
+		keys := make([]pageKey, len(units))
+		for i, u := range units {
+			keys[i] = pageKey{u.ID, first, after}
 		}
-		l.userPages.Flush()
+		var users []*model.UnitUser
+		for _, p := range l.userPages.prefetch(ctx, keys) {
+			users = append(users, pointers(p.Items)...)
+		}
+		prefetchUserChildren(ctx, l, users, with(path, append([]step{{"users", "Unit"}}, userNodes...)...)...)
 	}
-	for _, args := range lookahead(ctx, append(path, step{"devices", "Unit"})...) {
+	for _, args := range lookahead(ctx, with(path, step{"devices", "Unit"})...) {
 		t := ""
 		if s := stringArg(args, "type"); s != nil {
 			t = *s
 		}
-		for _, u := range units {
-			l.unitDevices.Load(ctx, deviceKey{u.ID, t})
+		keys := make([]deviceKey, len(units))
+		for i, u := range units {
+			keys[i] = deviceKey{u.ID, t}
 		}
-		l.unitDevices.Flush()
+		prefetchDeviceChildren(ctx, l, flatten(l.unitDevices.prefetch(ctx, keys)), with(path, step{"devices", "Unit"})...)
 	}
-	if len(lookahead(ctx, append(path, step{"property", "Unit"})...)) > 0 {
-		for _, u := range units {
-			l.property.Load(ctx, u.PropertyID)
+	if len(lookahead(ctx, with(path, step{"property", "Unit"})...)) > 0 {
+		keys := make([]uuid.UUID, len(units))
+		for i, u := range units {
+			keys[i] = u.PropertyID
 		}
-		l.property.Flush()
+		l.property.prefetch(ctx, keys)
 	}
 }
 
@@ -155,28 +163,45 @@ func prefetchUserChildren(ctx context.Context, l *loaders, users []*model.UnitUs
 	if len(users) < 2 {
 		return
 	}
-	if len(lookahead(ctx, append(path, step{"devices", "UnitUser"})...)) > 0 {
-		for _, u := range users {
-			l.userDevices.Load(ctx, u.ID)
+	if len(lookahead(ctx, with(path, step{"devices", "UnitUser"})...)) > 0 {
+		keys := make([]uuid.UUID, len(users))
+		for i, u := range users {
+			keys[i] = u.ID
 		}
-		l.userDevices.Flush()
+		prefetchDeviceChildren(ctx, l, flatten(l.userDevices.prefetch(ctx, keys)), with(path, step{"devices", "UnitUser"})...)
 	}
-	if len(lookahead(ctx, append(path, step{"unit", "UnitUser"})...)) > 0 {
-		for _, u := range users {
-			l.unit.Load(ctx, u.UnitID)
+	if len(lookahead(ctx, with(path, step{"unit", "UnitUser"})...)) > 0 {
+		keys := make([]uuid.UUID, len(users))
+		for i, u := range users {
+			keys[i] = u.UnitID
 		}
-		l.unit.Flush()
+		l.unit.prefetch(ctx, keys)
 	}
 }
 
-func prefetchDeviceChildren(ctx context.Context, l *loaders, devices []*model.Device) {
-	if len(devices) < 2 || len(lookahead(ctx, step{"user", "Device"})) == 0 {
+func prefetchDeviceChildren(ctx context.Context, l *loaders, devices []*model.Device, path ...step) {
+	if len(devices) < 2 || len(lookahead(ctx, with(path, step{"user", "Device"})...)) == 0 {
 		return
 	}
-	for _, d := range devices {
-		l.user.Load(ctx, d.UserID)
+	keys := make([]uuid.UUID, len(devices))
+	for i, d := range devices {
+		keys[i] = d.UserID
 	}
-	l.user.Flush()
+	l.user.prefetch(ctx, keys)
+}
+
+// with returns path extended by more, without sharing path's array.
+func with(path []step, more ...step) []step {
+	return append(append(make([]step, 0, len(path)+len(more)), path...), more...)
+}
+
+// flatten joins device lists.
+func flatten(lists [][]*model.Device) []*model.Device {
+	var out []*model.Device
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 // Paths from a connection field to its nodes.

@@ -122,8 +122,9 @@ func presenter(opts GraphQLOptions) graphql.ErrorPresenterFunc {
 			hint(ctx, de.Code)
 		case errors.As(err, &ge) && ge.Extensions["code"] != nil:
 			// gqlgen's own: parse, validation, complexity, persisted query.
-		case errors.As(err, &ge) && ge.Err == nil:
-			// an argument that does not coerce to its type
+		case errors.As(err, &ge):
+			// gqlgen's report of an argument or variable that does not
+			// coerce to its type (resolver errors never arrive as these)
 			setCode(out, model.CodeBadUserInput)
 		default:
 			opts.Log.ErrorContext(ctx, "internal error", "request_id", opts.RequestID(ctx), "error", err.Error())

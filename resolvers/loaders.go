@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,9 +12,9 @@ import (
 )
 
 // loaderWait is how long a loader collects keys before it queries. Parents
-// that return lists prefetch their children's keys and flush at once (see
-// prefetch), so batching does not depend on this timing; it only bounds the
-// latency of a lone Load.
+// that return lists prefetch their children in one batch (see prefetch), so
+// batching never depends on this timing; it only bounds the latency of a
+// lone Load.
 const loaderWait = 500 * time.Microsecond
 
 // pageKey asks for one page of a parent's children.
@@ -34,13 +35,13 @@ type deviceKey struct {
 // batch is one `= ANY($1)` statement; results come back in key order, one
 // per key, NOT_FOUND for a missing key.
 type loaders struct {
-	property    *dataloader.Loader[uuid.UUID, *model.Property]
-	unit        *dataloader.Loader[uuid.UUID, *model.Unit]
-	user        *dataloader.Loader[uuid.UUID, *model.UnitUser]
-	unitPages   *dataloader.Loader[pageKey, model.Page[model.Unit]]
-	userPages   *dataloader.Loader[pageKey, model.Page[model.UnitUser]]
-	unitDevices *dataloader.Loader[deviceKey, []*model.Device]
-	userDevices *dataloader.Loader[uuid.UUID, []*model.Device]
+	property    *loader[uuid.UUID, *model.Property]
+	unit        *loader[uuid.UUID, *model.Unit]
+	user        *loader[uuid.UUID, *model.UnitUser]
+	unitPages   *loader[pageKey, model.Page[model.Unit]]
+	userPages   *loader[pageKey, model.Page[model.UnitUser]]
+	unitDevices *loader[deviceKey, []*model.Device]
+	userDevices *loader[uuid.UUID, []*model.Device]
 }
 
 func newLoaders(s Store) *loaders {
@@ -111,8 +112,49 @@ func newLoaders(s Store) *loaders {
 	}
 }
 
-func newLoader[K comparable, V any](fn dataloader.BatchFunc[K, V]) *dataloader.Loader[K, V] {
-	return dataloader.NewBatchedLoader(fn, dataloader.WithWait[K, V](loaderWait), dataloader.WithBatchCapacity[K, V](1000))
+// loader is a dataloader that a parent can also fill ahead of its children.
+type loader[K comparable, V any] struct {
+	*dataloader.Loader[K, V]
+	batch dataloader.BatchFunc[K, V]
+
+	mu      sync.Mutex
+	fetched map[K]struct{}
+}
+
+func newLoader[K comparable, V any](fn dataloader.BatchFunc[K, V]) *loader[K, V] {
+	return &loader[K, V]{Loader: dataloader.NewBatchedLoader(fn, dataloader.WithWait[K, V](loaderWait)),
+		batch: fn, fetched: map[K]struct{}{}}
+}
+
+// prefetch fetches every key not prefetched before in one call of the batch
+// function — whatever the time it takes to gather the keys — and primes the
+// cache with the results, so that the children's Loads are cache hits. It
+// returns the values of all keys (those that failed are left out; their
+// child resolvers load them again and report the error).
+func (l *loader[K, V]) prefetch(ctx context.Context, keys []K) []V {
+	l.mu.Lock()
+	var missing []K
+	for _, k := range keys {
+		if _, done := l.fetched[k]; !done {
+			l.fetched[k] = struct{}{}
+			missing = append(missing, k)
+		}
+	}
+	l.mu.Unlock()
+	if len(missing) > 0 {
+		for i, r := range l.batch(ctx, missing) {
+			if r.Error == nil {
+				l.Prime(ctx, missing[i], r.Data)
+			}
+		}
+	}
+	out := make([]V, 0, len(keys))
+	for _, k := range keys {
+		if v, err := l.Load(ctx, k)(); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func nonNil[T any](s []T) []T {

@@ -82,7 +82,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RateLimitBurst:       100,
 		RateLimitPerSecond:   80,
 		GraphQLIntrospection: boolean("GRAPHQL_INTROSPECTION", true),
-		GraphQLComplexity:    20000,
+		GraphQLComplexity:    50000,
 		RequestTimeout:       dur("REQUEST_TIMEOUT", 10*time.Second),
 		ShutdownGrace:        dur("SHUTDOWN_GRACE", 15*time.Second),
 	}
