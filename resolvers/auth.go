@@ -238,3 +238,8 @@ func (a *Authenticator) Caching() bool {
 	defer a.mu.Unlock()
 	return a.listening
 }
+
+// Principal authenticates the request's credential (once per request) and
+// returns the caller. UNAUTHENTICATED. Transports call it to check the
+// credential before they validate input (the vendor's order of checks).
+func (s *Service) Principal(ctx context.Context) (model.Principal, error) { return principal(ctx) }

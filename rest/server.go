@@ -64,6 +64,11 @@ func NewHandler(d Deps) http.Handler {
 		r.Handle("/graphiql", d.Playground)
 		r.Handle("/graphiql/*", d.Playground)
 	}
+	rest := &api{svc: d.Service, base: strings.TrimRight(d.PublicBaseURL, "/"), log: d.Log}
+	rest.mount(r, func(Route) []func(http.Handler) http.Handler {
+		// SECURITY: REST is resident-only; a manager key is refused there.
+		return []func(http.Handler) http.Handler{auth.Middleware(true)}
+	})
 	if d.Extra != nil {
 		d.Extra(r)
 	}
