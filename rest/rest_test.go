@@ -381,7 +381,9 @@ func TestReadModifyWrite(t *testing.T) {
 	ctx := context.Background()
 	pid := w.p.ID
 	auth := []string{"Authorization", w.token}
-	changes := func() int { return len(must[[]model.ChangeRequest](t)(w.store.ChangeRequestsByUnit(ctx, w.unit.Unit.ID))) }
+	changes := func() int {
+		return len(must[[]model.ChangeRequest](t)(w.store.ChangeRequestsByUnit(ctx, w.unit.Unit.ID)))
+	}
 	start := changes()
 
 	unit := w.do(t, "GET", w.path("%s/units", pid), nil, auth...)
