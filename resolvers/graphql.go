@@ -147,9 +147,24 @@ func setCode(e *gqlerror.Error, code model.Code) {
 type statusHint struct {
 	mu     sync.Mutex
 	status int
+	header http.Header
 }
 
 type statusHintKey struct{}
+
+// ResponseHeader is the header of the HTTP response an operation will be
+// written to (nil outside the GraphQL endpoint); operation interceptors set
+// headers such as RateLimit through it.
+func ResponseHeader(ctx context.Context) http.Header {
+	if h, ok := ctx.Value(statusHintKey{}).(*statusHint); ok {
+		return h.header
+	}
+	return nil
+}
+
+// Hint asks for the HTTP status that code calls for (429 for RATE_LIMITED,
+// 503 for UNAVAILABLE) instead of 200.
+func Hint(ctx context.Context, code model.Code) { hint(ctx, code) }
 
 func hint(ctx context.Context, code model.Code) {
 	h, ok := ctx.Value(statusHintKey{}).(*statusHint)
@@ -230,7 +245,7 @@ func statusFromErrors(maxBody int64, next http.Handler) http.Handler {
 			}
 			r.Body = io.NopCloser(bytes.NewReader(b))
 		}
-		h := &statusHint{}
+		h := &statusHint{header: w.Header()}
 		next.ServeHTTP(&hintedWriter{ResponseWriter: w, hint: h}, r.WithContext(context.WithValue(r.Context(), statusHintKey{}, h)))
 	})
 }

@@ -37,11 +37,18 @@ const ServerVersion = "1.0.0"
 
 // Service is the one service layer. Safe for concurrent use.
 type Service struct {
-	store    Store
-	auth     *Authenticator
-	keys     *model.Keyring
-	now      func() time.Time
-	tokenTTL time.Duration
+	store         Store
+	auth          *Authenticator
+	keys          *model.Keyring
+	now           func() time.Time
+	tokenTTL      time.Duration
+	loginFailures LoginFailures
+}
+
+// LoginFailures is told of every refused login (the rate limiter keeps a
+// per-client budget of them).
+type LoginFailures interface {
+	RecordFailedLogin(ctx context.Context)
 }
 
 // Options configure a Service.
@@ -49,6 +56,8 @@ type Options struct {
 	TokenTTL time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// LoginFailures, when set, is told of every refused login.
+	LoginFailures LoginFailures
 }
 
 // NewService returns the service over store, minting tokens with keys.
@@ -60,7 +69,7 @@ func NewService(store Store, keys *model.Keyring, opts Options) *Service {
 		opts.TokenTTL = 12 * time.Hour
 	}
 	return &Service{store: store, keys: keys, now: opts.Now, tokenTTL: opts.TokenTTL,
-		auth: NewAuthenticator(keys, store, opts.Now)}
+		auth: NewAuthenticator(keys, store, opts.Now), loginFailures: opts.LoginFailures}
 }
 
 // Authenticator is the service's authenticator (the HTTP edge attaches
@@ -152,6 +161,14 @@ var errBadLogin = model.Errorf(model.CodeUnauthenticated, "invalid portal creden
 // BAD_USER_INPUT for an empty secret; UNAUTHENTICATED, with one message, for
 // a wrong secret, an unknown property, a disabled unit or a closed portal.
 func (s *Service) Login(ctx context.Context, propertyID uuid.UUID, secret string) (LoginResult, error) {
+	res, err := s.login(ctx, propertyID, secret)
+	if model.ErrorCode(err) == model.CodeUnauthenticated && s.loginFailures != nil {
+		s.loginFailures.RecordFailedLogin(ctx)
+	}
+	return res, err
+}
+
+func (s *Service) login(ctx context.Context, propertyID uuid.UUID, secret string) (LoginResult, error) {
 	if strings.TrimSpace(secret) == "" {
 		return LoginResult{}, model.InvalidField("hashedSecret", "is required")
 	}

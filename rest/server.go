@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/rest/edge"
+	"github.com/residentportal/bff/rest/ratelimit"
 )
 
 // Deps is what the public HTTP surface is built from.
@@ -25,6 +27,11 @@ type Deps struct {
 	// GraphQL and Playground are mounted at /graphql and /graphiql when set.
 	GraphQL    http.Handler
 	Playground http.Handler
+	// Guard, when set, rate-limits every REST operation (GraphQL is
+	// charged by its interceptor, see ratelimit.Guard.GraphQL).
+	Guard *ratelimit.Guard
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 	// Extra, when set, mounts more routes (tests use it).
 	Extra func(chi.Router)
 }
@@ -36,7 +43,7 @@ func NewHandler(d Deps) http.Handler {
 	r.Use(edge.WithRequestID, edge.Observe(d.Log, d.Metrics), edge.Recover(d.Log),
 		edge.SecurityHeaders(strings.HasPrefix(d.PublicBaseURL, "https://")),
 		edge.CORS(d.CORSOrigins), edge.Timeout(d.RequestTimeout),
-		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)))
+		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)), withClientIP(d.TrustedProxies))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		edge.WriteError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path, "", nil)
 	})
@@ -65,9 +72,13 @@ func NewHandler(d Deps) http.Handler {
 		r.Handle("/graphiql/*", d.Playground)
 	}
 	rest := &api{svc: d.Service, base: strings.TrimRight(d.PublicBaseURL, "/"), log: d.Log}
-	rest.mount(r, func(Route) []func(http.Handler) http.Handler {
+	rest.mount(r, func(rt Route) []func(http.Handler) http.Handler {
 		// SECURITY: REST is resident-only; a manager key is refused there.
-		return []func(http.Handler) http.Handler{auth.Middleware(true)}
+		mws := []func(http.Handler) http.Handler{auth.Middleware(true)}
+		if d.Guard != nil {
+			mws = append([]func(http.Handler) http.Handler{d.Guard.REST(rt.OperationID == "residentLogin")}, mws...)
+		}
+		return mws
 	})
 	if d.Extra != nil {
 		d.Extra(r)
@@ -84,6 +95,16 @@ func allowedMethods(r chi.Routes, path string) []string {
 		}
 	}
 	return out
+}
+
+// withClientIP records the request's client address (TRUSTED_PROXIES
+// considered) for the rate limiter and the failed-login budget.
+func withClientIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(model.WithClientIP(r.Context(), edge.ClientIP(r, trusted))))
+		})
+	}
 }
 
 func tooLarge(w http.ResponseWriter, _ *http.Request) {

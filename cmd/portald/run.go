@@ -9,13 +9,16 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
 	"github.com/residentportal/bff/cmd/internal/config"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
+	"github.com/residentportal/bff/rest/ratelimit"
 )
 
 // hooks let tests observe and extend a running server.
@@ -49,7 +52,15 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		return err
 	}
 
-	svc := resolvers.NewService(store, keys, resolvers.Options{TokenTTL: cfg.TokenTTL})
+	metrics := edge.NewMetrics()
+	metrics.Registry.MustRegister(store.Collectors(counter)...)
+	limiter, closeLimiter, err := newLimiter(cfg, log, metrics)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
+	guard := ratelimit.NewGuard(limiter, metrics.Registry)
+	svc := resolvers.NewService(store, keys, resolvers.Options{TokenTTL: cfg.TokenTTL, LoginFailures: guard})
 	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	listening := make(chan struct{})
 	go func() {
@@ -58,15 +69,14 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	}()
 	defer func() { stopListening(); <-listening }()
 
-	metrics := edge.NewMetrics()
-	metrics.Registry.MustRegister(store.Collectors(counter)...)
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{
 		Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
-		MaxBodyBytes: edge.MaxBodyBytes, RequestID: edge.RequestID,
+		MaxBodyBytes: edge.MaxBodyBytes, RequestID: edge.RequestID, Interceptors: []graphql.HandlerExtension{guard.GraphQL()},
 	})
 	handler := rest.NewHandler(rest.Deps{
 		Service: svc, Log: log, Metrics: metrics, PublicBaseURL: cfg.PublicBaseURL,
 		CORSOrigins: cfg.CORSAllowedOrigins, RequestTimeout: cfg.RequestTimeout, GraphQL: gql, Extra: h.extra,
+		Guard: guard, TrustedProxies: cfg.TrustedProxies,
 	})
 
 	public, err := net.Listen("tcp", cfg.ListenAddr)
@@ -105,6 +115,25 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newLimiter is the shared per-property limiter: in Redis when REDIS_URL is
+// set (with per-replica fallback), in memory otherwise.
+func newLimiter(cfg config.Config, log *slog.Logger, m *edge.Metrics) (ratelimit.Limiter, func(), error) {
+	shape := ratelimit.Config{Burst: cfg.RateLimitBurst, PerSecond: cfg.RateLimitPerSecond}
+	degraded := ratelimit.DegradedGauge(m.Registry)
+	if cfg.RedisURL == "" {
+		return ratelimit.NewMemory(shape, nil, 0), func() {}, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 250*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond
+	opts.MaxRetries = -1
+	client := redis.NewClient(opts)
+	log.Info("rate limiter: buckets shared in Redis", "addr", opts.Addr)
+	return ratelimit.NewRedis(client, shape, log, degraded), func() { _ = client.Close() }, nil
 }
 
 // migrateWithRetry applies migrations, waiting up to a minute for a

@@ -97,3 +97,17 @@ func (k *Keyring) ParseToken(s string, now time.Time) (UnitToken, error) {
 	}
 	return t, nil
 }
+
+type clientIPKey struct{}
+
+// WithClientIP returns ctx carrying the request's client address (as the
+// HTTP edge determined it, TRUSTED_PROXIES considered).
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+// ClientIPFrom returns the client address of ctx ("" if unknown).
+func ClientIPFrom(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return ip
+}
