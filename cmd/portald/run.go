@@ -130,10 +130,19 @@ func newLimiter(cfg config.Config, log *slog.Logger, m *edge.Metrics) (ratelimit
 		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 250*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond
-	opts.MaxRetries = -1
+	opts.MaxRetries = 1 // one retry replaces a pooled connection that a Redis restart broke
+	redis.SetLogger(redisLog{log}) // go-redis logs through slog, as JSON, at debug level
 	client := redis.NewClient(opts)
 	log.Info("rate limiter: buckets shared in Redis", "addr", opts.Addr)
 	return ratelimit.NewRedis(client, shape, log, degraded), func() { _ = client.Close() }, nil
+}
+
+// redisLog adapts slog to go-redis's logger; the limiter itself reports
+// Redis outages (once per interval).
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // migrateWithRetry applies migrations, waiting up to a minute for a
