@@ -15,6 +15,7 @@ import (
 	"github.com/residentportal/bff/cmd/internal/config"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/graph/playground"
 	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
@@ -76,7 +77,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	handler := rest.NewHandler(rest.Deps{
 		Service: svc, Log: log, Metrics: metrics, PublicBaseURL: cfg.PublicBaseURL,
 		CORSOrigins: cfg.CORSAllowedOrigins, RequestTimeout: cfg.RequestTimeout, GraphQL: gql, Extra: h.extra,
-		Guard: guard, TrustedProxies: cfg.TrustedProxies,
+		Playground: playground.Handler(),
+		Guard:      guard, TrustedProxies: cfg.TrustedProxies,
 	})
 
 	public, err := net.Listen("tcp", cfg.ListenAddr)
@@ -130,7 +132,7 @@ func newLimiter(cfg config.Config, log *slog.Logger, m *edge.Metrics) (ratelimit
 		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 250*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond
-	opts.MaxRetries = 1 // one retry replaces a pooled connection that a Redis restart broke
+	opts.MaxRetries = 1            // one retry replaces a pooled connection that a Redis restart broke
 	redis.SetLogger(redisLog{log}) // go-redis logs through slog, as JSON, at debug level
 	client := redis.NewClient(opts)
 	log.Info("rate limiter: buckets shared in Redis", "addr", opts.Addr)

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/resolvers"
+)
+
+// TestPlaygroundInBrowser loads /graphiql from a running portald in headless
+// Chromium, runs a query with a unit token from the headers editor, checks
+// the result, and checks that the page asked no other host for anything.
+func TestPlaygroundInBrowser(t *testing.T) {
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is required in CI (.ci/run installs it)")
+		}
+		t.Skip("no chromium on this machine")
+	}
+	url0 := dbtest.NewURL(t)
+	store, err := db.Open(context.Background(), url0, dbtest.Keys(t), db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	name := "Browser Court"
+	p, err := store.CreateProperty(context.Background(), db.PropertyInput{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := store.CreateUnit(context.Background(), db.NewUnit{PropertyID: p.ID, Number: "42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	login, err := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{}).Login(context.Background(), p.ID, u.PortalSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, map[string]string{"DATABASE_URL": url0}, nil)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser),
+		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.UserDataDir(t.TempDir()))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelTimeout()
+
+	var mu sync.Mutex
+	var requested []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			requested = append(requested, e.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	headers, _ := json.Marshal(map[string]string{"Authorization": login.Token})
+	query := `query Mine($p: ID!) { unit(propertyId: $p) { number } }`
+	variables, _ := json.Marshal(map[string]string{"p": p.ID.String()})
+	page := s.public + "/graphiql?" + url.Values{"query": {query}, "variables": {string(variables)}, "headers": {string(headers)}}.Encode()
+
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	run := chromedp.CSS(".graphiql-execute-button")
+	if err := chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(run), chromedp.Click(run)); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	result, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`(() => { const r = document.querySelector('.result-window'); return r && r.innerText.includes('"number"') ? r.innerText : false; })()`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	if !strings.Contains(result, `"42"`) {
+		t.Fatalf("result pane: %s", result)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(requested) < 5 {
+		t.Fatalf("only %d requests seen: %v", len(requested), requested)
+	}
+	for _, r := range requested {
+		if !strings.HasPrefix(r, s.public+"/") && !strings.HasPrefix(r, "data:") {
+			t.Fatalf("the page requested another host: %s", r)
+		}
+	}
+	t.Logf("GraphiQL ran the query in Chromium; %d requests, all to %s", len(requested), s.public)
+}
