@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -90,6 +92,8 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(introspectionOff{})
 	}
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	for _, ext := range opts.Interceptors {
@@ -97,8 +101,9 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	}
 	srv.SetErrorPresenter(presenter(opts))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
-		opts.Log.ErrorContext(ctx, "panic in a resolver", "request_id", opts.RequestID(ctx), "panic", v)
-		return errors.New("panic in a resolver")
+		opts.Log.ErrorContext(ctx, "panic in a resolver", "request_id", opts.RequestID(ctx), "panic", fmt.Sprint(v),
+			"stack", string(debug.Stack()))
+		return &model.Error{Code: model.CodeInternal, Message: "internal error", Err: errRecovered}
 	})
 	return withLoaders(svc.store, statusFromErrors(opts.MaxBodyBytes, srv))
 }
@@ -122,10 +127,6 @@ func presenter(opts GraphQLOptions) graphql.ErrorPresenterFunc {
 			hint(ctx, de.Code)
 		case errors.As(err, &ge) && ge.Extensions["code"] != nil:
 			// gqlgen's own: parse, validation, complexity, persisted query.
-		case errors.As(err, &ge):
-			// gqlgen's report of an argument or variable that does not
-			// coerce to its type (resolver errors never arrive as these)
-			setCode(out, model.CodeBadUserInput)
 		default:
 			opts.Log.ErrorContext(ctx, "internal error", "request_id", opts.RequestID(ctx), "error", err.Error())
 			out.Message = "internal error"
@@ -133,6 +134,47 @@ func presenter(opts GraphQLOptions) graphql.ErrorPresenterFunc {
 		}
 		return out
 	}
+}
+
+var errRecovered = errors.New("recovered from a panic (logged above)")
+
+// introspectionOff refuses operations that select __schema or __type, as a
+// validation failure (422), when introspection is switched off.
+type introspectionOff struct{}
+
+func (introspectionOff) ExtensionName() string                   { return "IntrospectionOff" }
+func (introspectionOff) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (introspectionOff) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation != nil && introspects(oc.Operation.SelectionSet, oc.Doc.Fragments, map[string]bool{}) {
+		err := gqlerror.Errorf("introspection is disabled on this server")
+		errcode.Set(err, errcode.ValidationFailed)
+		return err
+	}
+	return nil
+}
+
+func introspects(set ast.SelectionSet, fragments ast.FragmentDefinitionList, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" || introspects(s.SelectionSet, fragments, seen) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if introspects(s.SelectionSet, fragments, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if f := fragments.ForName(s.Name); f != nil && !seen[s.Name] {
+				seen[s.Name] = true
+				if introspects(f.SelectionSet, fragments, seen) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func setCode(e *gqlerror.Error, code model.Code) {

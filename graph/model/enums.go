@@ -12,7 +12,7 @@ import (
 func unmarshalEnum[T ~string](v any, valid func(T) bool, name string) (T, error) {
 	s, ok := v.(string)
 	if !ok || !valid(T(s)) {
-		return "", fmt.Errorf("%v is not a valid %s", v, name)
+		return "", Errorf(CodeBadUserInput, "%q is not a valid %s", fmt.Sprint(v), name)
 	}
 	return T(s), nil
 }
