@@ -60,8 +60,9 @@ func newWorld(tb testing.TB) *world {
 	store := must[*db.DB](tb)(db.Open(ctx, dbtest.NewURL(tb), dbtest.Keys(tb), db.Options{}))
 	tb.Cleanup(store.Close)
 	svc := resolvers.NewService(store, dbtest.Keys(tb), resolvers.Options{TokenTTL: time.Hour})
+	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes})
 	h := rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(),
-		RequestTimeout: 10 * time.Second, PublicBaseURL: "https://portal.example.com"})
+		RequestTimeout: 10 * time.Second, PublicBaseURL: "https://portal.example.com", GraphQL: gql})
 	w := &world{srv: httptest.NewServer(h), store: store, svc: svc}
 	tb.Cleanup(w.srv.Close)
 
@@ -75,7 +76,7 @@ func newWorld(tb testing.TB) *world {
 	w.plain = must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: w.q.ID, Number: "1"}))
 	scope := model.PropertyScope(w.p.ID)
 	w.linked = must[model.UnitUser](tb)(store.CreateUnitUser(ctx, scope, w.unit.Unit.ID, "Office", "office@example.org", ""))
-	seen := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	seen := time.Date(2026, 11, 1, 12, 0, 0, 123456000, time.UTC)
 	must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: w.unit.Unit.UnitUserID, MACAddress: "02:00:00:00:00:01", DisplayName: "TV", OSType: "Android", LastSeen: &seen}))
 	must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: *w.unit.Unit.GuestUserID, MACAddress: "02:00:00:00:00:02", DisplayName: "Visitor"}))
 	must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: w.linked.ID, MACAddress: "02:00:00:00:00:03"}))

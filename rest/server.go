@@ -63,6 +63,7 @@ func NewHandler(d Deps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ready"})
 	})
+	r.Get("/v3/api-docs", apiDocs())
 	auth := d.Service.Authenticator()
 	if d.GraphQL != nil {
 		r.With(auth.Middleware(false)).Handle("/graphql", d.GraphQL)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -35,4 +36,22 @@ func truncate(v any) string {
 		s = s[:57] + `…"`
 	}
 	return s
+}
+
+// MarshalTime writes a time as RFC 3339 in UTC, to the second — the format
+// the REST layer uses, so both transports show the same value.
+func MarshalTime(t time.Time) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		_, _ = io.WriteString(w, strconv.Quote(t.UTC().Format(time.RFC3339)))
+	})
+}
+
+// UnmarshalTime reads an RFC 3339 time; BAD_USER_INPUT otherwise.
+func UnmarshalTime(v any) (time.Time, error) {
+	if s, ok := v.(string); ok {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, model.Errorf(model.CodeBadUserInput, "%s is not an RFC 3339 time", truncate(v))
 }
