@@ -37,7 +37,7 @@ type gqlUnit struct {
 			Edges []struct {
 				Node struct {
 					ID, UserName, Email, PhoneNumber, Passphrase, Status, Type string
-					Devices                                                  []struct {
+					Devices                                                    []struct {
 						ID, MacAddress, DisplayName, Description, OsType, Type string
 						LastSeen                                               *string
 						User                                                   struct{ ID string }
