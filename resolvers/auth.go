@@ -243,3 +243,11 @@ func (a *Authenticator) Caching() bool {
 // returns the caller. UNAUTHENTICATED. Transports call it to check the
 // credential before they validate input (the vendor's order of checks).
 func (s *Service) Principal(ctx context.Context) (model.Principal, error) { return principal(ctx) }
+
+// Authorize checks that the request's credential is valid for propertyID
+// (UNAUTHENTICATED otherwise). Transports call it before they validate
+// anything else of the request.
+func (s *Service) Authorize(ctx context.Context, propertyID uuid.UUID) error {
+	_, _, err := s.access(ctx, propertyID)
+	return err
+}

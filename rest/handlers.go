@@ -68,14 +68,25 @@ func negotiated(r *http.Request) string {
 	return mediaJSON
 }
 
-// authenticated checks the credential before any input is validated (the
-// vendor's order: 401 before 400).
-func (a *api) authenticated(w http.ResponseWriter, r *http.Request) bool {
+// authorized checks the credential against the path's property before any
+// input is validated (the vendor's order: 401 before 400), and returns the
+// property. A path property that is not even a UUID cannot be the
+// credential's: 401 too.
+func (a *api) authorized(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
 	if _, err := a.svc.Principal(r.Context()); err != nil {
 		a.fail(w, r, err)
-		return false
+		return uuid.Nil, false
 	}
-	return true
+	pid, err := pathID(r, "propertyId")
+	if err != nil {
+		a.fail(w, r, model.Errorf(model.CodeUnauthenticated, "the credential is not valid for this property"))
+		return pid, false
+	}
+	if err := a.svc.Authorize(r.Context(), pid); err != nil {
+		a.fail(w, r, err)
+		return pid, false
+	}
+	return pid, true
 }
 
 // property parses the propertyId path parameter.
@@ -192,10 +203,7 @@ hr, .portal-separator { border-color: %[3]s; }
 
 // 5
 func (a *api) residentFetchProperty(w http.ResponseWriter, r *http.Request) {
-	if !a.authenticated(w, r) {
-		return
-	}
-	pid, ok := a.property(w, r)
+	pid, ok := a.authorized(w, r)
 	if !ok {
 		return
 	}
@@ -223,10 +231,7 @@ func (a *api) residentFetchUiConfiguration(w http.ResponseWriter, r *http.Reques
 
 // 8
 func (a *api) residentFetchUnit(w http.ResponseWriter, r *http.Request) {
-	if !a.authenticated(w, r) {
-		return
-	}
-	pid, ok := a.property(w, r)
+	pid, ok := a.authorized(w, r)
 	if !ok {
 		return
 	}
@@ -240,10 +245,7 @@ func (a *api) residentFetchUnit(w http.ResponseWriter, r *http.Request) {
 
 // 9
 func (a *api) residentEditUnit(w http.ResponseWriter, r *http.Request) {
-	if !a.authenticated(w, r) {
-		return
-	}
-	pid, ok := a.property(w, r)
+	pid, ok := a.authorized(w, r)
 	if !ok {
 		return
 	}
@@ -271,10 +273,7 @@ func (a *api) residentEditUnit(w http.ResponseWriter, r *http.Request) {
 
 // 10
 func (a *api) residentFetchUnitDevices(w http.ResponseWriter, r *http.Request) {
-	if !a.authenticated(w, r) {
-		return
-	}
-	pid, ok := a.property(w, r)
+	pid, ok := a.authorized(w, r)
 	if !ok {
 		return
 	}
@@ -298,10 +297,7 @@ func (a *api) residentFetchUnitDevices(w http.ResponseWriter, r *http.Request) {
 
 // 11
 func (a *api) residentRemoveDevice(w http.ResponseWriter, r *http.Request) {
-	if !a.authenticated(w, r) {
-		return
-	}
-	pid, ok := a.property(w, r)
+	pid, ok := a.authorized(w, r)
 	if !ok {
 		return
 	}
@@ -314,10 +310,7 @@ func (a *api) residentRemoveDevice(w http.ResponseWriter, r *http.Request) {
 
 // 12
 func (a *api) queryUnitUsers(w http.ResponseWriter, r *http.Request) {
-	if !a.authenticated(w, r) {
-		return
-	}
-	pid, ok := a.property(w, r)
+	pid, ok := a.authorized(w, r)
 	if !ok {
 		return
 	}
@@ -377,10 +370,7 @@ func (a *api) userURL(pid, userID uuid.UUID) string {
 
 // userParams parses propertyId and userId after the credential check.
 func (a *api) userParams(w http.ResponseWriter, r *http.Request) (pid, uid uuid.UUID, ok bool) {
-	if !a.authenticated(w, r) {
-		return pid, uid, false
-	}
-	if pid, ok = a.property(w, r); !ok {
+	if pid, ok = a.authorized(w, r); !ok {
 		return pid, uid, false
 	}
 	uid, err := pathID(r, "userId")
