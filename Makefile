@@ -3,14 +3,15 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: test check-generate vet build run bench
+.PHONY: test check-generate vet build run bench fuzz
 
 ## test: everything CI runs — services up, generated code in sync, vet, the whole suite
 test:
 	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh redis && \
 	  export TEST_DATABASE_URL && echo "tests use $$TEST_DATABASE_URL" && \
 	  $(MAKE) --no-print-directory check-generate vet && \
-	  $(GO) test -count=1 -race -timeout 20m ./...
+	  $(GO) test -count=1 -race -timeout 20m ./... && \
+	  $(MAKE) --no-print-directory fuzz
 
 ## check-generate: regenerating code must change nothing
 check-generate:
@@ -20,6 +21,13 @@ check-generate:
 
 vet:
 	$(GO) vet ./...
+
+FUZZTIME ?= 10s
+## fuzz: a short run of every fuzz target (seed corpora in testdata/fuzz are also run by go test)
+fuzz:
+	@set -eo pipefail; for t in FuzzRESTBodies FuzzRESTPathParams FuzzGraphQL; do \
+	  $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) ./rest/ 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2; done
+	@set -o pipefail; $(GO) test -run='^$$' -fuzz='^FuzzParseMAC$$' -fuzztime=$(FUZZTIME) ./graph/model/ 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2
 
 build:
 	$(GO) build -o bin/ ./cmd/...

@@ -258,6 +258,26 @@ func WriteGraphQLError(w http.ResponseWriter, status int, code, message string) 
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": code}}}})
 }
 
+// wellFormed reports whether b is a GraphQL-over-HTTP request object:
+// query and operationName strings, variables and extensions objects (any may
+// be absent or null).
+func wellFormed(b []byte) bool {
+	var env struct {
+		Query         *string         `json:"query"`
+		OperationName *string         `json:"operationName"`
+		Variables     json.RawMessage `json:"variables"`
+		Extensions    json.RawMessage `json:"extensions"`
+	}
+	if json.Unmarshal(b, &env) != nil {
+		return false
+	}
+	object := func(raw json.RawMessage) bool {
+		raw = bytes.TrimSpace(raw)
+		return len(raw) == 0 || bytes.Equal(raw, []byte("null")) || raw[0] == '{'
+	}
+	return object(env.Variables) && object(env.Extensions)
+}
+
 // statusFromErrors reads a POST body within the limit (413 past it, 400 for
 // JSON that does not parse — without echoing the body, which may hold a
 // secret) and maps operation errors to HTTP statuses.
@@ -281,8 +301,9 @@ func statusFromErrors(maxBody int64, next http.Handler) http.Handler {
 			case err != nil:
 				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
 				return
-			case !json.Valid(b):
-				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body is not valid JSON")
+			case !wellFormed(b):
+				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST",
+					"the request body must be a JSON object with a query string and optional variables and extensions objects")
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(b))
