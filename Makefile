@@ -41,3 +41,7 @@ run: build
 	  bin/portalctl migrate >/dev/null && bin/portalctl demo && \
 	  echo "portald on $${LISTEN_ADDR:-:8080}; GraphQL playground: $${PUBLIC_BASE_URL:-http://localhost:8080}/graphiql" && \
 	  exec bin/portald
+
+## bench: portald vs a raw pgx floor vs PostGraphile v4/v5, side by side; writes BENCHMARKS.md
+bench:
+	bash bench/run.sh

@@ -1,0 +1,395 @@
+// Command bench is the closed-loop load generator of `make bench`: it runs
+// the same reads against portald, the floor and PostGraphile v4/v5 side by
+// side (interleaving the servers round by round, since single runs on a
+// shared machine vary by ±30%), and writes BENCHMARKS.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+type data struct {
+	Property      uuid.UUID   `json:"property"`
+	PagingProp    uuid.UUID   `json:"pagingProperty"`
+	ManagerKey    string      `json:"managerKey"`
+	PagingKey     string      `json:"pagingKey"`
+	Units         []uuid.UUID `json:"units"`
+	PortalSecrets []string    `json:"portalSecrets"`
+	Users         []uuid.UUID `json:"users"`
+	DeepAfter     string      `json:"deepAfter"`
+	Counts        map[string]int
+}
+
+// target is one server under test.
+type target struct {
+	name string
+	url  string
+	pid  int
+}
+
+// request builds the i-th request of a scenario for a target.
+type request func(i int) (*http.Request, error)
+
+type result struct {
+	requests, errors int
+	elapsed          time.Duration
+	latencies        []time.Duration
+	statements       int64
+	rssKB            int64
+}
+
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}, Timeout: 30 * time.Second}
+
+func main() {
+	dataFile := flag.String("data", "bench/out/data.json", "dataset description from benchdata")
+	dbURL := flag.String("db", "", "benchmark database (pg_stat_statements)")
+	targets := flag.String("targets", "", "name=url=pid,… (portald first, then floor, postgraphile4, postgraphile5)")
+	duration := flag.Duration("duration", 4*time.Second, "length of one run")
+	rounds := flag.Int("rounds", 2, "interleaved rounds per measurement")
+	out := flag.String("out", "BENCHMARKS.md", "report")
+	meta := flag.String("meta", "", "lines for the report's header (versions, command)")
+	flag.Parse()
+
+	raw, err := os.ReadFile(*dataFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var d data
+	if err := json.Unmarshal(raw, &d); err != nil {
+		log.Fatal(err)
+	}
+	ts := map[string]target{}
+	var order []string
+	for _, t := range strings.Split(*targets, ",") {
+		parts := strings.SplitN(t, "=", 3)
+		pid, _ := strconv.Atoi(parts[2])
+		ts[parts[0]] = target{parts[0], parts[1], pid}
+		order = append(order, parts[0])
+	}
+	conn, err := pgx.Connect(context.Background(), *dbURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	b := &bench{d: d, targets: ts, conn: conn, duration: *duration, rounds: *rounds}
+	b.login()
+
+	var report strings.Builder
+	fmt.Fprintf(&report, "# Benchmarks\n\n%s\n", strings.ReplaceAll(*meta, `\n`, "\n"))
+	fmt.Fprintf(&report, "Dataset: %d units, %d unit users, %d devices (a 2,000-unit property and a 10,000-unit one). "+
+		"Each figure is %d interleaved runs of %v per server (A B C D, A B C D); the load generator runs pinned to CPU 1 with taskset. "+
+		"The rate limit is raised so that it never triggers. Statements are counted by pg_stat_statements (BEGIN/COMMIT included).\n\n",
+		d.Counts["units"], d.Counts["unit_users"], d.Counts["devices"], *rounds, *duration)
+
+	for _, sc := range b.scenarios() {
+		var present []string
+		for _, n := range order {
+			if sc.reqs[n] != nil {
+				present = append(present, n)
+			}
+		}
+		var extra []string
+		for n := range sc.reqs {
+			if !slices.Contains(present, n) {
+				extra = append(extra, n)
+			}
+		}
+		slices.Sort(extra)
+		present = append(present, extra...)
+		baseline := "floor"
+		if sc.reqs[baseline] == nil {
+			baseline = present[0]
+		}
+		fmt.Fprintf(&report, "## %s\n\n%s\n\n", sc.title, sc.about)
+		fmt.Fprintf(&report, "| concurrency | server | req/s | × %[1]s | p50 ms | p90 ms | p99 ms | p99 × %[1]s | errors | statements/req | RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|\n", baseline)
+		for _, c := range sc.concurrency {
+			res := map[string]*result{}
+			for r := 0; r < *rounds; r++ {
+				for _, n := range present {
+					tg, ok := ts[n]
+					if !ok {
+						tg = target{name: n}
+					}
+					one := b.run(tg, sc.reqs[n], c)
+					acc := res[n]
+					if acc == nil {
+						acc = &result{}
+						res[n] = acc
+					}
+					acc.requests += one.requests
+					acc.errors += one.errors
+					acc.elapsed += one.elapsed
+					acc.latencies = append(acc.latencies, one.latencies...)
+					acc.statements += one.statements
+					acc.rssKB = max(acc.rssKB, one.rssKB)
+				}
+			}
+			floor := res[baseline]
+			for _, n := range present {
+				r := res[n]
+				slices.Sort(r.latencies)
+				rate := float64(r.requests) / r.elapsed.Seconds()
+				ratio, p99ratio := "—", "—"
+				if floor != nil && floor.requests > 0 {
+					slices.Sort(floor.latencies)
+					ratio = fmt.Sprintf("%.2f", rate/(float64(floor.requests)/floor.elapsed.Seconds()))
+					p99ratio = fmt.Sprintf("%.2f", float64(pct(r.latencies, 0.99))/float64(pct(floor.latencies, 0.99)))
+				}
+				fmt.Fprintf(&report, "| %d | %s | %.0f | %s | %.2f | %.2f | %.2f | %s | %d | %.2f | %.0f |\n", c, n, rate, ratio,
+					ms(pct(r.latencies, 0.5)), ms(pct(r.latencies, 0.9)), ms(pct(r.latencies, 0.99)), p99ratio, r.errors,
+					float64(r.statements)/float64(max(1, r.requests)), float64(r.rssKB)/1024)
+			}
+		}
+		report.WriteString("\n")
+		log.Printf("%s done", sc.title)
+	}
+	if err := os.WriteFile(*out, []byte(report.String()), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
+}
+
+type bench struct {
+	d        data
+	targets  map[string]target
+	conn     *pgx.Conn
+	duration time.Duration
+	rounds   int
+	tokens   []string
+}
+
+// login gets a unit token for each of the dataset's units from portald.
+func (b *bench) login() {
+	p := b.targets["portald"]
+	for _, s := range b.d.PortalSecrets {
+		body, _ := json.Marshal(map[string]string{"hashedSecret": s})
+		resp, err := client.Post(fmt.Sprintf("%s/residents/properties/%s/units/logins", p.url, b.d.Property), "application/json", bytes.NewReader(body))
+		if err != nil {
+			log.Fatal(err)
+		}
+		var out struct{ Token string }
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if out.Token == "" {
+			log.Fatalf("login failed: %d", resp.StatusCode)
+		}
+		b.tokens = append(b.tokens, out.Token)
+	}
+}
+
+func graphqlReq(url, auth, query string, vars map[string]any) (*http.Request, error) {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequest("POST", url+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	return req, nil
+}
+
+type scenario struct {
+	title, about string
+	concurrency  []int
+	reqs         map[string]request
+}
+
+const (
+	residentQuery = `query($p: ID!) { unit(propertyId: $p) { id number users(first: 100) { edges { node { id userName type passphrase devices { macAddress displayName osType } } } } } }`
+	managerQuery  = `query($p: ID!) { property(propertyId: $p) { name units(first: 50) { edges { node { id number users(first: 20) { edges { node { id userName type passphrase devices { macAddress displayName osType } } } } } } } } }`
+	pg4Resident   = `query($u: UUID!) { unitById(id: $u) { id number unitUsersByUnitId(first: 100) { nodes { id userName type passphraseCipher devicesByUserId { nodes { macAddress displayName osType } } } } } }`
+	pg5Resident   = `query($u: UUID!) { unitByRowId(rowId: $u) { rowId number unitUsersByUnitId(first: 100) { nodes { rowId userName type passphraseCipher devicesByUserId { nodes { macAddress displayName osType } } } } } }`
+	pg4Manager    = `query($p: UUID!) { propertyById(id: $p) { name unitsByPropertyId(first: 50, orderBy: NUMBER_ASC) { nodes { id number unitUsersByUnitId(first: 20) { nodes { id userName type passphraseCipher devicesByUserId { nodes { macAddress displayName osType } } } } } } } }`
+	pg5Manager    = `query($p: UUID!) { propertyByRowId(rowId: $p) { name unitsByPropertyId(first: 50, orderBy: NUMBER_ASC) { nodes { rowId number unitUsersByUnitId(first: 20) { nodes { rowId userName type passphraseCipher devicesByUserId { nodes { macAddress displayName osType } } } } } } } }`
+	pagingQuery   = `query($p: ID!, $a: String) { property(propertyId: $p) { units(first: 20, after: $a) { edges { node { id number } } } } }`
+)
+
+func (b *bench) scenarios() []scenario {
+	t := b.targets
+	pid := b.d.Property
+	unit := func(i int) uuid.UUID { return b.d.Units[i%len(b.d.Units)] }
+	get := func(url string) (*http.Request, error) { return http.NewRequest("GET", url, nil) }
+	deep := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"v":%q,"i":%q}`, b.d.DeepAfter, uuid.New()))
+	return []scenario{
+		{
+			title: "Resident query: unit → users → devices", concurrency: []int{1, 16, 64},
+			about: "GraphQL for portald and PostGraphile (same fields; PostGraphile returns the stored ciphertext where portald decrypts), JSON for the floor; 50 units in turn.",
+			reqs: map[string]request{
+				"portald": func(i int) (*http.Request, error) {
+					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentQuery, map[string]any{"p": pid})
+				},
+				"floor":         func(i int) (*http.Request, error) { return get(fmt.Sprintf("%s/resident?unit=%s", t["floor"].url, unit(i))) },
+				"postgraphile4": func(i int) (*http.Request, error) { return graphqlReq(t["postgraphile4"].url, "", pg4Resident, map[string]any{"u": unit(i)}) },
+				"postgraphile5": func(i int) (*http.Request, error) { return graphqlReq(t["postgraphile5"].url, "", pg5Resident, map[string]any{"u": unit(i)}) },
+			},
+		},
+		{
+			title: "Manager query: property → 50 units → users → devices", concurrency: []int{1, 16, 64},
+			about: "portald with a manager key (users(first: 20) per unit); the floor and PostGraphile with the same shape.",
+			reqs: map[string]request{
+				"portald": func(i int) (*http.Request, error) {
+					return graphqlReq(t["portald"].url, b.d.ManagerKey, managerQuery, map[string]any{"p": pid})
+				},
+				"floor":         func(i int) (*http.Request, error) { return get(fmt.Sprintf("%s/manager?property=%s&first=50", t["floor"].url, pid)) },
+				"postgraphile4": func(i int) (*http.Request, error) { return graphqlReq(t["postgraphile4"].url, "", pg4Manager, map[string]any{"p": pid}) },
+				"postgraphile5": func(i int) (*http.Request, error) { return graphqlReq(t["postgraphile5"].url, "", pg5Manager, map[string]any{"p": pid}) },
+			},
+		},
+		{
+			title: "REST GET unit user", concurrency: []int{16, 64},
+			about: "portald's vendor route (token check, rate limiter, HAL) against the floor's one-statement handler.",
+			reqs: map[string]request{
+				"portald": func(i int) (*http.Request, error) {
+					req, err := get(fmt.Sprintf("%s/residents/properties/%s/units/users/%s", t["portald"].url, pid, b.d.Users[i%len(b.d.Users)]))
+					if err == nil {
+						req.Header.Set("Authorization", b.tokens[i%len(b.tokens)])
+					}
+					return req, err
+				},
+				"floor": func(i int) (*http.Request, error) { return get(fmt.Sprintf("%s/user?id=%s", t["floor"].url, b.d.Users[i%len(b.d.Users)])) },
+			},
+		},
+		{
+			title: "Scale: first page vs a page 9,000 units deep (10,000-unit property)", concurrency: []int{16},
+			about: "portald's keyset cursor: the deep page should cost what the first does.",
+			reqs: map[string]request{
+				"portald": func(i int) (*http.Request, error) {
+					return graphqlReq(t["portald"].url, b.d.PagingKey, pagingQuery, map[string]any{"p": b.d.PagingProp})
+				},
+				"portald-deep": func(i int) (*http.Request, error) {
+					return graphqlReq(t["portald"].url, b.d.PagingKey, pagingQuery, map[string]any{"p": b.d.PagingProp, "a": deep})
+				},
+			},
+		},
+		{
+			title: "Unit-users query (REST)", concurrency: []int{16},
+			about: "POST …/units/users/query, pageSize 20, sorted by userName.",
+			reqs: map[string]request{
+				"portald": func(i int) (*http.Request, error) {
+					req, err := http.NewRequest("POST", fmt.Sprintf("%s/residents/properties/%s/units/users/query", t["portald"].url, pid),
+						strings.NewReader(`{"pageSize":20,"sortFields":"userName"}`))
+					if err == nil {
+						req.Header.Set("Authorization", b.tokens[i%len(b.tokens)])
+						req.Header.Set("Content-Type", "application/json")
+					}
+					return req, err
+				},
+			},
+		},
+	}
+}
+
+// run drives one closed loop of c workers against t for the duration.
+func (b *bench) run(t target, mk request, c int) result {
+	if t.url == "" {
+		for _, tt := range b.targets {
+			if tt.name == "portald" {
+				t = target{name: t.name, url: tt.url, pid: tt.pid}
+			}
+		}
+	}
+	before := b.statements()
+	var n atomic.Int64
+	var errs atomic.Int64
+	lat := make([][]time.Duration, c)
+	stop := time.Now().Add(b.duration)
+	var rss atomic.Int64
+	done := make(chan struct{})
+	go func() { // sample the server's resident set
+		for {
+			rss.Store(max(rss.Load(), rssKB(t.pid)))
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range c {
+		wg.Go(func() {
+			for time.Now().Before(stop) {
+				i := int(n.Add(1))
+				req, err := mk(i)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				lat[w] = append(lat[w], time.Since(t0))
+				if resp.StatusCode != 200 || bytes.Contains(body, []byte(`"errors"`)) {
+					if errs.Add(1) == 1 {
+						log.Printf("%s: %d %.300s", t.name, resp.StatusCode, body)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(done)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	return result{requests: len(all), errors: int(errs.Load()), elapsed: elapsed, latencies: all,
+		statements: b.statements() - before - 1, rssKB: rss.Load()}
+}
+
+func (b *bench) statements() int64 {
+	var n int64
+	if err := b.conn.QueryRow(context.Background(), `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements`).Scan(&n); err != nil {
+		log.Fatal(err)
+	}
+	return n
+}
+
+func rssKB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}

