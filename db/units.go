@@ -121,8 +121,9 @@ func (db *DB) UnitAuthByIDs(ctx context.Context, ids []uuid.UUID) ([]model.UnitA
 // ordered by number, with the property's unit count, in one statement.
 // Properties without units get an empty page.
 func (db *DB) UnitPages(ctx context.Context, propertyIDs []uuid.UUID, page model.UnitPage) (map[uuid.UUID]model.Page[model.Unit], error) {
-	rows, err := db.pool.Query(ctx, `SELECT x.* FROM unnest($1::uuid[]) AS k(id)
-	  CROSS JOIN LATERAL (SELECT `+unitColumns+`, (SELECT count(*) FROM units c WHERE c.property_id = k.id)`+unitFrom+`
+	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id)
+	  CROSS JOIN LATERAL (SELECT count(*) AS total FROM units c WHERE c.property_id = k.id) AS t
+	  CROSS JOIN LATERAL (SELECT `+unitColumns+unitFrom+`
 	    WHERE u.property_id = k.id AND ($2::text IS NULL OR u.number > $2)
 	    ORDER BY u.number LIMIT $3) AS x`, propertyIDs, page.AfterNumber, page.Limit+1)
 	if err != nil {

@@ -64,9 +64,9 @@ func (db *DB) UnitUsersByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Unit
 // ordered by id, with the unit's user count, in one statement. Units
 // without users (or past the end) get an empty page.
 func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model.UserPage) (map[uuid.UUID]model.Page[model.UnitUser], error) {
-	rows, err := db.pool.Query(ctx, `SELECT x.* FROM unnest($1::uuid[]) AS k(id)
-	  CROSS JOIN LATERAL (SELECT `+userColumns+`, (SELECT count(*) FROM unit_users c WHERE c.unit_id = k.id)
-	    FROM unit_users uu
+	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id)
+	  CROSS JOIN LATERAL (SELECT count(*) AS total FROM unit_users c WHERE c.unit_id = k.id) AS t
+	  CROSS JOIN LATERAL (SELECT `+userColumns+` FROM unit_users uu
 	    WHERE uu.unit_id = k.id AND ($2::uuid IS NULL OR uu.id > $2)
 	    ORDER BY uu.id LIMIT $3) AS x`, unitIDs, page.AfterID, page.Limit+1)
 	if err != nil {

@@ -140,16 +140,23 @@ func (a *Authenticator) unit(ctx context.Context, id uuid.UUID) (model.UnitAuth,
 	}
 	u = found[0]
 	if caching {
-		a.mu.Lock()
-		if a.epoch == epoch && a.listening {
-			if len(a.units) >= maxCachedEntries {
-				clear(a.units)
-			}
-			a.units[id] = u
-		}
-		a.mu.Unlock()
+		remember(a, a.units, id, u, epoch)
 	}
 	return u, nil
+}
+
+// remember caches v under k unless a notice arrived since epoch was read
+// (the value may be stale) or the listener went down.
+func remember[K comparable, V any](a *Authenticator, cache map[K]V, k K, v V, epoch uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.epoch != epoch || !a.listening {
+		return
+	}
+	if len(cache) >= maxCachedEntries {
+		clear(cache)
+	}
+	cache[k] = v
 }
 
 func (a *Authenticator) manager(ctx context.Context, key string) (model.Principal, error) {
@@ -168,14 +175,7 @@ func (a *Authenticator) manager(ctx context.Context, key string) (model.Principa
 			return model.Principal{}, err
 		}
 		if caching {
-			a.mu.Lock()
-			if a.epoch == epoch && a.listening {
-				if len(a.managers) >= maxCachedEntries {
-					clear(a.managers)
-				}
-				a.managers[digest] = k
-			}
-			a.mu.Unlock()
+			remember(a, a.managers, digest, k, epoch)
 		}
 	}
 	return model.Principal{Kind: model.Manager, PropertyID: k.PropertyID, KeyID: k.ID}, nil

@@ -71,9 +71,15 @@ func TestConcurrentUpdatesOfOneUser(t *testing.T) {
 	token := r.login(t, f.property.ID, f.unit.PortalSecret)
 	user := f.unit.Unit.UnitUserID
 	fields := []func(k int) model.UnitUserUpdate{
-		func(k int) model.UnitUserUpdate { return model.UnitUserUpdate{UserName: ptr(fmt.Sprintf("name-%d", k))} },
-		func(k int) model.UnitUserUpdate { return model.UnitUserUpdate{Email: ptr(fmt.Sprintf("e%d@example.org", k))} },
-		func(k int) model.UnitUserUpdate { return model.UnitUserUpdate{PhoneNumber: ptr(fmt.Sprintf("+1 555 %04d", k))} },
+		func(k int) model.UnitUserUpdate {
+			return model.UnitUserUpdate{UserName: ptr(fmt.Sprintf("name-%d", k))}
+		},
+		func(k int) model.UnitUserUpdate {
+			return model.UnitUserUpdate{Email: ptr(fmt.Sprintf("e%d@example.org", k))}
+		},
+		func(k int) model.UnitUserUpdate {
+			return model.UnitUserUpdate{PhoneNumber: ptr(fmt.Sprintf("+1 555 %04d", k))}
+		},
 		func(k int) model.UnitUserUpdate { return model.UnitUserUpdate{Passphrase: ptr("")} },
 	}
 	const rounds = 25

@@ -24,19 +24,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/residentportal/bff/bench"
 )
-
-type data struct {
-	Property      uuid.UUID   `json:"property"`
-	PagingProp    uuid.UUID   `json:"pagingProperty"`
-	ManagerKey    string      `json:"managerKey"`
-	PagingKey     string      `json:"pagingKey"`
-	Units         []uuid.UUID `json:"units"`
-	PortalSecrets []string    `json:"portalSecrets"`
-	Users         []uuid.UUID `json:"users"`
-	DeepAfter     string      `json:"deepAfter"`
-	Counts        map[string]int
-}
 
 // target is one server under test.
 type target struct {
@@ -66,13 +55,14 @@ func main() {
 	rounds := flag.Int("rounds", 2, "interleaved rounds per measurement")
 	out := flag.String("out", "BENCHMARKS.md", "report")
 	meta := flag.String("meta", "", "lines for the report's header (versions, command)")
+	only := flag.String("only", "", "run only the scenarios whose title contains this")
 	flag.Parse()
 
 	raw, err := os.ReadFile(*dataFile)
 	if err != nil {
 		log.Fatal(err)
 	}
-	var d data
+	var d bench.Data
 	if err := json.Unmarshal(raw, &d); err != nil {
 		log.Fatal(err)
 	}
@@ -88,7 +78,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	b := &bench{d: d, targets: ts, conn: conn, duration: *duration, rounds: *rounds}
+	b := &runner{d: d, targets: ts, conn: conn, duration: *duration, rounds: *rounds}
 	b.login()
 
 	var report strings.Builder
@@ -99,6 +89,9 @@ func main() {
 		d.Counts["units"], d.Counts["unit_users"], d.Counts["devices"], *rounds, *duration)
 
 	for _, sc := range b.scenarios() {
+		if !strings.Contains(sc.title, *only) {
+			continue
+		}
 		var present []string
 		for _, n := range order {
 			if sc.reqs[n] != nil {
@@ -174,8 +167,8 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
 }
 
-type bench struct {
-	d        data
+type runner struct {
+	d        bench.Data
 	targets  map[string]target
 	conn     *pgx.Conn
 	duration time.Duration
@@ -184,7 +177,7 @@ type bench struct {
 }
 
 // login gets a unit token for each of the dataset's units from portald.
-func (b *bench) login() {
+func (b *runner) login() {
 	p := b.targets["portald"]
 	for _, s := range b.d.PortalSecrets {
 		body, _ := json.Marshal(map[string]string{"hashedSecret": s})
@@ -231,7 +224,7 @@ const (
 	pagingQuery   = `query($p: ID!, $a: String) { property(propertyId: $p) { units(first: 20, after: $a) { edges { node { id number } } } } }`
 )
 
-func (b *bench) scenarios() []scenario {
+func (b *runner) scenarios() []scenario {
 	t := b.targets
 	pid := b.d.Property
 	unit := func(i int) uuid.UUID { return b.d.Units[i%len(b.d.Units)] }
@@ -245,9 +238,15 @@ func (b *bench) scenarios() []scenario {
 				"portald": func(i int) (*http.Request, error) {
 					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentQuery, map[string]any{"p": pid})
 				},
-				"floor":         func(i int) (*http.Request, error) { return get(fmt.Sprintf("%s/resident?unit=%s", t["floor"].url, unit(i))) },
-				"postgraphile4": func(i int) (*http.Request, error) { return graphqlReq(t["postgraphile4"].url, "", pg4Resident, map[string]any{"u": unit(i)}) },
-				"postgraphile5": func(i int) (*http.Request, error) { return graphqlReq(t["postgraphile5"].url, "", pg5Resident, map[string]any{"u": unit(i)}) },
+				"floor": func(i int) (*http.Request, error) {
+					return get(fmt.Sprintf("%s/resident?unit=%s", t["floor"].url, unit(i)))
+				},
+				"postgraphile4": func(i int) (*http.Request, error) {
+					return graphqlReq(t["postgraphile4"].url, "", pg4Resident, map[string]any{"u": unit(i)})
+				},
+				"postgraphile5": func(i int) (*http.Request, error) {
+					return graphqlReq(t["postgraphile5"].url, "", pg5Resident, map[string]any{"u": unit(i)})
+				},
 			},
 		},
 		{
@@ -257,9 +256,15 @@ func (b *bench) scenarios() []scenario {
 				"portald": func(i int) (*http.Request, error) {
 					return graphqlReq(t["portald"].url, b.d.ManagerKey, managerQuery, map[string]any{"p": pid})
 				},
-				"floor":         func(i int) (*http.Request, error) { return get(fmt.Sprintf("%s/manager?property=%s&first=50", t["floor"].url, pid)) },
-				"postgraphile4": func(i int) (*http.Request, error) { return graphqlReq(t["postgraphile4"].url, "", pg4Manager, map[string]any{"p": pid}) },
-				"postgraphile5": func(i int) (*http.Request, error) { return graphqlReq(t["postgraphile5"].url, "", pg5Manager, map[string]any{"p": pid}) },
+				"floor": func(i int) (*http.Request, error) {
+					return get(fmt.Sprintf("%s/manager?property=%s&first=50", t["floor"].url, pid))
+				},
+				"postgraphile4": func(i int) (*http.Request, error) {
+					return graphqlReq(t["postgraphile4"].url, "", pg4Manager, map[string]any{"p": pid})
+				},
+				"postgraphile5": func(i int) (*http.Request, error) {
+					return graphqlReq(t["postgraphile5"].url, "", pg5Manager, map[string]any{"p": pid})
+				},
 			},
 		},
 		{
@@ -273,7 +278,9 @@ func (b *bench) scenarios() []scenario {
 					}
 					return req, err
 				},
-				"floor": func(i int) (*http.Request, error) { return get(fmt.Sprintf("%s/user?id=%s", t["floor"].url, b.d.Users[i%len(b.d.Users)])) },
+				"floor": func(i int) (*http.Request, error) {
+					return get(fmt.Sprintf("%s/user?id=%s", t["floor"].url, b.d.Users[i%len(b.d.Users)]))
+				},
 			},
 		},
 		{
@@ -307,7 +314,7 @@ func (b *bench) scenarios() []scenario {
 }
 
 // run drives one closed loop of c workers against t for the duration.
-func (b *bench) run(t target, mk request, c int) result {
+func (b *runner) run(t target, mk request, c int) result {
 	if t.url == "" {
 		for _, tt := range b.targets {
 			if tt.name == "portald" {
@@ -371,7 +378,7 @@ func (b *bench) run(t target, mk request, c int) result {
 		statements: b.statements() - before - 1, rssKB: rss.Load()}
 }
 
-func (b *bench) statements() int64 {
+func (b *runner) statements() int64 {
 	var n int64
 	if err := b.conn.QueryRow(context.Background(), `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements`).Scan(&n); err != nil {
 		log.Fatal(err)

@@ -15,22 +15,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/residentportal/bff/bench"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph/model"
 )
-
-// Output is what the load generator reads.
-type Output struct {
-	Property      uuid.UUID   `json:"property"`
-	PagingProp    uuid.UUID   `json:"pagingProperty"`
-	ManagerKey    string      `json:"managerKey"`
-	PagingKey     string      `json:"pagingKey"`
-	Units         []uuid.UUID `json:"units"`
-	PortalSecrets []string    `json:"portalSecrets"`
-	Users         []uuid.UUID `json:"users"` // one LINKED or UNIT user of each listed unit
-	DeepAfter     string      `json:"deepAfter"`
-	Counts        map[string]int
-}
 
 func main() {
 	ctx := context.Background()
@@ -47,7 +35,7 @@ func main() {
 		log.Fatal(err)
 	}
 	rnd := rand.New(rand.NewPCG(1, 2))
-	out := Output{Counts: map[string]int{}}
+	out := bench.Data{Counts: map[string]int{}}
 	t, f := true, false
 	nameA, nameB := "Bench Towers", "Paging Park"
 	a, err := store.CreateProperty(ctx, db.PropertyInput{Name: &nameA, AllowSeparateGuestSecret: &t, TenantSetDpsk: &t})

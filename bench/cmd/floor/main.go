@@ -61,7 +61,9 @@ func main() {
 	log.Fatal(http.ListenAndServe(os.Getenv("LISTEN_ADDR"), nil))
 }
 
-func fail(w http.ResponseWriter, err error) { http.Error(w, err.Error(), http.StatusInternalServerError) }
+func fail(w http.ResponseWriter, err error) {
+	http.Error(w, err.Error(), http.StatusInternalServerError)
+}
 
 func write(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
