@@ -11,10 +11,10 @@ import (
 	"github.com/residentportal/bff/graph/model"
 )
 
-// loaderWait is how long a loader collects keys before it queries. Parents
-// that return lists prefetch their children in one batch (see prefetch), so
-// batching never depends on this timing; it only bounds the latency of a
-// lone Load.
+// loaderWait is how long a loader collects keys before it queries when a
+// Load is not flushed. Resolvers load through get, which flushes at once:
+// parents that return lists prefetch their children in one batch (see
+// prefetch), so batching never depends on this timing.
 const loaderWait = 500 * time.Microsecond
 
 // pageKey asks for one page of a parent's children.
@@ -124,6 +124,15 @@ type loader[K comparable, V any] struct {
 func newLoader[K comparable, V any](fn dataloader.BatchFunc[K, V]) *loader[K, V] {
 	return &loader[K, V]{Loader: dataloader.NewBatchedLoader(fn, dataloader.WithWait[K, V](loaderWait)),
 		batch: fn, fetched: map[K]struct{}{}}
+}
+
+// get loads one key without waiting for siblings: a parent that has many
+// children fetched them all ahead (prefetch), so a Load here is either a
+// cache hit or a lone key, and flushing at once saves the wait window.
+func (l *loader[K, V]) get(ctx context.Context, key K) (V, error) {
+	thunk := l.Load(ctx, key)
+	l.Flush()
+	return thunk()
 }
 
 // prefetch fetches every key not prefetched before in one call of the batch

@@ -14,7 +14,7 @@ import (
 )
 
 func (r *deviceResolver) User(ctx context.Context, obj *model.Device) (*model.UnitUser, error) {
-	return loadersFrom(ctx).user.Load(ctx, obj.UserID)()
+	return loadersFrom(ctx).user.get(ctx, obj.UserID)
 }
 
 func (r *mutationResolver) Login(ctx context.Context, propertyID uuid.UUID, hashedSecret string) (*model.LoginPayload, error) {
@@ -71,7 +71,7 @@ func (r *propertyResolver) Units(ctx context.Context, obj *model.Property, first
 		key.after = c.Value
 	}
 	l := loadersFrom(ctx)
-	page, err := l.unitPages.Load(ctx, key)()
+	page, err := l.unitPages.get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (r *unitResolver) Users(ctx context.Context, obj *model.Unit, first *int, a
 		key.after = c.ID.String()
 	}
 	l := loadersFrom(ctx)
-	page, err := l.userPages.Load(ctx, key)()
+	page, err := l.userPages.get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func (r *unitResolver) Devices(ctx context.Context, obj *model.Unit, typeArg *mo
 		key.userType = string(*typeArg)
 	}
 	l := loadersFrom(ctx)
-	devices, err := l.unitDevices.Load(ctx, key)()
+	devices, err := l.unitDevices.get(ctx, key)
 	if err == nil {
 		prefetchDeviceChildren(ctx, l, devices)
 	}
@@ -172,12 +172,12 @@ func (r *unitResolver) Devices(ctx context.Context, obj *model.Unit, typeArg *mo
 }
 
 func (r *unitResolver) Property(ctx context.Context, obj *model.Unit) (*model.Property, error) {
-	return loadersFrom(ctx).property.Load(ctx, obj.PropertyID)()
+	return loadersFrom(ctx).property.get(ctx, obj.PropertyID)
 }
 
 func (r *unitUserResolver) Devices(ctx context.Context, obj *model.UnitUser) ([]*model.Device, error) {
 	l := loadersFrom(ctx)
-	devices, err := l.userDevices.Load(ctx, obj.ID)()
+	devices, err := l.userDevices.get(ctx, obj.ID)
 	if err == nil {
 		prefetchDeviceChildren(ctx, l, devices)
 	}
@@ -185,7 +185,7 @@ func (r *unitUserResolver) Devices(ctx context.Context, obj *model.UnitUser) ([]
 }
 
 func (r *unitUserResolver) Unit(ctx context.Context, obj *model.UnitUser) (*model.Unit, error) {
-	return loadersFrom(ctx).unit.Load(ctx, obj.UnitID)()
+	return loadersFrom(ctx).unit.get(ctx, obj.UnitID)
 }
 
 func (r *Resolver) Device() graph.DeviceResolver { return &deviceResolver{r} }
