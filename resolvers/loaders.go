@@ -122,7 +122,10 @@ type loader[K comparable, V any] struct {
 }
 
 func newLoader[K comparable, V any](fn dataloader.BatchFunc[K, V]) *loader[K, V] {
-	return &loader[K, V]{Loader: dataloader.NewBatchedLoader(fn, dataloader.WithWait[K, V](loaderWait)),
+	return &loader[K, V]{Loader: dataloader.NewBatchedLoader(fn, dataloader.WithWait[K, V](loaderWait),
+		// A batch holds few keys (parents prefetch theirs): the default
+		// 1,000-slot input channel would cost 8 KiB per batch.
+		dataloader.WithInputCapacity[K, V](8)),
 		batch: fn, fetched: map[K]struct{}{}}
 }
 
