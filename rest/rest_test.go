@@ -26,6 +26,10 @@ import (
 	"github.com/residentportal/bff/rest/edge"
 )
 
+// testClient bounds every request: a request the server never answers is a
+// failure (fuzzing found inputs that hung), not a stuck test.
+var testClient = &http.Client{Timeout: 15 * time.Second}
+
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 func ptr[T any](v T) *T { return &v }
@@ -135,7 +139,7 @@ func (w *world) do(tb testing.TB, method, path string, body any, header ...strin
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
