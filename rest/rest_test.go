@@ -26,8 +26,8 @@ import (
 	"github.com/residentportal/bff/rest/edge"
 )
 
-// testClient bounds every request: a request the server never answers is a
-// failure (fuzzing found inputs that hung), not a stuck test.
+// testClient bounds every request, so that a request the server never
+// answers fails the test instead of stalling it (and a fuzz worker).
 var testClient = &http.Client{Timeout: 15 * time.Second}
 
 var update = flag.Bool("update", false, "rewrite the golden files")
