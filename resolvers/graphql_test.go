@@ -216,6 +216,19 @@ func TestGraphQLResident(t *testing.T) {
 		}
 	}
 
+	t.Run("unitUser and unitDevices", func(t *testing.T) {
+		var got struct {
+			UnitUser    struct{ ID, UserName, Passphrase, Type string }
+			UnitDevices []struct{ ID, Type string }
+		}
+		a.ok(t, token, `query($p: ID!, $u: ID!) { unitUser(propertyId: $p, userId: $u) { id userName passphrase type }
+		  unitDevices(propertyId: $p, type: UNIT) { id type } }`, map[string]any{"p": pid, "u": linked.ID.String()}, &got)
+		if got.UnitUser.ID != linked.ID.String() || got.UnitUser.Passphrase != linked.Passphrase || got.UnitUser.Type != "LINKED" ||
+			len(got.UnitDevices) != 1 || got.UnitDevices[0].ID != "02:00:00:00:00:01" || got.UnitDevices[0].Type != "UNIT" {
+			t.Fatalf("got %+v", got)
+		}
+	})
+
 	t.Run("unitUsers pages", func(t *testing.T) {
 		type page struct {
 			UnitUsers struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
@@ -34,6 +35,7 @@ func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 // server is the public surface with one guard over a frozen-clock limiter.
 type server struct {
 	srv      *httptest.Server
+	registry *prometheus.Registry
 	property model.Property
 	unit     db.CreatedUnit
 	limiter  *ratelimit.Memory
@@ -58,13 +60,14 @@ func newServer(t *testing.T) *server {
 	}
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
 	limiter := ratelimit.NewMemory(ratelimit.Config{Burst: 100, PerSecond: 80}, c.now, 0)
-	guard := ratelimit.NewGuard(limiter, nil)
+	registry := prometheus.NewRegistry()
+	guard := ratelimit.NewGuard(limiter, registry)
 	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{LoginFailures: guard})
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 1_000_000, MaxBodyBytes: edge.MaxBodyBytes,
 		Interceptors: []graphql.HandlerExtension{guard.GraphQL()}})
 	h := rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
 		PublicBaseURL: "http://localhost", GraphQL: gql, Guard: guard})
-	s := &server{srv: httptest.NewServer(h), property: p, unit: u, limiter: limiter}
+	s := &server{srv: httptest.NewServer(h), registry: registry, property: p, unit: u, limiter: limiter}
 	t.Cleanup(s.srv.Close)
 	return s
 }
@@ -137,6 +140,30 @@ func TestOneBudgetForBothTransports(t *testing.T) {
 	}
 	if ok != 100 || limited != 50 {
 		t.Fatalf("admitted %d, limited %d; want 100 and 50", ok, limited)
+	}
+	// The decisions are counted by transport and outcome.
+	families, err := s.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetValue())
+			}
+			counts[f.GetName()+" "+strings.Join(labels, " ")] = m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"portal_ratelimit_decisions_total allowed rest": 50, "portal_ratelimit_decisions_total allowed graphql": 50,
+		"portal_ratelimit_decisions_total limited rest": 25, "portal_ratelimit_decisions_total limited graphql": 25,
+	}
+	for k, v := range want {
+		if counts[k] != v {
+			t.Fatalf("%s = %v, want %v (all: %v)", k, counts[k], v, counts)
+		}
 	}
 }
 
