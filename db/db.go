@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/residentportal/bff/graph/model"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 // DB is the storage handle. Safe for concurrent use.
@@ -49,6 +50,12 @@ func Open(ctx context.Context, url string, keys *model.Keyring, opts Options) (*
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
+	}
+	// google/uuid values go over the wire as binary uuids, not through the
+	// allocating sql.Scanner / driver.Valuer text path.
+	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		pgxuuid.Register(conn.TypeMap())
+		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/residentportal/bff/graph/model"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 type device struct {
@@ -50,7 +51,16 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	pool, err := pgxpool.New(context.Background(), os.Getenv("DATABASE_URL"))
+	cfg, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The same binary uuid codec as portald: the floor is the best case.
+	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		pgxuuid.Register(conn.TypeMap())
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
