@@ -14,37 +14,17 @@ import (
 	"github.com/residentportal/bff/graph/model"
 )
 
-func ptr[T any](v T) *T { return &v }
-
-// wantCode fails tb unless err carries the domain code want.
-func wantCode(tb testing.TB, err error, want model.Code) {
-	tb.Helper()
-	if got := model.ErrorCode(err); got != want {
-		tb.Fatalf("error code = %q (%v), want %q", got, err, want)
-	}
-}
-
-func must[T any](tb testing.TB) func(T, error) T {
-	return func(v T, err error) T {
-		tb.Helper()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return v
-	}
-}
-
 func newProperty(tb testing.TB, d *db.DB, in db.PropertyInput) model.Property {
 	tb.Helper()
 	if in.Name == nil {
-		in.Name = ptr("Harbour View")
+		in.Name = dbtest.Ptr("Harbour View")
 	}
-	return must[model.Property](tb)(d.CreateProperty(context.Background(), in))
+	return dbtest.Must[model.Property](tb)(d.CreateProperty(context.Background(), in))
 }
 
 func newUnit(tb testing.TB, d *db.DB, propertyID uuid.UUID, number string) db.CreatedUnit {
 	tb.Helper()
-	return must[db.CreatedUnit](tb)(d.CreateUnit(context.Background(), db.NewUnit{PropertyID: propertyID, Number: number,
+	return dbtest.Must[db.CreatedUnit](tb)(d.CreateUnit(context.Background(), db.NewUnit{PropertyID: propertyID, Number: number,
 		Contact: model.Contact{ContactName: "Ada", Email: "ada@example.org", PhoneNumber: "+41 44 123"}}))
 }
 
@@ -53,7 +33,7 @@ func TestCreateUnit(t *testing.T) {
 	d := dbtest.New(t)
 
 	t.Run("OK with guest", func(t *testing.T) {
-		p := newProperty(t, d, db.PropertyInput{AllowSeparateGuestSecret: ptr(true), PassphraseLength: ptr(20)})
+		p := newProperty(t, d, db.PropertyInput{AllowSeparateGuestSecret: dbtest.Ptr(true), PassphraseLength: dbtest.Ptr(20)})
 		c := newUnit(t, d, p.ID, "101")
 		if len(c.Unit.Secret) != 20 || c.Unit.GuestSecret == nil || len(*c.Unit.GuestSecret) != 20 {
 			t.Fatalf("passphrases not of the property's length: %+v", c.Unit)
@@ -64,7 +44,7 @@ func TestCreateUnit(t *testing.T) {
 		if len(c.PortalSecret) < 22 { // ≥ 128 bits in base64
 			t.Fatalf("portal secret too short: %d", len(c.PortalSecret))
 		}
-		a := must[model.UnitAuth](t)(d.UnitAuthBySecret(ctx, p.ID, c.PortalSecret))
+		a := dbtest.Must[model.UnitAuth](t)(d.UnitAuthBySecret(ctx, p.ID, c.PortalSecret))
 		if a.UnitID != c.Unit.ID || a.Status != model.UnitEnabled || !a.PortalAllowed {
 			t.Fatalf("auth = %+v", a)
 		}
@@ -84,22 +64,22 @@ func TestCreateUnit(t *testing.T) {
 		p := newProperty(t, d, db.PropertyInput{})
 		newUnit(t, d, p.ID, "7")
 		_, err := d.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "7"})
-		wantCode(t, err, model.CodeConflict)
+		dbtest.WantCode(t, err, model.CodeConflict)
 	})
 	t.Run("ErrUnknownProperty", func(t *testing.T) {
 		_, err := d.CreateUnit(ctx, db.NewUnit{PropertyID: uuid.New(), Number: "1"})
-		wantCode(t, err, model.CodeNotFound)
+		dbtest.WantCode(t, err, model.CodeNotFound)
 	})
 	t.Run("ErrBadInput", func(t *testing.T) {
 		p := newProperty(t, d, db.PropertyInput{})
 		_, err := d.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "", Contact: model.Contact{Email: "nope", PhoneNumber: "12345678901234567"}})
-		wantCode(t, err, model.CodeBadUserInput)
+		dbtest.WantCode(t, err, model.CodeBadUserInput)
 		if n := len(model.ErrorFields(err)); n != 3 {
 			t.Fatalf("fields = %v, want 3", model.ErrorFields(err))
 		}
 	})
 	t.Run("ErrMaxUnits concurrently", func(t *testing.T) {
-		p := newProperty(t, d, db.PropertyInput{EnforceMaxUnits: ptr(true), MaxUnits: ptr(3)})
+		p := newProperty(t, d, db.PropertyInput{EnforceMaxUnits: dbtest.Ptr(true), MaxUnits: dbtest.Ptr(3)})
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
 		for i := range errs {
@@ -113,7 +93,7 @@ func TestCreateUnit(t *testing.T) {
 			if err == nil {
 				ok++
 			} else {
-				wantCode(t, err, model.CodeForbidden)
+				dbtest.WantCode(t, err, model.CodeForbidden)
 			}
 		}
 		if ok != 3 {
@@ -135,7 +115,7 @@ func must2(tb testing.TB) func([]model.UnitUser, int, error) ([]model.UnitUser, 
 func TestSecretsAtRest(t *testing.T) {
 	ctx := context.Background()
 	d := dbtest.New(t)
-	p := newProperty(t, d, db.PropertyInput{AllowSeparateGuestSecret: ptr(true)})
+	p := newProperty(t, d, db.PropertyInput{AllowSeparateGuestSecret: dbtest.Ptr(true)})
 	c := newUnit(t, d, p.ID, "101")
 
 	// Neither the passphrase nor the portal secret appears anywhere in clear.
@@ -155,27 +135,27 @@ func TestSecretsAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := d.UnitByID(ctx, model.PropertyScope(p.ID), c.Unit.ID)
-	wantCode(t, err, model.CodeInternal)
+	dbtest.WantCode(t, err, model.CodeInternal)
 }
 
 func TestPassphraseUniqueness(t *testing.T) {
 	ctx := context.Background()
 	d := dbtest.New(t)
-	p := newProperty(t, d, db.PropertyInput{TenantSetDpsk: ptr(true)})
-	other := newProperty(t, d, db.PropertyInput{TenantSetDpsk: ptr(true)})
+	p := newProperty(t, d, db.PropertyInput{TenantSetDpsk: dbtest.Ptr(true)})
+	other := newProperty(t, d, db.PropertyInput{TenantSetDpsk: dbtest.Ptr(true)})
 	a, b := newUnit(t, d, p.ID, "1"), newUnit(t, d, p.ID, "2")
 	x := newUnit(t, d, other.ID, "1")
 	scope := model.PropertyScope(p.ID)
 
 	t.Run("ErrConflict in the same property", func(t *testing.T) {
-		_, err := d.UpdateUnit(ctx, scope, b.Unit.ID, model.UnitUpdate{Secret: ptr(a.Unit.Secret)})
-		wantCode(t, err, model.CodeConflict)
+		_, err := d.UpdateUnit(ctx, scope, b.Unit.ID, model.UnitUpdate{Secret: dbtest.Ptr(a.Unit.Secret)})
+		dbtest.WantCode(t, err, model.CodeConflict)
 		if f := model.ErrorFields(err); len(f) != 1 || f[0].Field != "passphrase" {
 			t.Fatalf("fields = %v", f)
 		}
 	})
 	t.Run("OK in another property", func(t *testing.T) {
-		res, err := d.UpdateUnit(ctx, model.PropertyScope(other.ID), x.Unit.ID, model.UnitUpdate{Secret: ptr(a.Unit.Secret)})
+		res, err := d.UpdateUnit(ctx, model.PropertyScope(other.ID), x.Unit.ID, model.UnitUpdate{Secret: dbtest.Ptr(a.Unit.Secret)})
 		if err != nil || res.Unit.Secret != a.Unit.Secret {
 			t.Fatalf("err = %v, secret = %q", err, res.Unit.Secret)
 		}
@@ -183,7 +163,7 @@ func TestPassphraseUniqueness(t *testing.T) {
 	t.Run("OK 200 regenerations are distinct", func(t *testing.T) {
 		seen := map[string]bool{}
 		for range 200 {
-			res, err := d.UpdateUnitUser(ctx, scope, a.Unit.UnitUserID, model.UnitUserUpdate{Passphrase: ptr("")})
+			res, err := d.UpdateUnitUser(ctx, scope, a.Unit.UnitUserID, model.UnitUserUpdate{Passphrase: dbtest.Ptr("")})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,7 +183,7 @@ func TestUpdateUnitUser(t *testing.T) {
 	scope := model.UnitScope(p.ID, c.Unit.ID)
 	userID := c.Unit.UnitUserID
 
-	cur := must[model.UnitUser](t)(d.UnitUserByID(ctx, scope, userID))
+	cur := dbtest.Must[model.UnitUser](t)(d.UnitUserByID(ctx, scope, userID))
 	tests := []struct {
 		name             string
 		upd              model.UnitUserUpdate
@@ -211,23 +191,23 @@ func TestUpdateUnitUser(t *testing.T) {
 		code             model.Code
 		changesRequested int
 	}{
-		{name: "OK no-op read back", upd: model.UnitUserUpdate{ID: &cur.ID, Type: ptr("UNIT"), UserName: &cur.UserName,
-			Email: &cur.Email, Status: ptr("ACTIVE"), Passphrase: &cur.Passphrase}},
-		{name: "OK name", upd: model.UnitUserUpdate{UserName: ptr("Grace")}, persona: true, changesRequested: 1},
-		{name: "OK regenerate", upd: model.UnitUserUpdate{Passphrase: ptr("")}, dpsk: true, changesRequested: 1},
-		{name: "OK status", upd: model.UnitUserUpdate{Status: ptr("BLOCKED")}, persona: true, dpsk: true, changesRequested: 2},
-		{name: "ErrForbidden chosen passphrase", upd: model.UnitUserUpdate{Passphrase: ptr("my-own-key-1")}, code: model.CodeForbidden},
-		{name: "ErrBadUserInput type change", upd: model.UnitUserUpdate{Type: ptr("LINKED")}, code: model.CodeBadUserInput},
-		{name: "ErrBadUserInput foreign id", upd: model.UnitUserUpdate{ID: ptr(uuid.New())}, code: model.CodeBadUserInput},
-		{name: "ErrBadUserInput short passphrase", upd: model.UnitUserUpdate{Passphrase: ptr("short")}, code: model.CodeBadUserInput},
-		{name: "ErrBadUserInput status", upd: model.UnitUserUpdate{Status: ptr("GONE")}, code: model.CodeBadUserInput},
+		{name: "OK no-op read back", upd: model.UnitUserUpdate{ID: &cur.ID, Type: dbtest.Ptr("UNIT"), UserName: &cur.UserName,
+			Email: &cur.Email, Status: dbtest.Ptr("ACTIVE"), Passphrase: &cur.Passphrase}},
+		{name: "OK name", upd: model.UnitUserUpdate{UserName: dbtest.Ptr("Grace")}, persona: true, changesRequested: 1},
+		{name: "OK regenerate", upd: model.UnitUserUpdate{Passphrase: dbtest.Ptr("")}, dpsk: true, changesRequested: 1},
+		{name: "OK status", upd: model.UnitUserUpdate{Status: dbtest.Ptr("BLOCKED")}, persona: true, dpsk: true, changesRequested: 2},
+		{name: "ErrForbidden chosen passphrase", upd: model.UnitUserUpdate{Passphrase: dbtest.Ptr("my-own-key-1")}, code: model.CodeForbidden},
+		{name: "ErrBadUserInput type change", upd: model.UnitUserUpdate{Type: dbtest.Ptr("LINKED")}, code: model.CodeBadUserInput},
+		{name: "ErrBadUserInput foreign id", upd: model.UnitUserUpdate{ID: dbtest.Ptr(uuid.New())}, code: model.CodeBadUserInput},
+		{name: "ErrBadUserInput short passphrase", upd: model.UnitUserUpdate{Passphrase: dbtest.Ptr("short")}, code: model.CodeBadUserInput},
+		{name: "ErrBadUserInput status", upd: model.UnitUserUpdate{Status: dbtest.Ptr("GONE")}, code: model.CodeBadUserInput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := must[[]model.ChangeRequest](t)(d.ChangeRequestsByUnit(ctx, c.Unit.ID))
+			before := dbtest.Must[[]model.ChangeRequest](t)(d.ChangeRequestsByUnit(ctx, c.Unit.ID))
 			res, err := d.UpdateUnitUser(ctx, scope, userID, tt.upd)
-			wantCode(t, err, tt.code)
-			after := must[[]model.ChangeRequest](t)(d.ChangeRequestsByUnit(ctx, c.Unit.ID))
+			dbtest.WantCode(t, err, tt.code)
+			after := dbtest.Must[[]model.ChangeRequest](t)(d.ChangeRequestsByUnit(ctx, c.Unit.ID))
 			if got := len(after) - len(before); got != tt.changesRequested {
 				t.Fatalf("%d change requests written, want %d", got, tt.changesRequested)
 			}
@@ -243,9 +223,9 @@ func TestUpdateUnitUser(t *testing.T) {
 	}
 	t.Run("ErrNotFound foreign unit", func(t *testing.T) {
 		other := newUnit(t, d, p.ID, "102")
-		_, err := d.UpdateUnitUser(ctx, scope, other.Unit.UnitUserID, model.UnitUserUpdate{UserName: ptr("x")})
-		wantCode(t, err, model.CodeNotFound)
-		got := must[model.UnitUser](t)(d.UnitUserByID(ctx, model.PropertyScope(p.ID), other.Unit.UnitUserID))
+		_, err := d.UpdateUnitUser(ctx, scope, other.Unit.UnitUserID, model.UnitUserUpdate{UserName: dbtest.Ptr("x")})
+		dbtest.WantCode(t, err, model.CodeNotFound)
+		got := dbtest.Must[model.UnitUser](t)(d.UnitUserByID(ctx, model.PropertyScope(p.ID), other.Unit.UnitUserID))
 		if got.UserName == "x" {
 			t.Fatal("foreign user changed")
 		}
@@ -264,25 +244,25 @@ func containsChange(cs []model.ChangeRequest, id uuid.UUID) bool {
 func TestUpdateUnitIsAtomic(t *testing.T) {
 	ctx := context.Background()
 	d := dbtest.New(t)
-	p := newProperty(t, d, db.PropertyInput{AllowSeparateGuestSecret: ptr(true), TenantSetDpsk: ptr(true)})
+	p := newProperty(t, d, db.PropertyInput{AllowSeparateGuestSecret: dbtest.Ptr(true), TenantSetDpsk: dbtest.Ptr(true)})
 	a, b := newUnit(t, d, p.ID, "1"), newUnit(t, d, p.ID, "2")
 	scope := model.PropertyScope(p.ID)
 
 	// Contact, secret and reset succeed, then the guest secret conflicts: nothing may remain.
-	_, err := d.UpdateUnit(ctx, scope, a.Unit.ID, model.UnitUpdate{Description: ptr("changed"),
-		Secret: ptr(""), GuestSecret: ptr(b.Unit.Secret), ResetPortalAccess: true})
-	wantCode(t, err, model.CodeConflict)
-	got := must[model.Unit](t)(d.UnitByID(ctx, scope, a.Unit.ID))
+	_, err := d.UpdateUnit(ctx, scope, a.Unit.ID, model.UnitUpdate{Description: dbtest.Ptr("changed"),
+		Secret: dbtest.Ptr(""), GuestSecret: dbtest.Ptr(b.Unit.Secret), ResetPortalAccess: true})
+	dbtest.WantCode(t, err, model.CodeConflict)
+	got := dbtest.Must[model.Unit](t)(d.UnitByID(ctx, scope, a.Unit.ID))
 	if got.Description != a.Unit.Description || got.Secret != a.Unit.Secret || got.TokenGeneration != a.Unit.TokenGeneration {
 		t.Fatalf("partial update survived: %+v", got)
 	}
-	if cs := must[[]model.ChangeRequest](t)(d.ChangeRequestsByUnit(ctx, a.Unit.ID)); len(cs) != 0 {
+	if cs := dbtest.Must[[]model.ChangeRequest](t)(d.ChangeRequestsByUnit(ctx, a.Unit.ID)); len(cs) != 0 {
 		t.Fatalf("%d change requests survived a rolled-back update", len(cs))
 	}
 
 	// The same update without the conflict commits every part with its change requests.
-	res, err := d.UpdateUnit(ctx, scope, a.Unit.ID, model.UnitUpdate{Description: ptr("changed"),
-		Secret: ptr(""), GuestSecret: ptr("guest-pass-123"), Status: ptr(model.StatusTokenReset)})
+	res, err := d.UpdateUnit(ctx, scope, a.Unit.ID, model.UnitUpdate{Description: dbtest.Ptr("changed"),
+		Secret: dbtest.Ptr(""), GuestSecret: dbtest.Ptr("guest-pass-123"), Status: dbtest.Ptr(model.StatusTokenReset)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +271,7 @@ func TestUpdateUnitIsAtomic(t *testing.T) {
 		t.Fatalf("update not applied: %+v", res)
 	}
 	kinds := map[model.ChangeKind]int{}
-	for _, c := range must[[]model.ChangeRequest](t)(d.ChangeRequestsByUnit(ctx, a.Unit.ID)) {
+	for _, c := range dbtest.Must[[]model.ChangeRequest](t)(d.ChangeRequestsByUnit(ctx, a.Unit.ID)) {
 		kinds[c.Kind]++
 	}
 	want := map[model.ChangeKind]int{model.ChangeIdentity: 1, model.ChangePassphrase: 2, model.ChangePortalAccessReset: 1}
@@ -301,7 +281,7 @@ func TestUpdateUnitIsAtomic(t *testing.T) {
 	if _, err := d.UnitAuthBySecret(ctx, p.ID, a.PortalSecret); model.ErrorCode(err) != model.CodeNotFound {
 		t.Fatalf("old portal secret still logs in: %v", err)
 	}
-	if a2 := must[model.UnitAuth](t)(d.UnitAuthBySecret(ctx, p.ID, res.PortalSecret)); a2.UnitID != a.Unit.ID {
+	if a2 := dbtest.Must[model.UnitAuth](t)(d.UnitAuthBySecret(ctx, p.ID, res.PortalSecret)); a2.UnitID != a.Unit.ID {
 		t.Fatal("new portal secret does not log in")
 	}
 }
@@ -317,19 +297,19 @@ func TestUpdateUnitRules(t *testing.T) {
 		upd  model.UnitUpdate
 		code model.Code
 	}{
-		{"OK read back", model.UnitUpdate{ID: &c.Unit.ID, Number: ptr("101"), Status: ptr("ENABLED"),
-			Description: ptr(""), Secret: &c.Unit.Secret}, ""},
-		{"ErrForbidden disable", model.UnitUpdate{Status: ptr("DISABLED")}, model.CodeForbidden},
-		{"ErrForbidden renumber", model.UnitUpdate{Number: ptr("102")}, model.CodeForbidden},
-		{"ErrForbidden guest secret", model.UnitUpdate{GuestSecret: ptr("")}, model.CodeForbidden},
-		{"ErrForbidden chosen secret", model.UnitUpdate{Secret: ptr("chosen-secret")}, model.CodeForbidden},
-		{"ErrBadUserInput status", model.UnitUpdate{Status: ptr("PAUSED")}, model.CodeBadUserInput},
-		{"ErrBadUserInput guid", model.UnitUpdate{ID: ptr(uuid.New())}, model.CodeBadUserInput},
+		{"OK read back", model.UnitUpdate{ID: &c.Unit.ID, Number: dbtest.Ptr("101"), Status: dbtest.Ptr("ENABLED"),
+			Description: dbtest.Ptr(""), Secret: &c.Unit.Secret}, ""},
+		{"ErrForbidden disable", model.UnitUpdate{Status: dbtest.Ptr("DISABLED")}, model.CodeForbidden},
+		{"ErrForbidden renumber", model.UnitUpdate{Number: dbtest.Ptr("102")}, model.CodeForbidden},
+		{"ErrForbidden guest secret", model.UnitUpdate{GuestSecret: dbtest.Ptr("")}, model.CodeForbidden},
+		{"ErrForbidden chosen secret", model.UnitUpdate{Secret: dbtest.Ptr("chosen-secret")}, model.CodeForbidden},
+		{"ErrBadUserInput status", model.UnitUpdate{Status: dbtest.Ptr("PAUSED")}, model.CodeBadUserInput},
+		{"ErrBadUserInput guid", model.UnitUpdate{ID: dbtest.Ptr(uuid.New())}, model.CodeBadUserInput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := d.UpdateUnit(ctx, scope, c.Unit.ID, tt.upd)
-			wantCode(t, err, tt.code)
+			dbtest.WantCode(t, err, tt.code)
 			if err == nil && len(res.Changes) != 0 {
 				t.Fatalf("no-op wrote %d change requests", len(res.Changes))
 			}
@@ -340,49 +320,49 @@ func TestUpdateUnitRules(t *testing.T) {
 func TestDevices(t *testing.T) {
 	ctx := context.Background()
 	d := dbtest.New(t)
-	p := newProperty(t, d, db.PropertyInput{AllowSeparateGuestSecret: ptr(true)})
+	p := newProperty(t, d, db.PropertyInput{AllowSeparateGuestSecret: dbtest.Ptr(true)})
 	c := newUnit(t, d, p.ID, "1")
 	other := newUnit(t, d, p.ID, "2")
 	scope := model.PropertyScope(p.ID)
 
-	dev := must[model.Device](t)(d.AddDevice(ctx, scope, db.NewDevice{UserID: c.Unit.UnitUserID, MACAddress: "aabb.ccdd.eeff", DisplayName: "Laptop"}))
+	dev := dbtest.Must[model.Device](t)(d.AddDevice(ctx, scope, db.NewDevice{UserID: c.Unit.UnitUserID, MACAddress: "aabb.ccdd.eeff", DisplayName: "Laptop"}))
 	if dev.MACAddress != "AA:BB:CC:DD:EE:FF" || dev.UserType != model.UserTypeUnit {
 		t.Fatalf("device = %+v", dev)
 	}
-	must[model.Device](t)(d.AddDevice(ctx, scope, db.NewDevice{UserID: *c.Unit.GuestUserID, MACAddress: "11:22:33:44:55:66"}))
+	dbtest.Must[model.Device](t)(d.AddDevice(ctx, scope, db.NewDevice{UserID: *c.Unit.GuestUserID, MACAddress: "11:22:33:44:55:66"}))
 	// The same MAC in another unit is fine; twice in one unit is not.
-	must[model.Device](t)(d.AddDevice(ctx, scope, db.NewDevice{UserID: other.Unit.UnitUserID, MACAddress: "AA-BB-CC-DD-EE-FF"}))
+	dbtest.Must[model.Device](t)(d.AddDevice(ctx, scope, db.NewDevice{UserID: other.Unit.UnitUserID, MACAddress: "AA-BB-CC-DD-EE-FF"}))
 	_, err := d.AddDevice(ctx, scope, db.NewDevice{UserID: *c.Unit.GuestUserID, MACAddress: "aabbccddeeff"})
-	wantCode(t, err, model.CodeConflict)
+	dbtest.WantCode(t, err, model.CodeConflict)
 	_, err = d.AddDevice(ctx, scope, db.NewDevice{UserID: c.Unit.UnitUserID, MACAddress: "zz:bb:cc:dd:ee:ff"})
-	wantCode(t, err, model.CodeBadUserInput)
+	dbtest.WantCode(t, err, model.CodeBadUserInput)
 
 	guest := model.UserTypeGuest
-	if got := must[[]model.Device](t)(d.DevicesByUnitIDs(ctx, []uuid.UUID{c.Unit.ID}, &guest)); len(got) != 1 || got[0].MACAddress != "11:22:33:44:55:66" {
+	if got := dbtest.Must[[]model.Device](t)(d.DevicesByUnitIDs(ctx, []uuid.UUID{c.Unit.ID}, &guest)); len(got) != 1 || got[0].MACAddress != "11:22:33:44:55:66" {
 		t.Fatalf("guest devices = %+v", got)
 	}
-	if got := must[[]model.Device](t)(d.DevicesByUnitIDs(ctx, []uuid.UUID{c.Unit.ID, other.Unit.ID}, nil)); len(got) != 3 {
+	if got := dbtest.Must[[]model.Device](t)(d.DevicesByUnitIDs(ctx, []uuid.UUID{c.Unit.ID, other.Unit.ID}, nil)); len(got) != 3 {
 		t.Fatalf("devices = %d, want 3", len(got))
 	}
 
 	t.Run("ErrNotFound wrong user", func(t *testing.T) {
 		_, err := d.RemoveDevice(ctx, scope, c.Unit.ID, c.Unit.GuestUserID, "AA:BB:CC:DD:EE:FF")
-		wantCode(t, err, model.CodeNotFound)
+		dbtest.WantCode(t, err, model.CodeNotFound)
 	})
 	t.Run("ErrNotFound foreign unit scope", func(t *testing.T) {
 		_, err := d.RemoveDevice(ctx, model.UnitScope(p.ID, c.Unit.ID), other.Unit.ID, nil, "AA:BB:CC:DD:EE:FF")
-		wantCode(t, err, model.CodeNotFound)
+		dbtest.WantCode(t, err, model.CodeNotFound)
 	})
 	t.Run("OK", func(t *testing.T) {
 		cr, err := d.RemoveDevice(ctx, model.UnitScope(p.ID, c.Unit.ID), c.Unit.ID, &c.Unit.UnitUserID, "AA:BB:CC:DD:EE:FF")
 		if err != nil || cr.Kind != model.ChangeDeviceRemoved || *cr.MACAddress != "AA:BB:CC:DD:EE:FF" {
 			t.Fatalf("change = %+v, err = %v", cr, err)
 		}
-		if got := must[[]model.Device](t)(d.DevicesByUserIDs(ctx, []uuid.UUID{c.Unit.UnitUserID, other.Unit.UnitUserID})); len(got) != 1 || got[0].UnitID != other.Unit.ID {
+		if got := dbtest.Must[[]model.Device](t)(d.DevicesByUserIDs(ctx, []uuid.UUID{c.Unit.UnitUserID, other.Unit.UnitUserID})); len(got) != 1 || got[0].UnitID != other.Unit.ID {
 			t.Fatalf("devices after removal = %+v", got)
 		}
 		_, err = d.RemoveDevice(ctx, scope, c.Unit.ID, nil, "AA:BB:CC:DD:EE:FF")
-		wantCode(t, err, model.CodeNotFound)
+		dbtest.WantCode(t, err, model.CodeNotFound)
 	})
 }
 
@@ -399,7 +379,7 @@ func TestKeysetPagesStableUnderInserts(t *testing.T) {
 	var seen []string
 	var after *string
 	for page := 0; ; page++ {
-		pages := must[map[uuid.UUID]model.Page[model.Unit]](t)(d.UnitPages(ctx, []uuid.UUID{p.ID}, model.UnitPage{AfterNumber: after, Limit: 7}))
+		pages := dbtest.Must[map[uuid.UUID]model.Page[model.Unit]](t)(d.UnitPages(ctx, []uuid.UUID{p.ID}, model.UnitPage{AfterNumber: after, Limit: 7}))
 		units, more := pages[p.ID].Items, pages[p.ID].HasNext
 		if pages[p.ID].Total < 30 {
 			t.Fatalf("total = %d", pages[p.ID].Total)
@@ -442,15 +422,15 @@ func TestRekey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldDB := must[*db.DB](t)(db.Open(ctx, url, oldKeys, db.Options{}))
+	oldDB := dbtest.Must[*db.DB](t)(db.Open(ctx, url, oldKeys, db.Options{}))
 	defer oldDB.Close()
-	p := newProperty(t, oldDB, db.PropertyInput{AllowSeparateGuestSecret: ptr(true)})
+	p := newProperty(t, oldDB, db.PropertyInput{AllowSeparateGuestSecret: dbtest.Ptr(true)})
 	units := []db.CreatedUnit{newUnit(t, oldDB, p.ID, "1"), newUnit(t, oldDB, p.ID, "2")}
 
-	newDB := must[*db.DB](t)(db.Open(ctx, url, newKeys, db.Options{}))
+	newDB := dbtest.Must[*db.DB](t)(db.Open(ctx, url, newKeys, db.Options{}))
 	defer newDB.Close()
 	// Before the rekey, the old key reads everything and the new one nothing.
-	must[model.Unit](t)(oldDB.UnitByID(ctx, model.PropertyScope(p.ID), units[0].Unit.ID))
+	dbtest.Must[model.Unit](t)(oldDB.UnitByID(ctx, model.PropertyScope(p.ID), units[0].Unit.ID))
 	if _, err := newDB.UnitByID(ctx, model.PropertyScope(p.ID), units[0].Unit.ID); !errors.Is(err, model.ErrWrongKey) {
 		t.Fatalf("new key read an old ciphertext: %v", err)
 	}
@@ -463,11 +443,11 @@ func TestRekey(t *testing.T) {
 		t.Fatalf("moved %d rows, want 6", moved)
 	}
 	for _, c := range units {
-		got := must[model.Unit](t)(newDB.UnitByID(ctx, model.PropertyScope(p.ID), c.Unit.ID))
+		got := dbtest.Must[model.Unit](t)(newDB.UnitByID(ctx, model.PropertyScope(p.ID), c.Unit.ID))
 		if got.Secret != c.Unit.Secret || *got.GuestSecret != *c.Unit.GuestSecret {
 			t.Fatal("passphrase changed by rekey")
 		}
-		if a := must[model.UnitAuth](t)(newDB.UnitAuthBySecret(ctx, p.ID, c.PortalSecret)); a.UnitID != c.Unit.ID {
+		if a := dbtest.Must[model.UnitAuth](t)(newDB.UnitAuthBySecret(ctx, p.ID, c.PortalSecret)); a.UnitID != c.Unit.ID {
 			t.Fatal("portal secret lookup broken by rekey")
 		}
 	}
@@ -486,13 +466,13 @@ func TestGuestSync(t *testing.T) {
 	d := dbtest.New(t)
 	p := newProperty(t, d, db.PropertyInput{})
 	c := newUnit(t, d, p.ID, "1")
-	must[model.Property](t)(d.UpdateProperty(ctx, p.ID, db.PropertyInput{AllowSeparateGuestSecret: ptr(true)}))
-	u := must[model.Unit](t)(d.UnitByID(ctx, model.PropertyScope(p.ID), c.Unit.ID))
+	dbtest.Must[model.Property](t)(d.UpdateProperty(ctx, p.ID, db.PropertyInput{AllowSeparateGuestSecret: dbtest.Ptr(true)}))
+	u := dbtest.Must[model.Unit](t)(d.UnitByID(ctx, model.PropertyScope(p.ID), c.Unit.ID))
 	if u.GuestSecret == nil {
 		t.Fatal("allowing guests gave the unit no guest identity")
 	}
-	must[model.Property](t)(d.UpdateProperty(ctx, p.ID, db.PropertyInput{AllowSeparateGuestSecret: ptr(false)}))
-	u = must[model.Unit](t)(d.UnitByID(ctx, model.PropertyScope(p.ID), c.Unit.ID))
+	dbtest.Must[model.Property](t)(d.UpdateProperty(ctx, p.ID, db.PropertyInput{AllowSeparateGuestSecret: dbtest.Ptr(false)}))
+	u = dbtest.Must[model.Unit](t)(d.UnitByID(ctx, model.PropertyScope(p.ID), c.Unit.ID))
 	if u.GuestSecret != nil {
 		t.Fatal("withdrawing guests kept the guest identity")
 	}

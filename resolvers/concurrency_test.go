@@ -16,26 +16,26 @@ import (
 func TestConcurrentRegenerations(t *testing.T) {
 	r := newReplica(t, dbtest.NewURL(t))
 	ctx := context.Background()
-	p := must[model.Property](t)(r.store.CreateProperty(ctx, db.PropertyInput{Name: ptr("Busy"), PassphraseLength: ptr(8)}))
+	p := dbtest.Must[model.Property](t)(r.store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Busy"), PassphraseLength: dbtest.Ptr(8)}))
 	scope := model.PropertyScope(p.ID)
 	var users []uuid.UUID
 	var units []uuid.UUID
 	for i := range 20 {
-		c := must[db.CreatedUnit](t)(r.store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: fmt.Sprint(i)}))
+		c := dbtest.Must[db.CreatedUnit](t)(r.store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: fmt.Sprint(i)}))
 		units = append(units, c.Unit.ID)
 		users = append(users, c.Unit.UnitUserID)
 		for j := range 9 {
-			users = append(users, must[model.UnitUser](t)(r.store.CreateUnitUser(ctx, scope, c.Unit.ID, fmt.Sprint(j), "", "")).ID)
+			users = append(users, dbtest.Must[model.UnitUser](t)(r.store.CreateUnitUser(ctx, scope, c.Unit.ID, fmt.Sprint(j), "", "")).ID)
 		}
 	}
-	key := must[db.CreatedManagerKey](t)(r.store.CreateManagerKey(ctx, p.ID)).Key
+	key := dbtest.Must[db.CreatedManagerKey](t)(r.store.CreateManagerKey(ctx, p.ID)).Key
 	before := countChanges(t, r.store, units)
 	var wg sync.WaitGroup
 	results := make([]model.UnitUserUpdateResult, len(users))
 	errs := make([]error, len(users))
 	for i, u := range users {
 		wg.Go(func() {
-			results[i], errs[i] = r.svc.UpdateUnitUser(r.as(key), p.ID, u, model.UnitUserUpdate{Passphrase: ptr("")})
+			results[i], errs[i] = r.svc.UpdateUnitUser(r.as(key), p.ID, u, model.UnitUserUpdate{Passphrase: dbtest.Ptr("")})
 		})
 	}
 	wg.Wait()
@@ -59,7 +59,7 @@ func countChanges(t *testing.T, store *db.DB, units []uuid.UUID) int {
 	t.Helper()
 	n := 0
 	for _, u := range units {
-		n += len(must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(context.Background(), u)))
+		n += len(dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(context.Background(), u)))
 	}
 	return n
 }
@@ -72,15 +72,15 @@ func TestConcurrentUpdatesOfOneUser(t *testing.T) {
 	user := f.unit.Unit.UnitUserID
 	fields := []func(k int) model.UnitUserUpdate{
 		func(k int) model.UnitUserUpdate {
-			return model.UnitUserUpdate{UserName: ptr(fmt.Sprintf("name-%d", k))}
+			return model.UnitUserUpdate{UserName: dbtest.Ptr(fmt.Sprintf("name-%d", k))}
 		},
 		func(k int) model.UnitUserUpdate {
-			return model.UnitUserUpdate{Email: ptr(fmt.Sprintf("e%d@example.org", k))}
+			return model.UnitUserUpdate{Email: dbtest.Ptr(fmt.Sprintf("e%d@example.org", k))}
 		},
 		func(k int) model.UnitUserUpdate {
-			return model.UnitUserUpdate{PhoneNumber: ptr(fmt.Sprintf("+1 555 %04d", k))}
+			return model.UnitUserUpdate{PhoneNumber: dbtest.Ptr(fmt.Sprintf("+1 555 %04d", k))}
 		},
-		func(k int) model.UnitUserUpdate { return model.UnitUserUpdate{Passphrase: ptr("")} },
+		func(k int) model.UnitUserUpdate { return model.UnitUserUpdate{Passphrase: dbtest.Ptr("")} },
 	}
 	const rounds = 25
 	var mu sync.Mutex
@@ -106,13 +106,13 @@ func TestConcurrentUpdatesOfOneUser(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got := must[model.UnitUser](t)(r.store.UnitUserByID(ctx, model.PropertyScope(f.property.ID), user))
+	got := dbtest.Must[model.UnitUser](t)(r.store.UnitUserByID(ctx, model.PropertyScope(f.property.ID), user))
 	if got.UserName != fmt.Sprintf("name-%d", rounds) || got.Email != fmt.Sprintf("e%d@example.org", rounds) ||
 		got.PhoneNumber != fmt.Sprintf("+1 555 %04d", rounds) {
 		t.Fatalf("a field was lost: %+v", got)
 	}
 	kinds := map[model.ChangeKind]int{}
-	for _, c := range must[[]model.ChangeRequest](t)(r.store.ChangeRequestsByUnit(ctx, f.unit.Unit.ID)) {
+	for _, c := range dbtest.Must[[]model.ChangeRequest](t)(r.store.ChangeRequestsByUnit(ctx, f.unit.Unit.ID)) {
 		kinds[c.Kind]++
 	}
 	if persona != 3*rounds || dpsk != rounds || kinds[model.ChangeIdentity] != persona || kinds[model.ChangePassphrase] != dpsk {
@@ -126,7 +126,7 @@ func TestConcurrentResetAndLogin(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, a.store, db.PropertyInput{})
 	pid := f.property.ID
-	key := must[db.CreatedManagerKey](t)(a.store.CreateManagerKey(ctx, pid)).Key
+	key := dbtest.Must[db.CreatedManagerKey](t)(a.store.CreateManagerKey(ctx, pid)).Key
 	secret := f.unit.PortalSecret
 	var mu sync.Mutex
 	var tokens []string
@@ -159,7 +159,7 @@ func TestConcurrentResetAndLogin(t *testing.T) {
 	})
 	wg.Wait()
 	// A last reset: no token minted before it may work anywhere.
-	last := must[model.UnitUpdateResult](t)(a.svc.UpdateUnit(a.as(key), pid, &f.unit.Unit.ID, model.UnitUpdate{ResetPortalAccess: true}))
+	last := dbtest.Must[model.UnitUpdateResult](t)(a.svc.UpdateUnit(a.as(key), pid, &f.unit.Unit.ID, model.UnitUpdate{ResetPortalAccess: true}))
 	if len(tokens) == 0 {
 		t.Fatal("no login succeeded during the storm")
 	}
@@ -174,7 +174,7 @@ func TestConcurrentResetAndLogin(t *testing.T) {
 	if _, err := b.svc.Login(ctx, pid, secret); model.ErrorCode(err) != model.CodeUnauthenticated {
 		t.Fatalf("a rotated portal secret still logs in: %v", err)
 	}
-	fresh := must[resolvers.LoginResult](t)(b.svc.Login(ctx, pid, last.PortalSecret))
+	fresh := dbtest.Must[resolvers.LoginResult](t)(b.svc.Login(ctx, pid, last.PortalSecret))
 	if _, err := a.svc.Authenticator().Authenticate(ctx, fresh.Token); err != nil {
 		t.Fatalf("the current secret's token is refused: %v", err)
 	}

@@ -113,13 +113,13 @@ func (a *api) post(tb testing.TB, body string, header ...string) (int, string) {
 func TestGraphQLResident(t *testing.T) {
 	a := newAPI(t)
 	ctx := context.Background()
-	f := newFixture(t, a.store, db.PropertyInput{AllowSeparateGuestSecret: ptr(true), TenantSetDpsk: ptr(true)})
+	f := newFixture(t, a.store, db.PropertyInput{AllowSeparateGuestSecret: dbtest.Ptr(true), TenantSetDpsk: dbtest.Ptr(true)})
 	pid := f.property.ID.String()
 	scope := model.PropertyScope(f.property.ID)
-	must[model.Device](t)(a.store.AddDevice(ctx, scope, db.NewDevice{UserID: f.unit.Unit.UnitUserID, MACAddress: "02:00:00:00:00:01", DisplayName: "TV"}))
-	must[model.Device](t)(a.store.AddDevice(ctx, scope, db.NewDevice{UserID: *f.unit.Unit.GuestUserID, MACAddress: "02:00:00:00:00:02"}))
-	must[model.Device](t)(a.store.AddDevice(ctx, scope, db.NewDevice{UserID: f.neighbour.Unit.UnitUserID, MACAddress: "02:00:00:00:00:03"}))
-	linked := must[model.UnitUser](t)(a.store.CreateUnitUser(ctx, scope, f.unit.Unit.ID, "Office", "office@example.org", ""))
+	dbtest.Must[model.Device](t)(a.store.AddDevice(ctx, scope, db.NewDevice{UserID: f.unit.Unit.UnitUserID, MACAddress: "02:00:00:00:00:01", DisplayName: "TV"}))
+	dbtest.Must[model.Device](t)(a.store.AddDevice(ctx, scope, db.NewDevice{UserID: *f.unit.Unit.GuestUserID, MACAddress: "02:00:00:00:00:02"}))
+	dbtest.Must[model.Device](t)(a.store.AddDevice(ctx, scope, db.NewDevice{UserID: f.neighbour.Unit.UnitUserID, MACAddress: "02:00:00:00:00:03"}))
+	linked := dbtest.Must[model.UnitUser](t)(a.store.CreateUnitUser(ctx, scope, f.unit.Unit.ID, "Office", "office@example.org", ""))
 
 	// Public fields.
 	var pub struct {
@@ -360,7 +360,7 @@ func TestGraphQLErrorCodes(t *testing.T) {
 			}
 		})
 	}
-	if got := must[model.UnitUser](t)(a.store.UnitUserByID(context.Background(), model.PropertyScope(f.property.ID), f.neighbour.Unit.UnitUserID)); got.UserName == "x" {
+	if got := dbtest.Must[model.UnitUser](t)(a.store.UnitUserByID(context.Background(), model.PropertyScope(f.property.ID), f.neighbour.Unit.UnitUserID)); got.UserName == "x" {
 		t.Fatal("a neighbour's user changed")
 	}
 
@@ -403,7 +403,7 @@ func TestGraphQLErrorCodes(t *testing.T) {
 }
 
 func TestGraphQLUnavailable(t *testing.T) {
-	store := must[*db.DB](t)(db.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", dbtest.Keys(t), db.Options{}))
+	store := dbtest.Must[*db.DB](t)(db.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", dbtest.Keys(t), db.Options{}))
 	defer store.Close()
 	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{})
 	h := rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(), RequestTimeout: 5 * time.Second,
@@ -421,8 +421,8 @@ func TestGraphQLManager(t *testing.T) {
 	a := newAPI(t)
 	ctx := context.Background()
 	f := newFixture(t, a.store, db.PropertyInput{})
-	key := must[db.CreatedManagerKey](t)(a.store.CreateManagerKey(ctx, f.property.ID)).Key
-	otherKey := must[db.CreatedManagerKey](t)(a.store.CreateManagerKey(ctx, f.other.ID)).Key
+	key := dbtest.Must[db.CreatedManagerKey](t)(a.store.CreateManagerKey(ctx, f.property.ID)).Key
+	otherKey := dbtest.Must[db.CreatedManagerKey](t)(a.store.CreateManagerKey(ctx, f.other.ID)).Key
 	pid := f.property.ID.String()
 
 	var res struct {
@@ -475,7 +475,7 @@ func populate(tb testing.TB, store *db.DB, propertyID uuid.UUID, units []uuid.UU
 	ctx := context.Background()
 	for _, u := range units {
 		for i := 1; i < children; i++ {
-			must[model.UnitUser](tb)(store.CreateUnitUser(ctx, model.PropertyScope(propertyID), u, fmt.Sprintf("user %d", i), "", ""))
+			dbtest.Must[model.UnitUser](tb)(store.CreateUnitUser(ctx, model.PropertyScope(propertyID), u, fmt.Sprintf("user %d", i), "", ""))
 		}
 	}
 	if _, err := store.Pool().Exec(ctx, `INSERT INTO devices (id, unit_id, user_id, mac_address)
@@ -498,11 +498,11 @@ func TestStatementsPerNestingLevel(t *testing.T) {
 		t.Run(fmt.Sprintf("%d children per parent", children), func(t *testing.T) {
 			a := newAPI(t)
 			ctx := context.Background()
-			p := must[model.Property](t)(a.store.CreateProperty(ctx, db.PropertyInput{Name: ptr("Scale")}))
+			p := dbtest.Must[model.Property](t)(a.store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Scale")}))
 			var units []uuid.UUID
 			var first db.CreatedUnit
 			for i := range 50 {
-				c := must[db.CreatedUnit](t)(a.store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: fmt.Sprintf("%03d", i)}))
+				c := dbtest.Must[db.CreatedUnit](t)(a.store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: fmt.Sprintf("%03d", i)}))
 				units = append(units, c.Unit.ID)
 				if i == 0 {
 					first = c
@@ -510,7 +510,7 @@ func TestStatementsPerNestingLevel(t *testing.T) {
 			}
 			populate(t, a.store, p.ID, units, children)
 			token := a.login(t, p.ID, first.PortalSecret)
-			key := must[db.CreatedManagerKey](t)(a.store.CreateManagerKey(ctx, p.ID)).Key
+			key := dbtest.Must[db.CreatedManagerKey](t)(a.store.CreateManagerKey(ctx, p.ID)).Key
 			vars := map[string]any{"p": p.ID.String()}
 
 			var res struct {

@@ -16,25 +16,6 @@ import (
 	"github.com/residentportal/bff/resolvers"
 )
 
-func ptr[T any](v T) *T { return &v }
-
-func wantCode(tb testing.TB, err error, want model.Code) {
-	tb.Helper()
-	if got := model.ErrorCode(err); got != want {
-		tb.Fatalf("error code = %q (%v), want %q", got, err, want)
-	}
-}
-
-func must[T any](tb testing.TB) func(T, error) T {
-	return func(v T, err error) T {
-		tb.Helper()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return v
-	}
-}
-
 // replica is one server's service layer over a shared database, with its
 // own pool, statement counter and revocation listener.
 type replica struct {
@@ -59,7 +40,7 @@ func (c *clock) Advance(d time.Duration) {
 func newReplica(tb testing.TB, url string) *replica {
 	tb.Helper()
 	r := &replica{counter: &db.StatementCounter{}, clock: &clock{now: time.Now()}}
-	r.store = must[*db.DB](tb)(db.Open(context.Background(), url, dbtest.Keys(tb), db.Options{Tracer: r.counter}))
+	r.store = dbtest.Must[*db.DB](tb)(db.Open(context.Background(), url, dbtest.Keys(tb), db.Options{Tracer: r.counter}))
 	r.svc = resolvers.NewService(r.store, dbtest.Keys(tb), resolvers.Options{TokenTTL: time.Hour, Now: r.clock.Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -104,19 +85,19 @@ type fixture struct {
 func newFixture(tb testing.TB, store *db.DB, in db.PropertyInput) fixture {
 	tb.Helper()
 	ctx := context.Background()
-	in.Name = ptr("Harbour View")
+	in.Name = dbtest.Ptr("Harbour View")
 	var f fixture
-	f.property = must[model.Property](tb)(store.CreateProperty(ctx, in))
-	f.other = must[model.Property](tb)(store.CreateProperty(ctx, db.PropertyInput{Name: ptr("Elsewhere")}))
-	f.unit = must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: f.property.ID, Number: "101"}))
-	f.neighbour = must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: f.property.ID, Number: "102"}))
-	f.foreign = must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: f.other.ID, Number: "101"}))
+	f.property = dbtest.Must[model.Property](tb)(store.CreateProperty(ctx, in))
+	f.other = dbtest.Must[model.Property](tb)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Elsewhere")}))
+	f.unit = dbtest.Must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: f.property.ID, Number: "101"}))
+	f.neighbour = dbtest.Must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: f.property.ID, Number: "102"}))
+	f.foreign = dbtest.Must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: f.other.ID, Number: "101"}))
 	return f
 }
 
 func (r *replica) login(tb testing.TB, propertyID uuid.UUID, secret string) string {
 	tb.Helper()
-	res := must[resolvers.LoginResult](tb)(r.svc.Login(context.Background(), propertyID, secret))
+	res := dbtest.Must[resolvers.LoginResult](tb)(r.svc.Login(context.Background(), propertyID, secret))
 	return res.Token
 }
 
@@ -147,18 +128,18 @@ func TestLogin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := r.svc.Login(ctx, tt.property, tt.secret)
-			wantCode(t, err, tt.code)
+			dbtest.WantCode(t, err, tt.code)
 		})
 	}
 	t.Run("ErrDisabledUnit", func(t *testing.T) {
-		must[model.Unit](t)(r.store.SetUnitStatus(ctx, model.PropertyScope(f.property.ID), f.neighbour.Unit.ID, model.UnitDisabled))
+		dbtest.Must[model.Unit](t)(r.store.SetUnitStatus(ctx, model.PropertyScope(f.property.ID), f.neighbour.Unit.ID, model.UnitDisabled))
 		_, err := r.svc.Login(ctx, f.property.ID, f.neighbour.PortalSecret)
-		wantCode(t, err, model.CodeUnauthenticated)
+		dbtest.WantCode(t, err, model.CodeUnauthenticated)
 	})
 	t.Run("ErrPortalClosed", func(t *testing.T) {
-		must[model.Property](t)(r.store.UpdateProperty(ctx, f.property.ID, db.PropertyInput{PortalAllowed: ptr(false)}))
+		dbtest.Must[model.Property](t)(r.store.UpdateProperty(ctx, f.property.ID, db.PropertyInput{PortalAllowed: dbtest.Ptr(false)}))
 		_, err := r.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)
-		wantCode(t, err, model.CodeUnauthenticated)
+		dbtest.WantCode(t, err, model.CodeUnauthenticated)
 	})
 }
 
@@ -170,7 +151,7 @@ func TestTokenRules(t *testing.T) {
 
 	t.Run("OK bare and Bearer", func(t *testing.T) {
 		for _, h := range []string{token, "Bearer " + token, "bearer  " + token} {
-			u := must[model.Unit](t)(r.svc.Unit(r.as(h), pid, nil))
+			u := dbtest.Must[model.Unit](t)(r.svc.Unit(r.as(h), pid, nil))
 			if u.ID != f.unit.Unit.ID {
 				t.Fatalf("unit = %s", u.ID)
 			}
@@ -196,22 +177,22 @@ func TestTokenRules(t *testing.T) {
 			return err
 		}, model.CodeNotFound},
 		{"ErrNeighbourUserUpdate", r.as(token), func(c context.Context) error {
-			_, err := r.svc.UpdateUnitUser(c, pid, f.neighbour.Unit.UnitUserID, model.UnitUserUpdate{UserName: ptr("pwned")})
+			_, err := r.svc.UpdateUnitUser(c, pid, f.neighbour.Unit.UnitUserID, model.UnitUserUpdate{UserName: dbtest.Ptr("pwned")})
 			return err
 		}, model.CodeNotFound},
 		{"ErrUnknownUser", r.as(token), func(c context.Context) error { _, err := r.svc.UnitUser(c, pid, uuid.New()); return err }, model.CodeNotFound},
 		{"ErrResidentListsUnits", r.as(token), func(c context.Context) error { return r.svc.RequireManager(c, pid) }, model.CodeForbidden},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { wantCode(t, tt.call(tt.ctx), tt.code) })
+		t.Run(tt.name, func(t *testing.T) { dbtest.WantCode(t, tt.call(tt.ctx), tt.code) })
 	}
-	if u := must[model.UnitUser](t)(r.store.UnitUserByID(context.Background(), model.PropertyScope(pid), f.neighbour.Unit.UnitUserID)); u.UserName == "pwned" {
+	if u := dbtest.Must[model.UnitUser](t)(r.store.UnitUserByID(context.Background(), model.PropertyScope(pid), f.neighbour.Unit.UnitUserID)); u.UserName == "pwned" {
 		t.Fatal("a neighbour's user was changed")
 	}
 	t.Run("ErrExpired", func(t *testing.T) {
 		r.clock.Advance(time.Hour)
 		_, err := r.svc.Unit(r.as(token), pid, nil)
-		wantCode(t, err, model.CodeUnauthenticated)
+		dbtest.WantCode(t, err, model.CodeUnauthenticated)
 	})
 }
 
@@ -219,8 +200,8 @@ func TestManagerKey(t *testing.T) {
 	r := newReplica(t, dbtest.NewURL(t))
 	ctx := context.Background()
 	f := newFixture(t, r.store, db.PropertyInput{})
-	key := must[db.CreatedManagerKey](t)(r.store.CreateManagerKey(ctx, f.property.ID))
-	otherKey := must[db.CreatedManagerKey](t)(r.store.CreateManagerKey(ctx, f.other.ID))
+	key := dbtest.Must[db.CreatedManagerKey](t)(r.store.CreateManagerKey(ctx, f.property.ID))
+	otherKey := dbtest.Must[db.CreatedManagerKey](t)(r.store.CreateManagerKey(ctx, f.other.ID))
 	pid := f.property.ID
 
 	mgr := r.as(key.Key)
@@ -228,83 +209,83 @@ func TestManagerKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range []db.CreatedUnit{f.unit, f.neighbour} {
-		got := must[model.Unit](t)(r.svc.Unit(mgr, pid, &u.Unit.ID))
+		got := dbtest.Must[model.Unit](t)(r.svc.Unit(mgr, pid, &u.Unit.ID))
 		if got.ID != u.Unit.ID {
 			t.Fatal("manager read the wrong unit")
 		}
 	}
-	res := must[model.UnitUserUpdateResult](t)(r.svc.UpdateUnitUser(mgr, pid, f.neighbour.Unit.UnitUserID, model.UnitUserUpdate{UserName: ptr("Set by manager")}))
+	res := dbtest.Must[model.UnitUserUpdateResult](t)(r.svc.UpdateUnitUser(mgr, pid, f.neighbour.Unit.UnitUserID, model.UnitUserUpdate{UserName: dbtest.Ptr("Set by manager")}))
 	if res.User.UserName != "Set by manager" || res.PersonaUpdateID == nil {
 		t.Fatalf("manager update = %+v", res)
 	}
 	_, err := r.svc.Unit(mgr, pid, nil)
-	wantCode(t, err, model.CodeBadUserInput)
+	dbtest.WantCode(t, err, model.CodeBadUserInput)
 	_, err = r.svc.Unit(mgr, pid, &f.foreign.Unit.ID)
-	wantCode(t, err, model.CodeNotFound)
+	dbtest.WantCode(t, err, model.CodeNotFound)
 	_, err = r.svc.Unit(r.as(otherKey.Key), pid, &f.unit.Unit.ID)
-	wantCode(t, err, model.CodeUnauthenticated)
+	dbtest.WantCode(t, err, model.CodeUnauthenticated)
 	_, err = r.svc.Unit(r.asREST(key.Key), pid, &f.unit.Unit.ID)
-	wantCode(t, err, model.CodeUnauthenticated)
+	dbtest.WantCode(t, err, model.CodeUnauthenticated)
 	_, err = r.svc.Unit(r.as(model.ManagerKeyPrefix+"forged"), pid, &f.unit.Unit.ID)
-	wantCode(t, err, model.CodeUnauthenticated)
+	dbtest.WantCode(t, err, model.CodeUnauthenticated)
 }
 
 func TestUseCases(t *testing.T) {
 	r := newReplica(t, dbtest.NewURL(t))
 	ctx := context.Background()
-	f := newFixture(t, r.store, db.PropertyInput{AllowSeparateGuestSecret: ptr(true), TenantSetDpsk: ptr(true)})
+	f := newFixture(t, r.store, db.PropertyInput{AllowSeparateGuestSecret: dbtest.Ptr(true), TenantSetDpsk: dbtest.Ptr(true)})
 	pid := f.property.ID
 	scope := model.PropertyScope(pid)
 	token := r.login(t, pid, f.unit.PortalSecret)
 	me := r.as(token)
 	unitUser, guestUser := f.unit.Unit.UnitUserID, *f.unit.Unit.GuestUserID
-	must[model.Device](t)(r.store.AddDevice(ctx, scope, db.NewDevice{UserID: unitUser, MACAddress: "02:00:00:00:00:01"}))
-	must[model.Device](t)(r.store.AddDevice(ctx, scope, db.NewDevice{UserID: guestUser, MACAddress: "02:00:00:00:00:02"}))
-	must[model.Device](t)(r.store.AddDevice(ctx, scope, db.NewDevice{UserID: f.neighbour.Unit.UnitUserID, MACAddress: "02:00:00:00:00:03"}))
-	linked := must[model.UnitUser](t)(r.store.CreateUnitUser(ctx, scope, f.unit.Unit.ID, "Office", "", ""))
+	dbtest.Must[model.Device](t)(r.store.AddDevice(ctx, scope, db.NewDevice{UserID: unitUser, MACAddress: "02:00:00:00:00:01"}))
+	dbtest.Must[model.Device](t)(r.store.AddDevice(ctx, scope, db.NewDevice{UserID: guestUser, MACAddress: "02:00:00:00:00:02"}))
+	dbtest.Must[model.Device](t)(r.store.AddDevice(ctx, scope, db.NewDevice{UserID: f.neighbour.Unit.UnitUserID, MACAddress: "02:00:00:00:00:03"}))
+	linked := dbtest.Must[model.UnitUser](t)(r.store.CreateUnitUser(ctx, scope, f.unit.Unit.ID, "Office", "", ""))
 
 	t.Run("public reads", func(t *testing.T) {
-		p := must[model.Property](t)(r.svc.PortalAccess(ctx, pid))
+		p := dbtest.Must[model.Property](t)(r.svc.PortalAccess(ctx, pid))
 		if !p.PortalAllowed {
 			t.Fatal("portal closed")
 		}
 		_, err := r.svc.UiConfiguration(ctx, uuid.New())
-		wantCode(t, err, model.CodeNotFound)
+		dbtest.WantCode(t, err, model.CodeNotFound)
 		_, err = r.svc.PropertyFile(ctx, pid, "banner")
-		wantCode(t, err, model.CodeBadUserInput)
+		dbtest.WantCode(t, err, model.CodeBadUserInput)
 		_, err = r.svc.PropertyFile(ctx, pid, "logo")
-		wantCode(t, err, model.CodeNotFound)
+		dbtest.WantCode(t, err, model.CodeNotFound)
 	})
 	t.Run("unit devices", func(t *testing.T) {
-		guest := must[[]model.Device](t)(r.svc.UnitDevices(me, pid, nil, model.UserTypeGuest))
-		unit := must[[]model.Device](t)(r.svc.UnitDevices(me, pid, nil, model.UserTypeUnit))
+		guest := dbtest.Must[[]model.Device](t)(r.svc.UnitDevices(me, pid, nil, model.UserTypeGuest))
+		unit := dbtest.Must[[]model.Device](t)(r.svc.UnitDevices(me, pid, nil, model.UserTypeUnit))
 		if len(guest) != 1 || guest[0].MACAddress != "02:00:00:00:00:02" || len(unit) != 1 {
 			t.Fatalf("guest = %v, unit = %v", guest, unit)
 		}
 		_, err := r.svc.UnitDevices(me, pid, nil, model.UserTypeLinked)
-		wantCode(t, err, model.CodeBadUserInput)
+		dbtest.WantCode(t, err, model.CodeBadUserInput)
 	})
 	t.Run("remove unit device", func(t *testing.T) {
-		wantCode(t, r.svc.RemoveUnitDevice(me, pid, nil, "02-00-00-00-00-03"), model.CodeNotFound) // the neighbour's
-		wantCode(t, r.svc.RemoveUnitDevice(me, pid, nil, "bogus"), model.CodeBadUserInput)
+		dbtest.WantCode(t, r.svc.RemoveUnitDevice(me, pid, nil, "02-00-00-00-00-03"), model.CodeNotFound) // the neighbour's
+		dbtest.WantCode(t, r.svc.RemoveUnitDevice(me, pid, nil, "bogus"), model.CodeBadUserInput)
 		if err := r.svc.RemoveUnitDevice(me, pid, nil, "0200.0000.0002"); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, r.svc.RemoveUnitDevice(me, pid, nil, "02:00:00:00:00:02"), model.CodeNotFound)
+		dbtest.WantCode(t, r.svc.RemoveUnitDevice(me, pid, nil, "02:00:00:00:00:02"), model.CodeNotFound)
 	})
 	t.Run("user devices", func(t *testing.T) {
-		ds := must[[]model.Device](t)(r.svc.UnitUserDevices(me, pid, unitUser))
+		ds := dbtest.Must[[]model.Device](t)(r.svc.UnitUserDevices(me, pid, unitUser))
 		if len(ds) != 1 || ds[0].UserID != unitUser || ds[0].UserType != model.UserTypeUnit {
 			t.Fatalf("devices = %+v", ds)
 		}
-		wantCode(t, r.svc.RemoveUnitUserDevice(me, pid, linked.ID, "02:00:00:00:00:01"), model.CodeNotFound)
-		wantCode(t, r.svc.RemoveUnitUserDevice(me, pid, f.neighbour.Unit.UnitUserID, "02:00:00:00:00:03"), model.CodeNotFound)
+		dbtest.WantCode(t, r.svc.RemoveUnitUserDevice(me, pid, linked.ID, "02:00:00:00:00:01"), model.CodeNotFound)
+		dbtest.WantCode(t, r.svc.RemoveUnitUserDevice(me, pid, f.neighbour.Unit.UnitUserID, "02:00:00:00:00:03"), model.CodeNotFound)
 		if err := r.svc.RemoveUnitUserDevice(me, pid, unitUser, "02:00:00:00:00:01"); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("query users", func(t *testing.T) {
-		page := must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{}))
+		page := dbtest.Must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{}))
 		if page.Total != 3 || len(page.Users) != 3 || page.PageSize != 20 {
 			t.Fatalf("page = %+v", page)
 		}
@@ -313,45 +294,45 @@ func TestUseCases(t *testing.T) {
 				t.Fatal("default order is not userId ascending")
 			}
 		}
-		byName := must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{Sort: []string{"type"}, Desc: true, PageSize: 2, Page: 1}))
+		byName := dbtest.Must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{Sort: []string{"type"}, Desc: true, PageSize: 2, Page: 1}))
 		if byName.Total != 3 || len(byName.Users) != 1 || byName.Users[0].Type != model.UserTypeGuest {
 			t.Fatalf("type DESC page 1 = %+v", byName.Users)
 		}
-		past := must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{Page: 7}))
+		past := dbtest.Must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{Page: 7}))
 		if len(past.Users) != 0 || past.Total != 3 {
 			t.Fatalf("past the end = %+v", past)
 		}
-		one := must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{UserID: &linked.ID}))
+		one := dbtest.Must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{UserID: &linked.ID}))
 		if one.Total != 1 || one.Users[0].ID != linked.ID {
 			t.Fatalf("filtered = %+v", one)
 		}
 		for _, q := range []resolvers.UnitUserQuery{{Page: -1}, {PageSize: -1}, {PageSize: 101}, {Sort: []string{"passphrase"}}} {
 			_, err := r.svc.QueryUnitUsers(me, pid, q)
-			wantCode(t, err, model.CodeBadUserInput)
+			dbtest.WantCode(t, err, model.CodeBadUserInput)
 		}
 	})
 	t.Run("update unit", func(t *testing.T) {
-		res := must[model.UnitUpdateResult](t)(r.svc.UpdateUnit(me, pid, nil, model.UnitUpdate{
-			Contact: model.ContactUpdate{Email: ptr("new@example.org")}, Secret: ptr("chosen-by-me-1")}))
+		res := dbtest.Must[model.UnitUpdateResult](t)(r.svc.UpdateUnit(me, pid, nil, model.UnitUpdate{
+			Contact: model.ContactUpdate{Email: dbtest.Ptr("new@example.org")}, Secret: dbtest.Ptr("chosen-by-me-1")}))
 		if res.Unit.Contact.Email != "new@example.org" || res.Unit.Secret != "chosen-by-me-1" || len(res.Changes) != 2 {
 			t.Fatalf("update = %+v", res)
 		}
 		// The unit's secret is its UNIT user's passphrase: one value.
-		u := must[model.UnitUser](t)(r.svc.UnitUser(me, pid, unitUser))
+		u := dbtest.Must[model.UnitUser](t)(r.svc.UnitUser(me, pid, unitUser))
 		if u.Passphrase != "chosen-by-me-1" {
 			t.Fatalf("UNIT user passphrase = %q", u.Passphrase)
 		}
-		_, err := r.svc.UpdateUnit(me, pid, nil, model.UnitUpdate{GuestSecret: ptr(u.Passphrase)})
-		wantCode(t, err, model.CodeConflict)
-		_, err = r.svc.UpdateUnit(me, pid, nil, model.UnitUpdate{Contact: model.ContactUpdate{Email: ptr(strings.Repeat("e", 250) + "@x.org")}})
-		wantCode(t, err, model.CodeBadUserInput)
+		_, err := r.svc.UpdateUnit(me, pid, nil, model.UnitUpdate{GuestSecret: dbtest.Ptr(u.Passphrase)})
+		dbtest.WantCode(t, err, model.CodeConflict)
+		_, err = r.svc.UpdateUnit(me, pid, nil, model.UnitUpdate{Contact: model.ContactUpdate{Email: dbtest.Ptr(strings.Repeat("e", 250) + "@x.org")}})
+		dbtest.WantCode(t, err, model.CodeBadUserInput)
 	})
 	t.Run("update user outbox ids", func(t *testing.T) {
-		res := must[model.UnitUserUpdateResult](t)(r.svc.UpdateUnitUser(me, pid, linked.ID, model.UnitUserUpdate{Status: ptr("BLOCKED")}))
+		res := dbtest.Must[model.UnitUserUpdateResult](t)(r.svc.UpdateUnitUser(me, pid, linked.ID, model.UnitUserUpdate{Status: dbtest.Ptr("BLOCKED")}))
 		if res.PersonaUpdateID == nil || res.DpskUpdateID == nil || *res.PersonaUpdateID == *res.DpskUpdateID {
 			t.Fatalf("ids = %v %v", res.PersonaUpdateID, res.DpskUpdateID)
 		}
-		none := must[model.UnitUserUpdateResult](t)(r.svc.UpdateUnitUser(me, pid, linked.ID, model.UnitUserUpdate{Status: ptr("BLOCKED")}))
+		none := dbtest.Must[model.UnitUserUpdateResult](t)(r.svc.UpdateUnitUser(me, pid, linked.ID, model.UnitUserUpdate{Status: dbtest.Ptr("BLOCKED")}))
 		if none.PersonaUpdateID != nil || none.DpskUpdateID != nil {
 			t.Fatal("a no-op update made change requests")
 		}
@@ -369,7 +350,7 @@ func TestUseCases(t *testing.T) {
 			return model.ErrorCode(err) == model.CodeUnauthenticated
 		})
 		_, err = r.svc.Login(ctx, pid, f.unit.PortalSecret)
-		wantCode(t, err, model.CodeUnauthenticated)
+		dbtest.WantCode(t, err, model.CodeUnauthenticated)
 	})
 }
 
@@ -426,27 +407,27 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 		if err := check(token); err != nil {
 			t.Fatal(err)
 		}
-		must[model.Unit](t)(a.store.SetUnitStatus(ctx, model.PropertyScope(pid), f.neighbour.Unit.ID, model.UnitDisabled))
+		dbtest.Must[model.Unit](t)(a.store.SetUnitStatus(ctx, model.PropertyScope(pid), f.neighbour.Unit.ID, model.UnitDisabled))
 		revoked(t, "disable", token)
 		// Re-enabling does not bring the old token back.
-		must[model.Unit](t)(a.store.SetUnitStatus(ctx, model.PropertyScope(pid), f.neighbour.Unit.ID, model.UnitEnabled))
-		wantCode(t, check(token), model.CodeUnauthenticated)
+		dbtest.Must[model.Unit](t)(a.store.SetUnitStatus(ctx, model.PropertyScope(pid), f.neighbour.Unit.ID, model.UnitEnabled))
+		dbtest.WantCode(t, check(token), model.CodeUnauthenticated)
 	})
 	t.Run("manager key revoke", func(t *testing.T) {
-		key := must[db.CreatedManagerKey](t)(a.store.CreateManagerKey(ctx, pid))
+		key := dbtest.Must[db.CreatedManagerKey](t)(a.store.CreateManagerKey(ctx, pid))
 		if err := check(key.Key); err != nil {
 			t.Fatal(err)
 		}
-		must[model.ManagerKey](t)(a.store.RevokeManagerKey(ctx, key.ManagerKey.ID))
+		dbtest.Must[model.ManagerKey](t)(a.store.RevokeManagerKey(ctx, key.ManagerKey.ID))
 		revoked(t, "manager key revocation", key.Key)
 	})
 	t.Run("portal switched off", func(t *testing.T) {
-		c := must[db.CreatedUnit](t)(a.store.CreateUnit(ctx, db.NewUnit{PropertyID: pid, Number: "301"}))
+		c := dbtest.Must[db.CreatedUnit](t)(a.store.CreateUnit(ctx, db.NewUnit{PropertyID: pid, Number: "301"}))
 		tok := a.login(t, pid, c.PortalSecret)
 		if err := check(tok); err != nil {
 			t.Fatal(err)
 		}
-		must[model.Property](t)(a.store.UpdateProperty(ctx, pid, db.PropertyInput{PortalAllowed: ptr(false)}))
+		dbtest.Must[model.Property](t)(a.store.UpdateProperty(ctx, pid, db.PropertyInput{PortalAllowed: dbtest.Ptr(false)}))
 		revoked(t, "portal switched off", tok)
 	})
 }
@@ -475,5 +456,5 @@ func TestListenerDownFallsBackToDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := auth.Authenticate(context.Background(), token)
-	wantCode(t, err, model.CodeUnauthenticated)
+	dbtest.WantCode(t, err, model.CodeUnauthenticated)
 }

@@ -95,11 +95,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return own(w, w.token)
 		}, rest: 401, graphql: "UNAUTHENTICATED"},
 		{name: "disabled unit", make: func(t *testing.T, w *world) target {
-			must[model.Unit](t)(w.store.SetUnitStatus(ctx, model.PropertyScope(w.p.ID), w.unit.Unit.ID, model.UnitDisabled))
+			dbtest.Must[model.Unit](t)(w.store.SetUnitStatus(ctx, model.PropertyScope(w.p.ID), w.unit.Unit.ID, model.UnitDisabled))
 			return own(w, w.token)
 		}, rest: 401, graphql: "UNAUTHENTICATED"},
 		{name: "portal switched off", make: func(t *testing.T, w *world) target {
-			must[model.Property](t)(w.store.UpdateProperty(ctx, w.p.ID, db.PropertyInput{PortalAllowed: ptr(false)}))
+			dbtest.Must[model.Property](t)(w.store.UpdateProperty(ctx, w.p.ID, db.PropertyInput{PortalAllowed: dbtest.Ptr(false)}))
 			return own(w, w.token)
 		}, rest: 401, graphql: "UNAUTHENTICATED"},
 		{name: "token of another property", make: func(t *testing.T, w *world) target { return own(w, w.qToken) }, rest: 401, graphql: "UNAUTHENTICATED"},
@@ -107,14 +107,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return target{property: w.p.ID.String(), user: w.other.Unit.UnitUserID.String(), device: "02:00:00:00:00:04", credential: w.token}
 		}, rest: 404, graphql: "NOT_FOUND"},
 		{name: "manager key on REST", make: func(t *testing.T, w *world) target {
-			return own(w, must[db.CreatedManagerKey](t)(w.store.CreateManagerKey(ctx, w.p.ID)).Key)
+			return own(w, dbtest.Must[db.CreatedManagerKey](t)(w.store.CreateManagerKey(ctx, w.p.ID)).Key)
 		}, rest: 401},
 		{name: "manager key of another property", make: func(t *testing.T, w *world) target {
-			return own(w, must[db.CreatedManagerKey](t)(w.store.CreateManagerKey(ctx, w.q.ID)).Key)
+			return own(w, dbtest.Must[db.CreatedManagerKey](t)(w.store.CreateManagerKey(ctx, w.q.ID)).Key)
 		}, rest: 401, graphql: "UNAUTHENTICATED"},
 		{name: "revoked manager key", make: func(t *testing.T, w *world) target {
-			k := must[db.CreatedManagerKey](t)(w.store.CreateManagerKey(ctx, w.p.ID))
-			must[model.ManagerKey](t)(w.store.RevokeManagerKey(ctx, k.ManagerKey.ID))
+			k := dbtest.Must[db.CreatedManagerKey](t)(w.store.CreateManagerKey(ctx, w.p.ID))
+			dbtest.Must[model.ManagerKey](t)(w.store.RevokeManagerKey(ctx, k.ManagerKey.ID))
 			return own(w, k.Key)
 		}, rest: 401, graphql: "UNAUTHENTICATED"},
 	}
@@ -202,7 +202,7 @@ func (w *world) snapshotForeign(t *testing.T) string {
 		scope model.Scope
 		unit  db.CreatedUnit
 	}{{model.PropertyScope(w.p.ID), w.other}, {model.PropertyScope(w.q.ID), w.plain}} {
-		unit := must[model.Unit](t)(w.store.UnitByID(ctx, u.scope, u.unit.Unit.ID))
+		unit := dbtest.Must[model.Unit](t)(w.store.UnitByID(ctx, u.scope, u.unit.Unit.ID))
 		j, _ := json.Marshal(unit) // by value: pointers compare by what they point to
 		b.Write(j)
 		users, _, err := w.store.QueryUnitUsers(ctx, model.UserQuery{UnitID: u.unit.Unit.ID, Limit: 100})
@@ -211,9 +211,9 @@ func (w *world) snapshotForeign(t *testing.T) string {
 		}
 		j, _ = json.Marshal(users)
 		b.Write(j)
-		j, _ = json.Marshal(must[[]model.Device](t)(w.store.DevicesByUnitIDs(ctx, []uuid.UUID{u.unit.Unit.ID}, nil)))
+		j, _ = json.Marshal(dbtest.Must[[]model.Device](t)(w.store.DevicesByUnitIDs(ctx, []uuid.UUID{u.unit.Unit.ID}, nil)))
 		b.Write(j)
-		fmt.Fprintf(&b, "changes=%d|", len(must[[]model.ChangeRequest](t)(w.store.ChangeRequestsByUnit(ctx, u.unit.Unit.ID))))
+		fmt.Fprintf(&b, "changes=%d|", len(dbtest.Must[[]model.ChangeRequest](t)(w.store.ChangeRequestsByUnit(ctx, u.unit.Unit.ID))))
 		secret, err := w.store.PortalSecret(ctx, u.scope, u.unit.Unit.ID)
 		if err != nil {
 			t.Fatal(err)

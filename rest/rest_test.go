@@ -32,18 +32,6 @@ var testClient = &http.Client{Timeout: 15 * time.Second}
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-func ptr[T any](v T) *T { return &v }
-
-func must[T any](tb testing.TB) func(T, error) T {
-	return func(v T, err error) T {
-		tb.Helper()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return v
-	}
-}
-
 // world is a running server over a fresh database with two properties.
 type world struct {
 	srv   *httptest.Server
@@ -61,7 +49,7 @@ type world struct {
 func newWorld(tb testing.TB) *world {
 	tb.Helper()
 	ctx := context.Background()
-	store := must[*db.DB](tb)(db.Open(ctx, dbtest.NewURL(tb), dbtest.Keys(tb), db.Options{}))
+	store := dbtest.Must[*db.DB](tb)(db.Open(ctx, dbtest.NewURL(tb), dbtest.Keys(tb), db.Options{}))
 	tb.Cleanup(store.Close)
 	svc := resolvers.NewService(store, dbtest.Keys(tb), resolvers.Options{TokenTTL: time.Hour})
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes})
@@ -70,29 +58,29 @@ func newWorld(tb testing.TB) *world {
 	w := &world{srv: httptest.NewServer(h), store: store, svc: svc}
 	tb.Cleanup(w.srv.Close)
 
-	w.p = must[model.Property](tb)(store.CreateProperty(ctx, db.PropertyInput{Name: ptr("Harbour View"), Address: ptr("1 Quay"),
-		AllowSeparateGuestSecret: ptr(true), TenantSetDpsk: ptr(true), SSIDs: []string{"HV"}, Title: ptr("Welcome"),
-		LoginText: ptr("Log in"), MainColor: ptr("#102030")}))
-	w.q = must[model.Property](tb)(store.CreateProperty(ctx, db.PropertyInput{Name: ptr("Plain Court")}))
-	w.unit = must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: w.p.ID, Number: "101",
+	w.p = dbtest.Must[model.Property](tb)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Harbour View"), Address: dbtest.Ptr("1 Quay"),
+		AllowSeparateGuestSecret: dbtest.Ptr(true), TenantSetDpsk: dbtest.Ptr(true), SSIDs: []string{"HV"}, Title: dbtest.Ptr("Welcome"),
+		LoginText: dbtest.Ptr("Log in"), MainColor: dbtest.Ptr("#102030")}))
+	w.q = dbtest.Must[model.Property](tb)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Plain Court")}))
+	w.unit = dbtest.Must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: w.p.ID, Number: "101",
 		Contact: model.Contact{ContactName: "Ada", Email: "ada@example.org", PhoneNumber: "+1 555 0101"}}))
-	w.other = must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: w.p.ID, Number: "102"}))
-	w.plain = must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: w.q.ID, Number: "1"}))
+	w.other = dbtest.Must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: w.p.ID, Number: "102"}))
+	w.plain = dbtest.Must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: w.q.ID, Number: "1"}))
 	scope := model.PropertyScope(w.p.ID)
-	w.linked = must[model.UnitUser](tb)(store.CreateUnitUser(ctx, scope, w.unit.Unit.ID, "Office", "office@example.org", ""))
+	w.linked = dbtest.Must[model.UnitUser](tb)(store.CreateUnitUser(ctx, scope, w.unit.Unit.ID, "Office", "office@example.org", ""))
 	seen := time.Date(2026, 11, 1, 12, 0, 0, 123456000, time.UTC)
-	must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: w.unit.Unit.UnitUserID, MACAddress: "02:00:00:00:00:01", DisplayName: "TV", OSType: "Android", LastSeen: &seen}))
-	must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: *w.unit.Unit.GuestUserID, MACAddress: "02:00:00:00:00:02", DisplayName: "Visitor"}))
-	must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: w.linked.ID, MACAddress: "02:00:00:00:00:03"}))
-	must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: w.other.Unit.UnitUserID, MACAddress: "02:00:00:00:00:04"}))
+	dbtest.Must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: w.unit.Unit.UnitUserID, MACAddress: "02:00:00:00:00:01", DisplayName: "TV", OSType: "Android", LastSeen: &seen}))
+	dbtest.Must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: *w.unit.Unit.GuestUserID, MACAddress: "02:00:00:00:00:02", DisplayName: "Visitor"}))
+	dbtest.Must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: w.linked.ID, MACAddress: "02:00:00:00:00:03"}))
+	dbtest.Must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: w.other.Unit.UnitUserID, MACAddress: "02:00:00:00:00:04"}))
 	if err := store.SetPropertyFile(ctx, model.PropertyFile{PropertyID: w.p.ID, Type: model.FileFavIcon, FileName: "favicon.png", ContentType: "image/png", Data: []byte("\x89PNGfav")}); err != nil {
 		tb.Fatal(err)
 	}
 	if err := store.SetPropertyFile(ctx, model.PropertyFile{PropertyID: w.p.ID, Type: model.FileLogo, FileName: "logo.svg", ContentType: "image/svg+xml", Data: []byte("<svg/>")}); err != nil {
 		tb.Fatal(err)
 	}
-	w.token = must[resolvers.LoginResult](tb)(svc.Login(ctx, w.p.ID, w.unit.PortalSecret)).Token
-	w.qToken = must[resolvers.LoginResult](tb)(svc.Login(ctx, w.q.ID, w.plain.PortalSecret)).Token
+	w.token = dbtest.Must[resolvers.LoginResult](tb)(svc.Login(ctx, w.p.ID, w.unit.PortalSecret)).Token
+	w.qToken = dbtest.Must[resolvers.LoginResult](tb)(svc.Login(ctx, w.q.ID, w.plain.PortalSecret)).Token
 	w.replacements = []string{
 		w.p.ID.String(), "{propertyId}", w.q.ID.String(), "{otherPropertyId}",
 		w.unit.Unit.ID.String(), "{unitId}", w.other.Unit.ID.String(), "{neighbourUnitId}",
@@ -260,7 +248,7 @@ func TestErrors(t *testing.T) {
 	pid, qid := w.p.ID, w.q.ID
 	auth := []string{"Authorization", w.token}
 	bearer := []string{"Authorization", "Bearer " + w.token}
-	key := must[db.CreatedManagerKey](t)(w.store.CreateManagerKey(context.Background(), pid)).Key
+	key := dbtest.Must[db.CreatedManagerKey](t)(w.store.CreateManagerKey(context.Background(), pid)).Key
 	big := `{"description":"` + strings.Repeat("x", 70<<10) + `"}`
 	tests := []struct {
 		name         string
@@ -341,11 +329,11 @@ func TestErrors(t *testing.T) {
 	})
 	t.Run("disabled unit and closed portal", func(t *testing.T) {
 		ctx := context.Background()
-		tok := must[resolvers.LoginResult](t)(w.svc.Login(ctx, pid, w.other.PortalSecret)).Token
-		must[model.Unit](t)(w.store.SetUnitStatus(ctx, model.PropertyScope(pid), w.other.Unit.ID, model.UnitDisabled))
+		tok := dbtest.Must[resolvers.LoginResult](t)(w.svc.Login(ctx, pid, w.other.PortalSecret)).Token
+		dbtest.Must[model.Unit](t)(w.store.SetUnitStatus(ctx, model.PropertyScope(pid), w.other.Unit.ID, model.UnitDisabled))
 		wantError(t, w.do(t, "GET", w.path("%s/units", pid), nil, "Authorization", tok), 401, "")
 		wantError(t, w.do(t, "POST", w.path("%s/units/logins", pid), map[string]string{"hashedSecret": w.other.PortalSecret}), 401, "")
-		must[model.Property](t)(w.store.UpdateProperty(ctx, qid, db.PropertyInput{PortalAllowed: ptr(false)}))
+		dbtest.Must[model.Property](t)(w.store.UpdateProperty(ctx, qid, db.PropertyInput{PortalAllowed: dbtest.Ptr(false)}))
 		wantError(t, w.do(t, "GET", w.path("%s/units", qid), nil, "Authorization", w.qToken), 401, "")
 		if r := w.do(t, "GET", w.path("%s/access", qid), nil); r.status != 200 || r.json(t)["portalAllowed"] != false {
 			t.Fatalf("access = %d %s", r.status, r.body)
@@ -358,7 +346,7 @@ func TestIsolation(t *testing.T) {
 	ctx := context.Background()
 	pid := w.p.ID
 	auth := []string{"Authorization", w.token}
-	before := must[model.UnitUser](t)(w.store.UnitUserByID(ctx, model.PropertyScope(pid), w.other.Unit.UnitUserID))
+	before := dbtest.Must[model.UnitUser](t)(w.store.UnitUserByID(ctx, model.PropertyScope(pid), w.other.Unit.UnitUserID))
 	for _, r := range []response{
 		w.do(t, "PUT", w.path("%s/units/users/%s", pid, w.other.Unit.UnitUserID), `{"userName":"pwned","passphrase":""}`, auth...),
 		w.do(t, "DELETE", w.path("%s/units/users/%s/devices/02:00:00:00:00:04", pid, w.other.Unit.UnitUserID), nil, auth...),
@@ -369,14 +357,14 @@ func TestIsolation(t *testing.T) {
 			t.Fatalf("foreign id answered %d %s", r.status, r.body)
 		}
 	}
-	after := must[model.UnitUser](t)(w.store.UnitUserByID(ctx, model.PropertyScope(pid), w.other.Unit.UnitUserID))
+	after := dbtest.Must[model.UnitUser](t)(w.store.UnitUserByID(ctx, model.PropertyScope(pid), w.other.Unit.UnitUserID))
 	if after.UserName != before.UserName || after.Passphrase != before.Passphrase {
 		t.Fatal("a neighbour's user changed")
 	}
-	if ds := must[[]model.Device](t)(w.store.DevicesByUserIDs(ctx, []uuid.UUID{w.other.Unit.UnitUserID})); len(ds) != 1 {
+	if ds := dbtest.Must[[]model.Device](t)(w.store.DevicesByUserIDs(ctx, []uuid.UUID{w.other.Unit.UnitUserID})); len(ds) != 1 {
 		t.Fatal("a neighbour's device was removed")
 	}
-	if cs := must[[]model.ChangeRequest](t)(w.store.ChangeRequestsByUnit(ctx, w.other.Unit.ID)); len(cs) != 0 {
+	if cs := dbtest.Must[[]model.ChangeRequest](t)(w.store.ChangeRequestsByUnit(ctx, w.other.Unit.ID)); len(cs) != 0 {
 		t.Fatalf("%d change requests for the neighbour's unit", len(cs))
 	}
 }
@@ -387,7 +375,7 @@ func TestReadModifyWrite(t *testing.T) {
 	pid := w.p.ID
 	auth := []string{"Authorization", w.token}
 	changes := func() int {
-		return len(must[[]model.ChangeRequest](t)(w.store.ChangeRequestsByUnit(ctx, w.unit.Unit.ID)))
+		return len(dbtest.Must[[]model.ChangeRequest](t)(w.store.ChangeRequestsByUnit(ctx, w.unit.Unit.ID)))
 	}
 	start := changes()
 
@@ -410,7 +398,7 @@ func TestReadModifyWrite(t *testing.T) {
 	if r.status != 200 || res["dpskUpdateId"] == nil || res["personaUpdateId"] != nil {
 		t.Fatalf("regenerate = %d %s", r.status, r.body)
 	}
-	got := must[model.UnitUser](t)(w.store.UnitUserByID(ctx, model.PropertyScope(pid), w.linked.ID))
+	got := dbtest.Must[model.UnitUser](t)(w.store.UnitUserByID(ctx, model.PropertyScope(pid), w.linked.ID))
 	if got.Passphrase == w.linked.Passphrase || got.UserName != w.linked.UserName {
 		t.Fatal("regenerate did not change only the passphrase")
 	}
@@ -431,7 +419,7 @@ func TestPercentEncodedMAC(t *testing.T) {
 }
 
 func TestDatabaseDown(t *testing.T) {
-	store := must[*db.DB](t)(db.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", dbtest.Keys(t), db.Options{}))
+	store := dbtest.Must[*db.DB](t)(db.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", dbtest.Keys(t), db.Options{}))
 	defer store.Close()
 	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{})
 	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(),
