@@ -11,6 +11,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -43,7 +44,8 @@ type Options struct {
 func Open(ctx context.Context, url string, keys *model.Keyring, opts Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("db.Open: parse DATABASE_URL: %w", redactURLError(err))
+		// The parse error would quote the URL, password included.
+		return nil, errors.New("db.Open: DATABASE_URL is not a valid connection string")
 	}
 	if opts.Tracer != nil {
 		cfg.ConnConfig.Tracer = opts.Tracer
@@ -83,9 +85,4 @@ func (db *DB) Ping(ctx context.Context) error {
 // mapped to domain codes and wrapped with op.
 func (db *DB) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
 	return wrap(op, pgx.BeginFunc(ctx, db.pool, fn))
-}
-
-// redactURLError keeps a connection string's password out of error text.
-func redactURLError(err error) error {
-	return fmt.Errorf("invalid connection string")
 }

@@ -57,8 +57,8 @@ func (db *DB) collectUnits(rows pgx.Rows, err error) ([]model.Unit, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Unit, error) { return db.scanUnit(r) })
 }
 
-// scopeFilter is the SQL of a model.Scope on a table aliased t with
-// property_id and unit_id columns ($2 property, $3 unit or NULL).
+// scopeArgs spreads a scope into the query arguments the scoped statements
+// take: the property, and the unit or NULL (every unit).
 func scopeArgs(s model.Scope) (uuid.UUID, *uuid.UUID) { return s.PropertyID, s.UnitID }
 
 // UnitByID returns a unit within scope. NOT_FOUND otherwise.

@@ -214,9 +214,6 @@ func (a *Authenticator) Middleware(residentOnly bool) func(http.Handler) http.Ha
 
 // principal authenticates the request's credential (once per request).
 func principal(ctx context.Context) (model.Principal, error) {
-	if p, ok := model.PrincipalFrom(ctx); ok {
-		return p, nil
-	}
 	c, ok := ctx.Value(credentialKey{}).(*credential)
 	if !ok {
 		return model.Principal{}, errAuthRequired

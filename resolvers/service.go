@@ -79,15 +79,6 @@ func (s *Service) Authenticator() *Authenticator { return s.auth }
 // Ready reports whether the database answers (UNAVAILABLE otherwise).
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 
-// parseID parses a path or argument id; BAD_USER_INPUT naming field.
-func parseID(field, s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 {
-		return uuid.Nil, model.InvalidField(field, "must be a UUID")
-	}
-	return id, nil
-}
-
 // access authorises the caller for propertyID and returns the scope it may
 // touch there. Errors: UNAUTHENTICATED (no or bad credential, or a
 // credential of another property).

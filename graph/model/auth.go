@@ -32,19 +32,6 @@ type Principal struct {
 	KeyID uuid.UUID
 }
 
-type principalKey struct{}
-
-// WithPrincipal returns ctx carrying p.
-func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-// PrincipalFrom returns the caller of ctx, if any.
-func PrincipalFrom(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(Principal)
-	return p, ok
-}
-
 // UnitToken is the content of a signed unit token.
 type UnitToken struct {
 	PropertyID uuid.UUID

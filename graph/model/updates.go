@@ -99,11 +99,6 @@ type UnitChanges struct {
 	ResetPortalAccess bool
 }
 
-// Any reports whether anything changes.
-func (c UnitChanges) Any() bool {
-	return c.Fields || c.Secret != nil || c.GuestSecret != nil || c.ResetPortalAccess
-}
-
 // ApplyUnitUpdate applies u to cur under the property's rules and returns
 // the unit's new plain fields and the changes to make. Errors: BAD_USER_INPUT
 // for a foreign id, FORBIDDEN for a status or number change, a guest secret
