@@ -51,6 +51,25 @@ func pageSize(first *int) (int, error) {
 	return *first, nil
 }
 
+// connectionKey checks a connection's first and after arguments and returns
+// the loader key of the page; position is the keyset value a cursor holds
+// for this connection (a unit number, a user id).
+func connectionKey(parent uuid.UUID, first *int, after *string, position func(*cursor) string) (pageKey, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return pageKey{}, err
+	}
+	c, err := decodeCursor(after)
+	if err != nil {
+		return pageKey{}, err
+	}
+	key := pageKey{parent: parent, first: n}
+	if c != nil {
+		key.after = position(c)
+	}
+	return key, nil
+}
+
 // step is one level of a lookahead path: a field name on an object type.
 type step struct{ field, onType string }
 
@@ -120,18 +139,13 @@ func prefetchUnitChildren(ctx context.Context, l *loaders, units []*model.Unit, 
 		return
 	}
 	for _, args := range lookahead(ctx, with(path, step{"users", "Unit"})...) {
-		first, err := pageSize(intArg(args, "first"))
-		c, cerr := decodeCursor(stringArg(args, "after"))
-		if err != nil || cerr != nil {
+		key, err := connectionKey(uuid.Nil, intArg(args, "first"), stringArg(args, "after"), func(c *cursor) string { return c.ID.String() })
+		if err != nil {
 			continue
-		}
-		after := ""
-		if c != nil {
-			after = c.ID.String()
 		}
 		keys := make([]pageKey, len(units))
 		for i, u := range units {
-			keys[i] = pageKey{u.ID, first, after}
+			keys[i] = pageKey{u.ID, key.first, key.after}
 		}
 		var users []*model.UnitUser
 		for _, p := range l.userPages.prefetch(ctx, keys) {

@@ -58,17 +58,9 @@ func (r *propertyResolver) Units(ctx context.Context, obj *model.Property, first
 	if err := r.svc.RequireManager(ctx, obj.ID); err != nil {
 		return nil, err
 	}
-	n, err := pageSize(first)
+	key, err := connectionKey(obj.ID, first, after, func(c *cursor) string { return c.Value })
 	if err != nil {
 		return nil, err
-	}
-	c, err := decodeCursor(after)
-	if err != nil {
-		return nil, err
-	}
-	key := pageKey{parent: obj.ID, first: n}
-	if c != nil {
-		key.after = c.Value
 	}
 	l := loadersFrom(ctx)
 	page, err := l.unitPages.get(ctx, key)
@@ -136,17 +128,9 @@ func (r *queryResolver) UnitDevices(ctx context.Context, propertyID uuid.UUID, t
 }
 
 func (r *unitResolver) Users(ctx context.Context, obj *model.Unit, first *int, after *string) (*model.UnitUserConnection, error) {
-	n, err := pageSize(first)
+	key, err := connectionKey(obj.ID, first, after, func(c *cursor) string { return c.ID.String() })
 	if err != nil {
 		return nil, err
-	}
-	c, err := decodeCursor(after)
-	if err != nil {
-		return nil, err
-	}
-	key := pageKey{parent: obj.ID, first: n}
-	if c != nil {
-		key.after = c.ID.String()
 	}
 	l := loadersFrom(ctx)
 	page, err := l.userPages.get(ctx, key)
