@@ -70,6 +70,11 @@ func connectionKey(parent uuid.UUID, first *int, after *string, position func(*c
 	return key, nil
 }
 
+// Cursor positions: a user page resumes after an id, a unit page after a
+// unit number.
+func idPosition(c *cursor) string    { return c.ID.String() }
+func valuePosition(c *cursor) string { return c.Value }
+
 // step is one level of a lookahead path: a field name on an object type.
 type step struct{ field, onType string }
 
@@ -139,7 +144,7 @@ func prefetchUnitChildren(ctx context.Context, l *loaders, units []*model.Unit, 
 		return
 	}
 	for _, args := range lookahead(ctx, with(path, step{"users", "Unit"})...) {
-		key, err := connectionKey(uuid.Nil, intArg(args, "first"), stringArg(args, "after"), func(c *cursor) string { return c.ID.String() })
+		key, err := connectionKey(uuid.Nil, intArg(args, "first"), stringArg(args, "after"), idPosition)
 		if err != nil {
 			continue
 		}

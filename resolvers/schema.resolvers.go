@@ -58,7 +58,7 @@ func (r *propertyResolver) Units(ctx context.Context, obj *model.Property, first
 	if err := r.svc.RequireManager(ctx, obj.ID); err != nil {
 		return nil, err
 	}
-	key, err := connectionKey(obj.ID, first, after, func(c *cursor) string { return c.Value })
+	key, err := connectionKey(obj.ID, first, after, valuePosition)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (r *queryResolver) UnitDevices(ctx context.Context, propertyID uuid.UUID, t
 }
 
 func (r *unitResolver) Users(ctx context.Context, obj *model.Unit, first *int, after *string) (*model.UnitUserConnection, error) {
-	key, err := connectionKey(obj.ID, first, after, func(c *cursor) string { return c.ID.String() })
+	key, err := connectionKey(obj.ID, first, after, idPosition)
 	if err != nil {
 		return nil, err
 	}
