@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/residentportal/bff/graph/model"
-	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 // DB is the storage handle. Safe for concurrent use.
@@ -53,10 +52,9 @@ func Open(ctx context.Context, url string, keys *model.Keyring, opts Options) (*
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
-	// google/uuid values go over the wire as binary uuids, not through the
-	// allocating sql.Scanner / driver.Valuer text path.
+	// google/uuid values go over the wire as binary uuids (see RegisterUUID).
 	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
-		pgxuuid.Register(conn.TypeMap())
+		RegisterUUID(conn.TypeMap())
 		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

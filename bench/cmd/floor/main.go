@@ -15,8 +15,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph/model"
-	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 type device struct {
@@ -57,7 +57,7 @@ func main() {
 	}
 	// The same binary uuid codec as portald: the floor is the best case.
 	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
-		pgxuuid.Register(conn.TypeMap())
+		db.RegisterUUID(conn.TypeMap())
 		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
