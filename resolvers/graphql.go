@@ -39,6 +39,12 @@ type GraphQLOptions struct {
 	// Interceptors run around every operation after it is parsed and
 	// validated (the rate limiter charges there).
 	Interceptors []graphql.HandlerExtension
+	// GqlgenOnly runs every operation on gqlgen's executor, none on the
+	// direct one (see direct.go); tests compare the two with it.
+	GqlgenOnly bool
+	// Executed, when set, is told which executor ran each operation:
+	// "direct" or "gqlgen" (portald counts them in a metric).
+	Executed func(executor string)
 }
 
 // Assumed sizes of lists without a page size, for complexity.
@@ -85,7 +91,11 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 		opts.RequestID = func(context.Context) string { return "" }
 	}
 	cfg := graph.Config{Resolvers: NewResolver(svc), Complexity: complexity()}
-	srv := handler.New(graph.NewExecutableSchema(cfg))
+	schema := graph.NewExecutableSchema(cfg)
+	if !opts.GqlgenOnly {
+		schema = directSchema{ExecutableSchema: schema, svc: svc, executed: opts.Executed}
+	}
+	srv := handler.New(schema)
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net"
@@ -73,6 +74,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{
 		Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
 		MaxBodyBytes: edge.MaxBodyBytes, RequestID: edge.RequestID, Interceptors: []graphql.HandlerExtension{guard.GraphQL()},
+		Executed: executedCounter(metrics),
 	})
 	handler := rest.NewHandler(rest.Deps{
 		Service: svc, Log: log, Metrics: metrics, PublicBaseURL: cfg.PublicBaseURL,
@@ -165,6 +167,23 @@ func migrateWithRetry(ctx context.Context, store *db.DB, log *slog.Logger) error
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Second):
+		}
+	}
+}
+
+// executedCounter counts GraphQL operations by the executor that ran them
+// (direct or gqlgen: see resolvers/direct.go).
+func executedCounter(m *edge.Metrics) func(string) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portal_graphql_operations_total", Help: "GraphQL operations by the executor that ran them (direct or gqlgen).",
+	}, []string{"executor"})
+	m.Registry.MustRegister(c)
+	direct, gqlgen := c.WithLabelValues("direct"), c.WithLabelValues("gqlgen")
+	return func(executor string) {
+		if executor == "direct" {
+			direct.Inc()
+		} else {
+			gqlgen.Inc()
 		}
 	}
 }

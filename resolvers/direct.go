@@ -1,0 +1,877 @@
+package resolvers
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/graph/scalar"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// The direct executor. gqlgen's generated executor gives every field of
+// every object a field context and a marshaler, and every resolver field
+// and every list element a goroutine of its own: for the nested reads that
+// residents and managers make, that costs several times what the data does.
+// Read operations made only of fields the direct executor knows run on it
+// instead: it fetches the whole tree first, level by level through the same
+// service calls and per-request loaders (one statement per nesting level),
+// then writes the JSON in one pass on one goroutine.
+//
+// Everything else runs on gqlgen's executor: mutations, introspection,
+// @defer, fields it does not know, and every operation that meets an error
+// of any kind (an argument that does not parse, a service error, a missing
+// row, a panic) — so errors, null propagation and extensions are always
+// gqlgen's own. Reads are idempotent, so running an operation again after
+// the direct executor gave up is safe; the loaders keep what it fetched. Its
+// output is byte for byte gqlgen's (TestDirectExecutorMatchesGqlgen).
+
+// directSchema is the generated executable schema with the direct executor
+// in front of it.
+type directSchema struct {
+	graphql.ExecutableSchema
+	svc      *Service
+	executed func(executor string)
+}
+
+// errNotDirect makes the direct executor hand the operation to gqlgen.
+var errNotDirect = errors.New("not for the direct executor")
+
+func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation != nil && oc.Operation.Operation == ast.Query {
+		if data, ok := s.run(ctx, oc); ok {
+			s.tell("direct")
+			return graphql.OneShot(&graphql.Response{Data: data})
+		}
+	}
+	s.tell("gqlgen")
+	return s.ExecutableSchema.Exec(ctx)
+}
+
+func (s directSchema) tell(executor string) {
+	if s.executed != nil {
+		s.executed(executor)
+	}
+}
+
+func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (data []byte, ok bool) {
+	defer func() {
+		// gqlgen runs the operation again and reports the panic its way.
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	l, _ := ctx.Value(loadersKey{}).(*loaders)
+	if l == nil {
+		return nil, false
+	}
+	e := &direct{ctx: ctx, oc: oc, svc: s.svc, l: l,
+		fields: map[fieldsKey][]graphql.CollectedField{}, args: map[*ast.Field]map[string]any{},
+		out: make([]byte, 0, 2048)}
+	if e.query(oc.Operation.SelectionSet) != nil {
+		return nil, false
+	}
+	return e.out, true
+}
+
+// direct runs one operation.
+type direct struct {
+	ctx context.Context
+	oc  *graphql.OperationContext
+	svc *Service
+	l   *loaders
+	out []byte
+
+	// Memos: the elements of a list share their selection set, so fields
+	// are collected and arguments coerced once per list, not per element.
+	fields map[fieldsKey][]graphql.CollectedField
+	args   map[*ast.Field]map[string]any
+}
+
+type fieldsKey struct {
+	first  *ast.Selection
+	n      int
+	onType string
+}
+
+// collect returns the fields of sel that apply to an object of type onType
+// (fragments, @skip and @include resolved, as gqlgen collects them).
+func (e *direct) collect(sel ast.SelectionSet, onType string) ([]graphql.CollectedField, error) {
+	if len(sel) == 0 {
+		return nil, errNotDirect // an object field always selects something
+	}
+	k := fieldsKey{&sel[0], len(sel), onType}
+	if f, ok := e.fields[k]; ok {
+		return f, nil
+	}
+	f := graphql.CollectFields(e.oc, sel, []string{onType})
+	for _, c := range f {
+		if len(c.Deferrables) > 0 {
+			return nil, errNotDirect
+		}
+	}
+	e.fields[k] = f
+	return f, nil
+}
+
+func (e *direct) argMap(f graphql.CollectedField) map[string]any {
+	if m, ok := e.args[f.Field]; ok {
+		return m
+	}
+	m := f.ArgumentMap(e.oc.Variables)
+	e.args[f.Field] = m
+	return m
+}
+
+// Arguments, coerced as the generated code coerces them.
+
+func (e *direct) idArg(f graphql.CollectedField, name string) (uuid.UUID, error) {
+	return scalar.UnmarshalUUID(e.argMap(f)[name])
+}
+
+func (e *direct) optIDArg(f graphql.CollectedField, name string) (*uuid.UUID, error) {
+	v := e.argMap(f)[name]
+	if v == nil {
+		return nil, nil
+	}
+	id, err := scalar.UnmarshalUUID(v)
+	return &id, err
+}
+
+// pageKey returns the loader key of a connection's page below parent.
+func (e *direct) pageKey(f graphql.CollectedField, parent uuid.UUID, position func(*cursor) string) (pageKey, error) {
+	args := e.argMap(f)
+	var first *int
+	if v := args["first"]; v != nil {
+		n, err := graphql.UnmarshalInt(v)
+		if err != nil {
+			return pageKey{}, err
+		}
+		first = &n
+	}
+	var after *string
+	if v := args["after"]; v != nil {
+		s, err := graphql.UnmarshalString(v)
+		if err != nil {
+			return pageKey{}, err
+		}
+		after = &s
+	}
+	return connectionKey(parent, first, after, position)
+}
+
+// deviceKey returns the loader key of Unit.devices(type) for unit.
+func (e *direct) deviceKey(f graphql.CollectedField, unit uuid.UUID) (deviceKey, error) {
+	k := deviceKey{unit: unit}
+	if v := e.argMap(f)["type"]; v != nil {
+		var t model.UnitUserType
+		if err := t.UnmarshalGQL(v); err != nil {
+			return k, err
+		}
+		k.userType = string(t)
+	}
+	return k, nil
+}
+
+// query runs the root fields it knows: each one's object is fetched with
+// everything below it, then written.
+func (e *direct) query(sel ast.SelectionSet) error {
+	fields, err := e.collect(sel, "Query")
+	if err != nil {
+		return err
+	}
+	e.out = append(e.out, '{')
+	for i, f := range fields {
+		e.key(i, f.Alias)
+		switch f.Name {
+		case "__typename":
+			e.str("Query")
+		case "property":
+			id, err := e.idArg(f, "propertyId")
+			if err != nil {
+				return err
+			}
+			p, err := e.svc.Property(e.ctx, id)
+			if err != nil {
+				return err
+			}
+			fs, err := e.collect(f.Selections, "Property")
+			if err != nil {
+				return err
+			}
+			if err := e.prefetchProperties([]*model.Property{&p}, fs); err != nil {
+				return err
+			}
+			if err := e.property(&p, fs); err != nil {
+				return err
+			}
+		case "unit":
+			pid, err := e.idArg(f, "propertyId")
+			if err != nil {
+				return err
+			}
+			uid, err := e.optIDArg(f, "unitId")
+			if err != nil {
+				return err
+			}
+			u, err := e.svc.Unit(e.ctx, pid, uid)
+			if err != nil {
+				return err
+			}
+			fs, err := e.collect(f.Selections, "Unit")
+			if err != nil {
+				return err
+			}
+			if err := e.prefetchUnits([]*model.Unit{&u}, fs); err != nil {
+				return err
+			}
+			if err := e.unit(&u, fs); err != nil {
+				return err
+			}
+		case "unitUser":
+			pid, err := e.idArg(f, "propertyId")
+			if err != nil {
+				return err
+			}
+			uid, err := e.idArg(f, "userId")
+			if err != nil {
+				return err
+			}
+			u, err := e.svc.UnitUser(e.ctx, pid, uid)
+			if err != nil {
+				return err
+			}
+			fs, err := e.collect(f.Selections, "UnitUser")
+			if err != nil {
+				return err
+			}
+			if err := e.prefetchUsers([]*model.UnitUser{&u}, fs); err != nil {
+				return err
+			}
+			if err := e.user(&u, fs); err != nil {
+				return err
+			}
+		default:
+			return errNotDirect
+		}
+	}
+	e.out = append(e.out, '}')
+	return nil
+}
+
+// The prefetchers load, for all the objects of one level at once, every
+// child the fields select, then go down to the children's level: one
+// statement per level and edge, however many parents. The writers below
+// then find everything in the loaders' caches. A child that failed is left
+// out here; its writer loads it again and gives up on the error.
+
+func (e *direct) prefetchProperties(props []*model.Property, fields []graphql.CollectedField) error {
+	for _, f := range fields {
+		if f.Name != "units" {
+			continue
+		}
+		keys := make([]pageKey, 0, len(props))
+		for _, p := range props {
+			if err := e.svc.RequireManager(e.ctx, p.ID); err != nil {
+				return err
+			}
+			k, err := e.pageKey(f, p.ID, valuePosition)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		var units []*model.Unit
+		for _, p := range e.l.unitPages.prefetch(e.ctx, keys) {
+			units = append(units, pointers(p.Items)...)
+		}
+		if err := e.belowNodes(f.Selections, "UnitConnection", "UnitEdge", func(nodes []graphql.CollectedField) error {
+			return e.prefetchUnits(units, nodes)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *direct) prefetchUnits(units []*model.Unit, fields []graphql.CollectedField) error {
+	if len(units) == 0 {
+		return nil
+	}
+	for _, f := range fields {
+		switch f.Name {
+		case "users":
+			keys := make([]pageKey, len(units))
+			for i, u := range units {
+				k, err := e.pageKey(f, u.ID, idPosition)
+				if err != nil {
+					return err
+				}
+				keys[i] = k
+			}
+			var users []*model.UnitUser
+			for _, p := range e.l.userPages.prefetch(e.ctx, keys) {
+				users = append(users, pointers(p.Items)...)
+			}
+			if err := e.belowNodes(f.Selections, "UnitUserConnection", "UnitUserEdge", func(nodes []graphql.CollectedField) error {
+				return e.prefetchUsers(users, nodes)
+			}); err != nil {
+				return err
+			}
+		case "devices":
+			keys := make([]deviceKey, len(units))
+			for i, u := range units {
+				k, err := e.deviceKey(f, u.ID)
+				if err != nil {
+					return err
+				}
+				keys[i] = k
+			}
+			if err := e.prefetchDevices(flatten(e.l.unitDevices.prefetch(e.ctx, keys)), f.Selections); err != nil {
+				return err
+			}
+		case "property":
+			ids := make([]uuid.UUID, len(units))
+			for i, u := range units {
+				ids[i] = u.PropertyID
+			}
+			fs, err := e.collect(f.Selections, "Property")
+			if err != nil {
+				return err
+			}
+			if err := e.prefetchProperties(e.l.property.prefetch(e.ctx, ids), fs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *direct) prefetchUsers(users []*model.UnitUser, fields []graphql.CollectedField) error {
+	if len(users) == 0 {
+		return nil
+	}
+	for _, f := range fields {
+		switch f.Name {
+		case "devices":
+			ids := make([]uuid.UUID, len(users))
+			for i, u := range users {
+				ids[i] = u.ID
+			}
+			if err := e.prefetchDevices(flatten(e.l.userDevices.prefetch(e.ctx, ids)), f.Selections); err != nil {
+				return err
+			}
+		case "unit":
+			ids := make([]uuid.UUID, len(users))
+			for i, u := range users {
+				ids[i] = u.UnitID
+			}
+			fs, err := e.collect(f.Selections, "Unit")
+			if err != nil {
+				return err
+			}
+			if err := e.prefetchUnits(e.l.unit.prefetch(e.ctx, ids), fs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *direct) prefetchDevices(devices []*model.Device, sel ast.SelectionSet) error {
+	if len(devices) == 0 {
+		return nil
+	}
+	fields, err := e.collect(sel, "Device")
+	if err != nil {
+		return err
+	}
+	for _, f := range fields {
+		if f.Name != "user" {
+			continue
+		}
+		ids := make([]uuid.UUID, len(devices))
+		for i, d := range devices {
+			ids[i] = d.UserID
+		}
+		fs, err := e.collect(f.Selections, "UnitUser")
+		if err != nil {
+			return err
+		}
+		if err := e.prefetchUsers(e.l.user.prefetch(e.ctx, ids), fs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// belowNodes calls fn with the node fields of every edges { node { … } }
+// that a connection's selection holds (aliases and fragments may give
+// several).
+func (e *direct) belowNodes(sel ast.SelectionSet, connType, edgeType string, fn func([]graphql.CollectedField) error) error {
+	conn, err := e.collect(sel, connType)
+	if err != nil {
+		return err
+	}
+	for _, c := range conn {
+		if c.Name != "edges" {
+			continue
+		}
+		edge, err := e.collect(c.Selections, edgeType)
+		if err != nil {
+			return err
+		}
+		for _, n := range edge {
+			if n.Name != "node" {
+				continue
+			}
+			nodes, err := e.collect(n.Selections, edgeType[:len(edgeType)-len("Edge")])
+			if err != nil {
+				return err
+			}
+			if err := fn(nodes); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// The writers: one object at a time, its fields in the order collected.
+
+func (e *direct) property(p *model.Property, fields []graphql.CollectedField) error {
+	e.out = append(e.out, '{')
+	for i, f := range fields {
+		e.key(i, f.Alias)
+		switch f.Name {
+		case "__typename":
+			e.str("Property")
+		case "id":
+			e.uuid(p.ID)
+		case "name":
+			e.str(p.Name)
+		case "address":
+			e.str(p.Address)
+		case "description":
+			e.str(p.Description)
+		case "managementName":
+			e.str(p.ManagementName)
+		case "managementPhone":
+			e.str(p.ManagementPhone)
+		case "managementEmail":
+			e.str(p.ManagementEmail)
+		case "helpText":
+			e.str(p.HelpText)
+		case "announcements":
+			e.str(p.Announcements)
+		case "allowSeparateGuestSecret":
+			e.bool(p.AllowSeparateGuestSecret)
+		case "enforceMaxUnits":
+			e.bool(p.EnforceMaxUnits)
+		case "maxUnits":
+			e.int(p.MaxUnits)
+		case "sendEmail":
+			e.bool(p.SendEmail)
+		case "sendSms":
+			e.bool(p.SendSms)
+		case "ssids":
+			e.out = append(e.out, '[')
+			for j, s := range p.SSIDs {
+				if j > 0 {
+					e.out = append(e.out, ',')
+				}
+				e.str(s)
+			}
+			e.out = append(e.out, ']')
+		case "units":
+			if err := e.svc.RequireManager(e.ctx, p.ID); err != nil {
+				return err
+			}
+			k, err := e.pageKey(f, p.ID, valuePosition)
+			if err != nil {
+				return err
+			}
+			page, err := e.l.unitPages.get(e.ctx, k)
+			if err != nil {
+				return err
+			}
+			if err := e.unitConnection(page, f.Selections); err != nil {
+				return err
+			}
+		default:
+			return errNotDirect
+		}
+	}
+	e.out = append(e.out, '}')
+	return nil
+}
+
+func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
+	e.out = append(e.out, '{')
+	for i, f := range fields {
+		e.key(i, f.Alias)
+		switch f.Name {
+		case "__typename":
+			e.str("Unit")
+		case "id":
+			e.uuid(u.ID)
+		case "number":
+			e.str(u.Number)
+		case "description":
+			e.str(u.Description)
+		case "status":
+			e.str(string(u.Status))
+		case "secret":
+			e.str(u.Secret)
+		case "guestSecret":
+			if u.GuestSecret == nil {
+				e.out = append(e.out, "null"...)
+			} else {
+				e.str(*u.GuestSecret)
+			}
+		case "contact":
+			if err := e.contact(&u.Contact, f.Selections); err != nil {
+				return err
+			}
+		case "users":
+			k, err := e.pageKey(f, u.ID, idPosition)
+			if err != nil {
+				return err
+			}
+			page, err := e.l.userPages.get(e.ctx, k)
+			if err != nil {
+				return err
+			}
+			if err := e.userConnection(page, f.Selections); err != nil {
+				return err
+			}
+		case "devices":
+			k, err := e.deviceKey(f, u.ID)
+			if err != nil {
+				return err
+			}
+			devices, err := e.l.unitDevices.get(e.ctx, k)
+			if err != nil {
+				return err
+			}
+			if err := e.devices(devices, f.Selections); err != nil {
+				return err
+			}
+		case "property":
+			p, err := e.l.property.get(e.ctx, u.PropertyID)
+			if err != nil {
+				return err
+			}
+			fs, err := e.collect(f.Selections, "Property")
+			if err != nil {
+				return err
+			}
+			if err := e.property(p, fs); err != nil {
+				return err
+			}
+		default:
+			return errNotDirect
+		}
+	}
+	e.out = append(e.out, '}')
+	return nil
+}
+
+func (e *direct) contact(c *model.Contact, sel ast.SelectionSet) error {
+	fields, err := e.collect(sel, "Contact")
+	if err != nil {
+		return err
+	}
+	e.out = append(e.out, '{')
+	for i, f := range fields {
+		e.key(i, f.Alias)
+		switch f.Name {
+		case "__typename":
+			e.str("Contact")
+		case "contactName":
+			e.str(c.ContactName)
+		case "email":
+			e.str(c.Email)
+		case "phoneNumber":
+			e.str(c.PhoneNumber)
+		default:
+			return errNotDirect
+		}
+	}
+	e.out = append(e.out, '}')
+	return nil
+}
+
+func (e *direct) user(u *model.UnitUser, fields []graphql.CollectedField) error {
+	e.out = append(e.out, '{')
+	for i, f := range fields {
+		e.key(i, f.Alias)
+		switch f.Name {
+		case "__typename":
+			e.str("UnitUser")
+		case "id":
+			e.uuid(u.ID)
+		case "userName":
+			e.str(u.UserName)
+		case "email":
+			e.str(u.Email)
+		case "phoneNumber":
+			e.str(u.PhoneNumber)
+		case "passphrase":
+			e.str(u.Passphrase)
+		case "status":
+			e.str(string(u.Status))
+		case "type":
+			e.str(string(u.Type))
+		case "devices":
+			devices, err := e.l.userDevices.get(e.ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			if err := e.devices(devices, f.Selections); err != nil {
+				return err
+			}
+		case "unit":
+			unit, err := e.l.unit.get(e.ctx, u.UnitID)
+			if err != nil {
+				return err
+			}
+			fs, err := e.collect(f.Selections, "Unit")
+			if err != nil {
+				return err
+			}
+			if err := e.unit(unit, fs); err != nil {
+				return err
+			}
+		default:
+			return errNotDirect
+		}
+	}
+	e.out = append(e.out, '}')
+	return nil
+}
+
+func (e *direct) devices(devices []*model.Device, sel ast.SelectionSet) error {
+	fields, err := e.collect(sel, "Device")
+	if err != nil {
+		return err
+	}
+	e.out = append(e.out, '[')
+	for i, d := range devices {
+		if i > 0 {
+			e.out = append(e.out, ',')
+		}
+		if err := e.device(d, fields); err != nil {
+			return err
+		}
+	}
+	e.out = append(e.out, ']')
+	return nil
+}
+
+func (e *direct) device(d *model.Device, fields []graphql.CollectedField) error {
+	e.out = append(e.out, '{')
+	for i, f := range fields {
+		e.key(i, f.Alias)
+		switch f.Name {
+		case "__typename":
+			e.str("Device")
+		case "id", "macAddress":
+			e.str(d.MACAddress)
+		case "displayName":
+			e.str(d.DisplayName)
+		case "description":
+			e.str(d.Description)
+		case "osType":
+			e.str(d.OSType)
+		case "type":
+			e.str(string(d.UserType))
+		case "lastSeen":
+			if d.LastSeen == nil {
+				e.out = append(e.out, "null"...)
+			} else {
+				e.out = append(e.out, '"')
+				e.out = d.LastSeen.UTC().AppendFormat(e.out, time.RFC3339)
+				e.out = append(e.out, '"')
+			}
+		case "user":
+			u, err := e.l.user.get(e.ctx, d.UserID)
+			if err != nil {
+				return err
+			}
+			fs, err := e.collect(f.Selections, "UnitUser")
+			if err != nil {
+				return err
+			}
+			if err := e.user(u, fs); err != nil {
+				return err
+			}
+		default:
+			return errNotDirect
+		}
+	}
+	e.out = append(e.out, '}')
+	return nil
+}
+
+func (e *direct) unitConnection(p model.Page[model.Unit], sel ast.SelectionSet) error {
+	cursorOf := func(i int) string { return encodeCursor(cursor{Value: p.Items[i].Number, ID: p.Items[i].ID}) }
+	return e.connection(sel, "UnitConnection", "UnitEdge", len(p.Items), p.HasNext, p.Total, cursorOf,
+		func(i int, fields []graphql.CollectedField) error { return e.unit(&p.Items[i], fields) })
+}
+
+func (e *direct) userConnection(p model.Page[model.UnitUser], sel ast.SelectionSet) error {
+	cursorOf := func(i int) string { return encodeCursor(cursor{ID: p.Items[i].ID}) }
+	return e.connection(sel, "UnitUserConnection", "UnitUserEdge", len(p.Items), p.HasNext, p.Total, cursorOf,
+		func(i int, fields []graphql.CollectedField) error { return e.user(&p.Items[i], fields) })
+}
+
+// connection writes a page of n nodes: edges (a cursor is computed only
+// where one is selected), pageInfo and totalCount.
+func (e *direct) connection(sel ast.SelectionSet, connType, edgeType string, n int, hasNext bool, total int,
+	cursorOf func(int) string, node func(int, []graphql.CollectedField) error) error {
+	fields, err := e.collect(sel, connType)
+	if err != nil {
+		return err
+	}
+	nodeType := edgeType[:len(edgeType)-len("Edge")]
+	e.out = append(e.out, '{')
+	for i, f := range fields {
+		e.key(i, f.Alias)
+		switch f.Name {
+		case "__typename":
+			e.str(connType)
+		case "totalCount":
+			e.int(total)
+		case "edges":
+			edge, err := e.collect(f.Selections, edgeType)
+			if err != nil {
+				return err
+			}
+			e.out = append(e.out, '[')
+			for item := range n {
+				if item > 0 {
+					e.out = append(e.out, ',')
+				}
+				e.out = append(e.out, '{')
+				for j, ef := range edge {
+					e.key(j, ef.Alias)
+					switch ef.Name {
+					case "__typename":
+						e.str(edgeType)
+					case "cursor":
+						e.str(cursorOf(item))
+					case "node":
+						nf, err := e.collect(ef.Selections, nodeType)
+						if err != nil {
+							return err
+						}
+						if err := node(item, nf); err != nil {
+							return err
+						}
+					default:
+						return errNotDirect
+					}
+				}
+				e.out = append(e.out, '}')
+			}
+			e.out = append(e.out, ']')
+		case "pageInfo":
+			info, err := e.collect(f.Selections, "PageInfo")
+			if err != nil {
+				return err
+			}
+			e.out = append(e.out, '{')
+			for j, pf := range info {
+				e.key(j, pf.Alias)
+				switch pf.Name {
+				case "__typename":
+					e.str("PageInfo")
+				case "hasNextPage":
+					e.bool(hasNext)
+				case "endCursor":
+					if n == 0 {
+						e.out = append(e.out, "null"...)
+					} else {
+						e.str(cursorOf(n - 1))
+					}
+				default:
+					return errNotDirect
+				}
+			}
+			e.out = append(e.out, '}')
+		default:
+			return errNotDirect
+		}
+	}
+	e.out = append(e.out, '}')
+	return nil
+}
+
+// JSON, written as gqlgen writes it.
+
+// key writes the response key of the i-th field of an object.
+func (e *direct) key(i int, alias string) {
+	if i > 0 {
+		e.out = append(e.out, ',')
+	}
+	e.str(alias)
+	e.out = append(e.out, ':')
+}
+
+// str writes s quoted, escaped as gqlgen's string marshaler escapes it.
+func (e *direct) str(s string) {
+	e.out = append(e.out, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		e.out = append(e.out, s[start:i]...)
+		switch c {
+		case '\t':
+			e.out = append(e.out, `\t`...)
+		case '\r':
+			e.out = append(e.out, `\r`...)
+		case '\n':
+			e.out = append(e.out, `\n`...)
+		case '\\':
+			e.out = append(e.out, `\\`...)
+		case '"':
+			e.out = append(e.out, `\"`...)
+		default:
+			e.out = append(e.out, `\u00`...)
+			e.out = append(e.out, hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	e.out = append(e.out, s[start:]...)
+	e.out = append(e.out, '"')
+}
+
+const hexDigits = "0123456789ABCDEF" // gqlgen escapes in upper case
+
+func (e *direct) uuid(id uuid.UUID) {
+	var b [38]byte
+	b[0], b[37] = '"', '"'
+	hex.Encode(b[1:9], id[0:4])
+	b[9] = '-'
+	hex.Encode(b[10:14], id[4:6])
+	b[14] = '-'
+	hex.Encode(b[15:19], id[6:8])
+	b[19] = '-'
+	hex.Encode(b[20:24], id[8:10])
+	b[24] = '-'
+	hex.Encode(b[25:37], id[10:16])
+	e.out = append(e.out, b[:]...)
+}
+
+func (e *direct) int(n int)   { e.out = strconv.AppendInt(e.out, int64(n), 10) }
+func (e *direct) bool(b bool) { e.out = strconv.AppendBool(e.out, b) }

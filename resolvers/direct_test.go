@@ -1,0 +1,207 @@
+package resolvers_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/rest"
+	"github.com/residentportal/bff/rest/edge"
+)
+
+// executors serves one replica twice: through the direct executor (with
+// gqlgen's behind it) and through gqlgen's alone.
+type executors struct {
+	*replica
+	direct, gqlgen http.Handler
+
+	mu  sync.Mutex
+	ran []string // which executor ran each operation on the direct side
+}
+
+func newExecutors(tb testing.TB) *executors {
+	e := &executors{replica: newReplica(tb, dbtest.NewURL(tb))}
+	mk := func(gqlgenOnly bool) http.Handler {
+		gql := resolvers.NewGraphQLHandler(e.svc, resolvers.GraphQLOptions{ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes, Introspection: true,
+			GqlgenOnly: gqlgenOnly, Executed: func(x string) {
+				if !gqlgenOnly {
+					e.mu.Lock()
+					e.ran = append(e.ran, x)
+					e.mu.Unlock()
+				}
+			}})
+		return rest.NewHandler(rest.Deps{Service: e.svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(),
+			RequestTimeout: 10 * time.Second, PublicBaseURL: "http://localhost:8080", GraphQL: gql})
+	}
+	e.direct, e.gqlgen = mk(false), mk(true)
+	return e
+}
+
+type exchange struct {
+	status      int
+	contentType string
+	body        string
+}
+
+func exchangeWith(h http.Handler, credential, body string) exchange {
+	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if credential != "" {
+		req.Header.Set("Authorization", credential)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return exchange{w.Code, w.Header().Get("Content-Type"), w.Body.String()}
+}
+
+// compare runs one operation on both sides and requires the same status,
+// content type and body, byte for byte, and the executor it expects.
+func (e *executors) compare(tb testing.TB, want, credential, query string, vars map[string]any) string {
+	tb.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	e.mu.Lock()
+	e.ran = e.ran[:0]
+	e.mu.Unlock()
+	d := exchangeWith(e.direct, credential, string(body))
+	e.mu.Lock()
+	ran := strings.Join(e.ran, ",")
+	e.mu.Unlock()
+	g := exchangeWith(e.gqlgen, credential, string(body))
+	if d != g {
+		tb.Fatalf("%s\ndirect: %d %s %s\ngqlgen: %d %s %s", query, d.status, d.contentType, d.body, g.status, g.contentType, g.body)
+	}
+	if ran != want && !(want == "" && ran == "") {
+		tb.Fatalf("%s\nran on %q, want %q (%s)", query, ran, want, d.body)
+	}
+	return d.body
+}
+
+// Strings that JSON must escape, or that encoding/json escapes for HTML.
+const awkward = "Tom & Jerry <b>\"quoted\"</b> back\\slash\ttab\nnew\rret\x01\x1f é 🙂 \u2028\u2029 end"
+
+func TestDirectExecutorMatchesGqlgen(t *testing.T) {
+	e := newExecutors(t)
+	ctx := context.Background()
+	f := newFixture(t, e.store, db.PropertyInput{AllowSeparateGuestSecret: dbtest.Ptr(true)})
+	populate(t, e.store, f.property.ID, []uuid.UUID{f.unit.Unit.ID, f.neighbour.Unit.ID}, 4)
+	for _, q := range []string{ // what validation keeps out of writes may still be read
+		`UPDATE properties SET description = $1, ssids = ARRAY['Harbour', $1]`,
+		`UPDATE units SET description = $1, contact_name = $1`,
+		`UPDATE unit_users SET user_name = $1 || id::text WHERE type = 'LINKED'`,
+		`UPDATE devices SET display_name = $1, os_type = 'iOS', last_seen = '2026-11-27 05:46:04.123+01'
+		   WHERE mac_address IN (SELECT min(mac_address) FROM devices GROUP BY user_id)`,
+	} {
+		if _, err := e.store.Pool().Exec(ctx, q, awkward); err != nil {
+			t.Fatal(err)
+		}
+	}
+	token := e.login(t, f.property.ID, f.unit.PortalSecret)
+	key := dbtest.Must[db.CreatedManagerKey](t)(e.store.CreateManagerKey(ctx, f.property.ID)).Key
+	pid := f.property.ID.String()
+	vars := map[string]any{"p": pid}
+
+	e.compare(t, "direct", token, residentQuery, vars)
+	e.compare(t, "direct", key, managerQuery, vars)
+
+	const everything = `query($p: ID!, $yes: Boolean!, $no: Boolean!) {
+	  __typename
+	  me: unit(propertyId: $p) { __typename ...U id @include(if: $yes) secret @skip(if: $yes) guestSecret description status
+	    contact { __typename contactName email phoneNumber }
+	    users(first: 2) { __typename totalCount pageInfo { __typename hasNextPage endCursor } edges { __typename cursor node { ...UU } } }
+	    all: users { totalCount edges { node { id } } }
+	    devices { ...D } guest: devices(type: GUEST) { id } own: devices(type: UNIT) { id type }
+	    property { id name ssids maxUnits sendSms sendEmail allowSeparateGuestSecret enforceMaxUnits address description
+	      managementName managementPhone managementEmail helpText announcements }
+	    ... on Unit { number secret @include(if: $no) }
+	  }
+	}
+	fragment U on Unit { number }
+	fragment UU on UnitUser { id userName email phoneNumber passphrase status type
+	  devices { ...D user { userName unit { number } } } unit { number } }
+	fragment D on Device { __typename id macAddress displayName description osType lastSeen type }`
+	body := e.compare(t, "direct", token, everything, map[string]any{"p": pid, "yes": true, "no": false})
+	var page struct {
+		Data struct {
+			Me struct {
+				Users struct{ PageInfo struct{ EndCursor string } }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &page); err != nil || page.Data.Me.Users.PageInfo.EndCursor == "" {
+		t.Fatalf("no cursor in %s", body)
+	}
+	for _, want := range []string{`\u0026`, `\u003c`, `\u2028`, `\t`, `\u0001`, `\u001F`, "🙂", `"lastSeen":"2026-11-27T04:46:04Z"`, `"guestSecret":"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("%s not in %s", want, body)
+		}
+	}
+	e.compare(t, "direct", token, `query($p: ID!, $a: String) { unit(propertyId: $p) {
+	  users(first: 2, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { userName } } } } }`,
+		map[string]any{"p": pid, "a": page.Data.Me.Users.PageInfo.EndCursor})
+
+	// A manager, through paging, cycles and every root field it knows.
+	mgrPage := `query($p: ID!, $a: String) { property(propertyId: $p) { name
+	  units(first: 1, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { number
+	    users { edges { node { userName devices { id user { unit { property { name units(first: 5) { totalCount } } } } } } } } } } } } }`
+	body = e.compare(t, "direct", key, mgrPage, vars)
+	var units struct {
+		Data struct {
+			Property struct {
+				Units struct{ PageInfo struct{ EndCursor string } }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &units); err != nil || units.Data.Property.Units.PageInfo.EndCursor == "" {
+		t.Fatalf("no cursor in %s", body)
+	}
+	e.compare(t, "direct", key, mgrPage, map[string]any{"p": pid, "a": units.Data.Property.Units.PageInfo.EndCursor})
+	var user string
+	if err := e.store.Pool().QueryRow(ctx, `SELECT id FROM unit_users WHERE unit_id = $1 AND type = 'LINKED' LIMIT 1`, f.neighbour.Unit.ID).Scan(&user); err != nil {
+		t.Fatal(err)
+	}
+	e.compare(t, "direct", key, `query($p: ID!, $u: ID, $user: ID!) {
+	  unit(propertyId: $p, unitId: $u) { number devices(type: LINKED) { id } }
+	  unitUser(propertyId: $p, userId: $user) { ... on UnitUser { email userName } unit { number users(first: 1) { edges { node { id } } } } }
+	  property(propertyId: $p) { units(first: 100) { edges { node { number } } } } }`,
+		map[string]any{"p": pid, "u": f.neighbour.Unit.ID.String(), "user": user})
+	e.compare(t, "direct", token, `query($p: ID!) { unit(propertyId: $p) { users(first: 1) { edges { node { id } } } } }`, vars)
+
+	// What it does not run — errors, fields it does not know, mutations,
+	// introspection — gqlgen runs, with the same result as without it.
+	for _, c := range []struct {
+		credential, query string
+		vars              map[string]any
+	}{
+		{token, `query($p: ID!) { unit(propertyId: $p) { users(first: 0) { totalCount } } }`, vars},
+		{token, `query($p: ID!) { unit(propertyId: $p) { users(after: "bm90IGEgY3Vyc29y") { totalCount } } }`, vars},
+		{token, `query($p: ID!) { property(propertyId: $p) { name units { totalCount } } }`, vars},
+		{token, `query($p: ID!) { unit(propertyId: $p) { property { units { totalCount } } } }`, vars},
+		{key, `query($p: ID!) { unit(propertyId: $p) { id } }`, vars},
+		{key, `query($p: ID!, $u: ID) { unit(propertyId: $p, unitId: $u) { id } }`, map[string]any{"p": pid, "u": uuid.NewString()}},
+		{key, `query($p: ID!) { unitUser(propertyId: $p, userId: "nope") { id } }`, vars},
+		{"", `query($p: ID!) { unit(propertyId: $p) { id } }`, vars},
+		{token, `query($p: ID!) { property(propertyId: $p) { name uiConfiguration { text { title } } } }`, vars},
+		{token, `query($p: ID!) { unit(propertyId: $p) { id } portalAccess(propertyId: $p) { portalAllowed } }`, vars},
+		{token, `query($p: ID!) { unitDevices(propertyId: $p, type: UNIT) { id } }`, vars},
+		{token, `query($p: ID!) { unitUsers(propertyId: $p, first: 2) { edges { node { id } } } }`, vars},
+		{token, `query { __schema { queryType { name } } }`, nil},
+		{token, `query($p: ID!) { unit(propertyId: $p) { id } __type(name: "Unit") { name } }`, vars},
+		{token, `query($p: ID!) { unit(propertyId: $p) { ... @defer { id } } }`, vars},
+		{token, `mutation($p: ID!) { updateUnit(propertyId: $p, input: {description: "same"}) { description } }`, vars},
+	} {
+		e.compare(t, "gqlgen", c.credential, c.query, c.vars)
+	}
+	// Nothing at all runs for an operation that does not validate.
+	e.compare(t, "", token, `query { unit { id } }`, nil)
+	e.compare(t, "", token, `query($p: ID!) { unit(propertyId: $p) { devices(type: NOBODY) { id } } }`, vars)
+}
