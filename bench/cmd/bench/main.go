@@ -43,6 +43,7 @@ type result struct {
 	latencies        []time.Duration
 	statements       int64
 	rssKB            int64
+	cpu              time.Duration // the server's CPU time (user + system)
 }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}, Timeout: 30 * time.Second}
@@ -56,6 +57,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "report")
 	meta := flag.String("meta", "", "lines for the report's header (versions, command)")
 	only := flag.String("only", "", "run only the scenarios whose title contains this")
+	levels := flag.String("concurrency", "", "run only these concurrency levels (comma-separated; default: each scenario's own)")
 	flag.Parse()
 
 	raw, err := os.ReadFile(*dataFile)
@@ -98,9 +100,10 @@ func main() {
 				present = append(present, n)
 			}
 		}
-		var extra []string
+		var extra []string // variants of a target ("portald-deep"), served by it
 		for n := range sc.reqs {
-			if !slices.Contains(present, n) {
+			base, _, _ := strings.Cut(n, "-")
+			if _, ok := ts[base]; ok && !slices.Contains(present, n) {
 				extra = append(extra, n)
 			}
 		}
@@ -111,8 +114,11 @@ func main() {
 			baseline = present[0]
 		}
 		fmt.Fprintf(&report, "## %s\n\n%s\n\n", sc.title, sc.about)
-		fmt.Fprintf(&report, "| concurrency | server | req/s | × %[1]s | p50 ms | p90 ms | p99 ms | p99 × %[1]s | errors | statements/req | RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|\n", baseline)
+		fmt.Fprintf(&report, "| concurrency | server | req/s | × %[1]s | p50 ms | p90 ms | p99 ms | p99 × %[1]s | errors | statements/req | server CPU ms/req | RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n", baseline)
 		for _, c := range sc.concurrency {
+			if *levels != "" && !slices.Contains(strings.Split(*levels, ","), strconv.Itoa(c)) {
+				continue
+			}
 			res := map[string]*result{}
 			for r := 0; r < *rounds; r++ {
 				for _, n := range present {
@@ -132,6 +138,7 @@ func main() {
 					acc.latencies = append(acc.latencies, one.latencies...)
 					acc.statements += one.statements
 					acc.rssKB = max(acc.rssKB, one.rssKB)
+					acc.cpu += one.cpu
 				}
 			}
 			floor := res[baseline]
@@ -145,9 +152,9 @@ func main() {
 					ratio = fmt.Sprintf("%.2f", rate/(float64(floor.requests)/floor.elapsed.Seconds()))
 					p99ratio = fmt.Sprintf("%.2f", float64(pct(r.latencies, 0.99))/float64(pct(floor.latencies, 0.99)))
 				}
-				fmt.Fprintf(&report, "| %d | %s | %.0f | %s | %.2f | %.2f | %.2f | %s | %d | %.2f | %.0f |\n", c, n, rate, ratio,
+				fmt.Fprintf(&report, "| %d | %s | %.0f | %s | %.2f | %.2f | %.2f | %s | %d | %.2f | %.3f | %.0f |\n", c, n, rate, ratio,
 					ms(pct(r.latencies, 0.5)), ms(pct(r.latencies, 0.9)), ms(pct(r.latencies, 0.99)), p99ratio, r.errors,
-					float64(r.statements)/float64(max(1, r.requests)), float64(r.rssKB)/1024)
+					float64(r.statements)/float64(max(1, r.requests)), ms(r.cpu)/float64(max(1, r.requests)), float64(r.rssKB)/1024)
 			}
 		}
 		report.WriteString("\n")
@@ -323,6 +330,7 @@ func (b *runner) run(t target, mk request, c int) result {
 		}
 	}
 	before := b.statements()
+	cpuBefore := cpuTime(t.pid)
 	var n atomic.Int64
 	var errs atomic.Int64
 	lat := make([][]time.Duration, c)
@@ -375,7 +383,7 @@ func (b *runner) run(t target, mk request, c int) result {
 		all = append(all, l...)
 	}
 	return result{requests: len(all), errors: int(errs.Load()), elapsed: elapsed, latencies: all,
-		statements: b.statements() - before - 1, rssKB: rss.Load()}
+		statements: b.statements() - before - 1, rssKB: rss.Load(), cpu: cpuTime(t.pid) - cpuBefore}
 }
 
 func (b *runner) statements() int64 {
@@ -385,6 +393,25 @@ func (b *runner) statements() int64 {
 	}
 	return n
 }
+
+// cpuTime is the CPU time pid has used (user + system).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (which may hold spaces), from state.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on Linux).
+const clockTicks = 100
 
 func rssKB(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
