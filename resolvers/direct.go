@@ -47,6 +47,9 @@ func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	if oc.Operation != nil && oc.Operation.Operation == ast.Query {
 		if data, ok := s.run(ctx, oc); ok {
 			s.tell("direct")
+			if d, ok := ctx.Value(directDataKey{}).(*directData); ok {
+				d.data = data
+			}
 			return graphql.OneShot(&graphql.Response{Data: data})
 		}
 	}
@@ -825,17 +828,36 @@ func (e *direct) key(i int, alias string) {
 	e.out = append(e.out, ':')
 }
 
-// str writes s quoted, escaped as gqlgen's string marshaler escapes it.
+// str writes s quoted, escaped as gqlgen's string marshaler escapes it and
+// then as encoding/json escapes for HTML (<, >, &, U+2028 and U+2029), the
+// two steps every gqlgen response goes through.
 func (e *direct) str(s string) {
 	e.out = append(e.out, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '\\' && c != '"' {
+		if c >= 0x20 && c != '\\' && c != '"' && c != '<' && c != '>' && c != '&' && c != 0xE2 {
+			continue
+		}
+		if c == 0xE2 { // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
+			if i+2 >= len(s) || s[i+1] != 0x80 || s[i+2]&^1 != 0xA8 {
+				continue
+			}
+			e.out = append(e.out, s[start:i]...)
+			e.out = append(e.out, `\u202`...)
+			e.out = append(e.out, '8'+s[i+2]-0xA8)
+			i += 2
+			start = i + 1
 			continue
 		}
 		e.out = append(e.out, s[start:i]...)
 		switch c {
+		case '<':
+			e.out = append(e.out, `\u003c`...)
+		case '>':
+			e.out = append(e.out, `\u003e`...)
+		case '&':
+			e.out = append(e.out, `\u0026`...)
 		case '\t':
 			e.out = append(e.out, `\t`...)
 		case '\r':

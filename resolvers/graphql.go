@@ -97,7 +97,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	}
 	srv := handler.New(schema)
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	if opts.Introspection {
