@@ -477,3 +477,28 @@ func TestGuestSync(t *testing.T) {
 		t.Fatal("withdrawing guests kept the guest identity")
 	}
 }
+
+// Pages without their total skip the count and are otherwise the same.
+func TestPagesWithoutTotal(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.New(t)
+	p := newProperty(t, d, db.PropertyInput{})
+	var units []uuid.UUID
+	for i := range 5 {
+		units = append(units, newUnit(t, d, p.ID, fmt.Sprintf("%03d", i)).Unit.ID)
+	}
+	for _, after := range []*string{nil, dbtest.Ptr("001"), dbtest.Ptr("999")} {
+		counted := dbtest.Must[map[uuid.UUID]model.Page[model.Unit]](t)(d.UnitPages(ctx, []uuid.UUID{p.ID}, model.UnitPage{AfterNumber: after, Limit: 2}))[p.ID]
+		bare := dbtest.Must[map[uuid.UUID]model.Page[model.Unit]](t)(d.UnitPages(ctx, []uuid.UUID{p.ID}, model.UnitPage{AfterNumber: after, Limit: 2, SkipTotal: true}))[p.ID]
+		if counted.Total != 5 || bare.Total != 0 || len(bare.Items) != len(counted.Items) || bare.HasNext != counted.HasNext {
+			t.Fatalf("after %v: counted %+v, bare %+v", after, counted, bare)
+		}
+	}
+	counted := dbtest.Must[map[uuid.UUID]model.Page[model.UnitUser]](t)(d.UnitUserPages(ctx, units, model.UserPage{Limit: 1}))
+	bare := dbtest.Must[map[uuid.UUID]model.Page[model.UnitUser]](t)(d.UnitUserPages(ctx, units, model.UserPage{Limit: 1, SkipTotal: true}))
+	for _, u := range units {
+		if counted[u].Total != 1 || bare[u].Total != 0 || len(bare[u].Items) != 1 || bare[u].Items[0].ID != counted[u].Items[0].ID {
+			t.Fatalf("unit %s: counted %+v, bare %+v", u, counted[u], bare[u])
+		}
+	}
+}

@@ -121,8 +121,11 @@ func (db *DB) UnitAuthByIDs(ctx context.Context, ids []uuid.UUID) ([]model.UnitA
 // ordered by number, with the property's unit count, in one statement.
 // Properties without units get an empty page.
 func (db *DB) UnitPages(ctx context.Context, propertyIDs []uuid.UUID, page model.UnitPage) (map[uuid.UUID]model.Page[model.Unit], error) {
-	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id)
-	  CROSS JOIN LATERAL (SELECT count(*) AS total FROM units c WHERE c.property_id = k.id) AS t
+	count := `CROSS JOIN LATERAL (SELECT count(*) AS total FROM units c WHERE c.property_id = k.id) AS t`
+	if page.SkipTotal {
+		count = `CROSS JOIN (SELECT 0::bigint AS total) AS t`
+	}
+	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id) `+count+`
 	  CROSS JOIN LATERAL (SELECT `+unitColumns+unitFrom+`
 	    WHERE u.property_id = k.id AND ($2::text IS NULL OR u.number > $2)
 	    ORDER BY u.number LIMIT $3) AS x`, propertyIDs, page.AfterNumber, page.Limit+1)
@@ -158,7 +161,7 @@ func (db *DB) UnitPages(ctx context.Context, propertyIDs []uuid.UUID, page model
 // fillUnitTotals counts the units of properties whose page came back empty
 // (only a page past the end needs this second statement).
 func (db *DB) fillUnitTotals(ctx context.Context, pages map[uuid.UUID]model.Page[model.Unit], page model.UnitPage) (map[uuid.UUID]model.Page[model.Unit], error) {
-	if page.AfterNumber == nil {
+	if page.AfterNumber == nil || page.SkipTotal {
 		return pages, nil // without a cursor, an empty page means no units
 	}
 	var missing []uuid.UUID

@@ -64,8 +64,11 @@ func (db *DB) UnitUsersByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Unit
 // ordered by id, with the unit's user count, in one statement. Units
 // without users (or past the end) get an empty page.
 func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model.UserPage) (map[uuid.UUID]model.Page[model.UnitUser], error) {
-	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id)
-	  CROSS JOIN LATERAL (SELECT count(*) AS total FROM unit_users c WHERE c.unit_id = k.id) AS t
+	count := `CROSS JOIN LATERAL (SELECT count(*) AS total FROM unit_users c WHERE c.unit_id = k.id) AS t`
+	if page.SkipTotal {
+		count = `CROSS JOIN (SELECT 0::bigint AS total) AS t`
+	}
+	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id) `+count+`
 	  CROSS JOIN LATERAL (SELECT `+userColumns+` FROM unit_users uu
 	    WHERE uu.unit_id = k.id AND ($2::uuid IS NULL OR uu.id > $2)
 	    ORDER BY uu.id LIMIT $3) AS x`, unitIDs, page.AfterID, page.Limit+1)
@@ -95,7 +98,7 @@ func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model
 	if err != nil {
 		return nil, wrap("db.UnitUserPages", err)
 	}
-	if page.AfterID != nil { // a page past the end still needs its unit's count
+	if page.AfterID != nil && !page.SkipTotal { // a page past the end still needs its unit's count
 		for id, p := range out {
 			if len(p.Items) == 0 {
 				if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM unit_users WHERE unit_id = $1`, id).Scan(&p.Total); err != nil {

@@ -150,7 +150,7 @@ func prefetchUnitChildren(ctx context.Context, l *loaders, units []*model.Unit, 
 		}
 		keys := make([]pageKey, len(units))
 		for i, u := range units {
-			keys[i] = pageKey{u.ID, key.first, key.after}
+			keys[i] = pageKey{parent: u.ID, first: key.first, after: key.after}
 		}
 		var users []*model.UnitUser
 		for _, p := range l.userPages.prefetch(ctx, keys) {

@@ -147,8 +147,9 @@ func (e *direct) optIDArg(f graphql.CollectedField, name string) (*uuid.UUID, er
 	return &id, err
 }
 
-// pageKey returns the loader key of a connection's page below parent.
-func (e *direct) pageKey(f graphql.CollectedField, parent uuid.UUID, position func(*cursor) string) (pageKey, error) {
+// pageKey returns the loader key of a connection's page below parent; the
+// children are counted only where totalCount is selected.
+func (e *direct) pageKey(f graphql.CollectedField, connType string, parent uuid.UUID, position func(*cursor) string) (pageKey, error) {
 	args := e.argMap(f)
 	var first *int
 	if v := args["first"]; v != nil {
@@ -166,7 +167,21 @@ func (e *direct) pageKey(f graphql.CollectedField, parent uuid.UUID, position fu
 		}
 		after = &s
 	}
-	return connectionKey(parent, first, after, position)
+	k, err := connectionKey(parent, first, after, position)
+	if err != nil {
+		return k, err
+	}
+	fields, err := e.collect(f.Selections, connType)
+	if err != nil {
+		return k, err
+	}
+	k.noTotal = true
+	for _, c := range fields {
+		if c.Name == "totalCount" {
+			k.noTotal = false
+		}
+	}
+	return k, nil
 }
 
 // deviceKey returns the loader key of Unit.devices(type) for unit.
@@ -284,7 +299,7 @@ func (e *direct) prefetchProperties(props []*model.Property, fields []graphql.Co
 			if err := e.svc.RequireManager(e.ctx, p.ID); err != nil {
 				return err
 			}
-			k, err := e.pageKey(f, p.ID, valuePosition)
+			k, err := e.pageKey(f, "UnitConnection", p.ID, valuePosition)
 			if err != nil {
 				return err
 			}
@@ -312,7 +327,7 @@ func (e *direct) prefetchUnits(units []*model.Unit, fields []graphql.CollectedFi
 		case "users":
 			keys := make([]pageKey, len(units))
 			for i, u := range units {
-				k, err := e.pageKey(f, u.ID, idPosition)
+				k, err := e.pageKey(f, "UnitUserConnection", u.ID, idPosition)
 				if err != nil {
 					return err
 				}
@@ -496,7 +511,7 @@ func (e *direct) property(p *model.Property, fields []graphql.CollectedField) er
 			if err := e.svc.RequireManager(e.ctx, p.ID); err != nil {
 				return err
 			}
-			k, err := e.pageKey(f, p.ID, valuePosition)
+			k, err := e.pageKey(f, "UnitConnection", p.ID, valuePosition)
 			if err != nil {
 				return err
 			}
@@ -543,7 +558,7 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 				return err
 			}
 		case "users":
-			k, err := e.pageKey(f, u.ID, idPosition)
+			k, err := e.pageKey(f, "UnitUserConnection", u.ID, idPosition)
 			if err != nil {
 				return err
 			}

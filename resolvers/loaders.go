@@ -23,6 +23,9 @@ type pageKey struct {
 	first  int
 	// after is the decoded cursor value ("" for the first page).
 	after string
+	// noTotal skips counting the parent's children (totalCount is not
+	// selected).
+	noTotal bool
 }
 
 // deviceKey asks for a unit's devices, of one user type or ("") all.
@@ -49,17 +52,17 @@ func newLoaders(s Store) *loaders {
 		property: newLoader(byID(s.PropertiesByIDs, func(p model.Property) uuid.UUID { return p.ID }, "property")),
 		unit:     newLoader(byID(s.UnitsByIDs, func(u model.Unit) uuid.UUID { return u.ID }, "unit")),
 		user:     newLoader(byID(s.UnitUsersByIDs, func(u model.UnitUser) uuid.UUID { return u.ID }, "unit user")),
-		unitPages: newLoader(pages(func(ctx context.Context, ids []uuid.UUID, first int, after string) (map[uuid.UUID]model.Page[model.Unit], error) {
-			page := model.UnitPage{Limit: first}
-			if after != "" {
-				page.AfterNumber = &after
+		unitPages: newLoader(pages(func(ctx context.Context, ids []uuid.UUID, a pageArgs) (map[uuid.UUID]model.Page[model.Unit], error) {
+			page := model.UnitPage{Limit: a.first, SkipTotal: a.noTotal}
+			if a.after != "" {
+				page.AfterNumber = &a.after
 			}
 			return s.UnitPages(ctx, ids, page)
 		})),
-		userPages: newLoader(pages(func(ctx context.Context, ids []uuid.UUID, first int, after string) (map[uuid.UUID]model.Page[model.UnitUser], error) {
-			page := model.UserPage{Limit: first}
-			if after != "" {
-				id, err := uuid.Parse(after)
+		userPages: newLoader(pages(func(ctx context.Context, ids []uuid.UUID, a pageArgs) (map[uuid.UUID]model.Page[model.UnitUser], error) {
+			page := model.UserPage{Limit: a.first, SkipTotal: a.noTotal}
+			if a.after != "" {
+				id, err := uuid.Parse(a.after)
 				if err != nil {
 					return nil, errBadCursor
 				}
@@ -208,27 +211,30 @@ func byID[V any](query func(context.Context, []uuid.UUID) ([]V, error), id func(
 	}
 }
 
+// pageArgs is what a page asks for besides its parent.
+type pageArgs struct {
+	first   int
+	after   string
+	noTotal bool
+}
+
 // pages makes a batch function for connection pages: keys asking for the
-// same page size and cursor share one statement (normally all of them).
-func pages[T any](query func(ctx context.Context, ids []uuid.UUID, first int, after string) (map[uuid.UUID]model.Page[T], error)) dataloader.BatchFunc[pageKey, model.Page[T]] {
+// same page share one statement (normally all of them).
+func pages[T any](query func(ctx context.Context, ids []uuid.UUID, a pageArgs) (map[uuid.UUID]model.Page[T], error)) dataloader.BatchFunc[pageKey, model.Page[T]] {
 	return func(ctx context.Context, keys []pageKey) []*dataloader.Result[model.Page[T]] {
-		type args struct {
-			first int
-			after string
-		}
-		groups := map[args][]uuid.UUID{}
+		groups := map[pageArgs][]uuid.UUID{}
 		for _, k := range keys {
-			a := args{k.first, k.after}
+			a := pageArgs{k.first, k.after, k.noTotal}
 			groups[a] = append(groups[a], k.parent)
 		}
 		found := make(map[pageKey]model.Page[T], len(keys))
 		for a, ids := range groups {
-			res, err := query(ctx, ids, a.first, a.after)
+			res, err := query(ctx, ids, a)
 			if err != nil {
 				return fail[model.Page[T]](len(keys), err)
 			}
 			for id, p := range res {
-				found[pageKey{id, a.first, a.after}] = p
+				found[pageKey{id, a.first, a.after, a.noTotal}] = p
 			}
 		}
 		out := make([]*dataloader.Result[model.Page[T]], len(keys))

@@ -19,6 +19,8 @@ type UnitPage struct {
 	AfterNumber *string
 	// Limit is the page size; one more row is read to tell whether more follow.
 	Limit int
+	// SkipTotal leaves Page.Total at 0 instead of counting the units.
+	SkipTotal bool
 }
 
 // UnitUpdateResult is the outcome of UpdateUnit: the unit as it now is,
@@ -35,6 +37,8 @@ type UserPage struct {
 	AfterID *uuid.UUID
 	// Limit is the page size; one more row is read to tell whether more follow.
 	Limit int
+	// SkipTotal leaves Page.Total at 0 instead of counting the users.
+	SkipTotal bool
 }
 
 // UserSortField is a column the unit-users query may sort by.
