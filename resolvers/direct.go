@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -76,11 +77,22 @@ func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (da
 	}
 	e := &direct{ctx: ctx, oc: oc, svc: s.svc, l: l,
 		fields: map[fieldsKey][]graphql.CollectedField{}, args: map[*ast.Field]map[string]any{},
-		out: make([]byte, 0, 2048)}
+		out: (*buffers.Get().(*[]byte))[:0]}
 	if e.query(oc.Operation.SelectionSet) != nil {
 		return nil, false
 	}
 	return e.out, true
+}
+
+// buffers recycles the direct executor's output (see postTransport).
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// recycle gives a written response's buffer back.
+func recycle(b []byte) {
+	if cap(b) <= 1<<20 {
+		b = b[:0]
+		buffers.Put(&b)
+	}
 }
 
 // direct runs one operation.
@@ -851,7 +863,7 @@ func (e *direct) str(s string) {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '\\' && c != '"' && c != '<' && c != '>' && c != '&' && c != 0xE2 {
+		if plain[c] {
 			continue
 		}
 		if c == 0xE2 { // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
@@ -892,6 +904,17 @@ func (e *direct) str(s string) {
 	e.out = append(e.out, s[start:]...)
 	e.out = append(e.out, '"')
 }
+
+// plain holds the bytes str copies as they are.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < len(t); c++ {
+		t[c] = true
+	}
+	for _, c := range []byte{'\\', '"', '<', '>', '&', 0xE2} {
+		t[c] = false
+	}
+	return t
+}()
 
 const hexDigits = "0123456789ABCDEF" // gqlgen escapes in upper case
 

@@ -65,9 +65,10 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	w.Header().Set("Content-Type", "application/json")
 	if direct.data != nil && len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.HasNext == nil &&
 		len(resp.Data) == len(direct.data) && len(resp.Data) > 0 && &resp.Data[0] == &direct.data[0] {
-		out := make([]byte, 0, len(resp.Data)+len(`{"data":}`))
-		out = append(append(append(out, `{"data":`...), resp.Data...), '}')
-		_, _ = w.Write(out)
+		_, _ = io.WriteString(w, `{"data":`)
+		_, _ = w.Write(resp.Data)
+		_, _ = io.WriteString(w, "}")
+		recycle(direct.data)
 		return
 	}
 	b, err := json.Marshal(resp)
