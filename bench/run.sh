@@ -53,7 +53,7 @@ psql -q "$DB" -c "COMMENT ON TABLE unit_users IS E'@foreignKey (unit_id) referen
 
 echo "== servers"
 DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 LOG_LEVEL=error \
-  RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 GOGC=${PORTALD_GOGC:-100} "$out/bin/portald" 2>"$out/portald.log" &
+  RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 "$out/bin/portald" 2>"$out/portald.log" &
 pids+=($!); P_PORTALD=$!
 DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18081 "$out/bin/floor" 2>"$out/floor.log" &
 pids+=($!); P_FLOOR=$!
