@@ -46,6 +46,16 @@ func TestUUIDCodec(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT NULL::uuid`).Scan(&got); err == nil {
 		t.Fatal("NULL scanned into uuid.UUID")
 	}
+	// A *uuid.UUID goes out in binary too, nil as NULL.
+	var same, isNull bool
+	if err := conn.QueryRow(ctx, `SELECT $1::uuid = $2, $3::uuid IS NULL`, &want, want, (*uuid.UUID)(nil)).Scan(&same, &isNull); err != nil || !same || !isNull {
+		t.Fatalf("pointer parameters: %v %v %v", same, isNull, err)
+	}
+	for _, v := range []any{want, &want} {
+		if plan := fmt.Sprintf("%T", conn.TypeMap().PlanEncode(pgtype.UUIDOID, pgtype.BinaryFormatCode, v)); !strings.Contains(plan, "encodeBinaryUUID") {
+			t.Fatalf("encode plan for %T = %s", v, plan)
+		}
+	}
 	var ids []uuid.UUID
 	rows, _ := conn.Query(ctx, `SELECT x FROM unnest($1::uuid[]) AS x`, []uuid.UUID{want, uuid.Nil})
 	ids, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
