@@ -365,7 +365,7 @@ func (a *api) springPage(pid uuid.UUID, p resolvers.UnitUserPage) springPage {
 }
 
 func (a *api) userURL(pid, userID uuid.UUID) string {
-	return fmt.Sprintf("%s/residents/properties/%s/units/users/%s", a.base, pid, userID)
+	return a.base + "/residents/properties/" + pid.String() + "/units/users/" + userID.String()
 }
 
 // userParams parses propertyId and userId after the credential check.

@@ -157,14 +157,16 @@ const APIContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; ba
 func SecurityHeaders(https bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Canonical keys, set straight into the map (Header.Set would
+			// canonicalise each on every request).
 			h := w.Header()
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("X-Frame-Options", "DENY")
-			h.Set("Referrer-Policy", "no-referrer")
-			h.Set("Content-Security-Policy", APIContentSecurityPolicy)
-			h.Set("Cache-Control", "no-store")
+			h["X-Content-Type-Options"] = []string{"nosniff"}
+			h["X-Frame-Options"] = []string{"DENY"}
+			h["Referrer-Policy"] = []string{"no-referrer"}
+			h["Content-Security-Policy"] = []string{APIContentSecurityPolicy}
+			h["Cache-Control"] = []string{"no-store"}
 			if https {
-				h.Set("Strict-Transport-Security", "max-age=31536000")
+				h["Strict-Transport-Security"] = []string{"max-age=31536000"}
 			}
 			next.ServeHTTP(w, r)
 		})
