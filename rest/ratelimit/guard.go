@@ -77,10 +77,11 @@ func bucketKey(ctx context.Context, property string) (key, policy string) {
 // when refused, Retry-After.
 func setHeaders(h http.Header, policy string, d Decision) {
 	secs := int(math.Ceil(d.Wait.Seconds()))
-	h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=1", policy, d.Burst))
-	h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", policy, d.Remaining, secs))
+	name := strconv.Quote(policy)
+	h["Ratelimit-Policy"] = []string{name + ";q=" + strconv.Itoa(d.Burst) + ";w=1"}
+	h["Ratelimit"] = []string{name + ";r=" + strconv.Itoa(d.Remaining) + ";t=" + strconv.Itoa(secs)}
 	if !d.Allowed {
-		h.Set("Retry-After", strconv.Itoa(max(1, secs)))
+		h["Retry-After"] = []string{strconv.Itoa(max(1, secs))}
 	}
 }
 
