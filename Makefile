@@ -28,6 +28,7 @@ fuzz:
 	@set -eo pipefail; for t in FuzzRESTBodies FuzzRESTPathParams FuzzGraphQL; do \
 	  $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) ./rest/ 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2; done
 	@set -o pipefail; $(GO) test -run='^$$' -fuzz='^FuzzParseMAC$$' -fuzztime=$(FUZZTIME) ./graph/model/ 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2
+	@set -o pipefail; $(GO) test -run='^$$' -fuzz='^FuzzDirectExecutor$$' -fuzztime=$(FUZZTIME) ./resolvers/ 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2
 
 build:
 	$(GO) build -o bin/ ./cmd/...
