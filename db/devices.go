@@ -20,11 +20,21 @@ func scanDevice(row pgx.Row) (model.Device, error) {
 	return d, err
 }
 
+// collectDevices scans every row into one set of targets, copied out per
+// row (no scan-argument slice per row).
 func collectDevices(rows pgx.Rows, err error) ([]model.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Device, error) { return scanDevice(r) })
+	out := []model.Device{}
+	var d model.Device
+	_, err = pgx.ForEachRow(rows, []any{&d.ID, &d.UnitID, &d.UserID, &d.UserType, &d.MACAddress, &d.DisplayName,
+		&d.Description, &d.OSType, &d.LastSeen}, func() error {
+		out = append(out, d)
+		d.LastSeen = nil // the next row's NULL must not keep this row's time
+		return nil
+	})
+	return out, err
 }
 
 // DevicesByUnitIDs returns the devices of the given units in one statement,

@@ -79,11 +79,15 @@ func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model
 	for _, id := range unitIDs {
 		out[id] = model.Page[model.UnitUser]{}
 	}
+	// One set of scan targets for every row (the hot path of nested reads).
+	var u model.UnitUser
+	var sealed []byte
 	var total int
-	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
-		u, err := db.scanUser(r, &total)
-		if err != nil {
-			return struct{}{}, err
+	_, err = pgx.ForEachRow(rows, []any{&u.ID, &u.UnitID, &u.PropertyID, &u.Type, &u.UserName, &u.Email, &u.PhoneNumber,
+		&u.Status, &sealed, &u.CreatedAt, &u.UpdatedAt, &total}, func() error {
+		var err error
+		if u.Passphrase, err = db.keys.Decrypt(sealed, u.ID[:]); err != nil {
+			return err
 		}
 		p := out[u.UnitID]
 		if len(p.Items) == page.Limit {
@@ -93,7 +97,7 @@ func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model
 		}
 		p.Total = total
 		out[u.UnitID] = p
-		return struct{}{}, nil
+		return nil
 	})
 	if err != nil {
 		return nil, wrap("db.UnitUserPages", err)
