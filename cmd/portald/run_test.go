@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"github.com/google/uuid"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -111,6 +113,13 @@ func TestProbesMetricsAndHeaders(t *testing.T) {
 		t.Fatal("unconfigured origin allowed")
 	}
 
+	// One GraphQL operation for each executor (GET: a query in the URL).
+	for _, q := range []string{`{ __typename }`, `{ portalAccess(propertyId: "` + uuid.NewString() + `") { portalAllowed } }`} {
+		if resp, body := get(t, s.public+"/graphql?query="+url.QueryEscape(q)); resp.StatusCode != 200 {
+			t.Fatalf("GET /graphql %s = %d %s", q, resp.StatusCode, body)
+		}
+	}
+
 	// /metrics is served on METRICS_ADDR only.
 	resp, body = get(t, s.public+"/metrics")
 	if resp.StatusCode != 404 || !strings.Contains(body, `"404 NOT_FOUND"`) || resp.Header.Get("Content-Type") != "application/json" {
@@ -125,6 +134,7 @@ func TestProbesMetricsAndHeaders(t *testing.T) {
 		`portal_http_request_duration_seconds_bucket{method="GET",route="/readyz"`,
 		`portal_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
 		"portal_db_statements_total", "portal_db_pool_max_conns", "go_goroutines",
+		`portal_graphql_operations_total{executor="direct"} 1`, `portal_graphql_operations_total{executor="gqlgen"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("metrics lack %q", want)
