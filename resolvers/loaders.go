@@ -36,30 +36,50 @@ type deviceKey struct {
 
 // loaders are the per-request dataloaders, one per parent→child edge. Each
 // batch is one `= ANY($1)` statement; results come back in key order, one
-// per key, NOT_FOUND for a missing key.
+// per key, NOT_FOUND for a missing key. They are one allocation per request
+// and each dataloader is made on first use (most operations use two or
+// three of the seven).
 type loaders struct {
-	property    *loader[uuid.UUID, *model.Property]
-	unit        *loader[uuid.UUID, *model.Unit]
-	user        *loader[uuid.UUID, *model.UnitUser]
-	unitPages   *loader[pageKey, model.Page[model.Unit]]
-	userPages   *loader[pageKey, model.Page[model.UnitUser]]
-	unitDevices *loader[deviceKey, []*model.Device]
-	userDevices *loader[uuid.UUID, []*model.Device]
+	property    loader[uuid.UUID, *model.Property]
+	unit        loader[uuid.UUID, *model.Unit]
+	user        loader[uuid.UUID, *model.UnitUser]
+	unitPages   loader[pageKey, model.Page[model.Unit]]
+	userPages   loader[pageKey, model.Page[model.UnitUser]]
+	unitDevices loader[deviceKey, []*model.Device]
+	userDevices loader[uuid.UUID, []*model.Device]
 }
 
-func newLoaders(s Store) *loaders {
-	return &loaders{
-		property: newLoader(byID(s.PropertiesByIDs, func(p model.Property) uuid.UUID { return p.ID }, "property")),
-		unit:     newLoader(byID(s.UnitsByIDs, func(u model.Unit) uuid.UUID { return u.ID }, "unit")),
-		user:     newLoader(byID(s.UnitUsersByIDs, func(u model.UnitUser) uuid.UUID { return u.ID }, "unit user")),
-		unitPages: newLoader(pages(func(ctx context.Context, ids []uuid.UUID, a pageArgs) (map[uuid.UUID]model.Page[model.Unit], error) {
+func newLoaders(b *batches) *loaders {
+	return &loaders{property: loader[uuid.UUID, *model.Property]{batch: b.property},
+		unit: loader[uuid.UUID, *model.Unit]{batch: b.unit}, user: loader[uuid.UUID, *model.UnitUser]{batch: b.user},
+		unitPages: loader[pageKey, model.Page[model.Unit]]{batch: b.unitPages}, userPages: loader[pageKey, model.Page[model.UnitUser]]{batch: b.userPages},
+		unitDevices: loader[deviceKey, []*model.Device]{batch: b.unitDevices}, userDevices: loader[uuid.UUID, []*model.Device]{batch: b.userDevices}}
+}
+
+// batches are the loaders' batch functions over a store, made once.
+type batches struct {
+	property    dataloader.BatchFunc[uuid.UUID, *model.Property]
+	unit        dataloader.BatchFunc[uuid.UUID, *model.Unit]
+	user        dataloader.BatchFunc[uuid.UUID, *model.UnitUser]
+	unitPages   dataloader.BatchFunc[pageKey, model.Page[model.Unit]]
+	userPages   dataloader.BatchFunc[pageKey, model.Page[model.UnitUser]]
+	unitDevices dataloader.BatchFunc[deviceKey, []*model.Device]
+	userDevices dataloader.BatchFunc[uuid.UUID, []*model.Device]
+}
+
+func newBatches(s Store) *batches {
+	return &batches{
+		property: byID(s.PropertiesByIDs, func(p model.Property) uuid.UUID { return p.ID }, "property"),
+		unit:     byID(s.UnitsByIDs, func(u model.Unit) uuid.UUID { return u.ID }, "unit"),
+		user:     byID(s.UnitUsersByIDs, func(u model.UnitUser) uuid.UUID { return u.ID }, "unit user"),
+		unitPages: pages(func(ctx context.Context, ids []uuid.UUID, a pageArgs) (map[uuid.UUID]model.Page[model.Unit], error) {
 			page := model.UnitPage{Limit: a.first, SkipTotal: a.noTotal}
 			if a.after != "" {
 				page.AfterNumber = &a.after
 			}
 			return s.UnitPages(ctx, ids, page)
-		})),
-		userPages: newLoader(pages(func(ctx context.Context, ids []uuid.UUID, a pageArgs) (map[uuid.UUID]model.Page[model.UnitUser], error) {
+		}),
+		userPages: pages(func(ctx context.Context, ids []uuid.UUID, a pageArgs) (map[uuid.UUID]model.Page[model.UnitUser], error) {
 			page := model.UserPage{Limit: a.first, SkipTotal: a.noTotal}
 			if a.after != "" {
 				id, err := uuid.Parse(a.after)
@@ -69,8 +89,8 @@ func newLoaders(s Store) *loaders {
 				page.AfterID = &id
 			}
 			return s.UnitUserPages(ctx, ids, page)
-		})),
-		unitDevices: newLoader(func(ctx context.Context, keys []deviceKey) []*dataloader.Result[[]*model.Device] {
+		}),
+		unitDevices: func(ctx context.Context, keys []deviceKey) []*dataloader.Result[[]*model.Device] {
 			byType := map[string][]uuid.UUID{}
 			for _, k := range keys {
 				byType[k.userType] = append(byType[k.userType], k.unit)
@@ -96,8 +116,8 @@ func newLoaders(s Store) *loaders {
 				out[i] = &dataloader.Result[[]*model.Device]{Data: nonNil(found[k])}
 			}
 			return out
-		}),
-		userDevices: newLoader(func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[[]*model.Device] {
+		},
+		userDevices: func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[[]*model.Device] {
 			devices, err := s.DevicesByUserIDs(ctx, keys)
 			if err != nil {
 				return fail[[]*model.Device](len(keys), err)
@@ -111,33 +131,39 @@ func newLoaders(s Store) *loaders {
 				out[i] = &dataloader.Result[[]*model.Device]{Data: nonNil(found[k])}
 			}
 			return out
-		}),
+		},
 	}
 }
 
-// loader is a dataloader that a parent can also fill ahead of its children.
+// loader is a dataloader, made on first use, that a parent can also fill
+// ahead of its children.
 type loader[K comparable, V any] struct {
-	*dataloader.Loader[K, V]
 	batch dataloader.BatchFunc[K, V]
+
+	once sync.Once
+	dl   *dataloader.Loader[K, V]
 
 	mu      sync.Mutex
 	fetched map[K]struct{}
 }
 
-func newLoader[K comparable, V any](fn dataloader.BatchFunc[K, V]) *loader[K, V] {
-	return &loader[K, V]{Loader: dataloader.NewBatchedLoader(fn, dataloader.WithWait[K, V](loaderWait),
-		// A batch holds few keys (parents prefetch theirs): the default
-		// 1,000-slot input channel would cost 8 KiB per batch.
-		dataloader.WithInputCapacity[K, V](8)),
-		batch: fn, fetched: map[K]struct{}{}}
+func (l *loader[K, V]) loader() *dataloader.Loader[K, V] {
+	l.once.Do(func() {
+		l.dl = dataloader.NewBatchedLoader(l.batch, dataloader.WithWait[K, V](loaderWait),
+			// A batch holds few keys (parents prefetch theirs): the default
+			// 1,000-slot input channel would cost 8 KiB per batch.
+			dataloader.WithInputCapacity[K, V](8))
+	})
+	return l.dl
 }
 
 // get loads one key without waiting for siblings: a parent that has many
 // children fetched them all ahead (prefetch), so a Load here is either a
 // cache hit or a lone key, and flushing at once saves the wait window.
 func (l *loader[K, V]) get(ctx context.Context, key K) (V, error) {
-	thunk := l.Load(ctx, key)
-	l.Flush()
+	dl := l.loader()
+	thunk := dl.Load(ctx, key)
+	dl.Flush()
 	return thunk()
 }
 
@@ -147,7 +173,11 @@ func (l *loader[K, V]) get(ctx context.Context, key K) (V, error) {
 // returns the values of all keys (those that failed are left out; their
 // child resolvers load them again and report the error).
 func (l *loader[K, V]) prefetch(ctx context.Context, keys []K) []V {
+	dl := l.loader()
 	l.mu.Lock()
+	if l.fetched == nil {
+		l.fetched = make(map[K]struct{}, len(keys))
+	}
 	var missing []K
 	for _, k := range keys {
 		if _, done := l.fetched[k]; !done {
@@ -159,13 +189,13 @@ func (l *loader[K, V]) prefetch(ctx context.Context, keys []K) []V {
 	if len(missing) > 0 {
 		for i, r := range l.batch(ctx, missing) {
 			if r.Error == nil {
-				l.Prime(ctx, missing[i], r.Data)
+				dl.Prime(ctx, missing[i], r.Data)
 			}
 		}
 	}
 	out := make([]V, 0, len(keys))
 	for _, k := range keys {
-		if v, err := l.Load(ctx, k)(); err == nil {
+		if v, err := dl.Load(ctx, k)(); err == nil {
 			out = append(out, v)
 		}
 	}
@@ -250,8 +280,9 @@ type loadersKey struct{}
 // withLoaders gives every request its own loaders (and so its own cache:
 // nothing is shared between requests or principals).
 func withLoaders(s Store, next http.Handler) http.Handler {
+	b := newBatches(s)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, newLoaders(s))))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, newLoaders(b))))
 	})
 }
 
