@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -38,6 +40,7 @@ type directSchema struct {
 	graphql.ExecutableSchema
 	svc      *Service
 	executed func(executor string)
+	opts     GraphQLOptions
 }
 
 // errNotDirect makes the direct executor hand the operation to gqlgen.
@@ -66,8 +69,11 @@ func (s directSchema) tell(executor string) {
 
 func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (data []byte, ok bool) {
 	defer func() {
-		// gqlgen runs the operation again and reports the panic its way.
-		if recover() != nil {
+		// gqlgen runs the operation again and reports a panic of its own
+		// its way; this one is logged, being the direct executor's.
+		if v := recover(); v != nil {
+			s.opts.Log.ErrorContext(ctx, "panic in the direct executor; the operation runs on gqlgen's",
+				"request_id", s.opts.RequestID(ctx), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			ok = false
 		}
 	}()
