@@ -95,7 +95,7 @@ func newBatches(s Store) *batches {
 			for _, k := range keys {
 				byType[k.userType] = append(byType[k.userType], k.unit)
 			}
-			found := map[deviceKey][]*model.Device{}
+			found := make(map[deviceKey][]*model.Device, len(keys))
 			for typ, units := range byType {
 				var t *model.UnitUserType
 				if typ != "" {
@@ -122,7 +122,7 @@ func newBatches(s Store) *batches {
 			if err != nil {
 				return fail[[]*model.Device](len(keys), err)
 			}
-			found := map[uuid.UUID][]*model.Device{}
+			found := make(map[uuid.UUID][]*model.Device, len(keys))
 			for i := range devices {
 				found[devices[i].UserID] = append(found[devices[i].UserID], &devices[i])
 			}
