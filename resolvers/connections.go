@@ -70,148 +70,63 @@ func connectionKey(parent uuid.UUID, first *int, after *string, position func(*c
 	return key, nil
 }
 
+// totalSelected reports whether the connection field being resolved
+// selects totalCount (its children are counted only then; the direct
+// executor's pageKey decides the same way, so both find the same pages).
+func totalSelected(ctx context.Context, connType string) bool {
+	for _, f := range graphql.CollectFieldsCtx(ctx, []string{connType}) {
+		if f.Name == "totalCount" {
+			return true
+		}
+	}
+	return false
+}
+
 // Cursor positions: a user page resumes after an id, a unit page after a
 // unit number.
 func idPosition(c *cursor) string    { return c.ID.String() }
 func valuePosition(c *cursor) string { return c.Value }
 
-// step is one level of a lookahead path: a field name on an object type.
-type step struct{ field, onType string }
+// The prefetchers below are how gqlgen's executor batches: a resolver that
+// returns many parents calls one, and everything the operation selects
+// below those parents is fetched level by level for all of them at once —
+// by the direct executor's prefetchers (direct.go), so that both executors
+// batch the same way — and primed into the loaders, where the child
+// resolvers find it. Errors are left for the child resolvers to report.
 
-// lookahead returns the argument maps of every occurrence (aliases and
-// fragments included) of the field at path below the field being resolved.
-func lookahead(ctx context.Context, path ...step) []map[string]any {
+// below returns a direct executor over the operation ctx belongs to and
+// the selection of the field being resolved.
+func below(ctx context.Context, svc *Service) (*direct, ast.SelectionSet, bool) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || !graphql.HasOperationContext(ctx) {
-		return nil
+	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+		return nil, nil, false
 	}
-	op := graphql.GetOperationContext(ctx)
-	level := []ast.SelectionSet{fc.Field.Selections}
-	var fields []graphql.CollectedField
-	for _, s := range path {
-		fields = fields[:0]
-		var next []ast.SelectionSet
-		for _, set := range level {
-			for _, f := range graphql.CollectFields(op, set, []string{s.onType}) {
-				if f.Name == s.field {
-					fields = append(fields, f)
-					next = append(next, f.Selections)
-				}
-			}
-		}
-		level = next
-	}
-	out := make([]map[string]any, 0, len(fields))
-	for _, f := range fields {
-		out = append(out, f.ArgumentMap(op.Variables))
-	}
-	return out
+	return newDirect(ctx, graphql.GetOperationContext(ctx), svc, loadersFrom(ctx)), fc.Field.Selections, true
 }
 
-func intArg(args map[string]any, name string) *int {
-	switch v := args[name].(type) {
-	case int:
-		return &v
-	case int64:
-		n := int(v)
-		return &n
-	case json.Number:
-		if n, err := v.Int64(); err == nil {
-			i := int(n)
-			return &i
-		}
-	}
-	return nil
-}
-
-func stringArg(args map[string]any, name string) *string {
-	if v, ok := args[name].(string); ok {
-		return &v
-	}
-	return nil
-}
-
-// The prefetchers below run in a resolver that returns many parents: for
-// each child edge the query selects under them, they fetch every parent's
-// children in one batch and prime the child's loader, then descend to the
-// children's own children, so that each nesting level costs exactly one statement however
-// many parents there are and however busy the machine is. The child
-// resolvers then find their results in the loaders' caches. Invalid child
-// arguments are skipped here and reported by the child resolver.
-
-func prefetchUnitChildren(ctx context.Context, l *loaders, units []*model.Unit, path ...step) {
-	if len(units) < 2 {
-		return
-	}
-	for _, args := range lookahead(ctx, with(path, step{"users", "Unit"})...) {
-		key, err := connectionKey(uuid.Nil, intArg(args, "first"), stringArg(args, "after"), idPosition)
-		if err != nil {
-			continue
-		}
-		keys := make([]pageKey, len(units))
-		for i, u := range units {
-			keys[i] = pageKey{parent: u.ID, first: key.first, after: key.after}
-		}
-		var users []*model.UnitUser
-		for _, p := range l.userPages.prefetch(ctx, keys) {
-			users = append(users, pointers(p.Items)...)
-		}
-		prefetchUserChildren(ctx, l, users, with(path, append([]step{{"users", "Unit"}}, userNodes...)...)...)
-	}
-	for _, args := range lookahead(ctx, with(path, step{"devices", "Unit"})...) {
-		t := ""
-		if s := stringArg(args, "type"); s != nil {
-			t = *s
-		}
-		keys := make([]deviceKey, len(units))
-		for i, u := range units {
-			keys[i] = deviceKey{u.ID, t}
-		}
-		prefetchDeviceChildren(ctx, l, flatten(l.unitDevices.prefetch(ctx, keys)), with(path, step{"devices", "Unit"})...)
-	}
-	if len(lookahead(ctx, with(path, step{"property", "Unit"})...)) > 0 {
-		keys := make([]uuid.UUID, len(units))
-		for i, u := range units {
-			keys[i] = u.PropertyID
-		}
-		l.property.prefetch(ctx, keys)
+// prefetchUnitChildren serves a field that returns a UnitConnection.
+func prefetchUnitChildren(ctx context.Context, svc *Service, units []*model.Unit) {
+	if e, sel, ok := below(ctx, svc); ok && len(units) > 1 {
+		_ = e.belowNodes(sel, "UnitConnection", "UnitEdge", func(nodes []graphql.CollectedField) error {
+			return e.prefetchUnits(units, nodes)
+		})
 	}
 }
 
-func prefetchUserChildren(ctx context.Context, l *loaders, users []*model.UnitUser, path ...step) {
-	if len(users) < 2 {
-		return
-	}
-	if len(lookahead(ctx, with(path, step{"devices", "UnitUser"})...)) > 0 {
-		keys := make([]uuid.UUID, len(users))
-		for i, u := range users {
-			keys[i] = u.ID
-		}
-		prefetchDeviceChildren(ctx, l, flatten(l.userDevices.prefetch(ctx, keys)), with(path, step{"devices", "UnitUser"})...)
-	}
-	if len(lookahead(ctx, with(path, step{"unit", "UnitUser"})...)) > 0 {
-		keys := make([]uuid.UUID, len(users))
-		for i, u := range users {
-			keys[i] = u.UnitID
-		}
-		l.unit.prefetch(ctx, keys)
+// prefetchUserChildren serves a field that returns a UnitUserConnection.
+func prefetchUserChildren(ctx context.Context, svc *Service, users []*model.UnitUser) {
+	if e, sel, ok := below(ctx, svc); ok && len(users) > 1 {
+		_ = e.belowNodes(sel, "UnitUserConnection", "UnitUserEdge", func(nodes []graphql.CollectedField) error {
+			return e.prefetchUsers(users, nodes)
+		})
 	}
 }
 
-func prefetchDeviceChildren(ctx context.Context, l *loaders, devices []*model.Device, path ...step) {
-	if len(devices) < 2 || len(lookahead(ctx, with(path, step{"user", "Device"})...)) == 0 {
-		return
+// prefetchDeviceChildren serves a field that returns a list of devices.
+func prefetchDeviceChildren(ctx context.Context, svc *Service, devices []*model.Device) {
+	if e, sel, ok := below(ctx, svc); ok && len(devices) > 1 {
+		_ = e.prefetchDevices(devices, sel)
 	}
-	keys := make([]uuid.UUID, len(devices))
-	for i, d := range devices {
-		keys[i] = d.UserID
-	}
-	l.user.prefetch(ctx, keys)
-}
-
-// with returns path extended by more, without sharing path's array.
-func with(path []step, more ...step) []step {
-	return append(append(make([]step, 0, len(path)+len(more)), path...), more...)
 }
 
 // flatten joins device lists.
@@ -222,12 +137,6 @@ func flatten(lists [][]*model.Device) []*model.Device {
 	}
 	return out
 }
-
-// Paths from a connection field to its nodes.
-var (
-	unitNodes = []step{{"edges", "UnitConnection"}, {"node", "UnitEdge"}}
-	userNodes = []step{{"edges", "UnitUserConnection"}, {"node", "UnitUserEdge"}}
-)
 
 func unitConnection(p model.Page[model.Unit]) *model.UnitConnection {
 	c := &model.UnitConnection{Edges: make([]*model.UnitEdge, len(p.Items)), PageInfo: &model.PageInfo{HasNextPage: p.HasNext}, TotalCount: p.Total}

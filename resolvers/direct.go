@@ -81,9 +81,8 @@ func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (da
 	if l == nil {
 		return nil, false
 	}
-	e := &direct{ctx: ctx, oc: oc, svc: s.svc, l: l,
-		fields: map[fieldsKey][]graphql.CollectedField{}, args: map[*ast.Field]map[string]any{},
-		out: (*buffers.Get().(*[]byte))[:0]}
+	e := newDirect(ctx, oc, s.svc, l)
+	e.out = (*buffers.Get().(*[]byte))[:0]
 	if e.query(oc.Operation.SelectionSet) != nil {
 		return nil, false
 	}
@@ -113,6 +112,11 @@ type direct struct {
 	// are collected and arguments coerced once per list, not per element.
 	fields map[fieldsKey][]graphql.CollectedField
 	args   map[*ast.Field]map[string]any
+}
+
+func newDirect(ctx context.Context, oc *graphql.OperationContext, svc *Service, l *loaders) *direct {
+	return &direct{ctx: ctx, oc: oc, svc: svc, l: l,
+		fields: map[fieldsKey][]graphql.CollectedField{}, args: map[*ast.Field]map[string]any{}}
 }
 
 type fieldsKey struct {
@@ -229,76 +233,64 @@ func (e *direct) query(sel ast.SelectionSet) error {
 		case "__typename":
 			e.str("Query")
 		case "property":
-			id, err := e.idArg(f, "propertyId")
-			if err != nil {
-				return err
-			}
-			p, err := e.svc.Property(e.ctx, id)
-			if err != nil {
-				return err
-			}
-			fs, err := e.collect(f.Selections, "Property")
-			if err != nil {
-				return err
-			}
-			if err := e.prefetchProperties([]*model.Property{&p}, fs); err != nil {
-				return err
-			}
-			if err := e.property(&p, fs); err != nil {
-				return err
-			}
+			err = root(e, f, "Property", func() (model.Property, error) {
+				id, err := e.idArg(f, "propertyId")
+				if err != nil {
+					return model.Property{}, err
+				}
+				return e.svc.Property(e.ctx, id)
+			}, e.prefetchProperties, e.property)
 		case "unit":
-			pid, err := e.idArg(f, "propertyId")
-			if err != nil {
-				return err
-			}
-			uid, err := e.optIDArg(f, "unitId")
-			if err != nil {
-				return err
-			}
-			u, err := e.svc.Unit(e.ctx, pid, uid)
-			if err != nil {
-				return err
-			}
-			fs, err := e.collect(f.Selections, "Unit")
-			if err != nil {
-				return err
-			}
-			if err := e.prefetchUnits([]*model.Unit{&u}, fs); err != nil {
-				return err
-			}
-			if err := e.unit(&u, fs); err != nil {
-				return err
-			}
+			err = root(e, f, "Unit", func() (model.Unit, error) {
+				pid, err := e.idArg(f, "propertyId")
+				if err != nil {
+					return model.Unit{}, err
+				}
+				uid, err := e.optIDArg(f, "unitId")
+				if err != nil {
+					return model.Unit{}, err
+				}
+				return e.svc.Unit(e.ctx, pid, uid)
+			}, e.prefetchUnits, e.unit)
 		case "unitUser":
-			pid, err := e.idArg(f, "propertyId")
-			if err != nil {
-				return err
-			}
-			uid, err := e.idArg(f, "userId")
-			if err != nil {
-				return err
-			}
-			u, err := e.svc.UnitUser(e.ctx, pid, uid)
-			if err != nil {
-				return err
-			}
-			fs, err := e.collect(f.Selections, "UnitUser")
-			if err != nil {
-				return err
-			}
-			if err := e.prefetchUsers([]*model.UnitUser{&u}, fs); err != nil {
-				return err
-			}
-			if err := e.user(&u, fs); err != nil {
-				return err
-			}
+			err = root(e, f, "UnitUser", func() (model.UnitUser, error) {
+				pid, err := e.idArg(f, "propertyId")
+				if err != nil {
+					return model.UnitUser{}, err
+				}
+				uid, err := e.idArg(f, "userId")
+				if err != nil {
+					return model.UnitUser{}, err
+				}
+				return e.svc.UnitUser(e.ctx, pid, uid)
+			}, e.prefetchUsers, e.user)
 		default:
 			return errNotDirect
+		}
+		if err != nil {
+			return err
 		}
 	}
 	e.out = append(e.out, '}')
 	return nil
+}
+
+// root fetches a root field's object, then everything below it, then
+// writes it.
+func root[T any](e *direct, f graphql.CollectedField, onType string, fetch func() (T, error),
+	prefetch func([]*T, []graphql.CollectedField) error, write func(*T, []graphql.CollectedField) error) error {
+	obj, err := fetch()
+	if err != nil {
+		return err
+	}
+	fields, err := e.collect(f.Selections, onType)
+	if err != nil {
+		return err
+	}
+	if err := prefetch([]*T{&obj}, fields); err != nil {
+		return err
+	}
+	return write(&obj, fields)
 }
 
 // The prefetchers load, for all the objects of one level at once, every

@@ -92,6 +92,22 @@ func (e *executors) compare(tb testing.TB, want, credential, query string, vars 
 	return d.body
 }
 
+// endCursor digs data.<path>.pageInfo.endCursor out of a response body.
+func endCursor(tb testing.TB, body string, path ...string) string {
+	tb.Helper()
+	var v any
+	_ = json.Unmarshal([]byte(body), &v)
+	for _, k := range append(append([]string{"data"}, path...), "pageInfo", "endCursor") {
+		m, _ := v.(map[string]any)
+		v = m[k]
+	}
+	s, _ := v.(string)
+	if s == "" {
+		tb.Fatalf("no cursor at %v in %s", path, body)
+	}
+	return s
+}
+
 // Strings that JSON must escape, or that encoding/json escapes for HTML.
 const awkward = "Tom & Jerry <b>\"quoted\"</b> back\\slash\ttab\nnew\rret\x01\x1f é 🙂 \u2028\u2029 end"
 
@@ -144,16 +160,6 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 	  devices { ...D user { userName unit { number } } } unit { number } }
 	fragment D on Device { __typename id macAddress displayName description osType lastSeen type }`
 	body := e.compare(t, "direct", token, everything, map[string]any{"p": pid, "yes": true, "no": false})
-	var page struct {
-		Data struct {
-			Me struct {
-				Users struct{ PageInfo struct{ EndCursor string } }
-			}
-		}
-	}
-	if err := json.Unmarshal([]byte(body), &page); err != nil || page.Data.Me.Users.PageInfo.EndCursor == "" {
-		t.Fatalf("no cursor in %s", body)
-	}
 	for _, want := range []string{`\u0026`, `\u003c`, `\u2028`, `\t`, `\u0001`, `\u001F`, "🙂", `"lastSeen":"2026-11-27T04:46:04Z"`, `"guestSecret":"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("%s not in %s", want, body)
@@ -161,24 +167,14 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 	}
 	e.compare(t, "direct", token, `query($p: ID!, $a: String) { unit(propertyId: $p) {
 	  users(first: 2, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { userName } } } } }`,
-		map[string]any{"p": pid, "a": page.Data.Me.Users.PageInfo.EndCursor})
+		map[string]any{"p": pid, "a": endCursor(t, body, "me", "users")})
 
 	// A manager, through paging, cycles and every root field it knows.
 	mgrPage := `query($p: ID!, $a: String) { property(propertyId: $p) { name
 	  units(first: 1, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { number
 	    users { edges { node { userName devices { id user { unit { property { name units(first: 5) { totalCount } } } } } } } } } } } } }`
 	body = e.compare(t, "direct", key, mgrPage, vars)
-	var units struct {
-		Data struct {
-			Property struct {
-				Units struct{ PageInfo struct{ EndCursor string } }
-			}
-		}
-	}
-	if err := json.Unmarshal([]byte(body), &units); err != nil || units.Data.Property.Units.PageInfo.EndCursor == "" {
-		t.Fatalf("no cursor in %s", body)
-	}
-	e.compare(t, "direct", key, mgrPage, map[string]any{"p": pid, "a": units.Data.Property.Units.PageInfo.EndCursor})
+	e.compare(t, "direct", key, mgrPage, map[string]any{"p": pid, "a": endCursor(t, body, "property", "units")})
 	var user string
 	if err := e.store.Pool().QueryRow(ctx, `SELECT id FROM unit_users WHERE unit_id = $1 AND type = 'LINKED' LIMIT 1`, f.neighbour.Unit.ID).Scan(&user); err != nil {
 		t.Fatal(err)

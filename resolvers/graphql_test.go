@@ -30,13 +30,16 @@ type api struct {
 	logs    *strings.Builder
 }
 
-func newAPI(tb testing.TB) *api {
+func newAPI(tb testing.TB) *api { return newAPIOn(tb, false) }
+
+// newAPIOn is newAPI with gqlgen's executor alone when gqlgenOnly is set.
+func newAPIOn(tb testing.TB, gqlgenOnly bool) *api {
 	tb.Helper()
 	r := newReplica(tb, dbtest.NewURL(tb))
 	logs := &strings.Builder{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	gql := resolvers.NewGraphQLHandler(r.svc, resolvers.GraphQLOptions{Log: log, Introspection: true,
-		ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes, RequestID: edge.RequestID})
+		ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes, RequestID: edge.RequestID, GqlgenOnly: gqlgenOnly})
 	h := rest.NewHandler(rest.Deps{Service: r.svc, Log: log, Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
 		PublicBaseURL: "http://localhost:8080", GraphQL: gql})
 	return &api{replica: r, handler: h, c: client.New(h, client.Path("/graphql")), logs: logs}
@@ -494,9 +497,13 @@ const managerQuery = `query($p: ID!) { property(propertyId: $p) { name
     users(first: 20) { edges { node { userName type devices { macAddress osType } } } } } } } } }`
 
 func TestStatementsPerNestingLevel(t *testing.T) {
-	for _, children := range []int{2, 20} {
-		t.Run(fmt.Sprintf("%d children per parent", children), func(t *testing.T) {
-			a := newAPI(t)
+	for _, c := range []struct {
+		children   int
+		gqlgenOnly bool
+	}{{2, false}, {20, false}, {2, true}, {20, true}} {
+		children, executor := c.children, map[bool]string{false: "direct", true: "gqlgen"}[c.gqlgenOnly]
+		t.Run(fmt.Sprintf("%d children per parent, %s executor", children, executor), func(t *testing.T) {
+			a := newAPIOn(t, c.gqlgenOnly)
 			ctx := context.Background()
 			p := dbtest.Must[model.Property](t)(a.store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Scale")}))
 			var units []uuid.UUID
@@ -548,7 +555,7 @@ func TestStatementsPerNestingLevel(t *testing.T) {
 					t.Fatalf("manager query (property → 50 units → users → devices) sent %d statements, want 4", n)
 				}
 			}
-			t.Logf("%d children per parent: resident query 3 statements, manager query 4 statements", children)
+			t.Logf("%d children per parent, %s executor: resident query 3 statements, manager query 4 statements", children, executor)
 		})
 	}
 }

@@ -62,13 +62,14 @@ func (r *propertyResolver) Units(ctx context.Context, obj *model.Property, first
 	if err != nil {
 		return nil, err
 	}
+	key.noTotal = !totalSelected(ctx, "UnitConnection")
 	l := loadersFrom(ctx)
 	page, err := l.unitPages.get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	conn := unitConnection(page)
-	prefetchUnitChildren(ctx, l, unitsOf(conn), unitNodes...)
+	prefetchUnitChildren(ctx, r.svc, unitsOf(conn))
 	return conn, nil
 }
 
@@ -113,7 +114,7 @@ func (r *queryResolver) UnitUsers(ctx context.Context, propertyID uuid.UUID, uni
 		return nil, err
 	}
 	conn := userConnection(page, value)
-	prefetchUserChildren(ctx, loadersFrom(ctx), usersOf(conn), userNodes...)
+	prefetchUserChildren(ctx, r.svc, usersOf(conn))
 	return conn, nil
 }
 
@@ -123,7 +124,7 @@ func (r *queryResolver) UnitDevices(ctx context.Context, propertyID uuid.UUID, t
 		return nil, err
 	}
 	out := pointers(devices)
-	prefetchDeviceChildren(ctx, loadersFrom(ctx), out)
+	prefetchDeviceChildren(ctx, r.svc, out)
 	return out, nil
 }
 
@@ -132,13 +133,14 @@ func (r *unitResolver) Users(ctx context.Context, obj *model.Unit, first *int, a
 	if err != nil {
 		return nil, err
 	}
+	key.noTotal = !totalSelected(ctx, "UnitUserConnection")
 	l := loadersFrom(ctx)
 	page, err := l.userPages.get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	conn := userConnection(page, nil)
-	prefetchUserChildren(ctx, l, usersOf(conn), userNodes...)
+	prefetchUserChildren(ctx, r.svc, usersOf(conn))
 	return conn, nil
 }
 
@@ -150,7 +152,7 @@ func (r *unitResolver) Devices(ctx context.Context, obj *model.Unit, typeArg *mo
 	l := loadersFrom(ctx)
 	devices, err := l.unitDevices.get(ctx, key)
 	if err == nil {
-		prefetchDeviceChildren(ctx, l, devices)
+		prefetchDeviceChildren(ctx, r.svc, devices)
 	}
 	return devices, err
 }
@@ -163,7 +165,7 @@ func (r *unitUserResolver) Devices(ctx context.Context, obj *model.UnitUser) ([]
 	l := loadersFrom(ctx)
 	devices, err := l.userDevices.get(ctx, obj.ID)
 	if err == nil {
-		prefetchDeviceChildren(ctx, l, devices)
+		prefetchDeviceChildren(ctx, r.svc, devices)
 	}
 	return devices, err
 }
