@@ -592,15 +592,7 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 				return err
 			}
 		case "property":
-			p, err := e.l.property.get(e.ctx, u.PropertyID)
-			if err != nil {
-				return err
-			}
-			fs, err := e.collect(f.Selections, "Property")
-			if err != nil {
-				return err
-			}
-			if err := e.property(p, fs); err != nil {
+			if err := child(e, &e.l.property, u.PropertyID, f.Selections, "Property", e.property); err != nil {
 				return err
 			}
 		default:
@@ -609,6 +601,21 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 	}
 	e.out = append(e.out, '}')
 	return nil
+}
+
+// child writes the object a loader holds for key, with the fields sel
+// selects on onType.
+func child[K comparable, T any](e *direct, l *loader[K, *T], key K, sel ast.SelectionSet, onType string,
+	write func(*T, []graphql.CollectedField) error) error {
+	obj, err := l.get(e.ctx, key)
+	if err != nil {
+		return err
+	}
+	fields, err := e.collect(sel, onType)
+	if err != nil {
+		return err
+	}
+	return write(obj, fields)
 }
 
 func (e *direct) contact(c *model.Contact, sel ast.SelectionSet) error {
@@ -666,15 +673,7 @@ func (e *direct) user(u *model.UnitUser, fields []graphql.CollectedField) error 
 				return err
 			}
 		case "unit":
-			unit, err := e.l.unit.get(e.ctx, u.UnitID)
-			if err != nil {
-				return err
-			}
-			fs, err := e.collect(f.Selections, "Unit")
-			if err != nil {
-				return err
-			}
-			if err := e.unit(unit, fs); err != nil {
+			if err := child(e, &e.l.unit, u.UnitID, f.Selections, "Unit", e.unit); err != nil {
 				return err
 			}
 		default:
@@ -729,15 +728,7 @@ func (e *direct) device(d *model.Device, fields []graphql.CollectedField) error 
 				e.out = append(e.out, '"')
 			}
 		case "user":
-			u, err := e.l.user.get(e.ctx, d.UserID)
-			if err != nil {
-				return err
-			}
-			fs, err := e.collect(f.Selections, "UnitUser")
-			if err != nil {
-				return err
-			}
-			if err := e.user(u, fs); err != nil {
+			if err := child(e, &e.l.user, d.UserID, f.Selections, "UnitUser", e.user); err != nil {
 				return err
 			}
 		default:
