@@ -75,6 +75,6 @@ echo "== load (the load generator pinned to CPU 1)"
 meta="Command: \`make bench\` (bench/run.sh), $(date -u +%Y-%m-%d).\\n\\n"
 meta+="Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), shared and noisy: read the ratios, measured side by side in one run, not the absolute numbers.\\n\\n"
 meta+="Versions: $(go version | cut -d' ' -f3), PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), PostGraphile $PG4 on Node $(node --version), PostGraphile $PG5 on Node $("$NODE22_BIN" --version).\\n"
-taskset -c 1 "$out/bin/bench" -data "$out/data.json" -db "$DB" -duration "$DURATION" -rounds "$ROUNDS" -only "${BENCH_ONLY:-}" -out "${BENCH_OUT:-BENCHMARKS.md}" -meta "$meta" \
+taskset -c 1 "$out/bin/bench" -data "$out/data.json" -db "$DB" -duration "$DURATION" -rounds "$ROUNDS" -only "${BENCH_ONLY:-}" -pg-pid-file "$out/pg/data/postmaster.pid" -out "${BENCH_OUT:-BENCHMARKS.md}" -meta "$meta" \
   -targets "portald=http://127.0.0.1:18080=$P_PORTALD,floor=http://127.0.0.1:18081=$P_FLOOR,postgraphile4=http://127.0.0.1:18082=$P_PG4,postgraphile5=http://127.0.0.1:18083=$P_PG5"
 echo "wrote BENCHMARKS.md"

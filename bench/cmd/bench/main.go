@@ -44,6 +44,7 @@ type result struct {
 	statements       int64
 	rssKB            int64
 	cpu              time.Duration // the server's CPU time (user + system)
+	dbCPU            time.Duration // PostgreSQL's CPU time meanwhile
 }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}, Timeout: 30 * time.Second}
@@ -57,6 +58,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "report")
 	meta := flag.String("meta", "", "lines for the report's header (versions, command)")
 	only := flag.String("only", "", "run only the scenarios whose title contains this")
+	pgPIDFile := flag.String("pg-pid-file", "", "the PostgreSQL postmaster.pid of the benchmark cluster (for its CPU time)")
 	levels := flag.String("concurrency", "", "run only these concurrency levels (comma-separated; default: each scenario's own)")
 	flag.Parse()
 
@@ -80,7 +82,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	b := &runner{d: d, targets: ts, conn: conn, duration: *duration, rounds: *rounds}
+	b := &runner{d: d, targets: ts, conn: conn, duration: *duration, rounds: *rounds, pgPIDFile: *pgPIDFile}
 	b.login()
 
 	var report strings.Builder
@@ -114,7 +116,7 @@ func main() {
 			baseline = present[0]
 		}
 		fmt.Fprintf(&report, "## %s\n\n%s\n\n", sc.title, sc.about)
-		fmt.Fprintf(&report, "| concurrency | server | req/s | × %[1]s | p50 ms | p90 ms | p99 ms | p99 × %[1]s | errors | statements/req | server CPU ms/req | RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n", baseline)
+		fmt.Fprintf(&report, "| concurrency | server | req/s | × %[1]s | p50 ms | p90 ms | p99 ms | p99 × %[1]s | errors | statements/req | server CPU ms/req | PostgreSQL CPU ms/req | RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n", baseline)
 		for _, c := range sc.concurrency {
 			if *levels != "" && !slices.Contains(strings.Split(*levels, ","), strconv.Itoa(c)) {
 				continue
@@ -139,6 +141,7 @@ func main() {
 					acc.statements += one.statements
 					acc.rssKB = max(acc.rssKB, one.rssKB)
 					acc.cpu += one.cpu
+					acc.dbCPU += one.dbCPU
 				}
 			}
 			floor := res[baseline]
@@ -152,9 +155,10 @@ func main() {
 					ratio = fmt.Sprintf("%.2f", rate/(float64(floor.requests)/floor.elapsed.Seconds()))
 					p99ratio = fmt.Sprintf("%.2f", float64(pct(r.latencies, 0.99))/float64(pct(floor.latencies, 0.99)))
 				}
-				fmt.Fprintf(&report, "| %d | %s | %.0f | %s | %.2f | %.2f | %.2f | %s | %d | %.2f | %.3f | %.0f |\n", c, n, rate, ratio,
+				perReq := func(d time.Duration) float64 { return ms(d) / float64(max(1, r.requests)) }
+				fmt.Fprintf(&report, "| %d | %s | %.0f | %s | %.2f | %.2f | %.2f | %s | %d | %.2f | %.3f | %.3f | %.0f |\n", c, n, rate, ratio,
 					ms(pct(r.latencies, 0.5)), ms(pct(r.latencies, 0.9)), ms(pct(r.latencies, 0.99)), p99ratio, r.errors,
-					float64(r.statements)/float64(max(1, r.requests)), ms(r.cpu)/float64(max(1, r.requests)), float64(r.rssKB)/1024)
+					float64(r.statements)/float64(max(1, r.requests)), perReq(r.cpu), perReq(r.dbCPU), float64(r.rssKB)/1024)
 			}
 		}
 		report.WriteString("\n")
@@ -181,6 +185,9 @@ type runner struct {
 	duration time.Duration
 	rounds   int
 	tokens   []string
+	// pgPIDFile locates the cluster's postmaster, whose CPU time and its
+	// children's (live, and reaped) is PostgreSQL's.
+	pgPIDFile string
 }
 
 // login gets a unit token for each of the dataset's units from portald.
@@ -330,7 +337,7 @@ func (b *runner) run(t target, mk request, c int) result {
 		}
 	}
 	before := b.statements()
-	cpuBefore := cpuTime(t.pid)
+	cpuBefore, dbBefore := cpuTime(t.pid), b.postgresCPU()
 	var n atomic.Int64
 	var errs atomic.Int64
 	lat := make([][]time.Duration, c)
@@ -383,7 +390,7 @@ func (b *runner) run(t target, mk request, c int) result {
 		all = append(all, l...)
 	}
 	return result{requests: len(all), errors: int(errs.Load()), elapsed: elapsed, latencies: all,
-		statements: b.statements() - before - 1, rssKB: rss.Load(), cpu: cpuTime(t.pid) - cpuBefore}
+		statements: b.statements() - before - 1, rssKB: rss.Load(), cpu: cpuTime(t.pid) - cpuBefore, dbCPU: b.postgresCPU() - dbBefore}
 }
 
 func (b *runner) statements() int64 {
@@ -396,18 +403,51 @@ func (b *runner) statements() int64 {
 
 // cpuTime is the CPU time pid has used (user + system).
 func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The fields after the command name (which may hold spaces), from state.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	f := statFields(pid)
 	if len(f) < 13 {
 		return 0
 	}
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// postgresCPU is the CPU time of the benchmark cluster: the postmaster's
+// own and its reaped children's, plus its live children's (the backends).
+func (b *runner) postgresCPU() time.Duration {
+	if b.pgPIDFile == "" {
+		return 0
+	}
+	raw, err := os.ReadFile(b.pgPIDFile)
+	if err != nil {
+		return 0
+	}
+	pm, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0]))
+	f := statFields(pm)
+	if len(f) < 15 {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{11, 12, 13, 14} { // utime, stime, cutime, cstime
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += n
+	}
+	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pm, pm))
+	for _, c := range strings.Fields(string(children)) {
+		pid, _ := strconv.Atoi(c)
+		ticks += int64(cpuTime(pid) * clockTicks / time.Second)
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// statFields are the fields of /proc/PID/stat after the command name (which
+// may hold spaces), from state on.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on Linux).
