@@ -9,9 +9,9 @@ import (
 	"github.com/residentportal/bff/graph/model"
 )
 
-const deviceSelect = `SELECT d.id, d.unit_id, d.user_id, uu.type, d.mac_address, d.display_name,
+const deviceSelect = `SELECT d.id, d.unit_id, d.user_id, d.user_type, d.mac_address, d.display_name,
   d.description, d.os_type, d.last_seen
-FROM devices d JOIN unit_users uu ON uu.id = d.user_id`
+FROM devices d`
 
 func scanDevice(row pgx.Row) (model.Device, error) {
 	var d model.Device
@@ -47,7 +47,7 @@ func (db *DB) DevicesByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, userTyp
 		t = &s
 	}
 	devices, err := collectDevices(db.pool.Query(ctx, deviceSelect+`
-	  WHERE d.unit_id = ANY($1) AND ($2::unit_user_type IS NULL OR uu.type = $2)
+	  WHERE d.unit_id = ANY($1) AND ($2::unit_user_type IS NULL OR d.user_type = $2)
 	  ORDER BY d.unit_id, d.mac_address`, unitIDs, t))
 	return devices, wrap("db.DevicesByUnitIDs", err)
 }

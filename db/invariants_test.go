@@ -64,6 +64,10 @@ func TestDatabaseInvariants(t *testing.T) {
 		  VALUES ($1, $2, $3, 'LINKED', '\x00', '\x01')`, uuid.New(), a.Unit.ID, guestP.ID), model.CodeNotFound},
 		{"ErrDeviceUserOfOtherUnit", exec(`INSERT INTO devices (id, unit_id, user_id, mac_address)
 		  VALUES ($1, $2, $3, 'AA:BB:CC:DD:EE:FF')`, uuid.New(), a.Unit.ID, g.Unit.UnitUserID), model.CodeNotFound},
+		{"ErrDeviceOfUnknownUser", exec(`INSERT INTO devices (id, unit_id, user_id, mac_address)
+		  VALUES ($1, $2, $3, 'AA:BB:CC:DD:EE:FF')`, uuid.New(), a.Unit.ID, uuid.New()), model.CodeNotFound},
+		{"OK device type is its user's", exec(`INSERT INTO devices (id, unit_id, user_id, user_type, mac_address)
+		  VALUES ($1, $2, $3, 'LINKED', 'AA:BB:CC:DD:EE:F0')`, uuid.New(), a.Unit.ID, a.Unit.UnitUserID), ""},
 		{"ErrMACNotCanonical", exec(`INSERT INTO devices (id, unit_id, user_id, mac_address)
 		  VALUES ($1, $2, $3, 'aa:bb:cc:dd:ee:ff')`, uuid.New(), a.Unit.ID, a.Unit.UnitUserID), model.CodeBadUserInput},
 		{"ErrEmailTooLong", exec(`UPDATE units SET email = repeat('x', 256) WHERE id = $1`, a.Unit.ID), model.CodeBadUserInput},
@@ -80,6 +84,27 @@ func TestDatabaseInvariants(t *testing.T) {
 			}
 		})
 	}
+	t.Run("OK device type follows its user", func(t *testing.T) {
+		var typ string
+		if err := d.Pool().QueryRow(ctx, `SELECT user_type FROM devices WHERE mac_address = 'AA:BB:CC:DD:EE:F0'`).Scan(&typ); err != nil || typ != "UNIT" {
+			t.Fatalf("device inserted as LINKED for a UNIT user has type %q (%v)", typ, err)
+		}
+		// A retyped user's devices follow (GUEST → LINKED where guests exist).
+		guest := *g.Unit.GuestUserID
+		if _, err := d.Pool().Exec(ctx, `INSERT INTO devices (id, unit_id, user_id, mac_address) VALUES ($1, $2, $3, 'AA:BB:CC:DD:EE:F1')`,
+			uuid.New(), g.Unit.ID, guest); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Pool().Exec(ctx, `UPDATE unit_users SET type = 'LINKED' WHERE id = $1`, guest); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Pool().QueryRow(ctx, `SELECT user_type FROM devices WHERE mac_address = 'AA:BB:CC:DD:EE:F1'`).Scan(&typ); err != nil || typ != "LINKED" {
+			t.Fatalf("device of a user retyped LINKED has type %q (%v)", typ, err)
+		}
+		if _, err := d.Pool().Exec(ctx, `UPDATE devices SET user_type = 'UNIT' WHERE mac_address = 'AA:BB:CC:DD:EE:F1'`); err == nil {
+			t.Fatal("a device's type was set apart from its user's")
+		}
+	})
 	t.Run("OK cascade", func(t *testing.T) {
 		if _, err := d.Pool().Exec(ctx, `DELETE FROM properties WHERE id = $1`, p.ID); err != nil {
 			t.Fatalf("deleting a property with units: %v", err)
