@@ -89,7 +89,8 @@ func main() {
 	fmt.Fprintf(&report, "# Benchmarks\n\n%s\n", strings.ReplaceAll(*meta, `\n`, "\n"))
 	fmt.Fprintf(&report, "Dataset: %d units, %d unit users, %d devices (a 2,000-unit property and a 10,000-unit one). "+
 		"Each figure is %d interleaved runs of %v per server (A B C D, A B C D); the load generator runs pinned to CPU 1 with taskset. "+
-		"The rate limit is raised so that it never triggers. Statements are counted by pg_stat_statements (BEGIN/COMMIT included).\n\n",
+		"The rate limit is raised so that it never triggers. Statements are counted by pg_stat_statements (BEGIN/COMMIT included). "+
+		"CPU per request is the server's (from /proc/PID/stat) and PostgreSQL's (the whole cluster's, while that server alone was under load).\n\n",
 		d.Counts["units"], d.Counts["unit_users"], d.Counts["devices"], *rounds, *duration)
 
 	for _, sc := range b.scenarios() {
