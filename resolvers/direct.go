@@ -226,14 +226,10 @@ func (e *direct) query(sel ast.SelectionSet) error {
 	if err != nil {
 		return err
 	}
-	e.out = append(e.out, '{')
-	for i, f := range fields {
-		e.key(i, f.Alias)
+	return e.object(fields, "Query", func(f graphql.CollectedField) error {
 		switch f.Name {
-		case "__typename":
-			e.str("Query")
 		case "property":
-			err = root(e, f, "Property", func() (model.Property, error) {
+			return root(e, f, "Property", func() (model.Property, error) {
 				id, err := e.idArg(f, "propertyId")
 				if err != nil {
 					return model.Property{}, err
@@ -241,7 +237,7 @@ func (e *direct) query(sel ast.SelectionSet) error {
 				return e.svc.Property(e.ctx, id)
 			}, e.prefetchProperties, e.property)
 		case "unit":
-			err = root(e, f, "Unit", func() (model.Unit, error) {
+			return root(e, f, "Unit", func() (model.Unit, error) {
 				pid, err := e.idArg(f, "propertyId")
 				if err != nil {
 					return model.Unit{}, err
@@ -253,7 +249,7 @@ func (e *direct) query(sel ast.SelectionSet) error {
 				return e.svc.Unit(e.ctx, pid, uid)
 			}, e.prefetchUnits, e.unit)
 		case "unitUser":
-			err = root(e, f, "UnitUser", func() (model.UnitUser, error) {
+			return root(e, f, "UnitUser", func() (model.UnitUser, error) {
 				pid, err := e.idArg(f, "propertyId")
 				if err != nil {
 					return model.UnitUser{}, err
@@ -264,15 +260,9 @@ func (e *direct) query(sel ast.SelectionSet) error {
 				}
 				return e.svc.UnitUser(e.ctx, pid, uid)
 			}, e.prefetchUsers, e.user)
-		default:
-			return errNotDirect
 		}
-		if err != nil {
-			return err
-		}
-	}
-	e.out = append(e.out, '}')
-	return nil
+		return errNotDirect
+	})
 }
 
 // root fetches a root field's object, then everything below it, then
@@ -474,12 +464,8 @@ func (e *direct) belowNodes(sel ast.SelectionSet, connType, edgeType string, fn 
 // The writers: one object at a time, its fields in the order collected.
 
 func (e *direct) property(p *model.Property, fields []graphql.CollectedField) error {
-	e.out = append(e.out, '{')
-	for i, f := range fields {
-		e.key(i, f.Alias)
+	return e.object(fields, "Property", func(f graphql.CollectedField) error {
 		switch f.Name {
-		case "__typename":
-			e.str("Property")
 		case "id":
 			e.uuid(p.ID)
 		case "name":
@@ -535,18 +521,13 @@ func (e *direct) property(p *model.Property, fields []graphql.CollectedField) er
 		default:
 			return errNotDirect
 		}
-	}
-	e.out = append(e.out, '}')
-	return nil
+		return nil
+	})
 }
 
 func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
-	e.out = append(e.out, '{')
-	for i, f := range fields {
-		e.key(i, f.Alias)
+	return e.object(fields, "Unit", func(f graphql.CollectedField) error {
 		switch f.Name {
-		case "__typename":
-			e.str("Unit")
 		case "id":
 			e.uuid(u.ID)
 		case "number":
@@ -598,6 +579,24 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 		default:
 			return errNotDirect
 		}
+		return nil
+	})
+}
+
+// object writes an object of type typeName with its fields in the order
+// collected: __typename here, every other field by field, which returns
+// errNotDirect for a field it does not know.
+func (e *direct) object(fields []graphql.CollectedField, typeName string, field func(graphql.CollectedField) error) error {
+	e.out = append(e.out, '{')
+	for i, f := range fields {
+		e.key(i, f.Alias)
+		if f.Name == "__typename" {
+			e.str(typeName)
+			continue
+		}
+		if err := field(f); err != nil {
+			return err
+		}
 	}
 	e.out = append(e.out, '}')
 	return nil
@@ -623,12 +622,8 @@ func (e *direct) contact(c *model.Contact, sel ast.SelectionSet) error {
 	if err != nil {
 		return err
 	}
-	e.out = append(e.out, '{')
-	for i, f := range fields {
-		e.key(i, f.Alias)
+	return e.object(fields, "Contact", func(f graphql.CollectedField) error {
 		switch f.Name {
-		case "__typename":
-			e.str("Contact")
 		case "contactName":
 			e.str(c.ContactName)
 		case "email":
@@ -638,18 +633,13 @@ func (e *direct) contact(c *model.Contact, sel ast.SelectionSet) error {
 		default:
 			return errNotDirect
 		}
-	}
-	e.out = append(e.out, '}')
-	return nil
+		return nil
+	})
 }
 
 func (e *direct) user(u *model.UnitUser, fields []graphql.CollectedField) error {
-	e.out = append(e.out, '{')
-	for i, f := range fields {
-		e.key(i, f.Alias)
+	return e.object(fields, "UnitUser", func(f graphql.CollectedField) error {
 		switch f.Name {
-		case "__typename":
-			e.str("UnitUser")
 		case "id":
 			e.uuid(u.ID)
 		case "userName":
@@ -679,9 +669,8 @@ func (e *direct) user(u *model.UnitUser, fields []graphql.CollectedField) error 
 		default:
 			return errNotDirect
 		}
-	}
-	e.out = append(e.out, '}')
-	return nil
+		return nil
+	})
 }
 
 func (e *direct) devices(devices []*model.Device, sel ast.SelectionSet) error {
@@ -703,12 +692,8 @@ func (e *direct) devices(devices []*model.Device, sel ast.SelectionSet) error {
 }
 
 func (e *direct) device(d *model.Device, fields []graphql.CollectedField) error {
-	e.out = append(e.out, '{')
-	for i, f := range fields {
-		e.key(i, f.Alias)
+	return e.object(fields, "Device", func(f graphql.CollectedField) error {
 		switch f.Name {
-		case "__typename":
-			e.str("Device")
 		case "id", "macAddress":
 			e.str(d.MACAddress)
 		case "displayName":
@@ -734,9 +719,8 @@ func (e *direct) device(d *model.Device, fields []graphql.CollectedField) error 
 		default:
 			return errNotDirect
 		}
-	}
-	e.out = append(e.out, '}')
-	return nil
+		return nil
+	})
 }
 
 func (e *direct) unitConnection(p model.Page[model.Unit], sel ast.SelectionSet) error {
@@ -760,12 +744,8 @@ func (e *direct) connection(sel ast.SelectionSet, connType, edgeType string, n i
 		return err
 	}
 	nodeType := edgeType[:len(edgeType)-len("Edge")]
-	e.out = append(e.out, '{')
-	for i, f := range fields {
-		e.key(i, f.Alias)
+	return e.object(fields, connType, func(f graphql.CollectedField) error {
 		switch f.Name {
-		case "__typename":
-			e.str(connType)
 		case "totalCount":
 			e.int(total)
 		case "edges":
@@ -778,12 +758,8 @@ func (e *direct) connection(sel ast.SelectionSet, connType, edgeType string, n i
 				if item > 0 {
 					e.out = append(e.out, ',')
 				}
-				e.out = append(e.out, '{')
-				for j, ef := range edge {
-					e.key(j, ef.Alias)
+				if err := e.object(edge, edgeType, func(ef graphql.CollectedField) error {
 					switch ef.Name {
-					case "__typename":
-						e.str(edgeType)
 					case "cursor":
 						e.str(cursorOf(item))
 					case "node":
@@ -791,14 +767,14 @@ func (e *direct) connection(sel ast.SelectionSet, connType, edgeType string, n i
 						if err != nil {
 							return err
 						}
-						if err := node(item, nf); err != nil {
-							return err
-						}
+						return node(item, nf)
 					default:
 						return errNotDirect
 					}
+					return nil
+				}); err != nil {
+					return err
 				}
-				e.out = append(e.out, '}')
 			}
 			e.out = append(e.out, ']')
 		case "pageInfo":
@@ -806,12 +782,8 @@ func (e *direct) connection(sel ast.SelectionSet, connType, edgeType string, n i
 			if err != nil {
 				return err
 			}
-			e.out = append(e.out, '{')
-			for j, pf := range info {
-				e.key(j, pf.Alias)
+			return e.object(info, "PageInfo", func(pf graphql.CollectedField) error {
 				switch pf.Name {
-				case "__typename":
-					e.str("PageInfo")
 				case "hasNextPage":
 					e.bool(hasNext)
 				case "endCursor":
@@ -823,14 +795,13 @@ func (e *direct) connection(sel ast.SelectionSet, connType, edgeType string, n i
 				default:
 					return errNotDirect
 				}
-			}
-			e.out = append(e.out, '}')
+				return nil
+			})
 		default:
 			return errNotDirect
 		}
-	}
-	e.out = append(e.out, '}')
-	return nil
+		return nil
+	})
 }
 
 // JSON, written as gqlgen writes it.
