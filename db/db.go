@@ -52,6 +52,15 @@ func Open(ctx context.Context, url string, keys *model.Keyring, opts Options) (*
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	// Statements are planned once per connection, not on every execution:
+	// PostgreSQL otherwise re-plans each execution of a statement with an
+	// array parameter (= ANY($1)), which cost more than executing it
+	// (pg_stat_statements with track_planning, BENCHMARKS.md). The queries
+	// are written for generic plans (no "$n IS NULL OR" around an index
+	// range); a DATABASE_URL that sets plan_cache_mode wins.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	// google/uuid values go over the wire as binary uuids (see RegisterUUID).
 	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
 		RegisterUUID(conn.TypeMap())

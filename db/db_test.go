@@ -21,3 +21,25 @@ func TestMigrate(t *testing.T) {
 		}
 	}
 }
+
+// Statements are planned once per connection unless DATABASE_URL says
+// otherwise.
+func TestGenericPlans(t *testing.T) {
+	ctx := context.Background()
+	url := dbtest.NewURL(t)
+	for _, c := range []struct{ url, want string }{
+		{url, "force_generic_plan"},
+		{url + "&plan_cache_mode=auto", "auto"},
+	} {
+		d, err := db.Open(ctx, c.url, dbtest.Keys(t), db.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mode string
+		err = d.Pool().QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode)
+		d.Close()
+		if err != nil || mode != c.want {
+			t.Fatalf("plan_cache_mode = %q (%v), want %q", mode, err, c.want)
+		}
+	}
+}

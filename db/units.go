@@ -125,10 +125,16 @@ func (db *DB) UnitPages(ctx context.Context, propertyIDs []uuid.UUID, page model
 	if page.SkipTotal {
 		count = `CROSS JOIN (SELECT 0::bigint AS total) AS t`
 	}
+	// Two statements, with and without a cursor, rather than one with
+	// "$2 IS NULL OR …": each has a generic plan that seeks the index.
+	after, args := "", []any{propertyIDs, page.Limit + 1}
+	if page.AfterNumber != nil {
+		after, args = ` AND u.number > $3`, append(args, *page.AfterNumber)
+	}
 	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id) `+count+`
 	  CROSS JOIN LATERAL (SELECT `+unitColumns+unitFrom+`
-	    WHERE u.property_id = k.id AND ($2::text IS NULL OR u.number > $2)
-	    ORDER BY u.number LIMIT $3) AS x`, propertyIDs, page.AfterNumber, page.Limit+1)
+	    WHERE u.property_id = k.id`+after+`
+	    ORDER BY u.number LIMIT $2) AS x`, args...)
 	if err != nil {
 		return nil, wrap("db.UnitPages", err)
 	}

@@ -68,10 +68,16 @@ func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model
 	if page.SkipTotal {
 		count = `CROSS JOIN (SELECT 0::bigint AS total) AS t`
 	}
+	// With and without a cursor: two statements with index-seeking generic
+	// plans (see UnitPages).
+	after, args := "", []any{unitIDs, page.Limit + 1}
+	if page.AfterID != nil {
+		after, args = ` AND uu.id > $3`, append(args, *page.AfterID)
+	}
 	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id) `+count+`
 	  CROSS JOIN LATERAL (SELECT `+userColumns+` FROM unit_users uu
-	    WHERE uu.unit_id = k.id AND ($2::uuid IS NULL OR uu.id > $2)
-	    ORDER BY uu.id LIMIT $3) AS x`, unitIDs, page.AfterID, page.Limit+1)
+	    WHERE uu.unit_id = k.id`+after+`
+	    ORDER BY uu.id LIMIT $2) AS x`, args...)
 	if err != nil {
 		return nil, wrap("db.UnitUserPages", err)
 	}

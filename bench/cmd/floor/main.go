@@ -55,7 +55,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// The same binary uuid codec as portald: the floor is the best case.
+	// The same connection settings as portald: the floor is the best case.
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	// The same binary uuid codec as portald.
 	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
 		db.RegisterUUID(conn.TypeMap())
 		return nil
