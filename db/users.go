@@ -17,8 +17,10 @@ const userColumns = `uu.id, uu.unit_id, uu.property_id, uu.type, uu.user_name, u
 func (db *DB) scanUser(row pgx.Row, extra ...any) (model.UnitUser, error) {
 	var u model.UnitUser
 	var sealed []byte
-	err := row.Scan(append([]any{&u.ID, &u.UnitID, &u.PropertyID, &u.Type, &u.UserName, &u.Email, &u.PhoneNumber,
-		&u.Status, &sealed, &u.CreatedAt, &u.UpdatedAt}, extra...)...)
+	targets := make([]any, 0, 11+len(extra))
+	targets = append(targets, &u.ID, &u.UnitID, &u.PropertyID, &u.Type, &u.UserName, &u.Email, &u.PhoneNumber,
+		&u.Status, &sealed, &u.CreatedAt, &u.UpdatedAt)
+	err := row.Scan(append(targets, extra...)...)
 	if err != nil {
 		return u, err
 	}

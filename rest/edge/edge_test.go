@@ -90,3 +90,25 @@ func TestRecoverHidesThePanic(t *testing.T) {
 		t.Fatal("panic not logged with its request id")
 	}
 }
+
+// Request metrics keep a bounded label set: any method outside HTTP's usual
+// ones counts as OTHER.
+func TestMetricsMethodLabel(t *testing.T) {
+	m := NewMetrics()
+	h := Observe(slog.New(slog.DiscardHandler), m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for _, method := range []string{"GET", "GET", "BREW", "X-" + strings.Repeat("A", 100)} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, "/x", nil))
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`portal_http_requests_total{method="GET",route="unmatched",status="200"} 2`,
+		`portal_http_requests_total{method="OTHER",route="unmatched",status="200"} 2`} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("metrics lack %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "BREW") {
+		t.Fatal("an unknown method became a label value")
+	}
+}

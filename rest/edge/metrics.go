@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,20 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// series caches each (method, route, status)'s counter and histogram:
+	// resolving labels costs a hash and a lookup per request, and the
+	// combinations are few (routes come from the route table).
+	series sync.Map
+}
+
+type seriesKey struct {
+	method, route string
+	status        int
+}
+
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // NewMetrics returns a registry with the Go runtime and process collectors
@@ -38,8 +53,20 @@ func NewMetrics() *Metrics {
 }
 
 func (m *Metrics) observe(method, route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
+	switch method { // a client may send any token as a method: keep the label set bounded
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodHead, http.MethodOptions:
+	default:
+		method = "OTHER"
+	}
+	k := seriesKey{method, route, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, series{m.requests.WithLabelValues(method, route, strconv.Itoa(status)),
+			m.latency.WithLabelValues(method, route)})
+	}
+	s := v.(series)
+	s.requests.Inc()
+	s.latency.Observe(d.Seconds())
 }
 
 // Handler serves the registry in the Prometheus exposition format at

@@ -29,6 +29,9 @@ type Guard struct {
 	limiter   Limiter
 	failed    *Memory
 	decisions *prometheus.CounterVec
+	// counted holds the decision counters by transport and outcome,
+	// resolved once (a label lookup per request costs a hash).
+	counted map[string][2]prometheus.Counter
 }
 
 // NewGuard returns a Guard over limiter, with its decision counter
@@ -43,6 +46,10 @@ func NewGuard(limiter Limiter, reg prometheus.Registerer) *Guard {
 	}
 	if reg != nil {
 		reg.MustRegister(g.decisions)
+	}
+	g.counted = map[string][2]prometheus.Counter{}
+	for _, t := range []string{"rest", "graphql"} {
+		g.counted[t] = [2]prometheus.Counter{g.decisions.WithLabelValues(t, "limited"), g.decisions.WithLabelValues(t, "allowed")}
 	}
 	return g
 }
@@ -86,11 +93,11 @@ func setHeaders(h http.Header, policy string, d Decision) {
 }
 
 func (g *Guard) count(transport string, allowed bool) {
-	outcome := "limited"
+	i := 0
 	if allowed {
-		outcome = "allowed"
+		i = 1
 	}
-	g.decisions.WithLabelValues(transport, outcome).Inc()
+	g.counted[transport][i].Inc()
 }
 
 // RecordFailedLogin spends one of the client's failed-login budget; the
