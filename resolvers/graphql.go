@@ -268,24 +268,55 @@ func WriteGraphQLError(w http.ResponseWriter, status int, code, message string) 
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": code}}}})
 }
 
-// wellFormed reports whether b is a GraphQL-over-HTTP request object:
-// query and operationName strings, variables and extensions objects (any may
-// be absent or null).
-func wellFormed(b []byte) bool {
-	var env struct {
-		Query         *string         `json:"query"`
-		OperationName *string         `json:"operationName"`
-		Variables     json.RawMessage `json:"variables"`
-		Extensions    json.RawMessage `json:"extensions"`
-	}
+// envelope is a GraphQL-over-HTTP request object, decoded once: the POST
+// transport takes it from the request context instead of parsing the body
+// again.
+type envelope struct {
+	Query         *string         `json:"query"`
+	OperationName *string         `json:"operationName"`
+	Variables     json.RawMessage `json:"variables"`
+	Extensions    json.RawMessage `json:"extensions"`
+}
+
+type envelopeKey struct{}
+
+// parseEnvelope decodes b if it is a well-formed request object: query and
+// operationName strings, variables and extensions objects (any may be
+// absent or null).
+func parseEnvelope(b []byte) (*envelope, bool) {
+	var env envelope
 	if json.Unmarshal(b, &env) != nil {
-		return false
+		return nil, false
 	}
 	object := func(raw json.RawMessage) bool {
 		raw = bytes.TrimSpace(raw)
 		return len(raw) == 0 || bytes.Equal(raw, []byte("null")) || raw[0] == '{'
 	}
-	return object(env.Variables) && object(env.Extensions)
+	return &env, object(env.Variables) && object(env.Extensions)
+}
+
+// params fills p as gqlgen's POST transport would from the same body.
+func (env *envelope) params(p *graphql.RawParams) error {
+	if env.Query != nil {
+		p.Query = *env.Query
+	}
+	if env.OperationName != nil {
+		p.OperationName = *env.OperationName
+	}
+	for _, f := range []struct {
+		raw json.RawMessage
+		dst *map[string]any
+	}{{env.Variables, &p.Variables}, {env.Extensions, &p.Extensions}} {
+		if len(f.raw) == 0 {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(f.raw))
+		dec.UseNumber()
+		if err := dec.Decode(f.dst); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // statusFromErrors reads a POST body within the limit (413 past it, 400 for
@@ -311,12 +342,15 @@ func statusFromErrors(maxBody int64, next http.Handler) http.Handler {
 			case err != nil:
 				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
 				return
-			case !wellFormed(b):
+			}
+			env, ok := parseEnvelope(b)
+			if !ok {
 				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST",
 					"the request body must be a JSON object with a query string and optional variables and extensions objects")
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(b))
+			r = r.WithContext(context.WithValue(r.Context(), envelopeKey{}, env))
 		}
 		h := &statusHint{header: w.Header()}
 		next.ServeHTTP(&hintedWriter{ResponseWriter: w, hint: h}, r.WithContext(context.WithValue(r.Context(), statusHintKey{}, h)))

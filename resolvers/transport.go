@@ -34,22 +34,34 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		t.POST.Do(w, r, exec)
 		return
 	}
-	body, err := io.ReadAll(r.Body)
+	// The body is read only where statusFromErrors did not decode it, and
+	// is left for gqlgen's transport to read where this one gives up.
+	var body []byte
 	retry := func() {
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		if body != nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		t.POST.Do(w, r, exec)
-	}
-	if err != nil {
-		retry()
-		return
 	}
 	start := graphql.Now()
 	params := &graphql.RawParams{}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if dec.Decode(params) != nil {
-		retry()
-		return
+	if env, ok := r.Context().Value(envelopeKey{}).(*envelope); ok {
+		if env.params(params) != nil {
+			retry()
+			return
+		}
+	} else {
+		var err error
+		if body, err = io.ReadAll(r.Body); err != nil {
+			retry()
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if dec.Decode(params) != nil {
+			retry()
+			return
+		}
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
