@@ -38,9 +38,8 @@ import (
 // in front of it.
 type directSchema struct {
 	graphql.ExecutableSchema
-	svc      *Service
-	executed func(executor string)
-	opts     GraphQLOptions
+	svc  *Service
+	opts GraphQLOptions
 }
 
 // errNotDirect makes the direct executor hand the operation to gqlgen.
@@ -62,8 +61,8 @@ func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 }
 
 func (s directSchema) tell(executor string) {
-	if s.executed != nil {
-		s.executed(executor)
+	if s.opts.Executed != nil {
+		s.opts.Executed(executor)
 	}
 }
 

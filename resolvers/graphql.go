@@ -93,7 +93,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	cfg := graph.Config{Resolvers: NewResolver(svc), Complexity: complexity()}
 	schema := graph.NewExecutableSchema(cfg)
 	if !opts.GqlgenOnly {
-		schema = directSchema{ExecutableSchema: schema, svc: svc, executed: opts.Executed, opts: opts}
+		schema = directSchema{ExecutableSchema: schema, svc: svc, opts: opts}
 	}
 	srv := handler.New(schema)
 	srv.AddTransport(transport.GET{})
