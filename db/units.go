@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -117,24 +118,39 @@ func (db *DB) UnitAuthByIDs(ctx context.Context, ids []uuid.UUID) ([]model.UnitA
 	return out, wrap("db.UnitAuthByIDs", err)
 }
 
+// keysetPages is the statement (and its arguments) that reads one keyset
+// page per parent id in one go: the rows of selectFrom whose parent column
+// is the id, past after (a value of orderBy; nil for the first page), at
+// most limit+1 of them (the extra row tells that more follow), each with
+// its parent's row count in countTable — or 0 when skipTotal. With and
+// without a cursor they are two statements rather than one with
+// "$3 IS NULL OR …", so that each has a generic plan that seeks the index.
+func keysetPages(selectFrom, countTable, parent, orderBy string, ids []uuid.UUID, limit int, after any, skipTotal bool) (string, []any) {
+	_, col, _ := strings.Cut(parent, ".")
+	count := `CROSS JOIN LATERAL (SELECT count(*) AS total FROM ` + countTable + ` c WHERE c.` + col + ` = k.id) AS t`
+	if skipTotal {
+		count = `CROSS JOIN (SELECT 0::bigint AS total) AS t`
+	}
+	cond, args := "", []any{ids, limit + 1}
+	if after != nil {
+		cond, args = ` AND `+orderBy+` > $3`, append(args, after)
+	}
+	return `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id) ` + count + `
+	  CROSS JOIN LATERAL (SELECT ` + selectFrom + `
+	    WHERE ` + parent + ` = k.id` + cond + `
+	    ORDER BY ` + orderBy + ` LIMIT $2) AS x`, args
+}
+
 // UnitPages returns, for each property, one keyset page of its units
 // ordered by number, with the property's unit count, in one statement.
 // Properties without units get an empty page.
 func (db *DB) UnitPages(ctx context.Context, propertyIDs []uuid.UUID, page model.UnitPage) (map[uuid.UUID]model.Page[model.Unit], error) {
-	count := `CROSS JOIN LATERAL (SELECT count(*) AS total FROM units c WHERE c.property_id = k.id) AS t`
-	if page.SkipTotal {
-		count = `CROSS JOIN (SELECT 0::bigint AS total) AS t`
-	}
-	// Two statements, with and without a cursor, rather than one with
-	// "$2 IS NULL OR …": each has a generic plan that seeks the index.
-	after, args := "", []any{propertyIDs, page.Limit + 1}
+	var after any
 	if page.AfterNumber != nil {
-		after, args = ` AND u.number > $3`, append(args, *page.AfterNumber)
+		after = *page.AfterNumber
 	}
-	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id) `+count+`
-	  CROSS JOIN LATERAL (SELECT `+unitColumns+unitFrom+`
-	    WHERE u.property_id = k.id`+after+`
-	    ORDER BY u.number LIMIT $2) AS x`, args...)
+	sql, args := keysetPages(unitColumns+unitFrom, "units", "u.property_id", "u.number", propertyIDs, page.Limit, after, page.SkipTotal)
+	rows, err := db.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, wrap("db.UnitPages", err)
 	}

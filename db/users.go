@@ -66,20 +66,12 @@ func (db *DB) UnitUsersByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Unit
 // ordered by id, with the unit's user count, in one statement. Units
 // without users (or past the end) get an empty page.
 func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model.UserPage) (map[uuid.UUID]model.Page[model.UnitUser], error) {
-	count := `CROSS JOIN LATERAL (SELECT count(*) AS total FROM unit_users c WHERE c.unit_id = k.id) AS t`
-	if page.SkipTotal {
-		count = `CROSS JOIN (SELECT 0::bigint AS total) AS t`
-	}
-	// With and without a cursor: two statements with index-seeking generic
-	// plans (see UnitPages).
-	after, args := "", []any{unitIDs, page.Limit + 1}
+	var after any
 	if page.AfterID != nil {
-		after, args = ` AND uu.id > $3`, append(args, *page.AfterID)
+		after = *page.AfterID
 	}
-	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id) `+count+`
-	  CROSS JOIN LATERAL (SELECT `+userColumns+` FROM unit_users uu
-	    WHERE uu.unit_id = k.id`+after+`
-	    ORDER BY uu.id LIMIT $2) AS x`, args...)
+	sql, args := keysetPages(userColumns+" FROM unit_users uu", "unit_users", "uu.unit_id", "uu.id", unitIDs, page.Limit, after, page.SkipTotal)
+	rows, err := db.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, wrap("db.UnitUserPages", err)
 	}
