@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -74,12 +75,12 @@ func connectionKey(parent uuid.UUID, first *int, after *string, position func(*c
 // selects totalCount (its children are counted only then; the direct
 // executor's pageKey decides the same way, so both find the same pages).
 func totalSelected(ctx context.Context, connType string) bool {
-	for _, f := range graphql.CollectFieldsCtx(ctx, []string{connType}) {
-		if f.Name == "totalCount" {
-			return true
-		}
-	}
-	return false
+	return selectsTotal(graphql.CollectFieldsCtx(ctx, []string{connType}))
+}
+
+// selectsTotal reports whether a connection's fields include totalCount.
+func selectsTotal(fields []graphql.CollectedField) bool {
+	return slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return f.Name == "totalCount" })
 }
 
 // Cursor positions: a user page resumes after an id, a unit page after a
@@ -129,6 +130,15 @@ func prefetchDeviceChildren(ctx context.Context, svc *Service, devices []*model.
 	}
 }
 
+// project returns f of every element of s.
+func project[T, K any](s []T, f func(T) K) []K {
+	out := make([]K, len(s))
+	for i, v := range s {
+		out[i] = f(v)
+	}
+	return out
+}
+
 // flatten joins device lists.
 func flatten(lists [][]*model.Device) []*model.Device {
 	var out []*model.Device
@@ -167,17 +177,9 @@ func userConnection(p model.Page[model.UnitUser], value func(*model.UnitUser) st
 }
 
 func unitsOf(c *model.UnitConnection) []*model.Unit {
-	out := make([]*model.Unit, len(c.Edges))
-	for i, e := range c.Edges {
-		out[i] = e.Node
-	}
-	return out
+	return project(c.Edges, func(e *model.UnitEdge) *model.Unit { return e.Node })
 }
 
 func usersOf(c *model.UnitUserConnection) []*model.UnitUser {
-	out := make([]*model.UnitUser, len(c.Edges))
-	for i, e := range c.Edges {
-		out[i] = e.Node
-	}
-	return out
+	return project(c.Edges, func(e *model.UnitUserEdge) *model.UnitUser { return e.Node })
 }

@@ -196,12 +196,7 @@ func (e *direct) pageKey(f graphql.CollectedField, connType string, parent uuid.
 	if err != nil {
 		return k, err
 	}
-	k.noTotal = true
-	for _, c := range fields {
-		if c.Name == "totalCount" {
-			k.noTotal = false
-		}
-	}
+	k.noTotal = !selectsTotal(fields)
 	return k, nil
 }
 
@@ -354,14 +349,11 @@ func (e *direct) prefetchUnits(units []*model.Unit, fields []graphql.CollectedFi
 				return err
 			}
 		case "property":
-			ids := make([]uuid.UUID, len(units))
-			for i, u := range units {
-				ids[i] = u.PropertyID
-			}
 			fs, err := e.collect(f.Selections, "Property")
 			if err != nil {
 				return err
 			}
+			ids := project(units, func(u *model.Unit) uuid.UUID { return u.PropertyID })
 			if err := e.prefetchProperties(e.l.property.prefetch(e.ctx, ids), fs); err != nil {
 				return err
 			}
@@ -377,22 +369,16 @@ func (e *direct) prefetchUsers(users []*model.UnitUser, fields []graphql.Collect
 	for _, f := range fields {
 		switch f.Name {
 		case "devices":
-			ids := make([]uuid.UUID, len(users))
-			for i, u := range users {
-				ids[i] = u.ID
-			}
+			ids := project(users, func(u *model.UnitUser) uuid.UUID { return u.ID })
 			if err := e.prefetchDevices(flatten(e.l.userDevices.prefetch(e.ctx, ids)), f.Selections); err != nil {
 				return err
 			}
 		case "unit":
-			ids := make([]uuid.UUID, len(users))
-			for i, u := range users {
-				ids[i] = u.UnitID
-			}
 			fs, err := e.collect(f.Selections, "Unit")
 			if err != nil {
 				return err
 			}
+			ids := project(users, func(u *model.UnitUser) uuid.UUID { return u.UnitID })
 			if err := e.prefetchUnits(e.l.unit.prefetch(e.ctx, ids), fs); err != nil {
 				return err
 			}
@@ -413,14 +399,11 @@ func (e *direct) prefetchDevices(devices []*model.Device, sel ast.SelectionSet) 
 		if f.Name != "user" {
 			continue
 		}
-		ids := make([]uuid.UUID, len(devices))
-		for i, d := range devices {
-			ids[i] = d.UserID
-		}
 		fs, err := e.collect(f.Selections, "UnitUser")
 		if err != nil {
 			return err
 		}
+		ids := project(devices, func(d *model.Device) uuid.UUID { return d.UserID })
 		if err := e.prefetchUsers(e.l.user.prefetch(e.ctx, ids), fs); err != nil {
 			return err
 		}
