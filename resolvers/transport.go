@@ -1,7 +1,6 @@
 package resolvers
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -34,41 +33,21 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		t.POST.Do(w, r, exec)
 		return
 	}
-	// The body is read only where statusFromErrors did not decode it, and
-	// is left for gqlgen's transport to read where this one gives up.
-	var body []byte
-	retry := func() {
-		if body != nil {
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		t.POST.Do(w, r, exec)
-	}
+	// statusFromErrors decoded the envelope (and left the body for gqlgen's
+	// transport, which takes over wherever this one gives up).
+	env, ok := r.Context().Value(envelopeKey{}).(*envelope)
 	start := graphql.Now()
 	params := &graphql.RawParams{}
-	if env, ok := r.Context().Value(envelopeKey{}).(*envelope); ok {
-		if env.params(params) != nil {
-			retry()
-			return
-		}
-	} else {
-		var err error
-		if body, err = io.ReadAll(r.Body); err != nil {
-			retry()
-			return
-		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		if dec.Decode(params) != nil {
-			retry()
-			return
-		}
+	if !ok || env.params(params) != nil {
+		t.POST.Do(w, r, exec)
+		return
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	ctx := r.Context()
 	oc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
-		retry() // gqlgen finds the same errors and answers them its way
+		t.POST.Do(w, r, exec) // gqlgen finds the same errors and answers them its way
 		return
 	}
 	direct := &directData{}
