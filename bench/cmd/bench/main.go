@@ -403,15 +403,7 @@ func (b *runner) statements() int64 {
 }
 
 // cpuTime is the CPU time pid has used (user + system).
-func cpuTime(pid int) time.Duration {
-	f := statFields(pid)
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / clockTicks
-}
+func cpuTime(pid int) time.Duration { return ticks(pid, utime, stime) }
 
 // postgresCPU is the CPU time of the benchmark cluster: the postmaster's
 // own and its reaped children's, plus its live children's (the backends).
@@ -424,21 +416,35 @@ func (b *runner) postgresCPU() time.Duration {
 		return 0
 	}
 	pm, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0]))
-	f := statFields(pm)
-	if len(f) < 15 {
-		return 0
-	}
-	var ticks int64
-	for _, i := range []int{11, 12, 13, 14} { // utime, stime, cutime, cstime
-		n, _ := strconv.ParseInt(f[i], 10, 64)
-		ticks += n
-	}
+	total := ticks(pm, utime, stime, cutime, cstime)
 	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pm, pm))
 	for _, c := range strings.Fields(string(children)) {
 		pid, _ := strconv.Atoi(c)
-		ticks += int64(cpuTime(pid) * clockTicks / time.Second)
+		total += cpuTime(pid)
 	}
-	return time.Duration(ticks) * time.Second / clockTicks
+	return total
+}
+
+// Fields of /proc/PID/stat as statFields numbers them: CPU times in clock
+// ticks, the process's own and its reaped children's.
+const (
+	utime  = 11
+	stime  = 12
+	cutime = 13
+	cstime = 14
+)
+
+// ticks sums fields of /proc/PID/stat (0 for a process that is gone).
+func ticks(pid int, fields ...int) time.Duration {
+	f := statFields(pid)
+	var n int64
+	for _, i := range fields {
+		if i < len(f) {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			n += v
+		}
+	}
+	return time.Duration(n) * time.Second / clockTicks
 }
 
 // statFields are the fields of /proc/PID/stat after the command name (which
