@@ -13,10 +13,14 @@ const deviceSelect = `SELECT d.id, d.unit_id, d.user_id, d.user_type, d.mac_addr
   d.description, d.os_type, d.last_seen
 FROM devices d`
 
+// deviceTargets are the scan targets of deviceSelect's columns.
+func deviceTargets(d *model.Device) []any {
+	return []any{&d.ID, &d.UnitID, &d.UserID, &d.UserType, &d.MACAddress, &d.DisplayName, &d.Description, &d.OSType, &d.LastSeen}
+}
+
 func scanDevice(row pgx.Row) (model.Device, error) {
 	var d model.Device
-	err := row.Scan(&d.ID, &d.UnitID, &d.UserID, &d.UserType, &d.MACAddress, &d.DisplayName,
-		&d.Description, &d.OSType, &d.LastSeen)
+	err := row.Scan(deviceTargets(&d)...)
 	return d, err
 }
 
@@ -28,8 +32,7 @@ func collectDevices(rows pgx.Rows, err error) ([]model.Device, error) {
 	}
 	out := []model.Device{}
 	var d model.Device
-	_, err = pgx.ForEachRow(rows, []any{&d.ID, &d.UnitID, &d.UserID, &d.UserType, &d.MACAddress, &d.DisplayName,
-		&d.Description, &d.OSType, &d.LastSeen}, func() error {
+	_, err = pgx.ForEachRow(rows, deviceTargets(&d), func() error {
 		out = append(out, d)
 		d.LastSeen = nil // the next row's NULL must not keep this row's time
 		return nil

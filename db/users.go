@@ -13,14 +13,18 @@ import (
 const userColumns = `uu.id, uu.unit_id, uu.property_id, uu.type, uu.user_name, uu.email, uu.phone_number,
   uu.status, uu.passphrase_cipher, uu.created_at, uu.updated_at`
 
+// userTargets are the scan targets of userColumns (the passphrase into
+// sealed, to be decrypted), then extra.
+func userTargets(u *model.UnitUser, sealed *[]byte, extra ...any) []any {
+	return append([]any{&u.ID, &u.UnitID, &u.PropertyID, &u.Type, &u.UserName, &u.Email, &u.PhoneNumber,
+		&u.Status, sealed, &u.CreatedAt, &u.UpdatedAt}, extra...)
+}
+
 // scanUser scans a row of userColumns, then extra columns into extra.
 func (db *DB) scanUser(row pgx.Row, extra ...any) (model.UnitUser, error) {
 	var u model.UnitUser
 	var sealed []byte
-	targets := make([]any, 0, 11+len(extra))
-	targets = append(targets, &u.ID, &u.UnitID, &u.PropertyID, &u.Type, &u.UserName, &u.Email, &u.PhoneNumber,
-		&u.Status, &sealed, &u.CreatedAt, &u.UpdatedAt)
-	err := row.Scan(append(targets, extra...)...)
+	err := row.Scan(userTargets(&u, &sealed, extra...)...)
 	if err != nil {
 		return u, err
 	}
@@ -83,8 +87,7 @@ func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model
 	var u model.UnitUser
 	var sealed []byte
 	var total int
-	_, err = pgx.ForEachRow(rows, []any{&u.ID, &u.UnitID, &u.PropertyID, &u.Type, &u.UserName, &u.Email, &u.PhoneNumber,
-		&u.Status, &sealed, &u.CreatedAt, &u.UpdatedAt, &total}, func() error {
+	_, err = pgx.ForEachRow(rows, userTargets(&u, &sealed, &total), func() error {
 		var err error
 		if u.Passphrase, err = db.keys.Decrypt(sealed, u.ID[:]); err != nil {
 			return err
