@@ -15,6 +15,7 @@ import (
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/graph/scalar"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // The direct executor. gqlgen's generated executor gives every field of
@@ -48,17 +49,59 @@ var errNotDirect = errors.New("not for the direct executor")
 func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	if oc.Operation != nil && oc.Operation.Operation == ast.Query {
-		if data, ok := s.run(ctx, oc); ok {
+		data, err := s.run(ctx, oc)
+		if err == nil {
 			s.tell("direct")
 			if d, ok := ctx.Value(directDataKey{}).(*directData); ok {
 				d.data = data
 			}
 			return graphql.OneShot(&graphql.Response{Data: data})
 		}
+		if stop, ok := err.(*stopped); ok {
+			// Running it again on gqlgen's executor would cost as much.
+			s.tell("direct")
+			hint(ctx, stop.code)
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{Message: stop.msg,
+				Extensions: map[string]any{"code": string(stop.code)}}}})
+		}
 	}
 	s.tell("gqlgen")
 	return s.ExecutableSchema.Exec(ctx)
 }
+
+// stopped ends an operation on the direct executor with an error instead of
+// handing it to gqlgen: the request's deadline passed or its client went
+// away, or the result would exceed the bound on objects.
+type stopped struct {
+	code model.Code
+	msg  string
+}
+
+func (s *stopped) Error() string { return s.msg }
+
+// DefaultMaxObjects bounds the objects one operation may write on the
+// direct executor. The complexity limit already bounds them (a list weighs
+// its page size times its elements); this is the second guard.
+const DefaultMaxObjects = 100_000
+
+// spend counts n objects about to be materialised and checks, every
+// checkEvery objects and at every level, the request's context.
+func (e *direct) spend(n int) error {
+	e.objects += n
+	if e.objects > e.maxObjects {
+		return &stopped{code: model.CodeBadUserInput, msg: fmt.Sprintf("the result would hold more than %d objects; ask for smaller pages", e.maxObjects)}
+	}
+	if e.objects-e.checked < checkEvery && n < checkEvery {
+		return nil
+	}
+	e.checked = e.objects
+	if err := e.ctx.Err(); err != nil {
+		return &stopped{code: model.CodeUnavailable, msg: "the request was cancelled or ran past its deadline"}
+	}
+	return nil
+}
+
+const checkEvery = 256
 
 func (s directSchema) tell(executor string) {
 	if s.opts.Executed != nil {
@@ -66,26 +109,36 @@ func (s directSchema) tell(executor string) {
 	}
 }
 
-func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (data []byte, ok bool) {
+// run returns the operation's data, a *stopped error, or another error
+// that hands the operation to gqlgen.
+func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (data []byte, err error) {
 	defer func() {
 		// gqlgen runs the operation again and reports a panic of its own
 		// its way; this one is logged, being the direct executor's.
 		if v := recover(); v != nil {
 			s.opts.Log.ErrorContext(ctx, "panic in the direct executor; the operation runs on gqlgen's",
 				"request_id", s.opts.RequestID(ctx), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			ok = false
+			err = errNotDirect
 		}
 	}()
 	l, _ := ctx.Value(loadersKey{}).(*loaders)
 	if l == nil {
-		return nil, false
+		return nil, errNotDirect
 	}
 	e := newDirect(ctx, oc, s.svc, l)
+	e.maxObjects = s.opts.MaxObjects
 	e.out = (*buffers.Get().(*[]byte))[:0]
-	if e.query(oc.Operation.SelectionSet) != nil {
-		return nil, false
+	if err := e.query(oc.Operation.SelectionSet); err != nil {
+		var stop *stopped
+		if errors.As(err, &stop) {
+			return nil, stop
+		}
+		if ctx.Err() != nil {
+			return nil, &stopped{code: model.CodeUnavailable, msg: "the request was cancelled or ran past its deadline"}
+		}
+		return nil, err
 	}
-	return e.out, true
+	return e.out, nil
 }
 
 // buffers recycles the direct executor's output (see postTransport).
@@ -111,6 +164,10 @@ type direct struct {
 	// are collected and arguments coerced once per list, not per element.
 	fields map[fieldsKey][]graphql.CollectedField
 	args   map[*ast.Field]map[string]any
+
+	// objects counts what the operation materialised so far, up to
+	// maxObjects; checked is where the context was last looked at.
+	objects, checked, maxObjects int
 }
 
 func newDirect(ctx context.Context, oc *graphql.OperationContext, svc *Service, l *loaders) *direct {
@@ -316,6 +373,9 @@ func (e *direct) prefetchUnits(units []*model.Unit, fields []graphql.CollectedFi
 	if len(units) == 0 {
 		return nil
 	}
+	if err := e.spend(len(units)); err != nil {
+		return err
+	}
 	for _, f := range fields {
 		switch f.Name {
 		case "users":
@@ -366,6 +426,9 @@ func (e *direct) prefetchUsers(users []*model.UnitUser, fields []graphql.Collect
 	if len(users) == 0 {
 		return nil
 	}
+	if err := e.spend(len(users)); err != nil {
+		return err
+	}
 	for _, f := range fields {
 		switch f.Name {
 		case "devices":
@@ -390,6 +453,9 @@ func (e *direct) prefetchUsers(users []*model.UnitUser, fields []graphql.Collect
 func (e *direct) prefetchDevices(devices []*model.Device, sel ast.SelectionSet) error {
 	if len(devices) == 0 {
 		return nil
+	}
+	if err := e.spend(len(devices)); err != nil {
+		return err
 	}
 	fields, err := e.collect(sel, "Device")
 	if err != nil {
@@ -569,6 +635,9 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 // collected: __typename here, every other field by field, which returns
 // errNotDirect for a field it does not know.
 func (e *direct) object(fields []graphql.CollectedField, typeName string, field func(graphql.CollectedField) error) error {
+	if err := e.spend(1); err != nil {
+		return err
+	}
 	e.out = append(e.out, '{')
 	for i, f := range fields {
 		e.key(i, f.Alias)

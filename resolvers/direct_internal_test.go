@@ -26,7 +26,7 @@ func TestDirectExecutorLogsItsPanics(t *testing.T) {
 	ctx := graphql.WithOperationContext(context.WithValue(context.Background(), loadersKey{}, newLoaders(&batches{})), oc)
 	// A credential without an authenticator: checking it panics.
 	ctx = (*Authenticator)(nil).WithCredential(ctx, "a token", false)
-	if _, ok := s.run(ctx, oc); ok {
+	if _, err := s.run(ctx, oc); err != errNotDirect {
 		t.Fatal("the direct executor answered")
 	}
 	for _, want := range []string{`"msg":"panic in the direct executor; the operation runs on gqlgen's"`, `"request_id":"req-1"`, `"stack":"goroutine`} {

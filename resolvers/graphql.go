@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -16,7 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph"
@@ -32,6 +32,15 @@ type GraphQLOptions struct {
 	Introspection bool
 	// ComplexityLimit caps an operation's weighted complexity.
 	ComplexityLimit int
+	// Bounds hold an operation's text before it is validated (zero:
+	// DefaultBounds).
+	Bounds Bounds
+	// MaxObjects bounds the objects an operation may materialise on the
+	// direct executor (zero: DefaultMaxObjects).
+	MaxObjects int
+	// QueryCacheBytes bounds the parsed-query cache, and the persisted-query
+	// cache a quarter of it (zero: DefaultQueryCacheBytes).
+	QueryCacheBytes int
 	// MaxBodyBytes caps a request body (413 past it).
 	MaxBodyBytes int64
 	// RequestID returns the id of the request ctx belongs to (for logs).
@@ -50,8 +59,12 @@ type GraphQLOptions struct {
 // Assumed sizes of lists without a page size, for complexity.
 const assumedDevicesPerList = 10
 
+// DefaultQueryCacheBytes bounds the parsed-query cache by default.
+const DefaultQueryCacheBytes = 32 << 20
+
 // Complexity weighs list fields by their page size, so that a nested query
-// costs what it may return.
+// costs what it may return. The weights saturate (gqlgen adds them with a
+// saturating sum), so no nesting can wrap a product past the limit.
 func complexity() graph.ComplexityRoot {
 	var c graph.ComplexityRoot
 	page := func(first *int) int {
@@ -60,17 +73,26 @@ func complexity() graph.ComplexityRoot {
 		}
 		return min(*first, MaxPageSize)
 	}
-	c.Property.Units = func(child int, first *int, _ *string) int { return 1 + page(first)*child }
-	c.Unit.Users = func(child int, first *int, _ *string) int { return 1 + page(first)*child }
+	c.Property.Units = func(child int, first *int, _ *string) int { return weigh(page(first), child) }
+	c.Unit.Users = func(child int, first *int, _ *string) int { return weigh(page(first), child) }
 	c.Query.UnitUsers = func(child int, _ uuid.UUID, _ *uuid.UUID, first *int, _ *string, _ *model.UnitUserOrder, _ *model.UnitUserFilter) int {
-		return 1 + page(first)*child
+		return weigh(page(first), child)
 	}
-	c.Unit.Devices = func(child int, _ *model.UnitUserType) int { return 1 + assumedDevicesPerList*child }
-	c.UnitUser.Devices = func(child int) int { return 1 + assumedDevicesPerList*child }
+	c.Unit.Devices = func(child int, _ *model.UnitUserType) int { return weigh(assumedDevicesPerList, child) }
+	c.UnitUser.Devices = func(child int) int { return weigh(assumedDevicesPerList, child) }
 	c.Query.UnitDevices = func(child int, _ uuid.UUID, _ model.UnitUserType, _ *uuid.UUID) int {
-		return 1 + assumedDevicesPerList*child
+		return weigh(assumedDevicesPerList, child)
 	}
 	return c
+}
+
+// weigh is the weight of a list of n elements of weight child, plus one:
+// saturating at math.MaxInt (n and child are never negative here).
+func weigh(n, child int) int {
+	if child > 0 && n > (math.MaxInt-1)/child {
+		return math.MaxInt
+	}
+	return 1 + n*child
 }
 
 var registerCodes sync.Once
@@ -90,6 +112,15 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	if opts.RequestID == nil {
 		opts.RequestID = func(context.Context) string { return "" }
 	}
+	if opts.Bounds == (Bounds{}) {
+		opts.Bounds = DefaultBounds
+	}
+	if opts.MaxObjects <= 0 {
+		opts.MaxObjects = DefaultMaxObjects
+	}
+	if opts.QueryCacheBytes <= 0 {
+		opts.QueryCacheBytes = DefaultQueryCacheBytes
+	}
 	cfg := graph.Config{Resolvers: NewResolver(svc), Complexity: complexity()}
 	schema := graph.NewExecutableSchema(cfg)
 	if !opts.GqlgenOnly {
@@ -98,12 +129,16 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	srv := handler.New(schema)
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	parsed := newByteCache(opts.QueryCacheBytes, weighParsed)
+	srv.SetQueryCache(parsed)
+	srv.SetParserTokenLimit(opts.Bounds.Tokens)
+	srv.Use(operationBounds{bounds: opts.Bounds, parsed: parsed,
+		apq: extension.AutomaticPersistedQuery{Cache: newByteCache(opts.QueryCacheBytes/4, weighText)}})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
 		srv.Use(introspectionOff{})
+		srv.SetDisableSuggestion(true) // "Did you mean …?" would describe the schema
 	}
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	for _, ext := range opts.Interceptors {
@@ -319,6 +354,21 @@ func (env *envelope) params(p *graphql.RawParams) error {
 	return nil
 }
 
+// getTooLarge reports whether a GET request's parameters, decoded, hold
+// more than maxBody bytes: a GET is held to the body limit of a POST.
+func getTooLarge(r *http.Request, maxBody int64) bool {
+	if int64(len(r.URL.RawQuery)) <= maxBody {
+		return false // decoding only shortens it
+	}
+	n := 0
+	for _, vs := range r.URL.Query() {
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return int64(n) > maxBody
+}
+
 // statusFromErrors reads a POST body within the limit (413 past it, 400 for
 // JSON that does not parse — without echoing the body, which may hold a
 // secret) and maps operation errors to HTTP statuses.
@@ -351,6 +401,10 @@ func statusFromErrors(maxBody int64, next http.Handler) http.Handler {
 			}
 			r.Body = io.NopCloser(bytes.NewReader(b))
 			r = r.WithContext(context.WithValue(r.Context(), envelopeKey{}, env))
+		}
+		if r.Method == http.MethodGet && maxBody > 0 && getTooLarge(r, maxBody) {
+			WriteGraphQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request too large")
+			return
 		}
 		h := &statusHint{header: w.Header()}
 		next.ServeHTTP(&hintedWriter{ResponseWriter: w, hint: h}, r.WithContext(context.WithValue(r.Context(), statusHintKey{}, h)))

@@ -34,10 +34,14 @@ func endpoint(tb testing.TB, svc *resolvers.Service, opts resolvers.GraphQLOptio
 		RequestTimeout: 10 * time.Second, PublicBaseURL: "http://localhost", GraphQL: resolvers.NewGraphQLHandler(svc, opts)})
 }
 
-func send(h http.Handler, method, target, body string) (int, string) {
+// send serves one request with optional header name/value pairs.
+func send(h http.Handler, method, target, body string, header ...string) (int, string) {
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)

@@ -170,8 +170,8 @@ func (l *loader[K, V]) get(ctx context.Context, key K) (V, error) {
 // prefetch fetches every key not prefetched before in one call of the batch
 // function — whatever the time it takes to gather the keys — and primes the
 // cache with the results, so that the children's Loads are cache hits. It
-// returns the values of all keys (those that failed are left out; their
-// child resolvers load them again and report the error).
+// returns the values of the distinct keys (those that failed are left out;
+// their child resolvers load them again and report the error).
 func (l *loader[K, V]) prefetch(ctx context.Context, keys []K) []V {
 	dl := l.loader()
 	l.mu.Lock()
@@ -193,8 +193,16 @@ func (l *loader[K, V]) prefetch(ctx context.Context, keys []K) []V {
 			}
 		}
 	}
+	// Each key once: the values share the selection below them, so a
+	// repeated parent (users → unit → users …) would only multiply the
+	// next level's keys.
 	out := make([]V, 0, len(keys))
+	seen := make(map[K]struct{}, len(keys))
 	for _, k := range keys {
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = struct{}{}
 		if v, err := dl.Load(ctx, k)(); err == nil {
 			out = append(out, v)
 		}
