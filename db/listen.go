@@ -2,12 +2,14 @@ package db
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // AuthChannel is the notification channel of revocation notices.
@@ -27,7 +29,7 @@ type AuthListener interface {
 
 // ListenAuthChanges holds a dedicated connection LISTENing on AuthChannel
 // and feeds l until ctx ends, reconnecting with backoff (100 ms to 2 s) when
-// the connection drops.
+// the connection drops or stops answering (see listenQuiet).
 func (db *DB) ListenAuthChanges(ctx context.Context, l AuthListener, log *slog.Logger) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -47,6 +49,16 @@ func (db *DB) ListenAuthChanges(ctx context.Context, l AuthListener, log *slog.L
 	}
 }
 
+// The listening connection proves it is alive whenever it has been quiet
+// for listenQuiet: a round trip that must come back within listenProof.
+// A connection that stalls without closing (a frozen proxy, a dead NAT
+// entry) is given up within listenQuiet+listenProof, and the listener says
+// ListenerUp(false) at once, so revocation never waits on a silent socket.
+const (
+	listenQuiet = 250 * time.Millisecond
+	listenProof = 250 * time.Millisecond
+)
+
 func (db *DB) listenOnce(ctx context.Context, l AuthListener) error {
 	cfg := db.pool.Config().ConnConfig.Copy()
 	cfg.Tracer = nil // notices are not request statements
@@ -54,19 +66,48 @@ func (db *DB) listenOnce(ctx context.Context, l AuthListener) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+AuthChannel); err != nil {
+	defer func() {
+		// Closing says goodbye to the server; on a stalled socket that
+		// must not wait.
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), listenProof)
+		defer cancel()
+		_ = conn.Close(closeCtx)
+	}()
+	if err := withDeadline(ctx, listenProof, func(ctx context.Context) error {
+		_, err := conn.Exec(ctx, "LISTEN "+AuthChannel)
+		return err
+	}); err != nil {
 		return err
 	}
 	l.ListenerUp(true)
 	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
+		err := withDeadline(ctx, listenQuiet, func(ctx context.Context) error {
+			n, err := conn.WaitForNotification(ctx)
+			if err == nil {
+				kind, id, ok := strings.Cut(n.Payload, ":")
+				if parsed, err := uuid.Parse(id); ok && err == nil {
+					l.AuthChanged(kind, parsed)
+				}
+			}
+			return err
+		})
+		switch {
+		case err == nil:
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !pgconn.Timeout(err):
 			return err
 		}
-		kind, id, ok := strings.Cut(n.Payload, ":")
-		if parsed, err := uuid.Parse(id); ok && err == nil {
-			l.AuthChanged(kind, parsed)
+		// Quiet: prove the connection still answers.
+		if err := withDeadline(ctx, listenProof, conn.Ping); err != nil {
+			return fmt.Errorf("the listening connection did not answer within %v: %w", listenProof, err)
 		}
 	}
+}
+
+func withDeadline(ctx context.Context, d time.Duration, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return fn(ctx)
 }

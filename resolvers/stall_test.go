@@ -1,0 +1,56 @@
+package resolvers_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers"
+)
+
+// A LISTEN connection that stalls without closing (a frozen proxy, a dead
+// NAT entry) must not keep a revoked token alive: the listener proves its
+// connection every half second, gives it up when it does not answer, and
+// token checks go to the database meanwhile.
+func TestRevocationSurvivesAStalledListener(t *testing.T) {
+	url := dbtest.NewURL(t)
+	proxy := dbtest.NewProxy(t, url)
+	ctx := context.Background()
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
+	t.Cleanup(store.Close)
+	listener := dbtest.Must[*db.DB](t)(db.Open(ctx, proxy.URL(url), dbtest.Keys(t), db.Options{}))
+	t.Cleanup(listener.Close)
+	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{TokenTTL: time.Hour})
+	auth := svc.Authenticator()
+	listenCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		listener.ListenAuthChanges(listenCtx, auth, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	eventually(t, "listener up", auth.Caching)
+
+	f := newFixture(t, store, db.PropertyInput{})
+	token := dbtest.Must[resolvers.LoginResult](t)(svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	if _, err := auth.Authenticate(ctx, token); err != nil { // cached from here on
+		t.Fatal(err)
+	}
+	proxy.Freeze()
+	dbtest.Must[model.Unit](t)(store.SetUnitStatus(ctx, model.PropertyScope(f.property.ID), f.unit.Unit.ID, model.UnitDisabled))
+	took := eventually(t, "revoked token refused", func() bool {
+		_, err := auth.Authenticate(ctx, token)
+		return model.ErrorCode(err) == model.CodeUnauthenticated
+	})
+	if took > time.Second {
+		t.Fatalf("the disabled unit's token was refused after %v, want ≤ 1s", took)
+	}
+	t.Logf("with the listener's connection frozen, the token was refused after %v", took)
+	// The listener comes back over a new connection and caching resumes.
+	eventually(t, "listener back", auth.Caching)
+}
