@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -34,6 +35,9 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// Extra, when set, mounts more routes (tests use it).
 	Extra func(chi.Router)
+	// Draining, when set and true, marks a server that is shutting down:
+	// /readyz answers 503 and every response closes its connection.
+	Draining *atomic.Bool
 }
 
 // NewHandler returns the public HTTP handler: edge middleware around the
@@ -43,7 +47,7 @@ func NewHandler(d Deps) http.Handler {
 	r.Use(edge.WithRequestID, edge.Observe(d.Log, d.Metrics), edge.Recover(d.Log),
 		edge.SecurityHeaders(strings.HasPrefix(d.PublicBaseURL, "https://")),
 		edge.CORS(d.CORSOrigins), edge.Timeout(d.RequestTimeout),
-		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)), withClientIP(d.TrustedProxies))
+		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)), withClientIP(d.TrustedProxies), closeWhile(d.Draining))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		edge.WriteError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path, "", nil)
 	})
@@ -57,6 +61,10 @@ func NewHandler(d Deps) http.Handler {
 	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
+		if d.Draining != nil && d.Draining.Load() {
+			edge.WriteError(w, http.StatusServiceUnavailable, "shutting down", "", nil)
+			return
+		}
 		if err := d.Service.Ready(ctx); err != nil {
 			edge.WriteError(w, http.StatusServiceUnavailable, "database unavailable", "", nil)
 			return
@@ -104,6 +112,22 @@ func withClientIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, r.WithContext(model.WithClientIP(r.Context(), edge.ClientIP(r, trusted))))
+		})
+	}
+}
+
+// closeWhile asks clients to close their connection after each response
+// while draining is true.
+func closeWhile(draining *atomic.Bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if draining == nil {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if draining.Load() {
+				w.Header()["Connection"] = []string{"close"}
+			}
+			next.ServeHTTP(w, r)
 		})
 	}
 }

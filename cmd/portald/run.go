@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -71,16 +72,20 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	}()
 	defer func() { stopListening(); <-listening }()
 
+	var draining atomic.Bool
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{
 		Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
-		MaxBodyBytes: edge.MaxBodyBytes, RequestID: edge.RequestID, Interceptors: []graphql.HandlerExtension{guard.GraphQL()},
+		Bounds: resolvers.Bounds{Tokens: cfg.GraphQLMaxTokens, Depth: cfg.GraphQLMaxDepth, Fields: cfg.GraphQLMaxFields,
+			Aliases: cfg.GraphQLMaxAliases, RootFields: cfg.GraphQLMaxRootFields},
+		QueryCacheBytes: cfg.GraphQLQueryCacheBytes,
+		MaxBodyBytes:    edge.MaxBodyBytes, RequestID: edge.RequestID, Interceptors: []graphql.HandlerExtension{guard.GraphQL()},
 		Executed: executedCounter(metrics),
 	})
 	handler := rest.NewHandler(rest.Deps{
 		Service: svc, Log: log, Metrics: metrics, PublicBaseURL: cfg.PublicBaseURL,
 		CORSOrigins: cfg.CORSAllowedOrigins, RequestTimeout: cfg.RequestTimeout, GraphQL: gql, Extra: h.extra,
 		Playground: playground.Handler(),
-		Guard:      guard, TrustedProxies: cfg.TrustedProxies,
+		Guard:      guard, TrustedProxies: cfg.TrustedProxies, Draining: &draining,
 	})
 
 	public, err := net.Listen("tcp", cfg.ListenAddr)
@@ -92,7 +97,11 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		public.Close()
 		return fmt.Errorf("listen on METRICS_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second,
+	// SECURITY: every phase of a connection has a deadline, so a client
+	// that sends slowly (or not at all) holds its goroutine for a bounded
+	// time: headers, the whole request, the response, and idleness.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout, ReadTimeout: cfg.HTTPReadTimeout,
+		WriteTimeout: cfg.HTTPWriteTimeout, IdleTimeout: cfg.HTTPIdleTimeout, MaxHeaderBytes: cfg.HTTPMaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	metricsSrv := &http.Server{Handler: metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	errs := make(chan error, 2)
@@ -109,9 +118,16 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	// Drain first: /readyz says 503 and every response asks its client to
+	// close the connection, so clients stop reusing keep-alive connections
+	// while the listener still accepts; only then are idle connections
+	// closed (a client that sends on a connection the server is closing gets
+	// EOF, and does not retry a POST).
+	log.Info("shutting down", "drain", cfg.ShutdownDrain.String(), "grace", cfg.ShutdownGrace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	draining.Store(true)
+	<-time.After(cfg.ShutdownDrain)
 	err = srv.Shutdown(shutdownCtx)
 	_ = metricsSrv.Shutdown(shutdownCtx)
 	if err != nil {

@@ -40,7 +40,7 @@ func start(tb testing.TB, env map[string]string, extra func(chi.Router)) *server
 	tb.Helper()
 	base := map[string]string{
 		"DATABASE_URL": dbtest.NewURL(tb), "SECRET_KEY": dbtest.TestSecretKey,
-		"LISTEN_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0", "SHUTDOWN_GRACE": "5s",
+		"LISTEN_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0", "SHUTDOWN_GRACE": "5s", "SHUTDOWN_DRAIN": "100ms",
 	}
 	for k, v := range env {
 		base[k] = v

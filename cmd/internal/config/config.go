@@ -31,9 +31,15 @@ type Config struct {
 	CORSAllowedOrigins   []string
 	GraphQLIntrospection bool
 	GraphQLComplexity    int
-	RequestTimeout       time.Duration
-	ShutdownGrace        time.Duration
-	LogLevel             slog.Level
+	// The text bounds of a GraphQL operation and the parsed-query cache.
+	GraphQLMaxTokens, GraphQLMaxDepth, GraphQLMaxFields, GraphQLMaxAliases, GraphQLMaxRootFields int
+	GraphQLQueryCacheBytes                                                                       int
+	RequestTimeout                                                                               time.Duration
+	// HTTP server timeouts and the header size limit.
+	HTTPReadHeaderTimeout, HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
+	HTTPMaxHeaderBytes                                                        int
+	ShutdownGrace, ShutdownDrain                                              time.Duration
+	LogLevel                                                                  slog.Level
 }
 
 // DefaultDatabaseURL is the local PostgreSQL used when DATABASE_URL is unset.
@@ -72,26 +78,45 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		return b
 	}
-	c := Config{
-		DatabaseURL:          str("DATABASE_URL", DefaultDatabaseURL),
-		ListenAddr:           str("LISTEN_ADDR", ":8080"),
-		MetricsAddr:          str("METRICS_ADDR", "127.0.0.1:9090"),
-		SecretKey:            getenv("SECRET_KEY"),
-		TokenTTL:             dur("TOKEN_TTL", 12*time.Hour),
-		RedisURL:             str("REDIS_URL", ""),
-		RateLimitBurst:       100,
-		RateLimitPerSecond:   80,
-		GraphQLIntrospection: boolean("GRAPHQL_INTROSPECTION", true),
-		GraphQLComplexity:    50000,
-		RequestTimeout:       dur("REQUEST_TIMEOUT", 10*time.Second),
-		ShutdownGrace:        dur("SHUTDOWN_GRACE", 15*time.Second),
-	}
-	if v := str("RATE_LIMIT_BURST", ""); v != "" {
+	positive := func(name string, def int) int {
+		v := str(name, "")
+		if v == "" {
+			return def
+		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			errs = append(errs, fmt.Errorf("RATE_LIMIT_BURST: %q is not a positive whole number", v))
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive whole number", name, v))
+			return def
 		}
-		c.RateLimitBurst = n
+		return n
+	}
+	c := Config{
+		DatabaseURL:            str("DATABASE_URL", DefaultDatabaseURL),
+		ListenAddr:             str("LISTEN_ADDR", ":8080"),
+		MetricsAddr:            str("METRICS_ADDR", "127.0.0.1:9090"),
+		SecretKey:              getenv("SECRET_KEY"),
+		TokenTTL:               dur("TOKEN_TTL", 12*time.Hour),
+		RedisURL:               str("REDIS_URL", ""),
+		RateLimitBurst:         positive("RATE_LIMIT_BURST", 100),
+		RateLimitPerSecond:     80,
+		GraphQLIntrospection:   boolean("GRAPHQL_INTROSPECTION", true),
+		GraphQLComplexity:      positive("GRAPHQL_COMPLEXITY_LIMIT", 50000),
+		GraphQLMaxTokens:       positive("GRAPHQL_MAX_TOKENS", 5000),
+		GraphQLMaxDepth:        positive("GRAPHQL_MAX_DEPTH", 15),
+		GraphQLMaxFields:       positive("GRAPHQL_MAX_FIELDS", 500),
+		GraphQLMaxAliases:      positive("GRAPHQL_MAX_ALIASES", 30),
+		GraphQLMaxRootFields:   positive("GRAPHQL_MAX_ROOT_FIELDS", 20),
+		GraphQLQueryCacheBytes: positive("GRAPHQL_QUERY_CACHE_BYTES", 32<<20),
+		RequestTimeout:         dur("REQUEST_TIMEOUT", 10*time.Second),
+		HTTPReadHeaderTimeout:  dur("HTTP_READ_HEADER_TIMEOUT", 5*time.Second),
+		HTTPReadTimeout:        dur("HTTP_READ_TIMEOUT", 15*time.Second),
+		HTTPIdleTimeout:        dur("HTTP_IDLE_TIMEOUT", 60*time.Second),
+		HTTPMaxHeaderBytes:     positive("HTTP_MAX_HEADER_BYTES", 256<<10),
+		ShutdownGrace:          dur("SHUTDOWN_GRACE", 15*time.Second),
+		ShutdownDrain:          dur("SHUTDOWN_DRAIN", time.Second),
+	}
+	if c.ShutdownDrain >= c.ShutdownGrace {
+		errs = append(errs, fmt.Errorf("SHUTDOWN_DRAIN: %v must be shorter than SHUTDOWN_GRACE (%v)", c.ShutdownDrain, c.ShutdownGrace))
 	}
 	if v := str("RATE_LIMIT_PER_SECOND", ""); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
@@ -99,13 +124,6 @@ func Load(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("RATE_LIMIT_PER_SECOND: %q is not a positive number", v))
 		}
 		c.RateLimitPerSecond = f
-	}
-	if v := str("GRAPHQL_COMPLEXITY_LIMIT", ""); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			errs = append(errs, fmt.Errorf("GRAPHQL_COMPLEXITY_LIMIT: %q is not a positive whole number", v))
-		}
-		c.GraphQLComplexity = n
 	}
 	for _, a := range []struct{ name, v string }{{"LISTEN_ADDR", c.ListenAddr}, {"METRICS_ADDR", c.MetricsAddr}} {
 		if _, _, err := net.SplitHostPort(a.v); err != nil {

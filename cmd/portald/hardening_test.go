@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A client that trickles its request (slowloris) is cut off by the read
+// deadlines instead of holding a goroutine for as long as it likes.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	s := start(t, map[string]string{"HTTP_READ_HEADER_TIMEOUT": "500ms", "HTTP_READ_TIMEOUT": "1s"}, nil)
+	addr := strings.TrimPrefix(s.public, "http://")
+	for _, c := range []struct{ name, head, drip string }{
+		{"SlowHeaders", "GET /healthz HTTP/1.1\r\nHost: x\r\n", "X-A: b\r\n"},
+		{"SlowBody", "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n", " "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, c.head); err != nil {
+				t.Fatal(err)
+			}
+			closed := make(chan time.Duration, 1)
+			started := time.Now()
+			go func() {
+				_, _ = io.Copy(io.Discard, conn) // returns when the server closes
+				closed <- time.Since(started)
+			}()
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			for range 100 { // one byte-ish every 100 ms, for at most 10 s
+				select {
+				case took := <-closed:
+					t.Logf("closed by the server after %v", took.Round(time.Millisecond))
+					return
+				case <-tick.C:
+					_, _ = io.WriteString(conn, c.drip)
+				}
+			}
+			t.Fatal("the server kept a trickling connection open for 10 s")
+		})
+	}
+}
+
+// SIGTERM under a load of POSTs on keep-alive connections: no request sent
+// on a reused connection is lost (EOF or reset after it was sent), which is
+// the race of a server closing an idle connection just as its client sends
+// on it. Connections opened as the listener closes may fail (TCP gives no
+// way around that; a load balancer stops sending while /readyz says 503):
+// they are counted apart.
+func TestShutdownLosesNoKeepAlivePost(t *testing.T) {
+	s := start(t, map[string]string{"SHUTDOWN_GRACE": "5s", "SHUTDOWN_DRAIN": "1s",
+		"RATE_LIMIT_BURST": "1000000", "RATE_LIMIT_PER_SECOND": "1000000"}, nil)
+	var ok, lost, fresh atomic.Int64
+	var firstLoss atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				reused := false
+				trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+					http.MethodPost, s.public+"/graphql", strings.NewReader(`{"query":"{ __typename }"}`))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				switch {
+				case err != nil && !reused:
+					fresh.Add(1)
+					continue
+				case err != nil:
+					lost.Add(1)
+					firstLoss.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					ok.Add(1)
+				} else {
+					lost.Add(1)
+				}
+			}
+		})
+	}
+	for ok.Load() < 500 {
+		<-time.After(5 * time.Millisecond)
+	}
+	s.stop()
+	<-s.done
+	close(stop)
+	wg.Wait()
+	if s.err != nil {
+		t.Fatalf("run returned %v", s.err)
+	}
+	if lost.Load() != 0 {
+		t.Fatalf("%d requests on reused connections lost at shutdown (first: %v); %d answered", lost.Load(), firstLoss.Load(), ok.Load())
+	}
+	t.Logf("%d POSTs answered, none on a reused connection lost; %d new connections failed as the listener closed", ok.Load(), fresh.Load())
+}
