@@ -95,17 +95,27 @@ func (a *Authenticator) AuthChanged(kind string, id uuid.UUID) {
 // Authenticate checks a credential as sent in the Authorization header (a
 // bare token, "Bearer <token>", or a manager key). Errors: UNAUTHENTICATED.
 func (a *Authenticator) Authenticate(ctx context.Context, credential string) (model.Principal, error) {
+	return a.authenticate(ctx, &credentialOf{auth: a, raw: credential})
+}
+
+// bare strips "Bearer " and blanks from an Authorization header.
+func bare(credential string) string {
 	credential = strings.TrimSpace(credential)
 	if len(credential) > 7 && strings.EqualFold(credential[:7], "bearer ") {
 		credential = strings.TrimSpace(credential[7:])
 	}
+	return credential
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, c *credentialOf) (model.Principal, error) {
+	credential := bare(c.raw)
 	if credential == "" {
 		return model.Principal{}, errAuthRequired
 	}
 	if strings.HasPrefix(credential, model.ManagerKeyPrefix) {
 		return a.manager(ctx, credential)
 	}
-	t, err := a.keys.ParseToken(credential, a.now())
+	t, err := c.token()
 	if err != nil {
 		return model.Principal{}, err
 	}
@@ -183,15 +193,55 @@ func (a *Authenticator) manager(ctx context.Context, key string) (model.Principa
 
 var errBadKey = model.Errorf(model.CodeUnauthenticated, "invalid or revoked manager key")
 
-// credential is a request's Authorization header, authenticated at most once
-// and only when an operation needs it (public routes ignore the header).
-type credential struct {
+// credentialOf is a request's Authorization header, authenticated at most
+// once and only when an operation needs it (public routes ignore the
+// header); a token's signature is checked at most once too.
+type credentialOf struct {
 	auth         *Authenticator
 	raw          string
 	residentOnly bool
 	once         sync.Once
 	principal    model.Principal
 	err          error
+
+	tokenOnce sync.Once
+	parsed    model.UnitToken
+	tokenErr  error
+}
+
+// token is the credential's unit token, its signature and expiry checked.
+func (c *credentialOf) token() (model.UnitToken, error) {
+	c.tokenOnce.Do(func() { c.parsed, c.tokenErr = c.auth.keys.ParseToken(bare(c.raw), c.auth.now()) })
+	return c.parsed, c.tokenErr
+}
+
+// Recognised reports, without a database round trip, whether the request's
+// credential is a unit token signed for propertyID that has not expired, or
+// (outside residentOnly requests) a manager key of propertyID that this
+// replica has verified and holds in its cache. The rate limiter charges
+// calls without a recognised credential to their client first, so bogus
+// credentials cannot spend a property's budget.
+func Recognised(ctx context.Context, propertyID uuid.UUID) bool {
+	c, ok := ctx.Value(credentialKey{}).(*credentialOf)
+	if !ok {
+		return false
+	}
+	raw := bare(c.raw)
+	if strings.HasPrefix(raw, model.ManagerKeyPrefix) {
+		return !c.residentOnly && c.auth.knownManager(raw, propertyID)
+	}
+	t, err := c.token()
+	return err == nil && t.PropertyID == propertyID
+}
+
+// knownManager reports whether key is a cached, unrevoked manager key of
+// propertyID.
+func (a *Authenticator) knownManager(key string, propertyID uuid.UUID) bool {
+	digest := string(model.ManagerKeyDigest(key))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k, ok := a.managers[digest]
+	return ok && k.PropertyID == propertyID
 }
 
 type credentialKey struct{}
@@ -199,7 +249,7 @@ type credentialKey struct{}
 // WithCredential returns ctx carrying the raw credential of a request. With
 // residentOnly, a manager key is refused (the REST layer is resident-only).
 func (a *Authenticator) WithCredential(ctx context.Context, raw string, residentOnly bool) context.Context {
-	return context.WithValue(ctx, credentialKey{}, &credential{auth: a, raw: raw, residentOnly: residentOnly})
+	return context.WithValue(ctx, credentialKey{}, &credentialOf{auth: a, raw: raw, residentOnly: residentOnly})
 }
 
 // Middleware attaches the request's Authorization header to its context for
@@ -214,12 +264,12 @@ func (a *Authenticator) Middleware(residentOnly bool) func(http.Handler) http.Ha
 
 // principal authenticates the request's credential (once per request).
 func principal(ctx context.Context) (model.Principal, error) {
-	c, ok := ctx.Value(credentialKey{}).(*credential)
+	c, ok := ctx.Value(credentialKey{}).(*credentialOf)
 	if !ok {
 		return model.Principal{}, errAuthRequired
 	}
 	c.once.Do(func() {
-		c.principal, c.err = c.auth.Authenticate(ctx, c.raw)
+		c.principal, c.err = c.auth.authenticate(ctx, c)
 		// SECURITY: manager keys are for the GraphQL API only.
 		if c.err == nil && c.residentOnly && c.principal.Kind != model.Resident {
 			c.principal, c.err = model.Principal{}, errBadKey

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -168,6 +169,9 @@ func presenter(opts GraphQLOptions) graphql.ErrorPresenterFunc {
 			}
 			if de.Code == model.CodeInternal {
 				opts.Log.ErrorContext(ctx, "internal error", "request_id", opts.RequestID(ctx), "error", err.Error())
+			}
+			if h := ResponseHeader(ctx); h != nil && de.Code == model.CodeRateLimited && de.RetryAfter > 0 {
+				h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(de.RetryAfter.Seconds())))))
 			}
 			hint(ctx, de.Code)
 		case errors.As(err, &ge) && ge.Extensions["code"] != nil:

@@ -45,10 +45,13 @@ type Service struct {
 	loginFailures LoginFailures
 }
 
-// LoginFailures is told of every refused login (the rate limiter keeps a
-// per-client budget of them).
+// LoginFailures is the per-client budget of failed logins (the rate
+// limiter keeps it).
 type LoginFailures interface {
-	RecordFailedLogin(ctx context.Context)
+	// BeginLogin spends one of the client's failed logins before a login is
+	// evaluated (ok false, and how long to wait, when none is left);
+	// succeeded gives it back when the login was not a failed guess.
+	BeginLogin(ctx context.Context) (succeeded func(), wait time.Duration, ok bool)
 }
 
 // Options configure a Service.
@@ -151,10 +154,24 @@ var errBadLogin = model.Errorf(model.CodeUnauthenticated, "invalid portal creden
 // Login exchanges a unit's portal secret for a signed unit token.
 // BAD_USER_INPUT for an empty secret; UNAUTHENTICATED, with one message, for
 // a wrong secret, an unknown property, a disabled unit or a closed portal.
+//
+// SECURITY: every login is charged to its client's failed-login budget
+// before the secret is looked at, and given back unless it was a wrong
+// guess, so no number of logins in one request (GraphQL aliases) or in
+// parallel evaluates more guesses than the budget holds. RATE_LIMITED when
+// it is spent.
 func (s *Service) Login(ctx context.Context, propertyID uuid.UUID, secret string) (LoginResult, error) {
+	if s.loginFailures == nil {
+		return s.login(ctx, propertyID, secret)
+	}
+	succeeded, wait, ok := s.loginFailures.BeginLogin(ctx)
+	if !ok {
+		return LoginResult{}, &model.Error{Code: model.CodeRateLimited, RetryAfter: wait,
+			Message: "too many failed logins from this client; try again later"}
+	}
 	res, err := s.login(ctx, propertyID, secret)
-	if model.ErrorCode(err) == model.CodeUnauthenticated && s.loginFailures != nil {
-		s.loginFailures.RecordFailedLogin(ctx)
+	if model.ErrorCode(err) != model.CodeUnauthenticated {
+		succeeded()
 	}
 	return res, err
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
+	if code == model.CodeRateLimited {
+		w.Header().Set("Retry-After", retryAfter(model.RetryAfter(err)))
+	}
 	if code == model.CodeInternal {
 		a.log.ErrorContext(r.Context(), "internal error", "request_id", edge.RequestID(r.Context()), "error", err.Error())
 	}
@@ -48,6 +52,11 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		detailed = strings.Join(parts, "; ")
 	}
 	edge.WriteError(w, status, msg, detailed, model.ErrorFields(err))
+}
+
+// retryAfter is a Retry-After value: whole seconds, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
 
 // self is the absolute URL of the request's resource.

@@ -83,9 +83,11 @@ func NewHandler(d Deps) http.Handler {
 	rest := &api{svc: d.Service, base: strings.TrimRight(d.PublicBaseURL, "/"), log: d.Log}
 	rest.mount(r, func(rt Route) []func(http.Handler) http.Handler {
 		// SECURITY: REST is resident-only; a manager key is refused there.
+		// The credential is attached first (unchecked) so that the limiter
+		// can tell a recognised one from the rest.
 		mws := []func(http.Handler) http.Handler{auth.Middleware(true)}
 		if d.Guard != nil {
-			mws = append([]func(http.Handler) http.Handler{d.Guard.REST(rt.OperationID == "residentLogin")}, mws...)
+			mws = append(mws, d.Guard.REST(!rt.Token, rt.OperationID == "residentLogin"))
 		}
 		return mws
 	})

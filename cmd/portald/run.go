@@ -57,12 +57,12 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 
 	metrics := edge.NewMetrics()
 	metrics.Registry.MustRegister(store.Collectors(counter)...)
-	limiter, closeLimiter, err := newLimiter(cfg, log, metrics)
+	limiter, clients, closeLimiter, err := newLimiters(cfg, log, metrics)
 	if err != nil {
 		return err
 	}
 	defer closeLimiter()
-	guard := ratelimit.NewGuard(limiter, metrics.Registry)
+	guard := ratelimit.NewGuard(limiter, clients, metrics.Registry)
 	svc := resolvers.NewService(store, keys, resolvers.Options{TokenTTL: cfg.TokenTTL, LoginFailures: guard})
 	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	listening := make(chan struct{})
@@ -137,24 +137,27 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	return nil
 }
 
-// newLimiter is the shared per-property limiter: in Redis when REDIS_URL is
-// set (with per-replica fallback), in memory otherwise.
-func newLimiter(cfg config.Config, log *slog.Logger, m *edge.Metrics) (ratelimit.Limiter, func(), error) {
+// newLimiters are the shared limiters of property buckets and of client
+// address buckets: in Redis when REDIS_URL is set (with per-replica
+// fallback), in memory otherwise.
+func newLimiters(cfg config.Config, log *slog.Logger, m *edge.Metrics) (properties, clients ratelimit.Limiter, closeFn func(), err error) {
 	shape := ratelimit.Config{Burst: cfg.RateLimitBurst, PerSecond: cfg.RateLimitPerSecond}
+	clientShape := ratelimit.Config{Burst: cfg.ClientRateLimitBurst, PerSecond: cfg.ClientRateLimitPerSecond}
 	degraded := ratelimit.DegradedGauge(m.Registry)
 	if cfg.RedisURL == "" {
-		return ratelimit.NewMemory(shape, nil, 0), func() {}, nil
+		return ratelimit.NewMemory(shape, nil, 0), ratelimit.NewMemory(clientShape, nil, 0), func() {}, nil
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 250*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond
 	opts.MaxRetries = 1            // one retry replaces a pooled connection that a Redis restart broke
 	redis.SetLogger(redisLog{log}) // go-redis logs through slog, as JSON, at debug level
 	client := redis.NewClient(opts)
 	log.Info("rate limiter: buckets shared in Redis", "addr", opts.Addr)
-	return ratelimit.NewRedis(client, shape, log, degraded), func() { _ = client.Close() }, nil
+	return ratelimit.NewRedis(client, shape, log, degraded), ratelimit.NewRedis(client, clientShape, log, degraded),
+		func() { _ = client.Close() }, nil
 }
 
 // redisLog adapts slog to go-redis's logger; the limiter itself reports

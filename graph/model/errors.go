@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code classifies an Error. Each transport maps codes to its wire form in
@@ -37,6 +38,18 @@ type Error struct {
 	Message string
 	Fields  []FieldError
 	Err     error
+	// RetryAfter, for RATE_LIMITED, is when to try again (zero: unknown).
+	RetryAfter time.Duration
+}
+
+// RetryAfter returns how long err asks its client to wait (zero if it
+// does not say).
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 func (e *Error) Error() string {

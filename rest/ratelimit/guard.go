@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/go-chi/chi/v5"
@@ -19,14 +20,27 @@ import (
 )
 
 // FailedLogins is the per-client-IP budget of failed logins: a few a
-// minute, checked before a login reaches its property's bucket.
+// minute, spent before a login is evaluated.
 var FailedLogins = Config{Burst: 10, PerSecond: 10.0 / 60}
 
-// Guard charges calls to their property's bucket (or, for calls that name
-// no property, to their client's) and keeps failed logins in check. One
+// DefaultClients is the shape of a client address's bucket, which calls
+// without a recognised credential (public routes, missing or bogus
+// credentials, ids that are not properties) are charged first.
+var DefaultClients = Config{Burst: 30, PerSecond: 10}
+
+// Guard charges calls to buckets and keeps failed logins in check. One
 // Guard serves both transports.
+//
+// SECURITY: a call whose credential is recognised without a database round
+// trip (resolvers.Recognised: a token signed for the property, a cached
+// manager key) is charged to its property's bucket. Every other call is
+// charged first to its client address's bucket and then to the property's
+// public bucket, which is not the residents': so one address cannot flood
+// public routes, invented ids or bogus credentials past its own budget, and
+// no number of addresses can spend what the residents of a property have.
 type Guard struct {
-	limiter   Limiter
+	limiter   Limiter // property buckets (residents' and public)
+	clients   Limiter // client address buckets
 	failed    *Memory
 	decisions *prometheus.CounterVec
 	// counted holds the decision counters by transport and outcome,
@@ -34,11 +48,16 @@ type Guard struct {
 	counted map[string][2]prometheus.Counter
 }
 
-// NewGuard returns a Guard over limiter, with its decision counter
-// registered on reg (when not nil).
-func NewGuard(limiter Limiter, reg prometheus.Registerer) *Guard {
+// NewGuard returns a Guard over limiter (property buckets) and clients
+// (client address buckets; in memory with DefaultClients when nil), with
+// its decision counter registered on reg (when not nil).
+func NewGuard(limiter, clients Limiter, reg prometheus.Registerer) *Guard {
+	if clients == nil {
+		clients = NewMemory(DefaultClients, nil, 0)
+	}
 	g := &Guard{
 		limiter: limiter,
+		clients: clients,
 		failed:  NewMemory(FailedLogins, nil, 0),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portal_ratelimit_decisions_total", Help: "Rate-limit decisions by transport and outcome.",
@@ -71,13 +90,53 @@ func DegradedGauge(reg prometheus.Registerer) func(bool) {
 	}
 }
 
-// bucketKey is the bucket a call is charged to: its property's, or its
-// client's when it names no (valid) property.
-func bucketKey(ctx context.Context, property string) (key, policy string) {
-	if id, err := uuid.Parse(property); err == nil {
-		return "property:" + id.String(), "property"
+// charge is what one call (or the root fields of an operation) costs one
+// bucket.
+type charge struct {
+	lim         Limiter
+	key, policy string
+	n           int
+}
+
+// charges are the buckets a call acting on property is charged to, in
+// order: its property's when it carries a recognised credential (and is
+// not public), else its client's and then its property's public bucket;
+// its client's alone when property is not a property id.
+func (g *Guard) charges(ctx context.Context, property string, public bool) []charge {
+	client := charge{g.clients, "client:" + model.ClientIPFrom(ctx), "client", 0}
+	id, err := uuid.Parse(property)
+	switch {
+	case err != nil:
+		return []charge{client}
+	case !public && resolvers.Recognised(ctx, id):
+		return []charge{{g.limiter, "property:" + id.String(), "property", 0}}
 	}
-	return "client:" + model.ClientIPFrom(ctx), "client"
+	return []charge{client, {g.limiter, "public:" + id.String(), "property", 0}}
+}
+
+// spend charges each bucket in turn, writing the rate-limit headers of the
+// last one charged, and stops at the first that refuses (the earlier
+// charges stand: a client refused by its property's public bucket has
+// spent its own call, nobody else's). It counts one decision and returns
+// the refusal's message, or "".
+func (g *Guard) spend(ctx context.Context, header http.Header, transport string, charges []charge) string {
+	for i, c := range charges {
+		d := c.lim.Allow(ctx, c.key, c.n)
+		if !d.Allowed || i == len(charges)-1 {
+			g.count(transport, d.Allowed) // one decision per call
+		}
+		setHeaders(header, c.policy, d)
+		if !d.Allowed {
+			switch {
+			case c.n > d.Burst:
+				return fmt.Sprintf("the operation costs %d calls; at most %d fit in the %s's budget", c.n, d.Burst, c.policy)
+			case c.policy == "client":
+				return "rate limit exceeded for this client address"
+			}
+			return "rate limit exceeded for this property"
+		}
+	}
+	return ""
 }
 
 // setHeaders writes the draft-ietf-httpapi-ratelimit-headers-09 fields and,
@@ -100,10 +159,10 @@ func (g *Guard) count(transport string, allowed bool) {
 	g.counted[transport][i].Inc()
 }
 
-// RecordFailedLogin spends one of the client's failed-login budget; the
-// service layer calls it for every refused login.
-func (g *Guard) RecordFailedLogin(ctx context.Context) {
-	g.failed.Allow(ctx, model.ClientIPFrom(ctx), 1)
+// BeginLogin spends one of the client's failed-login budget before a
+// login is evaluated (see resolvers.LoginFailures).
+func (g *Guard) BeginLogin(ctx context.Context) (succeeded func(), wait time.Duration, ok bool) {
+	return g.failed.Take(model.ClientIPFrom(ctx))
 }
 
 // loginBlocked reports whether the client has no failed logins left.
@@ -112,11 +171,13 @@ func (g *Guard) loginBlocked(ctx context.Context) (Decision, bool) {
 	return d, !d.Allowed
 }
 
-// REST returns the middleware that charges one call of a REST operation to
-// the property of its path, before anything else is checked but the body
-// size. login marks the login operation, which is first held to the
-// client's failed-login budget.
-func (g *Guard) REST(login bool) func(http.Handler) http.Handler {
+// REST returns the middleware that charges one call of a REST operation,
+// before anything else is checked but the body size (it runs after the
+// credential is attached, which it reads without checking it against the
+// database). public marks the operations that need no token; login marks
+// the login operation, which is first held to the client's failed-login
+// budget.
+func (g *Guard) REST(public, login bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
@@ -128,12 +189,12 @@ func (g *Guard) REST(login bool) func(http.Handler) http.Handler {
 					return
 				}
 			}
-			key, policy := bucketKey(ctx, chi.URLParam(r, "propertyId"))
-			d := g.limiter.Allow(ctx, key, 1)
-			g.count("rest", d.Allowed)
-			setHeaders(w.Header(), policy, d)
-			if !d.Allowed {
-				edge.WriteError(w, http.StatusTooManyRequests, "rate limit exceeded for this property", "", nil)
+			charges := g.charges(ctx, chi.URLParam(r, "propertyId"), public)
+			for i := range charges {
+				charges[i].n = 1
+			}
+			if msg := g.spend(ctx, w.Header(), "rest", charges); msg != "" {
+				edge.WriteError(w, http.StatusTooManyRequests, msg, "", nil)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -160,28 +221,29 @@ func (q graphQLGuard) InterceptOperation(ctx context.Context, next graphql.Opera
 	if oc.Operation.Operation == ast.Mutation {
 		root = "Mutation"
 	}
-	type charge struct {
-		key, policy string
-		n           int
-	}
-	var charges []*charge
-	byKey := map[string]*charge{}
+	var charges []charge
+	at := map[string]int{} // bucket key → index in charges
 	login := false
+	add := func(c charge) {
+		if i, ok := at[c.key]; ok {
+			charges[i].n++
+			return
+		}
+		c.n = 1
+		at[c.key] = len(charges)
+		charges = append(charges, c)
+	}
 	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{root}) {
 		login = login || f.Name == "login"
 		property, _ := f.ArgumentMap(oc.Variables)["propertyId"].(string)
-		key, policy := bucketKey(ctx, property)
-		c, ok := byKey[key]
-		if !ok {
-			c = &charge{key: key, policy: policy}
-			byKey[key] = c
-			charges = append(charges, c)
+		for _, c := range q.g.charges(ctx, property, publicFields[f.Name]) {
+			add(c)
 		}
-		c.n++
 	}
 	if len(charges) == 0 {
-		key, policy := bucketKey(ctx, "")
-		charges = append(charges, &charge{key: key, policy: policy, n: 1})
+		for _, c := range q.g.charges(ctx, "", true) {
+			add(c)
+		}
 	}
 	header := resolvers.ResponseHeader(ctx)
 	if header == nil {
@@ -194,20 +256,15 @@ func (q graphQLGuard) InterceptOperation(ctx context.Context, next graphql.Opera
 			return limited(ctx, "too many failed logins from this client; try again later")
 		}
 	}
-	for _, c := range charges {
-		d := q.g.limiter.Allow(ctx, c.key, c.n)
-		q.g.count("graphql", d.Allowed)
-		setHeaders(header, c.policy, d)
-		if !d.Allowed {
-			msg := "rate limit exceeded for this property"
-			if c.n > d.Burst {
-				msg = fmt.Sprintf("the operation selects %d root fields; at most %d fit in the property's budget", c.n, d.Burst)
-			}
-			return limited(ctx, msg)
-		}
+	if msg := q.g.spend(ctx, header, "graphql", charges); msg != "" {
+		return limited(ctx, msg)
 	}
 	return next(ctx)
 }
+
+// publicFields are the root fields that need no credential; they are
+// charged as calls without a recognised credential, like public routes.
+var publicFields = map[string]bool{"portalAccess": true, "uiConfiguration": true, "login": true}
 
 func limited(ctx context.Context, msg string) graphql.ResponseHandler {
 	resolvers.Hint(ctx, model.CodeRateLimited)

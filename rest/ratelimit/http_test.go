@@ -32,6 +32,8 @@ type clock struct {
 
 func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
+func (c *clock) advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
 // server is the public surface with one guard over a frozen-clock limiter.
 type server struct {
 	srv      *httptest.Server
@@ -39,9 +41,16 @@ type server struct {
 	property model.Property
 	unit     db.CreatedUnit
 	limiter  *ratelimit.Memory
+	clock    *clock
 }
 
-func newServer(t *testing.T) *server {
+// generous is a client bucket that tests not about it never exhaust.
+var generous = ratelimit.Config{Burst: 1_000_000, PerSecond: 1_000_000}
+
+func newServer(t *testing.T) *server { return newServerWith(t, generous) }
+
+// newServerWith is newServer with client address buckets of shape clients.
+func newServerWith(t *testing.T, clients ratelimit.Config) *server {
 	t.Helper()
 	ctx := context.Background()
 	store, err := db.Open(ctx, dbtest.NewURL(t), dbtest.Keys(t), db.Options{})
@@ -61,13 +70,16 @@ func newServer(t *testing.T) *server {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
 	limiter := ratelimit.NewMemory(ratelimit.Config{Burst: 100, PerSecond: 80}, c.now, 0)
 	registry := prometheus.NewRegistry()
-	guard := ratelimit.NewGuard(limiter, registry)
+	guard := ratelimit.NewGuard(limiter, ratelimit.NewMemory(clients, c.now, 0), registry)
 	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{LoginFailures: guard})
+	// Text bounds raised: operations of 150 aliased root fields are the
+	// limiter's to refuse here.
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 1_000_000, MaxBodyBytes: edge.MaxBodyBytes,
+		Bounds:       resolvers.Bounds{Tokens: 100_000, Depth: 15, Fields: 10_000, Aliases: 1000, RootFields: 1000},
 		Interceptors: []graphql.HandlerExtension{guard.GraphQL()}})
 	h := rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
 		PublicBaseURL: "http://localhost", GraphQL: gql, Guard: guard})
-	s := &server{srv: httptest.NewServer(h), registry: registry, property: p, unit: u, limiter: limiter}
+	s := &server{srv: httptest.NewServer(h), registry: registry, property: p, unit: u, limiter: limiter, clock: c}
 	t.Cleanup(s.srv.Close)
 	return s
 }
@@ -80,8 +92,17 @@ type reply struct {
 
 func (s *server) send(t *testing.T, method, path, body string) reply {
 	t.Helper()
+	return s.sendAs(t, "", method, path, body)
+}
+
+// sendAs is send with an Authorization header (none when credential is "").
+func (s *server) sendAs(t *testing.T, credential, method, path, body string) reply {
+	t.Helper()
 	req, _ := http.NewRequest(method, s.srv.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	if credential != "" {
+		req.Header.Set("Authorization", credential)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -195,10 +216,14 @@ func TestFailedLoginsStoppedPerClient(t *testing.T) {
 	if statuses[401] != ratelimit.FailedLogins.Burst || statuses[429] != 30-ratelimit.FailedLogins.Burst {
 		t.Fatalf("statuses = %v", statuses)
 	}
-	// The property lost only the attempts that reached it.
-	d := s.limiter.Peek("property:" + s.property.ID.String())
+	// The property's public bucket lost only the attempts that reached
+	// it; the residents' bucket lost nothing.
+	d := s.limiter.Peek("public:" + s.property.ID.String())
 	if d.Remaining != 100-ratelimit.FailedLogins.Burst {
-		t.Fatalf("property bucket holds %d, want %d", d.Remaining, 100-ratelimit.FailedLogins.Burst)
+		t.Fatalf("public bucket holds %d, want %d", d.Remaining, 100-ratelimit.FailedLogins.Burst)
+	}
+	if d := s.limiter.Peek("property:" + s.property.ID.String()); d.Remaining != 100 {
+		t.Fatalf("residents' bucket holds %d, want 100", d.Remaining)
 	}
 	// GraphQL logins share the client's budget.
 	r := s.send(t, "POST", "/graphql", fmt.Sprintf(`{"query":"mutation { login(propertyId: \"%s\", hashedSecret: \"guess\") { token } }"}`, s.property.ID))
@@ -210,14 +235,92 @@ func TestFailedLoginsStoppedPerClient(t *testing.T) {
 func TestNoPropertyChargesTheClient(t *testing.T) {
 	s := newServer(t)
 	r := s.send(t, "POST", "/graphql", `{"query":"{ __typename }"}`)
-	if r.status != 200 || r.header.Get("RateLimit-Policy") != `"client";q=100;w=1` {
+	if r.status != 200 || r.header.Get("RateLimit-Policy") != `"client";q=1000000;w=1` {
 		t.Fatalf("%d %q", r.status, r.header.Get("RateLimit-Policy"))
 	}
 	r = s.send(t, "GET", "/residents/properties/not-a-uuid/access", "")
-	if r.status != 400 || r.header.Get("RateLimit-Policy") != `"client";q=100;w=1` {
+	if r.status != 400 || r.header.Get("RateLimit-Policy") != `"client";q=1000000;w=1` {
 		t.Fatalf("%d %q", r.status, r.header.Get("RateLimit-Policy"))
 	}
 	if p := s.limiter.Peek("property:" + uuid.Nil.String()); p.Remaining != 100 {
 		t.Fatal("a bogus id was charged as a property")
+	}
+}
+
+// Calls without a recognised credential are charged to their client
+// address first and to the property's public bucket, never to the
+// residents': a client flooding public routes, bogus credentials or
+// invented property ids is stopped at its own budget, and residents keep
+// theirs. (Before: 4 threads on GET …/access drained the property's bucket
+// and a resident got 429 on 32 of 45 calls; 1,055 invented ids in 5 s were
+// never limited.)
+func TestAnonymousCallsCannotStarveResidents(t *testing.T) {
+	clients := ratelimit.Config{Burst: 30, PerSecond: 10}
+	s := newServerWith(t, clients)
+	base := "/residents/properties/" + s.property.ID.String()
+	r := s.send(t, "POST", base+"/units/logins", `{"hashedSecret":"`+s.unit.PortalSecret+`"}`)
+	var login struct{ Token string }
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &login) != nil {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	floods := map[string]func(i int) reply{
+		"public route": func(int) reply { return s.send(t, "GET", base+"/access", "") },
+		"public GraphQL": func(int) reply {
+			return s.send(t, "POST", "/graphql", `{"query":"{ portalAccess(propertyId: \"`+s.property.ID.String()+`\") { portalAllowed } }"}`)
+		},
+		"bogus token":       func(int) reply { return s.sendAs(t, "not-a-token", "GET", base+"/units", "") },
+		"forged token":      func(int) reply { return s.sendAs(t, login.Token[:len(login.Token)-4]+"AAAA", "GET", base+"/units", "") },
+		"bogus manager key": func(int) reply { return s.sendAs(t, "rpmk_"+strings.Repeat("x", 40), "POST", "/graphql", `{"query":"{ unit(propertyId: \"`+s.property.ID.String()+`\") { id } }"}`) },
+		"invented ids":      func(int) reply { return s.send(t, "GET", "/residents/properties/"+uuid.NewString()+"/access", "") },
+	}
+	for name, flood := range floods {
+		t.Run(name, func(t *testing.T) {
+			s.clock.advance(time.Hour) // every bucket full again
+			statuses := map[int]int{}
+			for i := range 200 {
+				statuses[flood(i).status]++
+			}
+			if statuses[429] != 200-clients.Burst {
+				t.Fatalf("flood statuses %v: want %d refused", statuses, 200-clients.Burst)
+			}
+			// The residents' bucket is whole: 100 calls pass, then 429.
+			resident := map[int]int{}
+			for range 101 {
+				resident[s.sendAs(t, login.Token, "GET", base+"/units", "").status]++
+			}
+			if resident[200] != 100 || resident[429] != 1 {
+				t.Fatalf("resident after the flood: %v", resident)
+			}
+		})
+	}
+}
+
+// Each login field is charged to the failed-login budget before it is
+// evaluated: 99 aliased logins in one mutation evaluate at most the budget
+// (before: 98 guesses per request).
+func TestLoginAliasesHeldToTheBudget(t *testing.T) {
+	s := newServer(t)
+	var q strings.Builder
+	q.WriteString("mutation {")
+	for i := range 99 {
+		fmt.Fprintf(&q, ` l%d: login(propertyId: \"%s\", hashedSecret: \"guess%d\") { token }`, i, s.property.ID, i)
+	}
+	q.WriteString("}")
+	r := s.send(t, "POST", "/graphql", `{"query":"`+q.String()+`"}`)
+	unauthenticated, limited := strings.Count(r.body, `"UNAUTHENTICATED"`), strings.Count(r.body, `"RATE_LIMITED"`)
+	if unauthenticated != ratelimit.FailedLogins.Burst || limited != 99-ratelimit.FailedLogins.Burst || r.status != 429 {
+		t.Fatalf("%d: %d guesses evaluated, %d refused; want %d and %d", r.status, unauthenticated, limited,
+			ratelimit.FailedLogins.Burst, 99-ratelimit.FailedLogins.Burst)
+	}
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	// A successful login does not spend the budget.
+	s = newServer(t)
+	for range 2 * ratelimit.FailedLogins.Burst {
+		r := s.send(t, "POST", "/residents/properties/"+s.property.ID.String()+"/units/logins", `{"hashedSecret":"`+s.unit.PortalSecret+`"}`)
+		if r.status != 200 {
+			t.Fatalf("good login: %d %s", r.status, r.body)
+		}
 	}
 }

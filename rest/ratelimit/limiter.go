@@ -74,11 +74,8 @@ func NewMemory(cfg Config, now func() time.Time, maxKeys int) *Memory {
 	return &Memory{cfg: cfg, now: now, maxKeys: maxKeys, buckets: map[string]*bucket{}}
 }
 
-// Allow implements Limiter.
-func (m *Memory) Allow(_ context.Context, key string, n int) Decision {
-	now := m.now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// bucket returns key's bucket, made full when new. Called with mu held.
+func (m *Memory) bucket(key string, now time.Time) *bucket {
 	b, ok := m.buckets[key]
 	if !ok {
 		if len(m.buckets) >= m.maxKeys {
@@ -88,6 +85,32 @@ func (m *Memory) Allow(_ context.Context, key string, n int) Decision {
 		m.buckets[key] = b
 	}
 	b.used = now
+	return b
+}
+
+// Take spends one call of key's bucket now, if it holds one, and returns
+// a function that gives it back (ok false, and the wait, when empty).
+func (m *Memory) Take(key string) (giveBack func(), wait time.Duration, ok bool) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.bucket(key, now).lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); !r.OK() || d > 0 {
+		r.CancelAt(now)
+		return nil, d, false
+	}
+	// Cancelled as of the time it was made: x/time/rate gives back a
+	// reservation only before its time to act (it then discounts what
+	// other reservations took since, at the refill rate).
+	return func() { r.CancelAt(now) }, 0, true
+}
+
+// Allow implements Limiter.
+func (m *Memory) Allow(_ context.Context, key string, n int) Decision {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.bucket(key, now)
 	allowed := n <= m.cfg.Burst && b.lim.AllowN(now, n)
 	tokens := b.lim.TokensAt(now)
 	d := Decision{Allowed: allowed, Burst: m.cfg.Burst, Remaining: max(0, int(math.Floor(tokens)))}

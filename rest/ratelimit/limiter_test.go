@@ -113,3 +113,24 @@ func TestPeekDoesNotCharge(t *testing.T) {
 		t.Fatalf("peek of an empty bucket = %+v", d)
 	}
 }
+
+func TestTakeAndGiveBack(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	m := NewMemory(Config{Burst: 3, PerSecond: 0.1}, func() time.Time { return now }, 0)
+	for range 10 { // given back every time: never spent
+		giveBack, _, ok := m.Take("ip")
+		if !ok {
+			t.Fatal("refused a call the bucket holds")
+		}
+		now = now.Add(100 * time.Millisecond)
+		giveBack()
+	}
+	for i := range 3 {
+		if _, _, ok := m.Take("ip"); !ok {
+			t.Fatalf("take %d refused", i)
+		}
+	}
+	if _, wait, ok := m.Take("ip"); ok || wait <= 0 {
+		t.Fatalf("an empty bucket gave a call (wait %v)", wait)
+	}
+}

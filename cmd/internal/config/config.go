@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -17,20 +18,23 @@ import (
 
 // Config is the validated configuration of portald and portalctl.
 type Config struct {
-	DatabaseURL          string
-	ListenAddr           string
-	MetricsAddr          string
-	PublicBaseURL        string
-	PortalBaseURL        string
-	SecretKey            string
-	TokenTTL             time.Duration
-	RedisURL             string
-	RateLimitBurst       int
-	RateLimitPerSecond   float64
-	TrustedProxies       []netip.Prefix
-	CORSAllowedOrigins   []string
-	GraphQLIntrospection bool
-	GraphQLComplexity    int
+	DatabaseURL        string
+	ListenAddr         string
+	MetricsAddr        string
+	PublicBaseURL      string
+	PortalBaseURL      string
+	SecretKey          string
+	TokenTTL           time.Duration
+	RedisURL           string
+	RateLimitBurst     int
+	RateLimitPerSecond float64
+	// The bucket of a client address, for calls without a recognised credential.
+	ClientRateLimitBurst     int
+	ClientRateLimitPerSecond float64
+	TrustedProxies           []netip.Prefix
+	CORSAllowedOrigins       []string
+	GraphQLIntrospection     bool
+	GraphQLComplexity        int
 	// The text bounds of a GraphQL operation and the parsed-query cache.
 	GraphQLMaxTokens, GraphQLMaxDepth, GraphQLMaxFields, GraphQLMaxAliases, GraphQLMaxRootFields int
 	GraphQLQueryCacheBytes                                                                       int
@@ -90,6 +94,18 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		return n
 	}
+	rate := func(name string, def float64) float64 {
+		v := str(name, "")
+		if v == "" {
+			return def
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive number", name, v))
+			return def
+		}
+		return f
+	}
 	c := Config{
 		DatabaseURL:            str("DATABASE_URL", DefaultDatabaseURL),
 		ListenAddr:             str("LISTEN_ADDR", ":8080"),
@@ -98,7 +114,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TokenTTL:               dur("TOKEN_TTL", 12*time.Hour),
 		RedisURL:               str("REDIS_URL", ""),
 		RateLimitBurst:         positive("RATE_LIMIT_BURST", 100),
-		RateLimitPerSecond:     80,
+		ClientRateLimitBurst:   positive("CLIENT_RATE_LIMIT_BURST", 30),
 		GraphQLIntrospection:   boolean("GRAPHQL_INTROSPECTION", true),
 		GraphQLComplexity:      positive("GRAPHQL_COMPLEXITY_LIMIT", 50000),
 		GraphQLMaxTokens:       positive("GRAPHQL_MAX_TOKENS", 5000),
@@ -110,6 +126,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RequestTimeout:         dur("REQUEST_TIMEOUT", 10*time.Second),
 		HTTPReadHeaderTimeout:  dur("HTTP_READ_HEADER_TIMEOUT", 5*time.Second),
 		HTTPReadTimeout:        dur("HTTP_READ_TIMEOUT", 15*time.Second),
+		HTTPWriteTimeout:       dur("HTTP_WRITE_TIMEOUT", 30*time.Second),
 		HTTPIdleTimeout:        dur("HTTP_IDLE_TIMEOUT", 60*time.Second),
 		HTTPMaxHeaderBytes:     positive("HTTP_MAX_HEADER_BYTES", 256<<10),
 		ShutdownGrace:          dur("SHUTDOWN_GRACE", 15*time.Second),
@@ -118,13 +135,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.ShutdownDrain >= c.ShutdownGrace {
 		errs = append(errs, fmt.Errorf("SHUTDOWN_DRAIN: %v must be shorter than SHUTDOWN_GRACE (%v)", c.ShutdownDrain, c.ShutdownGrace))
 	}
-	if v := str("RATE_LIMIT_PER_SECOND", ""); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 {
-			errs = append(errs, fmt.Errorf("RATE_LIMIT_PER_SECOND: %q is not a positive number", v))
-		}
-		c.RateLimitPerSecond = f
-	}
+	c.RateLimitPerSecond = rate("RATE_LIMIT_PER_SECOND", 80)
+	c.ClientRateLimitPerSecond = rate("CLIENT_RATE_LIMIT_PER_SECOND", 10)
 	for _, a := range []struct{ name, v string }{{"LISTEN_ADDR", c.ListenAddr}, {"METRICS_ADDR", c.MetricsAddr}} {
 		if _, _, err := net.SplitHostPort(a.v); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", a.name, a.v))

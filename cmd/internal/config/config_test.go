@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,32 @@ func TestErrorsNameEveryVariable(t *testing.T) {
 		"REDIS_URL", "METRICS_ADDR", "GRAPHQL_COMPLEXITY_LIMIT"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}
+
+func TestHardeningLimits(t *testing.T) {
+	c, err := Load(env(map[string]string{"SECRET_KEY": key}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{ClientRateLimitBurst: 30, ClientRateLimitPerSecond: 10, GraphQLMaxTokens: 5000, GraphQLMaxDepth: 15,
+		GraphQLMaxFields: 500, GraphQLMaxAliases: 30, GraphQLMaxRootFields: 20, GraphQLQueryCacheBytes: 32 << 20,
+		HTTPReadHeaderTimeout: 5 * time.Second, HTTPReadTimeout: 15 * time.Second, HTTPWriteTimeout: 30 * time.Second,
+		HTTPIdleTimeout: 60 * time.Second, HTTPMaxHeaderBytes: 256 << 10, ShutdownDrain: time.Second}
+	got := Config{ClientRateLimitBurst: c.ClientRateLimitBurst, ClientRateLimitPerSecond: c.ClientRateLimitPerSecond,
+		GraphQLMaxTokens: c.GraphQLMaxTokens, GraphQLMaxDepth: c.GraphQLMaxDepth, GraphQLMaxFields: c.GraphQLMaxFields,
+		GraphQLMaxAliases: c.GraphQLMaxAliases, GraphQLMaxRootFields: c.GraphQLMaxRootFields, GraphQLQueryCacheBytes: c.GraphQLQueryCacheBytes,
+		HTTPReadHeaderTimeout: c.HTTPReadHeaderTimeout, HTTPReadTimeout: c.HTTPReadTimeout, HTTPWriteTimeout: c.HTTPWriteTimeout,
+		HTTPIdleTimeout: c.HTTPIdleTimeout, HTTPMaxHeaderBytes: c.HTTPMaxHeaderBytes, ShutdownDrain: c.ShutdownDrain}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("defaults = %+v, want %+v", got, want)
+	}
+	_, err = Load(env(map[string]string{"SECRET_KEY": key, "GRAPHQL_MAX_DEPTH": "0", "CLIENT_RATE_LIMIT_PER_SECOND": "NaN",
+		"HTTP_READ_TIMEOUT": "-1s", "SHUTDOWN_DRAIN": "20s"}))
+	for _, name := range []string{"GRAPHQL_MAX_DEPTH", "CLIENT_RATE_LIMIT_PER_SECOND", "HTTP_READ_TIMEOUT", "SHUTDOWN_DRAIN"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Fatalf("%s not reported: %v", name, err)
 		}
 	}
 }
