@@ -61,6 +61,11 @@ func Open(ctx context.Context, url string, keys *model.Keyring, opts Options) (*
 	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
 		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
+	// Fail fast when the database cannot be reached (see dial.go).
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	cfg.ConnConfig.DialFunc = dialer().DialContext
 	// google/uuid values go over the wire as binary uuids (see RegisterUUID).
 	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
 		RegisterUUID(conn.TypeMap())

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -85,10 +87,23 @@ func codeOf(err error) model.Code {
 	case errors.Is(err, pgx.ErrNoRows):
 		return model.CodeNotFound
 	case errors.As(err, &connErr), errors.As(err, &netErr), pgconn.SafeToRetry(err),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		connectionLost(err):
 		return model.CodeUnavailable
 	}
 	return model.CodeInternal
+}
+
+// connectionLost reports whether err says the connection went away under a
+// statement: the server closed it or it broke mid-reply (pgx reports these
+// as io errors, or as "conn closed" on a connection it had closed).
+func connectionLost(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	// pgconn's connLockError is unexported; its text is the contract.
+	return strings.HasSuffix(err.Error(), "conn closed")
 }
 
 func messageOf(err error) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/residentportal/bff/graph/model"
 )
 
 // Test hooks into unexported parts, for the external test package.
@@ -13,3 +14,6 @@ func (db *DB) InTx(ctx context.Context, fn func(pgx.Tx) error) error { return db
 
 // SetGenerator replaces the passphrase generator.
 func (db *DB) SetGenerator(f func(int) string) { db.generate = f }
+
+// CodeOf is the domain code a driver error maps to.
+func CodeOf(err error) model.Code { return codeOf(err) }

@@ -108,7 +108,9 @@ func (pc *proxied) pipe(src, dst net.Conn) {
 			}
 		}
 		if err != nil {
-			if err != io.EOF {
+			if tc, ok := dst.(*net.TCPConn); ok && err == io.EOF {
+				_ = tc.CloseWrite() // pass the goodbye on
+			} else {
 				_ = dst.Close()
 			}
 			return
