@@ -126,7 +126,9 @@ func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (da
 		return nil, errNotDirect
 	}
 	e := newDirect(ctx, oc, s.svc, l)
-	e.maxObjects = s.opts.MaxObjects
+	if s.opts.MaxObjects > 0 {
+		e.maxObjects = s.opts.MaxObjects
+	}
 	e.out = (*buffers.Get().(*[]byte))[:0]
 	if err := e.query(oc.Operation.SelectionSet); err != nil {
 		var stop *stopped
@@ -171,7 +173,7 @@ type direct struct {
 }
 
 func newDirect(ctx context.Context, oc *graphql.OperationContext, svc *Service, l *loaders) *direct {
-	return &direct{ctx: ctx, oc: oc, svc: svc, l: l,
+	return &direct{ctx: ctx, oc: oc, svc: svc, l: l, maxObjects: DefaultMaxObjects,
 		fields: map[fieldsKey][]graphql.CollectedField{}, args: map[*ast.Field]map[string]any{}}
 }
 

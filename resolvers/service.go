@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -328,6 +329,8 @@ type UnitUserQuery struct {
 const (
 	DefaultPageSize = 20
 	MaxPageSize     = 100
+	// MaxPage bounds a page number (its offset stays below 10^8).
+	MaxPage = 1_000_000
 )
 
 // UnitUserPage is one page of a unit's users.
@@ -349,6 +352,7 @@ func (s *Service) QueryUnitUsers(ctx context.Context, propertyID uuid.UUID, q Un
 	}
 	var v model.Validator
 	v.Check(q.Page >= 0, "page", "must not be negative")
+	v.Check(q.Page <= MaxPage, "page", "must be at most "+strconv.Itoa(MaxPage))
 	v.Check(q.PageSize >= 0 && q.PageSize <= MaxPageSize, "pageSize", "must be between 1 and 100 (0 means 20)")
 	sort := make([]model.UserSortField, 0, len(q.Sort))
 	for _, f := range q.Sort {
@@ -372,9 +376,6 @@ func (s *Service) QueryUnitUsers(ctx context.Context, propertyID uuid.UUID, q Un
 		return UnitUserPage{}, err
 	}
 	offset := q.Page * q.PageSize
-	if q.Page > 1<<20 { // far past any unit's users: an empty page without overflow
-		offset = 1 << 30
-	}
 	users, total, err := s.store.QueryUnitUsers(ctx, model.UserQuery{UnitID: unitID, UserID: q.UserID,
 		Sort: sort, Desc: q.Desc, Offset: offset, Limit: q.PageSize})
 	return UnitUserPage{Users: users, Total: total, Page: q.Page, PageSize: q.PageSize, Sort: q.Sort, Desc: q.Desc}, err

@@ -271,6 +271,7 @@ func TestErrors(t *testing.T) {
 		{"devices type lower case", "GET", w.path("%s/units/devices?type=unit", pid), nil, auth, 400, "type"},
 		{"bad MAC", "DELETE", w.path("%s/units/devices/not-a-mac", pid), nil, auth, 400, "deviceId"},
 		{"negative page", "POST", w.path("%s/units/users/query", pid), `{"page":-1}`, auth, 400, "page"},
+		{"page past the bound", "POST", w.path("%s/units/users/query", pid), `{"page":2147483647,"pageSize":100}`, auth, 400, "page"},
 		{"pageSize over 100", "POST", w.path("%s/units/users/query", pid), `{"pageSize":101}`, auth, 400, "pageSize"},
 		{"negative pageSize", "POST", w.path("%s/units/users/query", pid), `{"pageSize":-5}`, auth, 400, "pageSize"},
 		{"page not a number", "POST", w.path("%s/units/users/query", pid), `{"page":"two"}`, auth, 400, "page"},

@@ -68,7 +68,10 @@ func (k *Keyring) ParseToken(s string, now time.Time) (UnitToken, error) {
 	if !ok || len(s) > 256 {
 		return t, ErrBadToken
 	}
-	enc := base64.RawURLEncoding
+	// SECURITY: strict decoding refuses non-zero padding bits, so each
+	// token has one encoding (otherwise the last character of a signature
+	// had several spellings that all verified).
+	enc := base64.RawURLEncoding.Strict()
 	payload, err1 := enc.DecodeString(p)
 	mac, err2 := enc.DecodeString(sig)
 	// SECURITY: the signature is checked before any field is trusted.

@@ -22,7 +22,13 @@ func TestClientIP(t *testing.T) {
 		{"OK chain of proxies", "10.1.2.3:5000", "192.0.2.9, 198.51.100.1, 10.9.9.9", "198.51.100.1"},
 		{"OK spoofed left-most ignored", "10.1.2.3:5000", "1.1.1.1, 198.51.100.1", "198.51.100.1"},
 		{"OK IPv6", "[2001:db8::1]:5000", "", "2001:db8::1"},
-		{"OK malformed hop stops", "10.1.2.3:5000", "garbage", "10.1.2.3"},
+		// An unparsable hop is the client, not the proxy (which would put
+		// everyone behind it in one sender's bucket).
+		{"OK malformed hop is the client", "10.1.2.3:5000", "garbage", "unparsable:garbage"},
+		{"OK malformed hop behind proxies", "10.1.2.3:5000", "1.1.1.1, unknown, 10.9.9.9", "unparsable:unknown"},
+		{"OK malformed hop bounded", "10.1.2.3:5000", strings.Repeat("x", 500), "unparsable:" + strings.Repeat("x", 64)},
+		{"OK empty hop", "10.1.2.3:5000", "198.51.100.1, ", "unknown-behind:10.1.2.3"},
+		{"OK proxy without a header", "10.1.2.3:5000", "", "10.1.2.3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -235,11 +235,23 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	if !isTrusted(peer) {
 		return peer.String()
 	}
-	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	xff := r.Header.Get("X-Forwarded-For")
+	if xff == "" {
+		return peer.String() // the proxy's own request
+	}
+	hops := strings.Split(xff, ",")
 	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		raw := strings.TrimSpace(hops[i])
+		hop, err := netip.ParseAddr(raw)
 		if err != nil {
-			break // a malformed hop ends what can be believed
+			// A hop that is not an address is what the trusted proxy saw
+			// as its client: it is the client (bounded, so it cannot grow
+			// a bucket key), never the proxy itself, which would make one
+			// sender's budget everyone's behind it.
+			if raw == "" {
+				return "unknown-behind:" + peer.String()
+			}
+			return "unparsable:" + raw[:min(len(raw), 64)]
 		}
 		peer = hop.Unmap()
 		if !isTrusted(peer) {

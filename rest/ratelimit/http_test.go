@@ -268,10 +268,12 @@ func TestAnonymousCallsCannotStarveResidents(t *testing.T) {
 		"public GraphQL": func(int) reply {
 			return s.send(t, "POST", "/graphql", `{"query":"{ portalAccess(propertyId: \"`+s.property.ID.String()+`\") { portalAllowed } }"}`)
 		},
-		"bogus token":       func(int) reply { return s.sendAs(t, "not-a-token", "GET", base+"/units", "") },
-		"forged token":      func(int) reply { return s.sendAs(t, login.Token[:len(login.Token)-4]+"AAAA", "GET", base+"/units", "") },
-		"bogus manager key": func(int) reply { return s.sendAs(t, "rpmk_"+strings.Repeat("x", 40), "POST", "/graphql", `{"query":"{ unit(propertyId: \"`+s.property.ID.String()+`\") { id } }"}`) },
-		"invented ids":      func(int) reply { return s.send(t, "GET", "/residents/properties/"+uuid.NewString()+"/access", "") },
+		"bogus token":  func(int) reply { return s.sendAs(t, "not-a-token", "GET", base+"/units", "") },
+		"forged token": func(int) reply { return s.sendAs(t, login.Token[:len(login.Token)-4]+"AAAA", "GET", base+"/units", "") },
+		"bogus manager key": func(int) reply {
+			return s.sendAs(t, "rpmk_"+strings.Repeat("x", 40), "POST", "/graphql", `{"query":"{ unit(propertyId: \"`+s.property.ID.String()+`\") { id } }"}`)
+		},
+		"invented ids": func(int) reply { return s.send(t, "GET", "/residents/properties/"+uuid.NewString()+"/access", "") },
 	}
 	for name, flood := range floods {
 		t.Run(name, func(t *testing.T) {
