@@ -282,13 +282,17 @@ func (db *DB) syncGuestIdentities(ctx context.Context, tx pgx.Tx, propertyID uui
 	return nil
 }
 
-// SetPropertyFile stores (or replaces) a portal file. NOT_FOUND, BAD_USER_INPUT.
+// SetPropertyFile stores (or replaces) a portal file, which must be an
+// image of a format model.SniffImage knows, under the content type its
+// bytes say. NOT_FOUND, BAD_USER_INPUT.
 func (db *DB) SetPropertyFile(ctx context.Context, f model.PropertyFile) error {
 	var v model.Validator
 	v.Check(f.Type.Valid(), "type", "must be logo or favIcon")
 	v.Check(len(f.Data) > 0 && len(f.Data) <= 1<<20, "file", "must be 1 byte to 1 MiB")
 	v.Check(f.FileName != "" && len(f.FileName) <= 255, "file", "name must be 1 to 255 characters")
-	v.Check(strings.HasPrefix(f.ContentType, "image/"), "file", "must be an image")
+	sniffed, ok := model.SniffImage(f.Data)
+	v.Check(ok, "file", "must be a PNG, ICO, JPEG, GIF or WebP image (judged by its content; SVG is not accepted)")
+	v.Check(!ok || f.ContentType == sniffed, "file", "content type must be "+sniffed+", as its content says")
 	if err := v.Err(); err != nil {
 		return err
 	}

@@ -172,8 +172,15 @@ func (a *api) serveFile(w http.ResponseWriter, r *http.Request, fileType string)
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", f.ContentType)
-	h.Set("Content-Disposition", fmt.Sprintf("inline; filename=%q", f.FileName))
+	// SECURITY: served inline only as the image its bytes say it is (a file
+	// stored before uploads were checked is offered as a download).
+	if ct, ok := model.SniffImage(f.Data); ok {
+		h.Set("Content-Type", ct)
+		h.Set("Content-Disposition", fmt.Sprintf("inline; filename=%q", f.FileName))
+	} else {
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", f.FileName))
+	}
 	h.Set("Cache-Control", "public, max-age=300")
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
 	w.WriteHeader(http.StatusOK)

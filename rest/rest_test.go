@@ -73,10 +73,10 @@ func newWorld(tb testing.TB) *world {
 	dbtest.Must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: *w.unit.Unit.GuestUserID, MACAddress: "02:00:00:00:00:02", DisplayName: "Visitor"}))
 	dbtest.Must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: w.linked.ID, MACAddress: "02:00:00:00:00:03"}))
 	dbtest.Must[model.Device](tb)(store.AddDevice(ctx, scope, db.NewDevice{UserID: w.other.Unit.UnitUserID, MACAddress: "02:00:00:00:00:04"}))
-	if err := store.SetPropertyFile(ctx, model.PropertyFile{PropertyID: w.p.ID, Type: model.FileFavIcon, FileName: "favicon.png", ContentType: "image/png", Data: []byte("\x89PNGfav")}); err != nil {
+	if err := store.SetPropertyFile(ctx, model.PropertyFile{PropertyID: w.p.ID, Type: model.FileFavIcon, FileName: "favicon.png", ContentType: "image/png", Data: []byte("\x89PNG\r\n\x1a\nfav")}); err != nil {
 		tb.Fatal(err)
 	}
-	if err := store.SetPropertyFile(ctx, model.PropertyFile{PropertyID: w.p.ID, Type: model.FileLogo, FileName: "logo.svg", ContentType: "image/svg+xml", Data: []byte("<svg/>")}); err != nil {
+	if err := store.SetPropertyFile(ctx, model.PropertyFile{PropertyID: w.p.ID, Type: model.FileLogo, FileName: "logo.gif", ContentType: "image/gif", Data: []byte("GIF89alogo")}); err != nil {
 		tb.Fatal(err)
 	}
 	w.token = dbtest.Must[resolvers.LoginResult](tb)(svc.Login(ctx, w.p.ID, w.unit.PortalSecret)).Token
@@ -429,4 +429,20 @@ func TestDatabaseDown(t *testing.T) {
 	w := &world{srv: srv}
 	wantError(t, w.do(t, "GET", w.path("%s/access", uuid.New()), nil), 503, "")
 	wantError(t, w.do(t, "POST", w.path("%s/units/logins", uuid.New()), `{"hashedSecret":"x"}`), 503, "")
+}
+
+// A file stored before uploads were checked by their content (an SVG with
+// a script) is offered as a download, never rendered inline.
+func TestUncheckedFileServedAsDownload(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if _, err := w.store.Pool().Exec(ctx, `UPDATE property_files SET data = $2, content_type = 'image/svg+xml'
+	  WHERE property_id = $1 AND type = 'logo'`, w.p.ID, []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`)); err != nil {
+		t.Fatal(err)
+	}
+	r := w.do(t, "GET", w.path("%s/files/logo", w.p.ID), nil)
+	if r.status != 200 || r.header.Get("Content-Type") != "application/octet-stream" ||
+		!strings.HasPrefix(r.header.Get("Content-Disposition"), "attachment;") {
+		t.Fatalf("%d %q %q", r.status, r.header.Get("Content-Type"), r.header.Get("Content-Disposition"))
+	}
 }

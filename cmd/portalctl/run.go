@@ -7,8 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"mime"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -362,11 +360,7 @@ func cmdPropertySetFile(e *env, args []string) (any, error) {
 	if err != nil {
 		return nil, model.InvalidField("file", "cannot be read: "+errors.Unwrap(err).Error())
 	}
-	ct := mime.TypeByExtension(strings.ToLower(filepath.Ext(*path)))
-	if ct == "" || !strings.HasPrefix(ct, "image/") {
-		ct = http.DetectContentType(data)
-	}
-	ct, _, _ = strings.Cut(ct, ";")
+	ct, _ := model.SniffImage(data) // the content decides, not the name (checked by the store)
 	file := model.PropertyFile{PropertyID: id, Type: model.FileType(*typ), FileName: filepath.Base(*path), ContentType: ct, Data: data}
 	if err := e.store.SetPropertyFile(e.ctx, file); err != nil {
 		return nil, err

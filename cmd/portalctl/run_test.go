@@ -150,7 +150,17 @@ func TestCommands(t *testing.T) {
 		c.fails(1, "cannot be read", "property", "set-file", "--property", pid, "--type", "logo", "--file", "/nonexistent.png")
 		notImage := filepath.Join(t.TempDir(), "notes.txt")
 		_ = os.WriteFile(notImage, []byte("hello"), 0o600)
-		c.fails(1, "must be an image", "property", "set-file", "--property", pid, "--type", "favIcon", "--file", notImage)
+		c.fails(1, "must be a PNG, ICO, JPEG, GIF or WebP", "property", "set-file", "--property", pid, "--type", "favIcon", "--file", notImage)
+		// The content decides, not the name: HTML named .png, and SVG
+		// (which can carry script and would be served inline), are refused.
+		for name, content := range map[string]string{
+			"page.png": "<html><script>alert(1)</script></html>",
+			"logo.svg": `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`,
+		} {
+			file := filepath.Join(t.TempDir(), name)
+			_ = os.WriteFile(file, []byte(content), 0o600)
+			c.fails(1, "must be a PNG, ICO, JPEG, GIF or WebP", "property", "set-file", "--property", pid, "--type", "logo", "--file", file)
+		}
 		c.fails(1, "manager key not found", "manager-key", "revoke", "--key-id", "00000000-0000-0000-0000-000000000001")
 	})
 	// Usage errors: exit 2.

@@ -202,3 +202,31 @@ func ManagerKeyDigest(key string) []byte {
 	sum := sha256.Sum256([]byte(key))
 	return sum[:]
 }
+
+// imageSignatures are the portal file formats accepted, by their first
+// bytes (the content decides, never the file name). SVG is refused: it can
+// carry script and is served inline.
+var imageSignatures = []struct {
+	prefix      string
+	at          int
+	contentType string
+}{
+	{"\x89PNG\r\n\x1a\n", 0, "image/png"},
+	{"\x00\x00\x01\x00", 0, "image/x-icon"},
+	{"\xff\xd8\xff", 0, "image/jpeg"},
+	{"GIF87a", 0, "image/gif"},
+	{"GIF89a", 0, "image/gif"},
+	{"WEBP", 8, "image/webp"}, // after "RIFF" and the chunk size
+}
+
+// SniffImage returns the content type of a PNG, ICO, JPEG, GIF or WebP
+// image by its magic bytes; ok is false for anything else.
+func SniffImage(data []byte) (contentType string, ok bool) {
+	for _, s := range imageSignatures {
+		if len(data) >= s.at+len(s.prefix) && string(data[s.at:s.at+len(s.prefix)]) == s.prefix &&
+			(s.at == 0 || string(data[:4]) == "RIFF") {
+			return s.contentType, true
+		}
+	}
+	return "", false
+}
