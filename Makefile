@@ -25,7 +25,7 @@ vet:
 FUZZTIME ?= 10s
 ## fuzz: a short run of every fuzz target (seed corpora in testdata/fuzz are also run by go test)
 fuzz:
-	@set -eo pipefail; for t in FuzzRESTBodies FuzzRESTPathParams FuzzGraphQL; do \
+	@set -eo pipefail; for t in FuzzRESTBodies FuzzRESTPathParams FuzzGraphQL FuzzGraphQLCost; do \
 	  $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) ./rest/ 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2; done
 	@set -o pipefail; $(GO) test -run='^$$' -fuzz='^FuzzParseMAC$$' -fuzztime=$(FUZZTIME) ./graph/model/ 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2
 	@set -o pipefail; $(GO) test -run='^$$' -fuzz='^FuzzDirectExecutor$$' -fuzztime=$(FUZZTIME) ./resolvers/ 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2

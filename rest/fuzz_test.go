@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/residentportal/bff/rest/edge"
 )
@@ -121,4 +123,73 @@ func FuzzGraphQL(f *testing.F) {
 			}
 		}
 	})
+}
+
+// hostileOperation builds an operation along the dimensions an attacker
+// can stretch: fragments that each spread the next several times, a field
+// repeated many times, nesting, and aliases.
+func hostileOperation(levels, spreads, repeats, depth, aliases uint8) string {
+	var b strings.Builder
+	b.WriteString("{ ...F0 __type(name: \"Unit\") {")
+	for range int(depth) % 64 {
+		b.WriteString(" ofType {")
+	}
+	b.WriteString(" name")
+	b.WriteString(strings.Repeat(" }", int(depth)%64+1))
+	for i := range int(aliases) {
+		fmt.Fprintf(&b, " a%d: __typename", i)
+	}
+	b.WriteString(" }")
+	n := int(levels) % 48
+	for i := range n {
+		fmt.Fprintf(&b, " fragment F%d on Query {%s }", i, strings.Repeat(fmt.Sprintf(" ...F%d", i+1), int(spreads)%4+1))
+	}
+	fmt.Fprintf(&b, " fragment F%d on Query {%s }", n, strings.Repeat(" __typename", int(repeats)*24+1))
+	return b.String()
+}
+
+// FuzzGraphQLCost asserts bounds, not just "no 500": whatever the shape of
+// an operation, answering it allocates at most 16 MiB and takes at most a
+// second (each attack of the hardening issue took seconds to minutes and
+// hundreds of megabytes before the text bounds).
+func FuzzGraphQLCost(f *testing.F) {
+	w := newWorld(f)
+	f.Add(uint8(30), uint8(1), uint8(0), uint8(0), uint8(0), "")     // 2^30 fields once expanded
+	f.Add(uint8(0), uint8(0), uint8(250), uint8(0), uint8(0), "")    // 6,000 repeated fields
+	f.Add(uint8(0), uint8(0), uint8(0), uint8(63), uint8(200), "")   // deep, many aliases
+	f.Add(uint8(20), uint8(3), uint8(10), uint8(10), uint8(10), "{") // a bit of everything, then junk
+	f.Add(uint8(1), uint8(0), uint8(0), uint8(0), uint8(0), strings.Repeat("{a", 3000))
+	f.Fuzz(func(t *testing.T, levels, spreads, repeats, depth, aliases uint8, tail string) {
+		query := hostileOperation(levels, spreads, repeats, depth, aliases) + tail
+		if len(query) > edge.MaxBodyBytes-64 {
+			query = query[:edge.MaxBodyBytes-64]
+		}
+		var r response
+		start := time.Now()
+		// A request that never ends fails the input too (with every
+		// goroutine's stack), rather than stalling the fuzzer.
+		watchdog := time.AfterFunc(10*time.Second, func() {
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			panic(fmt.Sprintf("no answer after 10s to %q\n%s", query, buf[:n]))
+		})
+		n := allocated(func() { r = w.do(t, "POST", "/graphql", map[string]any{"query": query}, "Authorization", w.token) })
+		watchdog.Stop()
+		took := time.Since(start)
+		if r.status >= 500 {
+			t.Fatalf("status %d: %.300s", r.status, r.body)
+		}
+		if n > 16<<20 || took > time.Second {
+			t.Fatalf("answering a %d-byte operation allocated %d KiB in %v (status %d: %.200s)", len(query), n>>10, took, r.status, r.body)
+		}
+	})
+}
+
+// allocated returns the bytes allocated while fn ran.
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
