@@ -8,6 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/maypok86/otter/v2"
+	"github.com/residentportal/bff/graph/model"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
@@ -58,6 +59,9 @@ type operationBounds struct {
 	bounds Bounds
 	parsed graphql.Cache[*ast.QueryDocument]
 	apq    extension.AutomaticPersistedQuery
+	// admit, when set, is asked before a document is parsed and
+	// validated (the client's rate-limit bucket pays for it).
+	admit func(context.Context) error
 }
 
 func (operationBounds) ExtensionName() string                   { return "OperationBounds" }
@@ -89,6 +93,14 @@ func (o operationBounds) MutateOperationParameters(ctx context.Context, p *graph
 func (o operationBounds) check(ctx context.Context, query string) *gqlerror.Error {
 	if _, ok := o.parsed.Get(ctx, query); ok {
 		return nil
+	}
+	if o.admit != nil {
+		if err := o.admit(ctx); err != nil {
+			hint(ctx, model.ErrorCode(err))
+			gerr := gqlerror.Errorf("%s", model.ErrorMessage(err))
+			errcode.Set(gerr, string(model.ErrorCode(err)))
+			return gerr
+		}
 	}
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, o.bounds.Tokens)
 	if err != nil {

@@ -36,6 +36,12 @@ type GraphQLOptions struct {
 	// Bounds hold an operation's text before it is validated (zero:
 	// DefaultBounds).
 	Bounds Bounds
+	// AdmitParse, when set, is asked before a document that is not in the
+	// parsed-query cache is parsed and validated; an error (RATE_LIMITED)
+	// refuses it. The rate limiter charges the client's bucket there, so
+	// one address cannot make the server parse and validate new documents
+	// faster than its budget.
+	AdmitParse func(context.Context) error
 	// MaxObjects bounds the objects an operation may materialise on the
 	// direct executor (zero: DefaultMaxObjects).
 	MaxObjects int
@@ -133,7 +139,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	parsed := newByteCache(opts.QueryCacheBytes, weighParsed)
 	srv.SetQueryCache(parsed)
 	srv.SetParserTokenLimit(opts.Bounds.Tokens)
-	srv.Use(operationBounds{bounds: opts.Bounds, parsed: parsed,
+	srv.Use(operationBounds{bounds: opts.Bounds, parsed: parsed, admit: opts.AdmitParse,
 		apq: extension.AutomaticPersistedQuery{Cache: newByteCache(opts.QueryCacheBytes/4, weighText)}})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
@@ -285,7 +291,9 @@ func (w *hintedWriter) WriteHeader(code int) {
 	if !w.written {
 		w.written = true
 		w.hint.mu.Lock()
-		if code == http.StatusOK && w.hint.status != 0 {
+		// A hint wins over 200 and over the 422 of an operation refused
+		// before it ran (the client's parse budget).
+		if (code == http.StatusOK || code == http.StatusUnprocessableEntity) && w.hint.status != 0 {
 			code = w.hint.status
 		}
 		w.hint.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 )
 
@@ -47,7 +48,19 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	ctx := r.Context()
 	oc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
-		t.POST.Do(w, r, exec) // gqlgen finds the same errors and answers them its way
+		// Answered as gqlgen's POST answers them (not by running it, which
+		// would parse, validate and charge the operation a second time).
+		w.Header().Set("Content-Type", "application/json")
+		status := http.StatusOK
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			status = http.StatusUnprocessableEntity
+		}
+		w.WriteHeader(status)
+		b, err := json.Marshal(exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs))
+		if err != nil {
+			panic(err)
+		}
+		_, _ = w.Write(b)
 		return
 	}
 	direct := &directData{}

@@ -77,8 +77,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
 		Bounds: resolvers.Bounds{Tokens: cfg.GraphQLMaxTokens, Depth: cfg.GraphQLMaxDepth, Fields: cfg.GraphQLMaxFields,
 			Aliases: cfg.GraphQLMaxAliases, RootFields: cfg.GraphQLMaxRootFields},
-		QueryCacheBytes: cfg.GraphQLQueryCacheBytes,
-		MaxBodyBytes:    edge.MaxBodyBytes, RequestID: edge.RequestID, Interceptors: []graphql.HandlerExtension{guard.GraphQL()},
+		QueryCacheBytes: cfg.GraphQLQueryCacheBytes, AdmitParse: guard.AdmitParse,
+		MaxBodyBytes: edge.MaxBodyBytes, RequestID: edge.RequestID, Interceptors: []graphql.HandlerExtension{guard.GraphQL()},
 		Executed: executedCounter(metrics),
 	})
 	handler := rest.NewHandler(rest.Deps{

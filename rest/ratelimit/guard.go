@@ -262,6 +262,23 @@ func (q graphQLGuard) InterceptOperation(ctx context.Context, next graphql.Opera
 	return next(ctx)
 }
 
+// AdmitParse charges one call to the client's bucket for a GraphQL
+// document the server has not parsed before (see
+// resolvers.GraphQLOptions.AdmitParse): parsing and validating are the
+// expensive part of a new document, and they happen before any property is
+// known. RATE_LIMITED when the bucket is empty.
+func (g *Guard) AdmitParse(ctx context.Context) error {
+	header := resolvers.ResponseHeader(ctx)
+	if header == nil {
+		header = http.Header{}
+	}
+	c := charge{g.clients, "client:" + model.ClientIPFrom(ctx), "client", 1}
+	if msg := g.spend(ctx, header, "graphql", []charge{c}); msg != "" {
+		return &model.Error{Code: model.CodeRateLimited, Message: "too many new GraphQL documents from this client address; try again later"}
+	}
+	return nil
+}
+
 // publicFields are the root fields that need no credential; they are
 // charged as calls without a recognised credential, like public routes.
 var publicFields = map[string]bool{"portalAccess": true, "uiConfiguration": true, "login": true}

@@ -76,7 +76,7 @@ func newServerWith(t *testing.T, clients ratelimit.Config) *server {
 	// limiter's to refuse here.
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 1_000_000, MaxBodyBytes: edge.MaxBodyBytes,
 		Bounds:       resolvers.Bounds{Tokens: 100_000, Depth: 15, Fields: 10_000, Aliases: 1000, RootFields: 1000},
-		Interceptors: []graphql.HandlerExtension{guard.GraphQL()}})
+		Interceptors: []graphql.HandlerExtension{guard.GraphQL()}, AdmitParse: guard.AdmitParse})
 	h := rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
 		PublicBaseURL: "http://localhost", GraphQL: gql, Guard: guard})
 	s := &server{srv: httptest.NewServer(h), registry: registry, property: p, unit: u, limiter: limiter, clock: c}
@@ -178,7 +178,8 @@ func TestOneBudgetForBothTransports(t *testing.T) {
 		}
 	}
 	want := map[string]float64{
-		"portal_ratelimit_decisions_total allowed rest": 50, "portal_ratelimit_decisions_total allowed graphql": 50,
+		// 50 operations, and one new document admitted for parsing.
+		"portal_ratelimit_decisions_total allowed rest": 50, "portal_ratelimit_decisions_total allowed graphql": 51,
 		"portal_ratelimit_decisions_total limited rest": 25, "portal_ratelimit_decisions_total limited graphql": 25,
 	}
 	for k, v := range want {
@@ -282,8 +283,12 @@ func TestAnonymousCallsCannotStarveResidents(t *testing.T) {
 			for i := range 200 {
 				statuses[flood(i).status]++
 			}
-			if statuses[429] != 200-clients.Burst {
-				t.Fatalf("flood statuses %v: want %d refused", statuses, 200-clients.Burst)
+			refused := 200 - clients.Burst
+			if strings.Contains(name, "GraphQL") || strings.Contains(name, "manager") {
+				refused++ // its document, new the first time, was charged too
+			}
+			if statuses[429] != refused {
+				t.Fatalf("flood statuses %v: want %d refused", statuses, refused)
 			}
 			// The residents' bucket is whole: 100 calls pass, then 429.
 			resident := map[int]int{}
@@ -324,5 +329,36 @@ func TestLoginAliasesHeldToTheBudget(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("good login: %d %s", r.status, r.body)
 		}
+	}
+}
+
+// A document the server has not parsed before is charged to its client's
+// bucket before it is parsed and validated (that work comes before any
+// property is known); a cached one is not.
+func TestNewDocumentsChargeTheClient(t *testing.T) {
+	clients := ratelimit.Config{Burst: 30, PerSecond: 10}
+	s := newServerWith(t, clients)
+	r := s.send(t, "POST", "/residents/properties/"+s.property.ID.String()+"/units/logins", `{"hashedSecret":"`+s.unit.PortalSecret+`"}`)
+	var login struct{ Token string }
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &login) != nil {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	query := func(i int) reply {
+		return s.sendAs(t, login.Token, "POST", "/graphql",
+			fmt.Sprintf(`{"query":"{ unit(propertyId: \"%s\") { id } } # %d"}`, s.property.ID, i))
+	}
+	statuses := map[int]int{}
+	for i := range 40 {
+		r := query(i)
+		statuses[r.status]++
+		if r.status == 429 && (!strings.Contains(r.body, `"RATE_LIMITED"`) || r.header.Get("Retry-After") == "") {
+			t.Fatalf("refusal: %q %s", r.header.Get("Retry-After"), r.body)
+		}
+	}
+	if statuses[200] != clients.Burst-1 || statuses[429] != 40-(clients.Burst-1) { // the login took one
+		t.Fatalf("40 new documents: %v", statuses)
+	}
+	if r := query(0); r.status != 200 {
+		t.Fatalf("a cached document: %d %s", r.status, r.body)
 	}
 }
