@@ -52,9 +52,18 @@ psql -q "$DB" -c "COMMENT ON TABLE unit_users IS E'@foreignKey (unit_id) referen
   -c "COMMENT ON TABLE devices IS E'@foreignKey (user_id) references unit_users (id)'"
 
 echo "== servers"
-DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 LOG_LEVEL=error \
-  RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 "$out/bin/portald" 2>"$out/portald.log" &
+RAISED="RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 CLIENT_RATE_LIMIT_BURST=1000000000 CLIENT_RATE_LIMIT_PER_SECOND=1000000000"
+env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 LOG_LEVEL=error $RAISED \
+  "$out/bin/portald" 2>"$out/portald.log" &
 pids+=($!); P_PORTALD=$!
+# For the hostile section: every limit raised (each attack is processed),
+# and the shipped limits (fairness).
+env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18084 METRICS_ADDR=127.0.0.1:19094 LOG_LEVEL=error $RAISED \
+  "$out/bin/portald" 2>"$out/portald-open.log" &
+pids+=($!); P_OPEN=$!
+env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18085 METRICS_ADDR=127.0.0.1:19095 LOG_LEVEL=error \
+  "$out/bin/portald" 2>"$out/portald-default.log" &
+pids+=($!); P_DEFAULT=$!
 DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18081 "$out/bin/floor" 2>"$out/floor.log" &
 pids+=($!); P_FLOOR=$!
 node bench/.peers/v4/node_modules/.bin/postgraphile -c "$DB" --schema public --host 127.0.0.1 --port 18082 \
@@ -63,7 +72,7 @@ pids+=($!); P_PG4=$!
 GRAPHILE_ENV=production "$NODE22_BIN" bench/.peers/v5/node_modules/.bin/postgraphile -P postgraphile/presets/amber \
   -c "$DB" -s public -n 127.0.0.1 -p 18083 >"$out/pg5.log" 2>&1 &
 pids+=($!); P_PG5=$!
-for url in http://127.0.0.1:18080/readyz http://127.0.0.1:18081/user "http://127.0.0.1:18082/graphql" "http://127.0.0.1:18083/graphql"; do
+for url in http://127.0.0.1:18080/readyz http://127.0.0.1:18084/readyz http://127.0.0.1:18085/readyz http://127.0.0.1:18081/user "http://127.0.0.1:18082/graphql" "http://127.0.0.1:18083/graphql"; do
   for _ in $(seq 300); do
     code=$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)
     [ "$code" != "000" ] && break
@@ -76,5 +85,5 @@ meta="Command: \`make bench\` (bench/run.sh), $(date -u +%Y-%m-%d).\\n\\n"
 meta+="Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), shared and noisy: read the ratios, measured side by side in one run, not the absolute numbers.\\n\\n"
 meta+="Versions: $(go version | cut -d' ' -f3), PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), PostGraphile $PG4 on Node $(node --version), PostGraphile $PG5 on Node $("$NODE22_BIN" --version).\\n"
 taskset -c 1 "$out/bin/bench" -data "$out/data.json" -db "$DB" -duration "$DURATION" -rounds "$ROUNDS" -only "${BENCH_ONLY:-}" -pg-pid-file "$out/pg/data/postmaster.pid" -out "${BENCH_OUT:-BENCHMARKS.md}" -meta "$meta" \
-  -targets "portald=http://127.0.0.1:18080=$P_PORTALD,floor=http://127.0.0.1:18081=$P_FLOOR,postgraphile4=http://127.0.0.1:18082=$P_PG4,postgraphile5=http://127.0.0.1:18083=$P_PG5"
+  -targets "portald=http://127.0.0.1:18080=$P_PORTALD,floor=http://127.0.0.1:18081=$P_FLOOR,postgraphile4=http://127.0.0.1:18082=$P_PG4,postgraphile5=http://127.0.0.1:18083=$P_PG5,portald-open=http://127.0.0.1:18084=$P_OPEN,portald-default=http://127.0.0.1:18085=$P_DEFAULT"
 echo "wrote BENCHMARKS.md"

@@ -165,6 +165,10 @@ func main() {
 		report.WriteString("\n")
 		log.Printf("%s done", sc.title)
 	}
+	if strings.Contains("Hostile input", *only) {
+		b.hostile(&report)
+		log.Printf("Hostile input done")
+	}
 	if err := os.WriteFile(*out, []byte(report.String()), 0o644); err != nil {
 		log.Fatal(err)
 	}
