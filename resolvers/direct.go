@@ -79,6 +79,8 @@ type stopped struct {
 
 func (s *stopped) Error() string { return s.msg }
 
+var errLate = &stopped{code: model.CodeUnavailable, msg: "the request was cancelled or ran past its deadline"}
+
 // DefaultMaxObjects bounds the objects one operation may write on the
 // direct executor. The complexity limit already bounds them (a list weighs
 // its page size times its elements); this is the second guard.
@@ -95,8 +97,8 @@ func (e *direct) spend(n int) error {
 		return nil
 	}
 	e.checked = e.objects
-	if err := e.ctx.Err(); err != nil {
-		return &stopped{code: model.CodeUnavailable, msg: "the request was cancelled or ran past its deadline"}
+	if e.ctx.Err() != nil {
+		return errLate
 	}
 	return nil
 }
@@ -136,7 +138,7 @@ func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (da
 			return nil, stop
 		}
 		if ctx.Err() != nil {
-			return nil, &stopped{code: model.CodeUnavailable, msg: "the request was cancelled or ran past its deadline"}
+			return nil, errLate
 		}
 		return nil, err
 	}
