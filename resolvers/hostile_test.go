@@ -23,15 +23,6 @@ import (
 // depend on how busy the machine is; each attack cost hundreds of
 // megabytes (and seconds to minutes) before its bound existed.
 
-// allocated returns the bytes allocated while fn ran.
-func allocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // fragmentBomb is {...F0} with F(i) spreading F(i+1) twice: 2^levels
 // fields once expanded, in about 35 bytes per level.
 func fragmentBomb(levels int) string {
@@ -87,7 +78,7 @@ func TestHostileOperations(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var status int
 			var body string
-			n := allocated(func() {
+			n := dbtest.Allocated(func() {
 				status, body = a.post(t, mustJSON(map[string]any{"query": c.query}), "Authorization", token)
 			})
 			if status != http.StatusUnprocessableEntity || !strings.Contains(body, `"code":"`+c.code+`"`) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/rest/edge"
 )
 
@@ -173,7 +174,7 @@ func FuzzGraphQLCost(f *testing.F) {
 			n := runtime.Stack(buf, true)
 			panic(fmt.Sprintf("no answer after 10s to %q\n%s", query, buf[:n]))
 		})
-		n := allocated(func() { r = w.do(t, "POST", "/graphql", map[string]any{"query": query}, "Authorization", w.token) })
+		n := dbtest.Allocated(func() { r = w.do(t, "POST", "/graphql", map[string]any{"query": query}, "Authorization", w.token) })
 		watchdog.Stop()
 		took := time.Since(start)
 		if r.status >= 500 {
@@ -183,13 +184,4 @@ func FuzzGraphQLCost(f *testing.F) {
 			t.Fatalf("answering a %d-byte operation allocated %d KiB in %v (status %d: %.200s)", len(query), n>>10, took, r.status, r.body)
 		}
 	})
-}
-
-// allocated returns the bytes allocated while fn ran.
-func allocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }

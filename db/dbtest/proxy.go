@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -158,4 +159,15 @@ func (p *Proxy) close() {
 	p.mu.Unlock()
 	p.ln.Close()
 	p.Cut()
+}
+
+// Allocated returns the bytes the process allocated while fn ran: the cost
+// measure of tests that bound what an input may cost (unlike time, it does
+// not depend on how busy the machine is).
+func Allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
