@@ -23,7 +23,7 @@ func insertChange(ctx context.Context, tx pgx.Tx, kind model.ChangeKind, propert
 // ChangeRequestsByUnit lists a unit's change requests, oldest first.
 func (db *DB) ChangeRequestsByUnit(ctx context.Context, unitID uuid.UUID) ([]model.ChangeRequest, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, kind, property_id, unit_id, user_id, device_id, mac_address,
-	    status, created_at FROM change_requests WHERE unit_id = $1 ORDER BY created_at, id`, unitID)
+	    status, created_at FROM change_requests WHERE unit_id = $1 ORDER BY seq`, unitID)
 	if err != nil {
 		return nil, wrap("db.ChangeRequestsByUnit", err)
 	}

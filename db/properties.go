@@ -235,27 +235,22 @@ func (db *DB) UpdateProperty(ctx context.Context, id uuid.UUID, in PropertyInput
 }
 
 // syncGuestIdentities adds a GUEST identity to every unit of the property
-// that lacks one (allow) or removes them all (withdraw).
+// that lacks one (allow: IDENTITY_CREATED each) or removes them all
+// (withdraw: DEVICE_REMOVED for each of their devices, which go with them,
+// then IDENTITY_REMOVED each).
 func (db *DB) syncGuestIdentities(ctx context.Context, tx pgx.Tx, propertyID uuid.UUID, allow bool) error {
 	if !allow {
-		rows, err := tx.Query(ctx, `DELETE FROM unit_users WHERE property_id = $1 AND type = 'GUEST' RETURNING id, unit_id`, propertyID)
-		if err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO change_requests (id, kind, property_id, unit_id, user_id, device_id, mac_address)
+		    SELECT gen_random_uuid(), 'DEVICE_REMOVED', $1, d.unit_id, d.user_id, d.id, d.mac_address
+		    FROM devices d JOIN unit_users g ON g.id = d.user_id
+		    WHERE g.property_id = $1 AND g.type = 'GUEST' ORDER BY d.unit_id, d.mac_address`, propertyID); err != nil {
 			return err
 		}
-		type gone struct{ id, unit uuid.UUID }
-		removed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (gone, error) {
-			var g gone
-			return g, r.Scan(&g.id, &g.unit)
-		})
-		if err != nil {
-			return err
-		}
-		for _, g := range removed {
-			if _, err := insertChange(ctx, tx, model.ChangePassphrase, propertyID, g.unit, &g.id, nil, nil); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := tx.Exec(ctx, `WITH gone AS (
+		    DELETE FROM unit_users WHERE property_id = $1 AND type = 'GUEST' RETURNING id, unit_id)
+		  INSERT INTO change_requests (id, kind, property_id, unit_id, user_id)
+		    SELECT gen_random_uuid(), 'IDENTITY_REMOVED', $1, unit_id, id FROM gone`, propertyID)
+		return err
 	}
 	p, err := propertyByID(ctx, tx, propertyID, false)
 	if err != nil {
@@ -275,7 +270,7 @@ func (db *DB) syncGuestIdentities(ctx context.Context, tx pgx.Tx, propertyID uui
 		if err != nil {
 			return err
 		}
-		if _, err := insertChange(ctx, tx, model.ChangePassphrase, propertyID, unitID, &u.ID, nil, nil); err != nil {
+		if _, err := insertChange(ctx, tx, model.ChangeIdentityCreated, propertyID, unitID, &u.ID, nil, nil); err != nil {
 			return err
 		}
 	}

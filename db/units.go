@@ -238,7 +238,7 @@ type CreatedUnit struct {
 
 // CreateUnit inserts a unit with a freshly minted portal secret, its UNIT
 // identity and (where the property allows it) its GUEST identity, each with
-// a generated passphrase. With enforceMaxUnits the property row is locked so
+// a generated passphrase and an IDENTITY_CREATED change request. With enforceMaxUnits the property row is locked so
 // that concurrent creations cannot exceed maxUnits (FORBIDDEN past it).
 // NOT_FOUND for an unknown property, CONFLICT for a duplicate number.
 func (db *DB) CreateUnit(ctx context.Context, n NewUnit) (CreatedUnit, error) {
@@ -268,12 +268,22 @@ func (db *DB) CreateUnit(ctx context.Context, n NewUnit) (CreatedUnit, error) {
 			db.keys.Encrypt(secret, id[:]), db.keys.Digest(secret)); err != nil {
 			return err
 		}
-		if _, err := db.insertUnitUser(ctx, tx, p, id, model.UserTypeUnit, newUserFields{
-			UserName: n.Contact.ContactName, Email: n.Contact.Email, PhoneNumber: n.Contact.PhoneNumber}); err != nil {
-			return err
-		}
+		identities := []struct {
+			t      model.UnitUserType
+			fields newUserFields
+		}{{model.UserTypeUnit, newUserFields{UserName: n.Contact.ContactName, Email: n.Contact.Email, PhoneNumber: n.Contact.PhoneNumber}}}
 		if p.AllowSeparateGuestSecret {
-			if _, err := db.insertUnitUser(ctx, tx, p, id, model.UserTypeGuest, newUserFields{UserName: "Guest"}); err != nil {
+			identities = append(identities, struct {
+				t      model.UnitUserType
+				fields newUserFields
+			}{model.UserTypeGuest, newUserFields{UserName: "Guest"}})
+		}
+		for _, ident := range identities {
+			u, err := db.insertUnitUser(ctx, tx, p, id, ident.t, ident.fields)
+			if err != nil {
+				return err
+			}
+			if _, err := insertChange(ctx, tx, model.ChangeIdentityCreated, p.ID, id, &u.ID, nil, nil); err != nil {
 				return err
 			}
 		}
@@ -284,8 +294,9 @@ func (db *DB) CreateUnit(ctx context.Context, n NewUnit) (CreatedUnit, error) {
 	return out, err
 }
 
-// SetUnitStatus enables or disables a unit. Disabling also moves the token
-// generation on, so tokens minted before stay revoked after re-enabling.
+// SetUnitStatus enables or disables a unit (UNIT_STATUS_CHANGED in the
+// outbox when it changes). Disabling also moves the token generation on,
+// so tokens minted before stay revoked after re-enabling.
 // NOT_FOUND, BAD_USER_INPUT.
 func (db *DB) SetUnitStatus(ctx context.Context, scope model.Scope, id uuid.UUID, status model.UnitStatus) (model.Unit, error) {
 	if !status.Valid() {
@@ -301,6 +312,9 @@ func (db *DB) SetUnitStatus(ctx context.Context, scope model.Scope, id uuid.UUID
 			if _, err := tx.Exec(ctx, `UPDATE units SET status = $2::unit_status, updated_at = now(),
 			    token_generation = token_generation + CASE WHEN $2::unit_status = 'DISABLED' THEN 1 ELSE 0 END
 			  WHERE id = $1`, id, string(status)); err != nil {
+				return err
+			}
+			if _, err := insertChange(ctx, tx, model.ChangeUnitStatus, cur.PropertyID, id, nil, nil, nil); err != nil {
 				return err
 			}
 		}

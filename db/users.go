@@ -300,7 +300,7 @@ func (db *DB) CreateUnitUser(ctx context.Context, scope model.Scope, unitID uuid
 		if err != nil {
 			return err
 		}
-		_, err = insertChange(ctx, tx, model.ChangeIdentity, p.ID, unit.ID, &u.ID, nil, nil)
+		_, err = insertChange(ctx, tx, model.ChangeIdentityCreated, p.ID, unit.ID, &u.ID, nil, nil)
 		return err
 	})
 	return u, err

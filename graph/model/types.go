@@ -62,11 +62,35 @@ type ChangeKind string
 
 // Change kinds: what the Wi-Fi side must learn about.
 const (
+	ChangeIdentityCreated   ChangeKind = "IDENTITY_CREATED"
 	ChangeIdentity          ChangeKind = "IDENTITY_CHANGED"
+	ChangeIdentityRemoved   ChangeKind = "IDENTITY_REMOVED"
 	ChangePassphrase        ChangeKind = "PASSPHRASE_CHANGED"
 	ChangeDeviceRemoved     ChangeKind = "DEVICE_REMOVED"
 	ChangePortalAccessReset ChangeKind = "PORTAL_ACCESS_RESET"
+	ChangeUnitStatus        ChangeKind = "UNIT_STATUS_CHANGED"
 )
+
+// ChangeStatus is where a change request is in its lifecycle: PENDING →
+// PUBLISHED (the broker has it) → APPLIED or FAILED (the Wi-Fi side says).
+type ChangeStatus string
+
+// Change request statuses.
+const (
+	ChangePending   ChangeStatus = "PENDING"
+	ChangePublished ChangeStatus = "PUBLISHED"
+	ChangeApplied   ChangeStatus = "APPLIED"
+	ChangeFailed    ChangeStatus = "FAILED"
+)
+
+// Valid reports whether s is a known status.
+func (s ChangeStatus) Valid() bool {
+	switch s {
+	case ChangePending, ChangePublished, ChangeApplied, ChangeFailed:
+		return true
+	}
+	return false
+}
 
 // Property is an apartment building with its portal settings.
 type Property struct {
@@ -175,8 +199,12 @@ type ChangeRequest struct {
 	UserID     *uuid.UUID
 	DeviceID   *uuid.UUID
 	MACAddress *string
-	Status     string
+	Status     ChangeStatus
 	CreatedAt  time.Time
+	// PublishedAt and CompletedAt are the times of the later steps; Detail
+	// is what the Wi-Fi side said with its result.
+	PublishedAt, CompletedAt *time.Time
+	Detail                   *string
 }
 
 // ManagerKey is a property manager's API key as stored: never the key itself.
