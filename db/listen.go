@@ -28,18 +28,31 @@ type AuthListener interface {
 }
 
 // ListenAuthChanges holds a dedicated connection LISTENing on AuthChannel
-// and feeds l until ctx ends, reconnecting with backoff (100 ms to 2 s) when
-// the connection drops or stops answering (see listenQuiet).
+// and feeds l until ctx ends (see Listen).
 func (db *DB) ListenAuthChanges(ctx context.Context, l AuthListener, log *slog.Logger) {
+	db.Listen(ctx, AuthChannel, func(payload string) {
+		kind, id, ok := strings.Cut(payload, ":")
+		if parsed, err := uuid.Parse(id); ok && err == nil {
+			l.AuthChanged(kind, parsed)
+		}
+	}, l.ListenerUp, log)
+}
+
+// Listen holds a dedicated connection LISTENing on channel and calls
+// notice for each notification until ctx ends, reconnecting with backoff
+// (100 ms to 2 s) when the connection drops or stops answering (see
+// listenQuiet). up is told true once LISTEN is in place (after every
+// reconnect) and false as soon as the connection is given up: notices
+// may have been missed while it was down.
+func (db *DB) Listen(ctx context.Context, channel string, notice func(payload string), up func(bool), log *slog.Logger) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := db.listenOnce(ctx, l)
-		l.ListenerUp(false)
+		err := db.listenOnce(ctx, channel, notice, up)
+		up(false)
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("revocation listener disconnected; token checks go to the database until it is back",
-			"error", err, "retry_in", backoff.String())
+		log.Warn("listening connection lost; reconnecting", "channel", channel, "error", err, "retry_in", backoff.String())
 		select {
 		case <-ctx.Done():
 			return
@@ -59,7 +72,7 @@ const (
 	listenProof = 250 * time.Millisecond
 )
 
-func (db *DB) listenOnce(ctx context.Context, l AuthListener) error {
+func (db *DB) listenOnce(ctx context.Context, channel string, notice func(string), up func(bool)) error {
 	cfg := db.pool.Config().ConnConfig.Copy()
 	cfg.Tracer = nil // notices are not request statements
 	conn, err := pgx.ConnectConfig(ctx, cfg)
@@ -74,20 +87,17 @@ func (db *DB) listenOnce(ctx context.Context, l AuthListener) error {
 		_ = conn.Close(closeCtx)
 	}()
 	if err := withDeadline(ctx, listenProof, func(ctx context.Context) error {
-		_, err := conn.Exec(ctx, "LISTEN "+AuthChannel)
+		_, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize())
 		return err
 	}); err != nil {
 		return err
 	}
-	l.ListenerUp(true)
+	up(true)
 	for {
 		err := withDeadline(ctx, listenQuiet, func(ctx context.Context) error {
 			n, err := conn.WaitForNotification(ctx)
 			if err == nil {
-				kind, id, ok := strings.Cut(n.Payload, ":")
-				if parsed, err := uuid.Parse(id); ok && err == nil {
-					l.AuthChanged(kind, parsed)
-				}
+				notice(n.Payload)
 			}
 			return err
 		})

@@ -13,9 +13,12 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/go-chi/chi/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 	"github.com/residentportal/bff/cmd/internal/config"
 	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/db/relay"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/graph/playground"
 	"github.com/residentportal/bff/resolvers"
@@ -73,6 +76,13 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	defer func() { stopListening(); <-listening }()
 
 	var draining atomic.Bool
+	stopRelay, err := startRelay(ctx, cfg, store, log, metrics)
+	if err != nil {
+		return err
+	}
+	defer stopRelay()
+	metrics.Registry.MustRegister(outboxCollector{store})
+
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{
 		Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
 		Bounds: resolvers.Bounds{Tokens: cfg.GraphQLMaxTokens, Depth: cfg.GraphQLMaxDepth, Fields: cfg.GraphQLMaxFields,
@@ -205,4 +215,55 @@ func executedCounter(m *edge.Metrics) func(string) {
 			gqlgen.Inc()
 		}
 	}
+}
+
+// startRelay runs the outbox relay when NATS_URL is set (see db/relay):
+// the connection retries for ever, so a broker that is down at start or
+// goes away later only delays publication. It returns the function that
+// stops it.
+func startRelay(ctx context.Context, cfg config.Config, store *db.DB, log *slog.Logger, m *edge.Metrics) (func(), error) {
+	if cfg.NATSURL == "" {
+		log.Info("outbox relay off (NATS_URL unset): change requests stay PENDING")
+		return func() {}, nil
+	}
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("portald"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second), nats.Timeout(2*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("NATS_URL: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("NATS_URL: %w", err)
+	}
+	r := relay.New(store, js, relay.Config{Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSSubjectPrefix}, log, m.Registry)
+	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(relayCtx) }()
+	log.Info("outbox relay on", "stream", cfg.NATSStream, "subjects", cfg.NATSSubjectPrefix+".>")
+	return func() { cancel(); <-done; nc.Close() }, nil
+}
+
+// outboxCollector exposes the outbox's gauges, read at each scrape:
+// change requests by status and the age of the oldest pending one.
+type outboxCollector struct{ store *db.DB }
+
+var (
+	outboxRequests = prometheus.NewDesc("portal_outbox_requests", "Change requests by status.", []string{"status"}, nil)
+	outboxOldest   = prometheus.NewDesc("portal_outbox_oldest_pending_seconds", "Age of the oldest PENDING change request (0 when none).", nil, nil)
+)
+
+func (outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- outboxRequests; ch <- outboxOldest }
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := c.store.OutboxStats(ctx)
+	if err != nil {
+		return // the database's own metrics say it is away
+	}
+	for _, st := range []model.ChangeStatus{model.ChangePending, model.ChangePublished, model.ChangeApplied, model.ChangeFailed} {
+		ch <- prometheus.MustNewConstMetric(outboxRequests, prometheus.GaugeValue, float64(s.ByStatus[st]), string(st))
+	}
+	ch <- prometheus.MustNewConstMetric(outboxOldest, prometheus.GaugeValue, s.OldestPending.Seconds())
 }

@@ -35,6 +35,9 @@ type Config struct {
 	CORSAllowedOrigins       []string
 	GraphQLIntrospection     bool
 	GraphQLComplexity        int
+	// NATSURL turns the outbox relay on; NATSStream and NATSSubjectPrefix
+	// name its stream and subjects.
+	NATSURL, NATSStream, NATSSubjectPrefix string
 	// The text bounds of a GraphQL operation and the parsed-query cache.
 	GraphQLMaxTokens, GraphQLMaxDepth, GraphQLMaxFields, GraphQLMaxAliases, GraphQLMaxRootFields int
 	GraphQLQueryCacheBytes                                                                       int
@@ -113,6 +116,9 @@ func Load(getenv func(string) string) (Config, error) {
 		SecretKey:              getenv("SECRET_KEY"),
 		TokenTTL:               dur("TOKEN_TTL", 12*time.Hour),
 		RedisURL:               str("REDIS_URL", ""),
+		NATSURL:                str("NATS_URL", ""),
+		NATSStream:             str("NATS_STREAM", "PORTAL_CHANGES"),
+		NATSSubjectPrefix:      str("NATS_SUBJECT_PREFIX", "portal.changes"),
 		RateLimitBurst:         positive("RATE_LIMIT_BURST", 100),
 		ClientRateLimitBurst:   positive("CLIENT_RATE_LIMIT_BURST", 30),
 		GraphQLIntrospection:   boolean("GRAPHQL_INTROSPECTION", true),
@@ -165,6 +171,11 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 			errs = append(errs, errors.New("REDIS_URL: not a redis:// URL"))
+		}
+	}
+	if c.NATSURL != "" {
+		if u, err := url.Parse(c.NATSURL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") {
+			errs = append(errs, errors.New("NATS_URL: not a nats:// URL"))
 		}
 	}
 	for _, p := range splitList(getenv("TRUSTED_PROXIES")) {

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/graph/model"
+)
+
+// portald with NATS_URL relays what a resident's REST write records: the
+// change request goes PUBLISHED and its message is on the unit's subject
+// (the machine's NATS, a stream of the test's own); the outbox gauges are
+// on /metrics.
+func TestPortaldRelaysChanges(t *testing.T) {
+	nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(2*time.Second))
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("no NATS: %v", err)
+	}
+	defer nc.Close()
+	js := dbtest.Must[jetstream.JetStream](t)(jetstream.New(nc))
+	id := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	stream, prefix := "TEST_PORTALD_"+strings.ToUpper(id), "test."+id+".changes"
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream) })
+
+	url := dbtest.NewURL(t)
+	ctx := context.Background()
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
+	defer store.Close()
+	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Relay Court")}))
+	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "7"}))
+	s := start(t, map[string]string{"DATABASE_URL": url, "NATS_URL": "nats://127.0.0.1:4222", "NATS_STREAM": stream, "NATS_SUBJECT_PREFIX": prefix}, nil)
+
+	base := fmt.Sprintf("%s/residents/properties/%s", s.public, p.ID)
+	resp := dbtest.Must[*http.Response](t)(http.Post(base+"/units/logins", "application/json", strings.NewReader(`{"hashedSecret":"`+u.PortalSecret+`"}`)))
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	token := strings.Split(strings.Split(string(body), `"token":"`)[1], `"`)[0]
+	req, _ := http.NewRequest("PUT", base+"/units", strings.NewReader(`{"secret":""}`))
+	req.Header.Set("Authorization", token)
+	req.Header.Set("Content-Type", "application/json")
+	if resp := dbtest.Must[*http.Response](t)(http.DefaultClient.Do(req)); resp.StatusCode != 200 {
+		t.Fatalf("PUT units: %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows := dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID))
+		published := 0
+		for _, r := range rows {
+			if r.Status == model.ChangePublished {
+				published++
+			}
+		}
+		if len(rows) == 2 && published == 2 { // IDENTITY_CREATED, PASSPHRASE_CHANGED
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not relayed within 10 s: %+v", rows)
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	st := dbtest.Must[jetstream.Stream](t)(js.Stream(ctx, stream))
+	last := dbtest.Must[*jetstream.RawStreamMsg](t)(st.GetLastMsgForSubject(ctx, prefix+"."+p.ID.String()+"."+u.Unit.ID.String()))
+	if !strings.Contains(string(last.Data), `"kind":"PASSPHRASE_CHANGED"`) || strings.Contains(string(last.Data), u.Unit.Secret) {
+		t.Fatalf("last message: %s", last.Data)
+	}
+	_, metrics := get(t, s.metrics+"/metrics")
+	for _, want := range []string{`portal_outbox_requests{status="PUBLISHED"} 2`, "portal_outbox_oldest_pending_seconds 0", "portal_outbox_published_total 2"} {
+		if !strings.Contains(metrics, want) {
+			t.Fatalf("metrics lack %s", want)
+		}
+	}
+}

@@ -1,0 +1,251 @@
+// Package relay publishes the change-request outbox to NATS JetStream, so
+// that changes reach the Wi-Fi side (SPEC §8.1): each pending row becomes
+// one message on <subject prefix>.<propertyId>.<unitId>, with the row's id
+// as Nats-Msg-Id (the broker drops a duplicate within its window) and ids
+// only in the body (the consumer reads the current state through the API:
+// a claim check). A unit's requests are published in the order they were
+// written.
+//
+// Every replica may run a relay: db.RelayChanges holds each unit it takes
+// for the length of a transaction, so no two relays publish the same rows.
+// A relay wakes on the outbox's NOTIFY and polls slowly as a safety net;
+// while the broker is away it backs off and the rows wait.
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/graph/model"
+)
+
+// Config shapes a relay; the zero value of a field takes its default.
+type Config struct {
+	// Stream and SubjectPrefix name the JetStream stream (created if
+	// missing, file storage) and its subjects (default PORTAL_CHANGES and
+	// portal.changes, the contract's names; tests use names of their own).
+	Stream, SubjectPrefix string
+	// Units and Batch bound one transaction: the units taken and the rows
+	// published (default 100 and 1,000).
+	Units, Batch int
+	// Poll is the safety-net interval when no NOTIFY comes (default 5 s).
+	Poll time.Duration
+	// Duplicates is the broker's de-duplication window (default 2 min).
+	Duplicates time.Duration
+	// AckWait bounds the wait for the broker's acknowledgements of one
+	// batch (default 5 s).
+	AckWait time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Stream == "" {
+		c.Stream = "PORTAL_CHANGES"
+	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix = "portal.changes"
+	}
+	if c.Units <= 0 {
+		c.Units = 100
+	}
+	if c.Batch <= 0 {
+		c.Batch = 1000
+	}
+	if c.Poll <= 0 {
+		c.Poll = 5 * time.Second
+	}
+	if c.Duplicates <= 0 {
+		c.Duplicates = 2 * time.Minute
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 5 * time.Second
+	}
+	return c
+}
+
+// Relay moves pending change requests to the broker.
+type Relay struct {
+	db  *db.DB
+	js  jetstream.JetStream
+	cfg Config
+	log *slog.Logger
+
+	published, failures prometheus.Counter
+	streamReady         bool
+}
+
+// New returns a relay over store and js; its counters are registered on
+// reg when it is not nil.
+func New(store *db.DB, js jetstream.JetStream, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Relay {
+	r := &Relay{db: store, js: js, cfg: cfg.withDefaults(), log: log,
+		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "portal_outbox_published_total",
+			Help: "Change requests this replica published to the broker."}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "portal_outbox_publish_errors_total",
+			Help: "Change requests whose publication failed (they are published again later)."}),
+	}
+	if reg != nil {
+		reg.MustRegister(r.published, r.failures)
+	}
+	return r
+}
+
+// Message is the body of a published change request: ids only.
+type Message struct {
+	ID         uuid.UUID        `json:"id"`
+	Kind       model.ChangeKind `json:"kind"`
+	PropertyID uuid.UUID        `json:"propertyId"`
+	UnitID     uuid.UUID        `json:"unitId"`
+	UserID     *uuid.UUID       `json:"userId"`
+	DeviceID   *uuid.UUID       `json:"deviceId"`
+	MACAddress *string          `json:"macAddress"`
+	CreatedAt  time.Time        `json:"createdAt"`
+}
+
+// Subject is the subject of a unit's change requests.
+func Subject(prefix string, propertyID, unitID uuid.UUID) string {
+	return prefix + "." + propertyID.String() + "." + unitID.String()
+}
+
+// EnsureStream creates the stream if it is missing (file storage, the
+// de-duplication window of the config) and leaves an existing one as it
+// is.
+func (r *Relay) EnsureStream(ctx context.Context) error {
+	_, err := r.js.Stream(ctx, r.cfg.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = r.js.CreateStream(ctx, jetstream.StreamConfig{Name: r.cfg.Stream, Subjects: []string{r.cfg.SubjectPrefix + ".>"},
+			Storage: jetstream.FileStorage, Duplicates: r.cfg.Duplicates})
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			err = nil // another replica made it meanwhile
+		}
+	}
+	return err
+}
+
+// Run relays until ctx ends: at once, on every NOTIFY of a new change
+// request, and every Poll; after a failure it backs off (100 ms to 5 s).
+func (r *Relay) Run(ctx context.Context) {
+	wake := make(chan struct{}, 1)
+	nudge := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		r.db.Listen(ctx, db.ChangesChannel, func(string) { nudge() }, func(up bool) {
+			if up {
+				nudge() // notices may have been missed while it was down
+			}
+		}, r.log)
+	}()
+	defer func() { <-listening }()
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		if err := r.Drain(ctx); err != nil && ctx.Err() == nil {
+			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+			r.log.Warn("relay: change requests wait for the broker", "error", err, "retry_in", backoff.String())
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			continue
+		}
+		backoff = 0
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-time.After(r.cfg.Poll):
+		}
+	}
+}
+
+// errPartial reports a batch the broker did not take whole.
+var errPartial = errors.New("the broker did not acknowledge every message")
+
+// Drain publishes pending change requests until none is left that this
+// relay can take, or the broker fails.
+func (r *Relay) Drain(ctx context.Context) error {
+	if !r.streamReady {
+		if err := r.EnsureStream(ctx); err != nil {
+			return err
+		}
+		r.streamReady = true
+	}
+	for ctx.Err() == nil {
+		var failed bool
+		n, err := r.db.RelayChanges(ctx, r.cfg.Units, r.cfg.Batch, func(ctx context.Context, pending []model.ChangeRequest) []uuid.UUID {
+			ok, bad := r.publish(ctx, pending)
+			failed = bad
+			return ok
+		})
+		r.published.Add(float64(n))
+		switch {
+		case err != nil:
+			return err
+		case failed:
+			return errPartial
+		case n == 0:
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// publish sends pending (in write order) asynchronously and waits for the
+// acknowledgements. It returns, for each unit, the ids acknowledged before
+// its first failure (a unit's later requests are not even sent after one
+// fails, so that they follow it), and whether anything failed.
+func (r *Relay) publish(ctx context.Context, pending []model.ChangeRequest) ([]uuid.UUID, bool) {
+	futures := make([]jetstream.PubAckFuture, len(pending))
+	stopped := map[uuid.UUID]bool{}
+	failed := false
+	for i, c := range pending {
+		if stopped[c.UnitID] {
+			continue
+		}
+		body, _ := json.Marshal(Message{ID: c.ID, Kind: c.Kind, PropertyID: c.PropertyID, UnitID: c.UnitID,
+			UserID: c.UserID, DeviceID: c.DeviceID, MACAddress: c.MACAddress, CreatedAt: c.CreatedAt.UTC()})
+		msg := nats.NewMsg(Subject(r.cfg.SubjectPrefix, c.PropertyID, c.UnitID))
+		msg.Data = body
+		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(c.ID.String()))
+		if err != nil {
+			stopped[c.UnitID], failed = true, true
+			continue
+		}
+		futures[i] = f
+	}
+	timeout := time.NewTimer(r.cfg.AckWait)
+	defer timeout.Stop()
+	done := map[uuid.UUID]bool{} // units whose prefix has ended
+	var ok []uuid.UUID
+	for i, f := range futures {
+		c := pending[i]
+		if f == nil || done[c.UnitID] {
+			done[c.UnitID] = true
+			continue
+		}
+		select {
+		case <-f.Ok():
+			ok = append(ok, c.ID)
+			continue
+		case <-f.Err():
+		case <-timeout.C:
+			timeout.Reset(0) // the rest have had their time too
+		case <-ctx.Done():
+		}
+		done[c.UnitID], failed = true, true
+	}
+	if failed {
+		r.failures.Add(float64(len(pending) - len(ok)))
+	}
+	return ok, failed
+}

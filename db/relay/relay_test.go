@@ -1,0 +1,272 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/db/relay"
+	"github.com/residentportal/bff/graph/model"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// machineNATS connects to the machine's NATS (127.0.0.1:4222, JetStream
+// on); without it tests skip, unless CI is set.
+func machineNATS(tb testing.TB) jetstream.JetStream {
+	tb.Helper()
+	nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(2*time.Second))
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("NATS: %v", err)
+		}
+		tb.Skipf("no NATS on 127.0.0.1:4222: %v", err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return js
+}
+
+// names returns a stream and subject prefix of the test's own, deleted
+// when it ends.
+func names(tb testing.TB, js jetstream.JetStream) relay.Config {
+	tb.Helper()
+	id := strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	cfg := relay.Config{Stream: "TEST_" + strings.ToUpper(id), SubjectPrefix: "test." + id + ".changes"}
+	tb.Cleanup(func() { _ = js.DeleteStream(context.Background(), cfg.Stream) })
+	return cfg
+}
+
+// world is a property with units whose change requests fill the outbox.
+type world struct {
+	store *db.DB
+	url   string
+	p     model.Property
+	units []db.CreatedUnit
+}
+
+func newWorld(tb testing.TB, units int) *world {
+	tb.Helper()
+	ctx := context.Background()
+	url := dbtest.NewURL(tb)
+	store := dbtest.Must[*db.DB](tb)(db.Open(ctx, url, dbtest.Keys(tb), db.Options{}))
+	tb.Cleanup(store.Close)
+	w := &world{store: store, url: url}
+	w.p = dbtest.Must[model.Property](tb)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Relay House"), TenantSetDpsk: dbtest.Ptr(true)}))
+	for i := range units {
+		w.units = append(w.units, dbtest.Must[db.CreatedUnit](tb)(store.CreateUnit(ctx, db.NewUnit{PropertyID: w.p.ID, Number: fmt.Sprint(i)})))
+	}
+	return w
+}
+
+// churn writes n passphrase changes to each unit.
+func (w *world) churn(tb testing.TB, n int) {
+	tb.Helper()
+	for range n {
+		for _, u := range w.units {
+			if _, err := w.store.UpdateUnit(context.Background(), model.PropertyScope(w.p.ID), u.Unit.ID, model.UnitUpdate{Secret: dbtest.Ptr("")}); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+}
+
+// outbox returns every change request of the world's units, in write order
+// per unit.
+func (w *world) outbox(tb testing.TB) map[uuid.UUID][]model.ChangeRequest {
+	tb.Helper()
+	out := map[uuid.UUID][]model.ChangeRequest{}
+	for _, u := range w.units {
+		out[u.Unit.ID] = dbtest.Must[[]model.ChangeRequest](tb)(w.store.ChangeRequestsByUnit(context.Background(), u.Unit.ID))
+	}
+	return out
+}
+
+// streamed reads every message of the stream, by unit in stream order.
+func streamed(tb testing.TB, js jetstream.JetStream, cfg relay.Config) map[uuid.UUID][]relay.Message {
+	tb.Helper()
+	ctx := context.Background()
+	s := dbtest.Must[jetstream.Stream](tb)(js.Stream(ctx, cfg.Stream))
+	info := dbtest.Must[*jetstream.StreamInfo](tb)(s.Info(ctx))
+	out := map[uuid.UUID][]relay.Message{}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		raw := dbtest.Must[*jetstream.RawStreamMsg](tb)(s.GetMsg(ctx, seq))
+		var m relay.Message
+		if err := json.Unmarshal(raw.Data, &m); err != nil {
+			tb.Fatal(err)
+		}
+		if raw.Subject != relay.Subject(cfg.SubjectPrefix, m.PropertyID, m.UnitID) || raw.Header.Get(nats.MsgIdHdr) != m.ID.String() {
+			tb.Fatalf("message %d: subject %s, id %s: %s", seq, raw.Subject, raw.Header.Get(nats.MsgIdHdr), raw.Data)
+		}
+		out[m.UnitID] = append(out[m.UnitID], m)
+	}
+	return out
+}
+
+// exactlyOnceInOrder fails unless every row is PUBLISHED and in the stream
+// once, each unit's in write order.
+func exactlyOnceInOrder(tb testing.TB, w *world, got map[uuid.UUID][]relay.Message) int {
+	tb.Helper()
+	total := 0
+	for unit, rows := range w.outbox(tb) {
+		msgs := got[unit]
+		if len(msgs) != len(rows) {
+			tb.Fatalf("unit %s: %d rows, %d messages", unit, len(rows), len(msgs))
+		}
+		for i, r := range rows {
+			if r.Status != model.ChangePublished || r.PublishedAt == nil {
+				tb.Fatalf("row %d of unit %s: %s", i, unit, r.Status)
+			}
+			m := msgs[i]
+			if m.ID != r.ID || m.Kind != r.Kind || m.PropertyID != r.PropertyID || !m.CreatedAt.Equal(r.CreatedAt) {
+				tb.Fatalf("unit %s, position %d: message %+v for row %+v", unit, i, m, r)
+			}
+		}
+		total += len(rows)
+	}
+	return total
+}
+
+// Three relays (each with its own pool, as on three replicas) drain one
+// outbox at once: every row reaches the stream exactly once, each unit's in
+// the order written, and every row ends PUBLISHED.
+func TestThreeRelaysPublishEachRowOnceInOrder(t *testing.T) {
+	js := machineNATS(t)
+	cfg := names(t, js)
+	cfg.Units, cfg.Batch = 3, 7 // small transactions, so the relays interleave
+	w := newWorld(t, 12)
+	w.churn(t, 6)
+	var wg sync.WaitGroup
+	for range 3 {
+		store := dbtest.Must[*db.DB](t)(db.Open(context.Background(), w.url, dbtest.Keys(t), db.Options{}))
+		defer store.Close()
+		r := relay.New(store, js, cfg, quiet, nil)
+		wg.Go(func() {
+			if err := r.Drain(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	n := exactlyOnceInOrder(t, w, streamed(t, js, cfg))
+	t.Logf("%d change requests of %d units relayed by 3 relays, each once, in order", n, len(w.units))
+}
+
+// natsServer runs a nats-server of the test's own on a spare port, with
+// JetStream storing in a folder that survives its restarts.
+type natsServer struct {
+	port int
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func startNATS(tb testing.TB, s *natsServer) {
+	tb.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		bin = "/usr/sbin/nats-server"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("nats-server is not installed")
+		}
+		tb.Skip("nats-server is not installed")
+	}
+	s.cmd = exec.Command(bin, "-a", "127.0.0.1", "-p", fmt.Sprint(s.port), "-js", "-sd", s.dir)
+	if err := s.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", s.port)); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal("nats-server did not start")
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+}
+
+func (s *natsServer) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
+func sparePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// The broker goes away under load and comes back: writes never fail, rows
+// wait, the relay resumes by itself, and the stream ends with every row
+// exactly once, in order.
+func TestBrokerOutageLosesNothing(t *testing.T) {
+	srv := &natsServer{port: sparePort(t), dir: t.TempDir()}
+	startNATS(t, srv)
+	t.Cleanup(srv.stop)
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", srv.port), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := dbtest.Must[jetstream.JetStream](t)(jetstream.New(nc))
+	cfg := relay.Config{Stream: "PORTAL_CHANGES", SubjectPrefix: "portal.changes", Poll: 200 * time.Millisecond, AckWait: 500 * time.Millisecond}
+	w := newWorld(t, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); relay.New(w.store, js, cfg, quiet, nil).Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	w.churn(t, 3)
+	srv.stop() // the broker goes away under load
+	w.churn(t, 3)
+	startNATS(t, srv)
+	w.churn(t, 3)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pending := 0
+		for _, rows := range w.outbox(t) {
+			for _, r := range rows {
+				if r.Status == model.ChangePending {
+					pending++
+				}
+			}
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rows still pending 30 s after the broker came back", pending)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+	n := exactlyOnceInOrder(t, w, streamed(t, js, cfg))
+	t.Logf("%d change requests across a broker outage: none lost, none twice, in order", n)
+}
