@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,11 +25,11 @@ func insertChange(ctx context.Context, tx pgx.Tx, kind model.ChangeKind, propert
 // ChangeRequestsByUnit lists a unit's change requests in the order they
 // were written.
 func (db *DB) ChangeRequestsByUnit(ctx context.Context, unitID uuid.UUID) ([]model.ChangeRequest, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+changeColumns+` FROM change_requests WHERE unit_id = $1 ORDER BY seq`, unitID)
+	rows, err := db.pool.Query(ctx, `SELECT `+changeColumns+` FROM change_requests c WHERE c.unit_id = $1 ORDER BY c.seq`, unitID)
 	if err != nil {
 		return nil, wrap("db.ChangeRequestsByUnit", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.ChangeRequest, error) { return scanChange(r) })
+	out, err := pgx.CollectRows(rows, collectChange)
 	return out, wrap("db.ChangeRequestsByUnit", err)
 }
 
@@ -36,13 +37,144 @@ func (db *DB) ChangeRequestsByUnit(ctx context.Context, unitID uuid.UUID) ([]mod
 // wake relays on.
 const ChangesChannel = "portal_changes"
 
-const changeColumns = `id, kind, property_id, unit_id, user_id, device_id, mac_address, status, created_at, published_at, completed_at, detail`
+const changeColumns = `c.id, c.kind, c.property_id, c.unit_id, c.user_id, c.device_id, c.mac_address, c.status,
+  c.created_at, c.published_at, c.completed_at, c.detail, c.seq`
 
-func scanChange(r pgx.Row) (model.ChangeRequest, error) {
+func scanChange(r pgx.Row, extra ...any) (model.ChangeRequest, error) {
 	var c model.ChangeRequest
-	err := r.Scan(&c.ID, &c.Kind, &c.PropertyID, &c.UnitID, &c.UserID, &c.DeviceID, &c.MACAddress,
-		&c.Status, &c.CreatedAt, &c.PublishedAt, &c.CompletedAt, &c.Detail)
+	err := r.Scan(append([]any{&c.ID, &c.Kind, &c.PropertyID, &c.UnitID, &c.UserID, &c.DeviceID, &c.MACAddress,
+		&c.Status, &c.CreatedAt, &c.PublishedAt, &c.CompletedAt, &c.Detail, &c.Seq}, extra...)...)
 	return c, err
+}
+
+func collectChange(r pgx.CollectableRow) (model.ChangeRequest, error) { return scanChange(r) }
+
+// ChangeRequestByID returns a change request within scope (a unit scope
+// sees its own unit's only). NOT_FOUND otherwise.
+func (db *DB) ChangeRequestByID(ctx context.Context, scope model.Scope, id uuid.UUID) (model.ChangeRequest, error) {
+	c, err := scanChange(db.pool.QueryRow(ctx, `SELECT `+changeColumns+` FROM change_requests c
+	  WHERE c.id = $1 AND c.property_id = $2 AND ($3::uuid IS NULL OR c.unit_id = $3)`, id, scope.PropertyID, scope.UnitID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, model.ErrNotFound("change request")
+	}
+	return c, wrap("db.ChangeRequestByID", err)
+}
+
+// ChangeRequestPages returns, for each unit, one page of its change
+// requests, newest first (by write order), those before the one at seq
+// before (nil: from the newest), with status when it is set, at most limit,
+// each page with its count unless skipTotal — in one statement.
+func (db *DB) ChangeRequestPages(ctx context.Context, unitIDs []uuid.UUID, limit int, before *int64,
+	status *model.ChangeStatus, skipTotal bool) (map[uuid.UUID]model.Page[model.ChangeRequest], error) {
+	count := `CROSS JOIN LATERAL (SELECT count(*) AS total FROM change_requests n
+	    WHERE n.unit_id = k.id AND ($4::change_status IS NULL OR n.status = $4)) AS t`
+	if skipTotal {
+		count = `CROSS JOIN (SELECT 0::bigint AS total) AS t`
+	}
+	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id) `+count+`
+	  CROSS JOIN LATERAL (SELECT `+changeColumns+` FROM change_requests c
+	    WHERE c.unit_id = k.id AND ($3::bigint IS NULL OR c.seq < $3) AND ($4::change_status IS NULL OR c.status = $4)
+	    ORDER BY c.seq DESC LIMIT $2) AS x`, unitIDs, limit+1, before, status)
+	if err != nil {
+		return nil, wrap("db.ChangeRequestPages", err)
+	}
+	out := make(map[uuid.UUID]model.Page[model.ChangeRequest], len(unitIDs))
+	for _, id := range unitIDs {
+		out[id] = model.Page[model.ChangeRequest]{}
+	}
+	var total int
+	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+		c, err := scanChange(r, &total)
+		if err != nil {
+			return struct{}{}, err
+		}
+		p := out[c.UnitID]
+		if len(p.Items) == limit {
+			p.HasNext = true
+		} else {
+			p.Items = append(p.Items, c)
+		}
+		p.Total = total
+		out[c.UnitID] = p
+		return struct{}{}, nil
+	})
+	return out, wrap("db.ChangeRequestPages", err)
+}
+
+// CompleteChangeRequest records the Wi-Fi side's result (APPLIED or
+// FAILED, with an optional detail) of a change request of the property.
+// Reporting the result a request already has is a no-op (consumers deliver
+// at least once); another result after it is CONFLICT. A request not yet
+// marked PUBLISHED may be completed (the relay's mark can come after the
+// consumer's answer). NOT_FOUND, BAD_USER_INPUT, CONFLICT.
+func (db *DB) CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUID, result model.ChangeStatus, detail *string) (model.ChangeRequest, error) {
+	var v model.Validator
+	v.Check(result == model.ChangeApplied || result == model.ChangeFailed, "result", "must be APPLIED or FAILED")
+	v.Check(detail == nil || len(*detail) <= model.MaxChangeDetail, "detail", "must be at most 1024 characters")
+	if err := v.Err(); err != nil {
+		return model.ChangeRequest{}, err
+	}
+	var c model.ChangeRequest
+	err := db.inTx(ctx, "db.CompleteChangeRequest", func(tx pgx.Tx) error {
+		var err error
+		c, err = scanChange(tx.QueryRow(ctx, `SELECT `+changeColumns+` FROM change_requests c
+		  WHERE c.id = $1 AND c.property_id = $2 FOR UPDATE`, id, propertyID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return model.ErrNotFound("change request")
+		}
+		if err != nil {
+			return err
+		}
+		switch c.Status {
+		case result:
+			return nil
+		case model.ChangeApplied, model.ChangeFailed:
+			return model.Errorf(model.CodeConflict, "the change request was already reported %s", c.Status)
+		}
+		c, err = scanChange(tx.QueryRow(ctx, `UPDATE change_requests c SET status = $2, detail = $3,
+		    completed_at = now(), published_at = coalesce(published_at, now())
+		  WHERE c.id = $1 RETURNING `+changeColumns, id, result, detail))
+		return err
+	})
+	return c, err
+}
+
+// RetryChangeRequest puts a FAILED or PUBLISHED change request of the
+// property back to PENDING, so that it is published again (portalctl
+// changes retry). NOT_FOUND; CONFLICT for one that is PENDING or APPLIED.
+func (db *DB) RetryChangeRequest(ctx context.Context, id uuid.UUID) (model.ChangeRequest, error) {
+	var c model.ChangeRequest
+	err := db.inTx(ctx, "db.RetryChangeRequest", func(tx pgx.Tx) error {
+		var err error
+		c, err = scanChange(tx.QueryRow(ctx, `SELECT `+changeColumns+` FROM change_requests c WHERE c.id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return model.ErrNotFound("change request")
+		}
+		if err != nil {
+			return err
+		}
+		if c.Status != model.ChangeFailed && c.Status != model.ChangePublished {
+			return model.Errorf(model.CodeConflict, "only a FAILED or PUBLISHED change request can be retried; this one is %s", c.Status)
+		}
+		c, err = scanChange(tx.QueryRow(ctx, `UPDATE change_requests c SET status = 'PENDING', published_at = NULL,
+		    completed_at = NULL, detail = NULL WHERE c.id = $1 RETURNING `+changeColumns, id))
+		return err
+	})
+	return c, err
+}
+
+// ListChangeRequests lists a property's change requests, newest first,
+// optionally of one unit and one status, at most limit (portalctl changes
+// list).
+func (db *DB) ListChangeRequests(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID, status *model.ChangeStatus, limit int) ([]model.ChangeRequest, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+changeColumns+` FROM change_requests c WHERE c.property_id = $1
+	  AND ($2::uuid IS NULL OR c.unit_id = $2) AND ($3::change_status IS NULL OR c.status = $3)
+	  ORDER BY c.seq DESC LIMIT $4`, propertyID, unitID, status, limit)
+	if err != nil {
+		return nil, wrap("db.ListChangeRequests", err)
+	}
+	out, err := pgx.CollectRows(rows, collectChange)
+	return out, wrap("db.ListChangeRequests", err)
 }
 
 // RelayChanges hands pending change requests to publish and marks those it
@@ -72,12 +204,12 @@ func (db *DB) RelayChanges(ctx context.Context, units, limit int,
 		if err != nil || len(claimed) == 0 {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT `+changeColumns+` FROM change_requests
-		  WHERE unit_id = ANY($1) AND status = 'PENDING' ORDER BY seq LIMIT $2`, claimed, limit)
+		rows, err = tx.Query(ctx, `SELECT `+changeColumns+` FROM change_requests c
+		  WHERE c.unit_id = ANY($1) AND c.status = 'PENDING' ORDER BY c.seq LIMIT $2`, claimed, limit)
 		if err != nil {
 			return err
 		}
-		pending, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.ChangeRequest, error) { return scanChange(r) })
+		pending, err := pgx.CollectRows(rows, collectChange)
 		if err != nil || len(pending) == 0 {
 			return err
 		}

@@ -421,9 +421,84 @@ func (e *direct) prefetchUnits(units []*model.Unit, fields []graphql.CollectedFi
 			if err := e.prefetchProperties(e.l.property.prefetch(e.ctx, ids), fs); err != nil {
 				return err
 			}
+		case "changeRequests":
+			if err := e.prefetchChanges(units, f); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// changeKey returns the loader key of Unit.changeRequests for unit, from
+// the field's arguments (coerced as the generated code coerces them).
+func (e *direct) changeKey(f graphql.CollectedField, unit uuid.UUID) (changeKey, error) {
+	args := e.argMap(f)
+	first, after, status := (*int)(nil), (*string)(nil), (*model.ChangeStatus)(nil)
+	if v := args["first"]; v != nil {
+		n, err := graphql.UnmarshalInt(v)
+		if err != nil {
+			return changeKey{}, err
+		}
+		first = &n
+	}
+	if v := args["after"]; v != nil {
+		s, err := graphql.UnmarshalString(v)
+		if err != nil {
+			return changeKey{}, err
+		}
+		after = &s
+	}
+	if v := args["status"]; v != nil {
+		var st model.ChangeStatus
+		if err := st.UnmarshalGQL(v); err != nil {
+			return changeKey{}, err
+		}
+		status = &st
+	}
+	k, err := changeKeyOf(unit, first, after, status)
+	if err != nil {
+		return k, err
+	}
+	fields, err := e.collect(f.Selections, "ChangeRequestConnection")
+	if err != nil {
+		return k, err
+	}
+	k.noTotal = !selectsTotal(fields)
+	return k, nil
+}
+
+// prefetchChanges loads Unit.changeRequests of every unit, then the units
+// the change requests name.
+func (e *direct) prefetchChanges(units []*model.Unit, f graphql.CollectedField) error {
+	keys := make([]changeKey, len(units))
+	for i, u := range units {
+		k, err := e.changeKey(f, u.ID)
+		if err != nil {
+			return err
+		}
+		keys[i] = k
+	}
+	var changes []*model.ChangeRequest
+	for _, p := range e.l.changePages.prefetch(e.ctx, keys) {
+		changes = append(changes, pointers(p.Items)...)
+	}
+	return e.belowNodes(f.Selections, "ChangeRequestConnection", "ChangeRequestEdge", func(nodes []graphql.CollectedField) error {
+		for _, n := range nodes {
+			if n.Name != "unit" || len(changes) == 0 {
+				continue
+			}
+			fs, err := e.collect(n.Selections, "Unit")
+			if err != nil {
+				return err
+			}
+			ids := project(changes, func(c *model.ChangeRequest) uuid.UUID { return c.UnitID })
+			if err := e.prefetchUnits(e.l.unit.prefetch(e.ctx, ids), fs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (e *direct) prefetchUsers(users []*model.UnitUser, fields []graphql.CollectedField) error {
@@ -628,6 +703,56 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 			if err := child(e, &e.l.property, u.PropertyID, f.Selections, "Property", e.property); err != nil {
 				return err
 			}
+		case "changeRequests":
+			k, err := e.changeKey(f, u.ID)
+			if err != nil {
+				return err
+			}
+			page, err := e.l.changePages.get(e.ctx, k)
+			if err != nil {
+				return err
+			}
+			cursorOf := func(i int) string {
+				return encodeCursor(cursor{Value: strconv.FormatInt(page.Items[i].Seq, 10), ID: page.Items[i].ID})
+			}
+			if err := e.connection(f.Selections, "ChangeRequestConnection", "ChangeRequestEdge", len(page.Items), page.HasNext, page.Total,
+				cursorOf, func(i int, fields []graphql.CollectedField) error { return e.change(&page.Items[i], fields) }); err != nil {
+				return err
+			}
+		default:
+			return errNotDirect
+		}
+		return nil
+	})
+}
+
+func (e *direct) change(c *model.ChangeRequest, fields []graphql.CollectedField) error {
+	return e.object(fields, "ChangeRequest", func(f graphql.CollectedField) error {
+		switch f.Name {
+		case "id":
+			e.uuid(c.ID)
+		case "kind":
+			e.str(string(c.Kind))
+		case "status":
+			e.str(string(c.Status))
+		case "createdAt":
+			e.time(&c.CreatedAt)
+		case "publishedAt":
+			e.time(c.PublishedAt)
+		case "completedAt":
+			e.time(c.CompletedAt)
+		case "detail":
+			e.optStr(c.Detail)
+		case "macAddress":
+			e.optStr(c.MACAddress)
+		case "userId":
+			e.optUUID(c.UserID)
+		case "deviceId":
+			e.optUUID(c.DeviceID)
+		case "unit":
+			if err := child(e, &e.l.unit, c.UnitID, f.Selections, "Unit", e.unit); err != nil {
+				return err
+			}
 		default:
 			return errNotDirect
 		}
@@ -760,13 +885,7 @@ func (e *direct) device(d *model.Device, fields []graphql.CollectedField) error 
 		case "type":
 			e.str(string(d.UserType))
 		case "lastSeen":
-			if d.LastSeen == nil {
-				e.out = append(e.out, "null"...)
-			} else {
-				e.out = append(e.out, '"')
-				e.out = d.LastSeen.UTC().AppendFormat(e.out, time.RFC3339)
-				e.out = append(e.out, '"')
-			}
+			e.time(d.LastSeen)
 		case "user":
 			if err := child(e, &e.l.user, d.UserID, f.Selections, "UnitUser", e.user); err != nil {
 				return err
@@ -946,6 +1065,34 @@ func (e *direct) uuid(id uuid.UUID) {
 	b[24] = '-'
 	hex.Encode(b[25:37], id[10:16])
 	e.out = append(e.out, b[:]...)
+}
+
+// time writes a Time (RFC 3339 in UTC, as graph/scalar marshals it), or
+// null.
+func (e *direct) time(t *time.Time) {
+	if t == nil {
+		e.out = append(e.out, "null"...)
+		return
+	}
+	e.out = append(e.out, '"')
+	e.out = t.UTC().AppendFormat(e.out, time.RFC3339)
+	e.out = append(e.out, '"')
+}
+
+func (e *direct) optStr(s *string) {
+	if s == nil {
+		e.out = append(e.out, "null"...)
+	} else {
+		e.str(*s)
+	}
+}
+
+func (e *direct) optUUID(id *uuid.UUID) {
+	if id == nil {
+		e.out = append(e.out, "null"...)
+	} else {
+		e.uuid(*id)
+	}
 }
 
 func (e *direct) int(n int)   { e.out = strconv.AppendInt(e.out, int64(n), 10) }

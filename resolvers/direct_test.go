@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
@@ -165,6 +166,27 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 			t.Errorf("%s not in %s", want, body)
 		}
 	}
+	// Change requests: a failed one with a detail that needs escaping, a
+	// removed device's, paging and a status filter.
+	var mac string
+	if err := e.store.Pool().QueryRow(ctx, `SELECT mac_address FROM devices WHERE unit_id = $1 LIMIT 1`, f.unit.Unit.ID).Scan(&mac); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Must[model.ChangeRequest](t)(e.store.RemoveDevice(ctx, model.PropertyScope(f.property.ID), f.unit.Unit.ID, nil, mac))
+	changes := dbtest.Must[[]model.ChangeRequest](t)(e.store.ChangeRequestsByUnit(ctx, f.unit.Unit.ID))
+	detail := "<&> \u2028 \"quoted\" \t 🙂"
+	dbtest.Must[model.ChangeRequest](t)(e.store.CompleteChangeRequest(ctx, f.property.ID, changes[0].ID, model.ChangeFailed, &detail))
+	changesQuery := `query($p: ID!, $a: String, $s: ChangeStatus) { unit(propertyId: $p) {
+	  changeRequests(first: 2, after: $a, status: $s) { __typename totalCount pageInfo { hasNextPage endCursor }
+	    edges { cursor node { __typename id kind status createdAt publishedAt completedAt detail userId deviceId macAddress
+	      unit { number changeRequests(first: 1) { edges { node { id } } } } } } } } }`
+	page := e.compare(t, "direct", token, changesQuery, vars)
+	e.compare(t, "direct", token, changesQuery, map[string]any{"p": pid, "a": endCursor(t, page, "unit", "changeRequests")})
+	page = e.compare(t, "direct", token, changesQuery, map[string]any{"p": pid, "s": "FAILED"})
+	if !strings.Contains(page, `"status":"FAILED"`) || !strings.Contains(page, `\u003c\u0026\u003e`) {
+		t.Errorf("the failed change request is not in %s", page)
+	}
+
 	e.compare(t, "direct", token, `query($p: ID!, $a: String) { unit(propertyId: $p) {
 	  users(first: 2, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { userName } } } } }`,
 		map[string]any{"p": pid, "a": endCursor(t, body, "me", "users")})

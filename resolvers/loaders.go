@@ -47,13 +47,15 @@ type loaders struct {
 	userPages   loader[pageKey, model.Page[model.UnitUser]]
 	unitDevices loader[deviceKey, []*model.Device]
 	userDevices loader[uuid.UUID, []*model.Device]
+	changePages loader[changeKey, model.Page[model.ChangeRequest]]
 }
 
 func newLoaders(b *batches) *loaders {
 	return &loaders{property: loader[uuid.UUID, *model.Property]{batch: b.property},
 		unit: loader[uuid.UUID, *model.Unit]{batch: b.unit}, user: loader[uuid.UUID, *model.UnitUser]{batch: b.user},
 		unitPages: loader[pageKey, model.Page[model.Unit]]{batch: b.unitPages}, userPages: loader[pageKey, model.Page[model.UnitUser]]{batch: b.userPages},
-		unitDevices: loader[deviceKey, []*model.Device]{batch: b.unitDevices}, userDevices: loader[uuid.UUID, []*model.Device]{batch: b.userDevices}}
+		unitDevices: loader[deviceKey, []*model.Device]{batch: b.unitDevices}, userDevices: loader[uuid.UUID, []*model.Device]{batch: b.userDevices},
+		changePages: loader[changeKey, model.Page[model.ChangeRequest]]{batch: b.changePages}}
 }
 
 // batches are the loaders' batch functions over a store, made once.
@@ -65,6 +67,7 @@ type batches struct {
 	userPages   dataloader.BatchFunc[pageKey, model.Page[model.UnitUser]]
 	unitDevices dataloader.BatchFunc[deviceKey, []*model.Device]
 	userDevices dataloader.BatchFunc[uuid.UUID, []*model.Device]
+	changePages dataloader.BatchFunc[changeKey, model.Page[model.ChangeRequest]]
 }
 
 func newBatches(s Store) *batches {
@@ -117,6 +120,7 @@ func newBatches(s Store) *batches {
 			}
 			return out
 		},
+		changePages: changePages(s),
 		userDevices: func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[[]*model.Device] {
 			devices, err := s.DevicesByUserIDs(ctx, keys)
 			if err != nil {

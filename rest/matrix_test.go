@@ -34,6 +34,9 @@ var graphQLOps = map[string]string{
 	"updateUnitUser":       `mutation($p: ID!, $u: ID!) { updateUnitUser(propertyId: $p, userId: $u, input: {userName: "matrix", passphrase: ""}) { user { id } } }`,
 	"removeUnitDevice":     `mutation($p: ID!, $d: String!) { removeUnitDevice(propertyId: $p, deviceId: $d) }`,
 	"removeUnitUserDevice": `mutation($p: ID!, $u: ID!, $d: String!) { removeUnitUserDevice(propertyId: $p, userId: $u, deviceId: $d) }`,
+	// $u stands for a change request's id here: the credential is refused first.
+	"changeRequest":         `query($p: ID!, $u: ID!) { changeRequest(propertyId: $p, id: $u) { id } }`,
+	"completeChangeRequest": `mutation($p: ID!, $u: ID!) { completeChangeRequest(propertyId: $p, id: $u, result: APPLIED) { id } }`,
 }
 
 // publicGraphQL are the root fields that need no credential.

@@ -23,6 +23,9 @@ DROP INDEX change_requests_pending_idx;
 CREATE INDEX change_requests_pending_idx ON change_requests (unit_id, seq) WHERE status = 'PENDING';
 CREATE INDEX change_requests_pending_age_idx ON change_requests (created_at) WHERE status = 'PENDING';
 CREATE INDEX change_requests_property_idx ON change_requests (property_id, created_at);
+-- A unit's requests, newest first, by the order of writes.
+DROP INDEX change_requests_unit_idx;
+CREATE INDEX change_requests_unit_idx ON change_requests (unit_id, seq);
 
 -- New rows wake the relays (one notice per statement; ids are read from
 -- the table, so a missed notice costs only the poll interval).
@@ -39,7 +42,8 @@ CREATE TRIGGER change_requests_notify AFTER INSERT ON change_requests
 
 DROP TRIGGER IF EXISTS change_requests_notify ON change_requests;
 DROP FUNCTION IF EXISTS notify_change_requests();
-DROP INDEX IF EXISTS change_requests_property_idx, change_requests_pending_age_idx, change_requests_pending_idx;
+DROP INDEX IF EXISTS change_requests_property_idx, change_requests_pending_age_idx, change_requests_pending_idx, change_requests_unit_idx;
+CREATE INDEX change_requests_unit_idx ON change_requests (unit_id, created_at);
 CREATE INDEX change_requests_pending_idx ON change_requests (created_at) WHERE status = 'PENDING';
 ALTER TABLE change_requests DROP COLUMN IF EXISTS seq, DROP COLUMN IF EXISTS detail, DROP COLUMN IF EXISTS published_at;
 ALTER TABLE change_requests RENAME COLUMN completed_at TO processed_at;

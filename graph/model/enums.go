@@ -43,3 +43,21 @@ func (s *UnitUserStatus) UnmarshalGQL(v any) (err error) {
 
 // MarshalGQL implements graphql.Marshaler.
 func (s UnitUserStatus) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(s))) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (k *ChangeKind) UnmarshalGQL(v any) (err error) {
+	*k, err = unmarshalEnum(v, ChangeKind.Valid, "ChangeKind")
+	return err
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (k ChangeKind) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(k))) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (s *ChangeStatus) UnmarshalGQL(v any) (err error) {
+	*s, err = unmarshalEnum(v, ChangeStatus.Valid, "ChangeStatus")
+	return err
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (s ChangeStatus) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(s))) }

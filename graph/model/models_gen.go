@@ -12,6 +12,24 @@ import (
 	"github.com/google/uuid"
 )
 
+// A page of change requests, newest first.
+type ChangeRequestConnection struct {
+	// The change requests of this page.
+	Edges []*ChangeRequestEdge `json:"edges"`
+	// Where this page ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many change requests match in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// A change request in a page.
+type ChangeRequestEdge struct {
+	// An opaque cursor for after.
+	Cursor string `json:"cursor"`
+	// The change request.
+	Node *ChangeRequest `json:"node"`
+}
+
 // Changes to a unit's contact; null or absent fields are unchanged.
 type ContactInput struct {
 	// The resident's name.
@@ -203,6 +221,64 @@ type UpdateUnitUserPayload struct {
 	DpskUpdateID *uuid.UUID `json:"dpskUpdateId,omitempty"`
 	// The user as it now is.
 	User *UnitUser `json:"user"`
+}
+
+// The result the Wi-Fi side reports.
+type ChangeResult string
+
+const (
+	// Applied.
+	ChangeResultApplied ChangeResult = "APPLIED"
+	// Could not be applied (say why in detail).
+	ChangeResultFailed ChangeResult = "FAILED"
+)
+
+var AllChangeResult = []ChangeResult{
+	ChangeResultApplied,
+	ChangeResultFailed,
+}
+
+func (e ChangeResult) IsValid() bool {
+	switch e {
+	case ChangeResultApplied, ChangeResultFailed:
+		return true
+	}
+	return false
+}
+
+func (e ChangeResult) String() string {
+	return string(e)
+}
+
+func (e *ChangeResult) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeResult(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeResult", str)
+	}
+	return nil
+}
+
+func (e ChangeResult) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeResult) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeResult) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // A sort direction.

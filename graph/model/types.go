@@ -71,6 +71,16 @@ const (
 	ChangeUnitStatus        ChangeKind = "UNIT_STATUS_CHANGED"
 )
 
+// Valid reports whether k is a known kind.
+func (k ChangeKind) Valid() bool {
+	switch k {
+	case ChangeIdentityCreated, ChangeIdentity, ChangeIdentityRemoved, ChangePassphrase, ChangeDeviceRemoved,
+		ChangePortalAccessReset, ChangeUnitStatus:
+		return true
+	}
+	return false
+}
+
 // ChangeStatus is where a change request is in its lifecycle: PENDING →
 // PUBLISHED (the broker has it) → APPLIED or FAILED (the Wi-Fi side says).
 type ChangeStatus string
@@ -205,7 +215,12 @@ type ChangeRequest struct {
 	// is what the Wi-Fi side said with its result.
 	PublishedAt, CompletedAt *time.Time
 	Detail                   *string
+	// Seq is the row's place in the order of writes (cursors hold it).
+	Seq int64
 }
+
+// MaxChangeDetail bounds the detail the Wi-Fi side reports with a result.
+const MaxChangeDetail = 1024
 
 // ManagerKey is a property manager's API key as stored: never the key itself.
 type ManagerKey struct {
