@@ -56,6 +56,8 @@ var commands = map[string]command{
 	"manager-key revoke": {"manager-key revoke --key-id K", cmdManagerKeyRevoke},
 	"rekey":              {"rekey --new-key K", cmdRekey},
 	"demo":               {"demo", cmdDemo},
+	"changes list":       {"changes list --property P [--unit U] [--status PENDING|PUBLISHED|APPLIED|FAILED] [--limit N]", cmdChangesList},
+	"changes retry":      {"changes retry --id C", cmdChangesRetry},
 }
 
 func usageText() string {
