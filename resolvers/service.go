@@ -47,6 +47,7 @@ type Service struct {
 	now           func() time.Time
 	tokenTTL      time.Duration
 	loginFailures LoginFailures
+	completed     func(model.ChangeStatus, time.Duration)
 }
 
 // LoginFailures is the per-client budget of failed logins (the rate
@@ -65,6 +66,9 @@ type Options struct {
 	Now func() time.Time
 	// LoginFailures, when set, is told of every refused login.
 	LoginFailures LoginFailures
+	// ChangeCompleted, when set, is told of every change request the Wi-Fi
+	// side completes, with the time from its creation (a metric).
+	ChangeCompleted func(result model.ChangeStatus, sinceCreated time.Duration)
 }
 
 // NewService returns the service over store, minting tokens with keys.
@@ -76,7 +80,7 @@ func NewService(store Store, keys *model.Keyring, opts Options) *Service {
 		opts.TokenTTL = 12 * time.Hour
 	}
 	return &Service{store: store, keys: keys, now: opts.Now, tokenTTL: opts.TokenTTL,
-		auth: NewAuthenticator(keys, store, opts.Now), loginFailures: opts.LoginFailures}
+		auth: NewAuthenticator(keys, store, opts.Now), loginFailures: opts.LoginFailures, completed: opts.ChangeCompleted}
 }
 
 // Authenticator is the service's authenticator (the HTTP edge attaches

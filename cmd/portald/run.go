@@ -66,7 +66,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	}
 	defer closeLimiter()
 	guard := ratelimit.NewGuard(limiter, clients, metrics.Registry)
-	svc := resolvers.NewService(store, keys, resolvers.Options{TokenTTL: cfg.TokenTTL, LoginFailures: guard})
+	svc := resolvers.NewService(store, keys, resolvers.Options{TokenTTL: cfg.TokenTTL, LoginFailures: guard,
+		ChangeCompleted: completionHistogram(metrics)})
 	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	listening := make(chan struct{})
 	go func() {
@@ -266,4 +267,16 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(outboxRequests, prometheus.GaugeValue, float64(s.ByStatus[st]), string(st))
 	}
 	ch <- prometheus.MustNewConstMetric(outboxOldest, prometheus.GaugeValue, s.OldestPending.Seconds())
+}
+
+// completionHistogram observes the time from a change request's creation
+// to the Wi-Fi side's result, by result.
+func completionHistogram(m *edge.Metrics) func(model.ChangeStatus, time.Duration) {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "portal_outbox_completion_seconds",
+		Help:    "Time from a change request's creation to the Wi-Fi side's result, by result.",
+		Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}}, []string{"result"})
+	m.Registry.MustRegister(h)
+	return func(result model.ChangeStatus, d time.Duration) {
+		h.WithLabelValues(string(result)).Observe(d.Seconds())
+	}
 }

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/residentportal/bff/db/relay"
+)
+
+// Change is what a sink is handed: the message, and the current state it
+// names, read through the portal's GraphQL API (the claim check). User is
+// set for changes of an identity that still exists, Unit for changes of a
+// unit; both are nil for a removed identity or device (the ids say it).
+type Change struct {
+	relay.Message
+	User *User `json:"user,omitempty"`
+	Unit *Unit `json:"unit,omitempty"`
+}
+
+// User is a unit user as the Wi-Fi side needs it.
+type User struct {
+	ID         uuid.UUID `json:"id"`
+	UserName   string    `json:"userName"`
+	Type       string    `json:"type"`
+	Status     string    `json:"status"`
+	Passphrase string    `json:"passphrase"`
+}
+
+// Unit is a unit as the Wi-Fi side needs it.
+type Unit struct {
+	ID     uuid.UUID `json:"id"`
+	Number string    `json:"number"`
+	Status string    `json:"status"`
+}
+
+// Sink applies a change to the Wi-Fi side: a controller's API, a RADIUS
+// store. It may be called more than once for one change (delivery is at
+// least once), so it must be idempotent: set the state it is given.
+type Sink interface {
+	Apply(ctx context.Context, c Change) error
+}
+
+// Consumer reads change requests from JetStream, hands each to a sink, and
+// reports the result to the portal.
+type Consumer struct {
+	API  *API
+	Sink Sink
+	Log  *slog.Logger
+	// MaxDeliver bounds the attempts at one change; after the last failed
+	// one it is reported FAILED with the sink's error and not retried.
+	MaxDeliver int
+	// RetryDelay is the wait before a failed change is delivered again.
+	RetryDelay time.Duration
+}
+
+// Handle processes one message: read, apply, report, then acknowledge.
+func (c *Consumer) Handle(ctx context.Context, msg jetstream.Msg) {
+	var m relay.Message
+	if err := json.Unmarshal(msg.Data(), &m); err != nil || m.ID == uuid.Nil {
+		c.Log.Error("not a change request; dropped", "subject", msg.Subject())
+		_ = msg.Term()
+		return
+	}
+	log := c.Log.With("change", m.ID, "kind", m.Kind, "unit", m.UnitID)
+	err := c.apply(ctx, m)
+	if err == nil {
+		if err := c.API.Complete(ctx, m.PropertyID, m.ID, "APPLIED", ""); err != nil {
+			log.Warn("applied, but the result could not be reported; will be delivered again", "error", err)
+			_ = msg.NakWithDelay(c.RetryDelay)
+			return
+		}
+		_ = msg.Ack()
+		log.Info("applied")
+		return
+	}
+	meta, _ := msg.Metadata()
+	if meta != nil && int(meta.NumDelivered) < c.MaxDeliver {
+		log.Warn("not applied; will be delivered again", "error", err, "attempt", meta.NumDelivered)
+		_ = msg.NakWithDelay(c.RetryDelay)
+		return
+	}
+	// The last attempt: a dead letter, visible as FAILED with the reason.
+	if rerr := c.API.Complete(ctx, m.PropertyID, m.ID, "FAILED", err.Error()); rerr != nil {
+		log.Error("failed, and the failure could not be reported", "error", err, "report_error", rerr)
+	}
+	_ = msg.Term()
+	log.Error("failed for good", "error", err)
+}
+
+// apply reads the state the message names and hands it to the sink.
+func (c *Consumer) apply(ctx context.Context, m relay.Message) error {
+	ch := Change{Message: m}
+	switch {
+	case m.UserID != nil && (m.Kind == "IDENTITY_CREATED" || m.Kind == "IDENTITY_CHANGED" || m.Kind == "PASSPHRASE_CHANGED"):
+		u, err := c.API.User(ctx, m.PropertyID, *m.UserID)
+		if err != nil && !errors.Is(err, errGone) {
+			return err
+		}
+		ch.User = u // nil when removed since: a later message says so
+	case m.Kind == "UNIT_STATUS_CHANGED" || m.Kind == "PORTAL_ACCESS_RESET":
+		u, err := c.API.Unit(ctx, m.PropertyID, m.UnitID)
+		if err != nil && !errors.Is(err, errGone) {
+			return err
+		}
+		ch.Unit = u
+	}
+	return c.Sink.Apply(ctx, ch)
+}
+
+// API is the portal's GraphQL API with a manager key per property.
+type API struct {
+	URL    string
+	Keys   map[uuid.UUID]string
+	Client *http.Client
+}
+
+var errGone = errors.New("no longer exists")
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+func (a *API) do(ctx context.Context, property uuid.UUID, query string, vars map[string]any, out any) error {
+	key, ok := a.Keys[property]
+	if !ok {
+		return fmt.Errorf("no manager key for property %s", property)
+	}
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", key)
+	resp, err := a.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []gqlError      `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return fmt.Errorf("portal answered %d: %.200s", resp.StatusCode, raw)
+	}
+	if len(res.Errors) > 0 {
+		if res.Errors[0].Extensions["code"] == "NOT_FOUND" {
+			return errGone
+		}
+		return fmt.Errorf("portal: %s (%v)", res.Errors[0].Message, res.Errors[0].Extensions["code"])
+	}
+	return json.Unmarshal(res.Data, out)
+}
+
+// User reads a unit user (errGone if it no longer exists).
+func (a *API) User(ctx context.Context, property, id uuid.UUID) (*User, error) {
+	var out struct{ UnitUser *User }
+	err := a.do(ctx, property, `query($p: ID!, $u: ID!) { unitUser(propertyId: $p, userId: $u) { id userName type status passphrase } }`,
+		map[string]any{"p": property, "u": id}, &out)
+	return out.UnitUser, err
+}
+
+// Unit reads a unit (errGone if it no longer exists).
+func (a *API) Unit(ctx context.Context, property, id uuid.UUID) (*Unit, error) {
+	var out struct{ Unit *Unit }
+	err := a.do(ctx, property, `query($p: ID!, $u: ID) { unit(propertyId: $p, unitId: $u) { id number status } }`,
+		map[string]any{"p": property, "u": id}, &out)
+	return out.Unit, err
+}
+
+// Complete reports a change request's result.
+func (a *API) Complete(ctx context.Context, property, id uuid.UUID, result, detail string) error {
+	var d any
+	if detail != "" {
+		d = detail[:min(len(detail), 1024)]
+	}
+	var out struct{ CompleteChangeRequest struct{ Status string } }
+	err := a.do(ctx, property, `mutation($p: ID!, $id: ID!, $r: ChangeResult!, $d: String) {
+	  completeChangeRequest(propertyId: $p, id: $id, result: $r, detail: $d) { status } }`,
+		map[string]any{"p": property, "id": id, "r": result, "d": d}, &out)
+	if errors.Is(err, errGone) {
+		return nil // the unit is gone, and its change requests with it
+	}
+	return err
+}
+
+// StdoutSink writes one JSON line per change: the default, and the place
+// to start a real integration from. The passphrase is not printed.
+type StdoutSink struct{ W io.Writer }
+
+// Apply implements Sink.
+func (s StdoutSink) Apply(_ context.Context, c Change) error {
+	if c.User != nil {
+		u := *c.User
+		u.Passphrase = fmt.Sprintf("(%d characters, not shown)", len(u.Passphrase))
+		c.User = &u
+	}
+	return json.NewEncoder(s.W).Encode(c)
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/db/relay"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/rest"
+	"github.com/residentportal/bff/rest/edge"
+)
+
+// recorder is a sink that remembers what it applied and fails the kinds
+// it is told to.
+type recorder struct {
+	mu      sync.Mutex
+	applied []Change
+	failing model.ChangeKind
+}
+
+func (r *recorder) Apply(_ context.Context, c Change) error {
+	if c.Kind == r.failing {
+		return errors.New("the controller refused it")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.applied = append(r.applied, c)
+	return nil
+}
+
+// End to end: writes through the portal reach the outbox, the relay
+// publishes them, the consumer reads the current state through GraphQL
+// with the manager key, applies it and reports APPLIED — or, for a change
+// its sink keeps refusing, FAILED with the reason after MaxDeliver tries.
+func TestWifisyncEndToEnd(t *testing.T) {
+	nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(2*time.Second))
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("no NATS: %v", err)
+	}
+	defer nc.Close()
+	js := dbtest.Must[jetstream.JetStream](t)(jetstream.New(nc))
+	id := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	cfg := relay.Config{Stream: "TEST_WIFISYNC_" + strings.ToUpper(id), SubjectPrefix: "test." + id + ".changes", Poll: 100 * time.Millisecond}
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), cfg.Stream) })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx, dbtest.NewURL(t), dbtest.Keys(t), db.Options{}))
+	defer store.Close()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{})
+	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: quiet, Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
+		PublicBaseURL: "http://localhost", GraphQL: resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000})}))
+	defer srv.Close()
+
+	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Sync House"), TenantSetDpsk: dbtest.Ptr(true)}))
+	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
+	key := dbtest.Must[db.CreatedManagerKey](t)(store.CreateManagerKey(ctx, p.ID)).Key
+	scope := model.PropertyScope(p.ID)
+	dbtest.Must[model.UnitUpdateResult](t)(store.UpdateUnit(ctx, scope, u.Unit.ID, model.UnitUpdate{Secret: dbtest.Ptr("chosen-passphrase-1")}))
+	dbtest.Must[model.Device](t)(store.AddDevice(ctx, scope, db.NewDevice{UserID: u.Unit.UnitUserID, MACAddress: "02:00:00:00:00:01"}))
+	dbtest.Must[model.ChangeRequest](t)(store.RemoveDevice(ctx, scope, u.Unit.ID, nil, "02:00:00:00:00:01"))
+	dbtest.Must[model.Unit](t)(store.SetUnitStatus(ctx, scope, u.Unit.ID, model.UnitDisabled)) // the sink refuses this one
+
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); relay.New(store, js, cfg, quiet, nil).Run(ctx) }()
+	defer func() { cancel(); <-relayDone }()
+	var cons jetstream.Consumer
+	deadline := time.Now().Add(10 * time.Second)
+	for { // the relay makes the stream
+		cons, err = js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{Durable: "wifisync", FilterSubject: cfg.SubjectPrefix + ".>",
+			AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	sink := &recorder{failing: model.ChangeUnitStatus}
+	c := &Consumer{API: &API{URL: srv.URL + "/graphql", Keys: map[uuid.UUID]string{p.ID: key}, Client: http.DefaultClient},
+		Sink: sink, Log: quiet, MaxDeliver: 2, RetryDelay: 50 * time.Millisecond}
+	consumed := make(chan error, 1)
+	go func() { consumed <- consume(ctx, cons, c) }()
+	defer func() { cancel(); <-consumed }()
+
+	deadline = time.Now().Add(20 * time.Second)
+	var rows []model.ChangeRequest
+	for {
+		rows = dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID))
+		done := 0
+		for _, r := range rows {
+			if r.Status == model.ChangeApplied || r.Status == model.ChangeFailed {
+				done++
+			}
+		}
+		if done == len(rows) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not all completed within 20 s: %+v", rows)
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	for _, r := range rows {
+		want := model.ChangeApplied
+		if r.Kind == model.ChangeUnitStatus {
+			want = model.ChangeFailed
+			if r.Detail == nil || !strings.Contains(*r.Detail, "the controller refused it") {
+				t.Fatalf("FAILED without the reason: %+v", r)
+			}
+		}
+		if r.Status != want || r.CompletedAt == nil || r.PublishedAt == nil {
+			t.Fatalf("%s: %s, want %s", r.Kind, r.Status, want)
+		}
+	}
+	current := dbtest.Must[model.UnitUser](t)(store.UnitUserByID(ctx, scope, u.Unit.UnitUserID))
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	var sawPassphrase, sawDevice bool
+	for _, ch := range sink.applied {
+		if ch.Kind == model.ChangePassphrase && ch.User != nil && ch.User.Passphrase == current.Passphrase {
+			sawPassphrase = true
+		}
+		if ch.Kind == model.ChangeDeviceRemoved && ch.MACAddress != nil && *ch.MACAddress == "02:00:00:00:00:01" {
+			sawDevice = true
+		}
+	}
+	if !sawPassphrase || !sawDevice {
+		t.Fatalf("the sink did not get the current passphrase and the removed device: %+v", sink.applied)
+	}
+}
