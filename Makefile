@@ -39,9 +39,16 @@ run: build
 	@test -s .data/secret_key || { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/secret_key; chmod 600 .data/secret_key; }
 	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" && \
 	  export DATABASE_URL="$${DATABASE_URL:-$$(.ci/services.sh database resident_portal)}" && \
-	  bin/portalctl migrate >/dev/null && bin/portalctl demo && \
+	  bin/portalctl migrate >/dev/null && demo=$$(bin/portalctl demo) && echo "$$demo" && \
+	  pid=$$(printf '%s' "$$demo" | grep -o '"propertyId": *"[^"]*"' | head -n 1 | grep -o '[0-9a-f-]\{36\}') && \
 	  echo "portald on $${LISTEN_ADDR:-:8080}; GraphQL playground: $${PUBLIC_BASE_URL:-http://localhost:8080}/graphiql" && \
-	  exec bin/portald
+	  if [ -z "$${NATS_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then export NATS_URL=nats://127.0.0.1:4222; fi; \
+	  if [ -n "$${NATS_URL:-}" ]; then \
+	    key=$$(bin/portalctl manager-key create --property "$$pid" | grep -o '"key": *"[^"]*"' | sed 's/.*"\([^"]*\)"$$/\1/') && \
+	    echo "change delivery on: relaying to $$NATS_URL; portal-wifisync applies changes (one JSON line each, below)" && \
+	    { WIFISYNC_KEYS="$$pid=$$key" PORTAL_GRAPHQL_URL="$${PUBLIC_BASE_URL:-http://localhost:8080}/graphql" bin/portal-wifisync & } && \
+	    trap 'kill %1 2>/dev/null' EXIT && bin/portald; \
+	  else echo "change delivery off: no NATS on 127.0.0.1:4222 and NATS_URL unset (change requests stay PENDING)"; exec bin/portald; fi
 
 ## bench: portald vs a raw pgx floor vs PostGraphile v4/v5, side by side; writes BENCHMARKS.md
 bench:

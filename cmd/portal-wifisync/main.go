@@ -81,12 +81,21 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		return err
 	}
 	stream, prefix := env(getenv, "NATS_STREAM", "PORTAL_CHANGES"), env(getenv, "NATS_SUBJECT_PREFIX", "portal.changes")
-	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable: env(getenv, "WIFISYNC_CONSUMER", "wifisync"), FilterSubject: prefix + ".>",
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: maxDeliver + 1,
-	})
-	if err != nil {
-		return fmt.Errorf("consumer on %s: %w", stream, err)
+	var cons jetstream.Consumer
+	for { // the portal's relay makes the stream; wait for it
+		cons, err = js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+			Durable: env(getenv, "WIFISYNC_CONSUMER", "wifisync"), FilterSubject: prefix + ".>",
+			AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: maxDeliver + 1,
+		})
+		if err == nil {
+			break
+		}
+		log.Warn("waiting for the stream", "stream", stream, "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
 	c := &Consumer{API: &API{URL: env(getenv, "PORTAL_GRAPHQL_URL", "http://localhost:8080/graphql"), Keys: keys,
 		Client: &http.Client{Timeout: 10 * time.Second}}, Sink: StdoutSink{os.Stdout}, Log: log, MaxDeliver: maxDeliver, RetryDelay: retry}
