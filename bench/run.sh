@@ -44,7 +44,7 @@ psql -q "postgres://postgres@127.0.0.1:$PORT/postgres" -c "CREATE DATABASE bench
 psql -q "$DB" -c "CREATE EXTENSION pg_stat_statements"
 
 echo "== build and dataset"
-go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench
+go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench ./bench/cmd/relaybench
 DATABASE_URL=$DB "$out/bin/benchdata" > "$out/data.json"
 # PostGraphile sees relations through single-column foreign keys; the schema's
 # are composite (they also pin the property), so tell it, in this database only.
@@ -86,4 +86,13 @@ meta+="Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 meta+="Versions: $(go version | cut -d' ' -f3), PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), PostGraphile $PG4 on Node $(node --version), PostGraphile $PG5 on Node $("$NODE22_BIN" --version).\\n"
 taskset -c 1 "$out/bin/bench" -data "$out/data.json" -db "$DB" -duration "$DURATION" -rounds "$ROUNDS" -only "${BENCH_ONLY:-}" -pg-pid-file "$out/pg/data/postmaster.pid" -out "${BENCH_OUT:-BENCHMARKS.md}" -meta "$meta" \
   -targets "portald=http://127.0.0.1:18080=$P_PORTALD,floor=http://127.0.0.1:18081=$P_FLOOR,postgraphile4=http://127.0.0.1:18082=$P_PG4,postgraphile5=http://127.0.0.1:18083=$P_PG5,portald-open=http://127.0.0.1:18084=$P_OPEN,portald-default=http://127.0.0.1:18085=$P_DEFAULT"
+if [ -z "${BENCH_ONLY:-}" ] || [[ "Change delivery" == *"${BENCH_ONLY}"* ]]; then
+  echo "== change delivery (a nats-server of the run's own on port 14222)"
+  rm -rf "$out/nats" && mkdir -p "$out/nats"
+  NATS_BIN=$(command -v nats-server || echo /usr/sbin/nats-server)
+  "$NATS_BIN" -a 127.0.0.1 -p 14222 -js -sd "$out/nats" >"$out/nats.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/14222) 2>/dev/null && break; sleep 0.1; done
+  DATABASE_URL=$DB "$out/bin/relaybench" -db "$DB" -nats nats://127.0.0.1:14222 >> "${BENCH_OUT:-BENCHMARKS.md}"
+fi
 echo "wrote BENCHMARKS.md"

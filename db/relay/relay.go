@@ -43,6 +43,11 @@ type Config struct {
 	// AckWait bounds the wait for the broker's acknowledgements of one
 	// batch (default 5 s).
 	AckWait time.Duration
+	// Linger is how long a relay waits after a NOTIFY before it reads the
+	// outbox, so that the writes of a busy moment go in one batch rather
+	// than one transaction each (default 20 ms; what it adds to the time to
+	// the broker).
+	Linger time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -66,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AckWait <= 0 {
 		c.AckWait = 5 * time.Second
+	}
+	if c.Linger <= 0 {
+		c.Linger = 20 * time.Millisecond
 	}
 	return c
 }
@@ -163,6 +171,10 @@ func (r *Relay) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-wake:
+			select { // gather what the writers add meanwhile
+			case <-ctx.Done():
+			case <-time.After(r.cfg.Linger):
+			}
 		case <-time.After(r.cfg.Poll):
 		}
 	}
