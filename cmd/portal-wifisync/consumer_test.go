@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -78,6 +80,18 @@ func TestWifisyncEndToEnd(t *testing.T) {
 	dbtest.Must[model.UnitUpdateResult](t)(store.UpdateUnit(ctx, scope, u.Unit.ID, model.UnitUpdate{Secret: dbtest.Ptr("chosen-passphrase-1")}))
 	dbtest.Must[model.Device](t)(store.AddDevice(ctx, scope, db.NewDevice{UserID: u.Unit.UnitUserID, MACAddress: "02:00:00:00:00:01"}))
 	dbtest.Must[model.ChangeRequest](t)(store.RemoveDevice(ctx, scope, u.Unit.ID, nil, "02:00:00:00:00:01"))
+	// A resident's REST write.
+	resp := dbtest.Must[*http.Response](t)(http.Post(fmt.Sprintf("%s/residents/properties/%s/units/logins", srv.URL, p.ID),
+		"application/json", strings.NewReader(`{"hashedSecret":"`+u.PortalSecret+`"}`)))
+	var login struct{ Token string }
+	_ = json.NewDecoder(resp.Body).Decode(&login)
+	resp.Body.Close()
+	req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/residents/properties/%s/units", srv.URL, p.ID), strings.NewReader(`{"secret":""}`))
+	req.Header.Set("Authorization", login.Token)
+	req.Header.Set("Content-Type", "application/json")
+	if resp := dbtest.Must[*http.Response](t)(http.DefaultClient.Do(req)); resp.StatusCode != 200 {
+		t.Fatalf("REST PUT units: %d", resp.StatusCode)
+	}
 	dbtest.Must[model.Unit](t)(store.SetUnitStatus(ctx, scope, u.Unit.ID, model.UnitDisabled)) // the sink refuses this one
 
 	relayDone := make(chan struct{})
@@ -132,6 +146,22 @@ func TestWifisyncEndToEnd(t *testing.T) {
 		if r.Status != want || r.CompletedAt == nil || r.PublishedAt == nil {
 			t.Fatalf("%s: %s, want %s", r.Kind, r.Status, want)
 		}
+	}
+	// What the consumer reported is what the API shows.
+	var got struct {
+		Unit struct {
+			ChangeRequests struct {
+				Edges []struct{ Node struct{ Kind, Status string } }
+			}
+		}
+	}
+	if err := c.API.do(ctx, p.ID, `query($p: ID!, $u: ID) { unit(propertyId: $p, unitId: $u) {
+	  changeRequests(first: 100) { edges { node { kind status } } } } }`, map[string]any{"p": p.ID, "u": u.Unit.ID}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if edges := got.Unit.ChangeRequests.Edges; len(edges) != len(rows) || edges[0].Node.Kind != "UNIT_STATUS_CHANGED" ||
+		edges[0].Node.Status != "FAILED" || edges[1].Node.Kind != "PASSPHRASE_CHANGED" || edges[1].Node.Status != "APPLIED" {
+		t.Fatalf("over GraphQL: %+v", edges)
 	}
 	current := dbtest.Must[model.UnitUser](t)(store.UnitUserByID(ctx, scope, u.Unit.UnitUserID))
 	sink.mu.Lock()
