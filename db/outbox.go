@@ -37,6 +37,11 @@ func (db *DB) ChangeRequestsByUnit(ctx context.Context, unitID uuid.UUID) ([]mod
 // wake relays on.
 const ChangesChannel = "portal_changes"
 
+// EventsChannel carries live-update notices: "u:<unit id>" for a change to
+// a unit, its users or devices, "c:<change request id>:<unit id>" for a
+// change request written or moved on (migration 005).
+const EventsChannel = "portal_events"
+
 const changeColumns = `c.id, c.kind, c.property_id, c.unit_id, c.user_id, c.device_id, c.mac_address, c.status,
   c.created_at, c.published_at, c.completed_at, c.detail, c.seq`
 

@@ -36,6 +36,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Property() PropertyResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	Unit() UnitResolver
 	UnitUser() UnitUserResolver
 }
@@ -141,6 +142,11 @@ type ComplexityRoot struct {
 		UnitDevices     func(childComplexity int, propertyID uuid.UUID, typeArg model.UnitUserType, unitID *uuid.UUID) int
 		UnitUser        func(childComplexity int, propertyID uuid.UUID, userID uuid.UUID) int
 		UnitUsers       func(childComplexity int, propertyID uuid.UUID, unitID *uuid.UUID, first *int, after *string, orderBy *model.UnitUserOrder, filter *model.UnitUserFilter) int
+	}
+
+	Subscription struct {
+		ChangeRequestUpdated func(childComplexity int, propertyID uuid.UUID, unitID *uuid.UUID) int
+		UnitUpdated          func(childComplexity int, propertyID uuid.UUID, unitID *uuid.UUID) int
 	}
 
 	UiAccess struct {
@@ -261,6 +267,10 @@ type QueryResolver interface {
 	UnitUsers(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID, first *int, after *string, orderBy *model.UnitUserOrder, filter *model.UnitUserFilter) (*model.UnitUserConnection, error)
 	UnitDevices(ctx context.Context, propertyID uuid.UUID, typeArg model.UnitUserType, unitID *uuid.UUID) ([]*model.Device, error)
 	ChangeRequest(ctx context.Context, propertyID uuid.UUID, id uuid.UUID) (*model.ChangeRequest, error)
+}
+type SubscriptionResolver interface {
+	UnitUpdated(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (<-chan *model.Unit, error)
+	ChangeRequestUpdated(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (<-chan *model.ChangeRequest, error)
 }
 type UnitResolver interface {
 	Users(ctx context.Context, obj *model.Unit, first *int, after *string) (*model.UnitUserConnection, error)
@@ -779,6 +789,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.UnitUsers(childComplexity, args["propertyId"].(uuid.UUID), args["unitId"].(*uuid.UUID), args["first"].(*int), args["after"].(*string), args["orderBy"].(*model.UnitUserOrder), args["filter"].(*model.UnitUserFilter)), true
 
+	case "Subscription.changeRequestUpdated":
+		if e.ComplexityRoot.Subscription.ChangeRequestUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_changeRequestUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ChangeRequestUpdated(childComplexity, args["propertyId"].(uuid.UUID), args["unitId"].(*uuid.UUID)), true
+	case "Subscription.unitUpdated":
+		if e.ComplexityRoot.Subscription.UnitUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_unitUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.UnitUpdated(childComplexity, args["propertyId"].(uuid.UUID), args["unitId"].(*uuid.UUID)), true
+
 	case "UiAccess.tenantSetDpsk":
 		if e.ComplexityRoot.UiAccess.TenantSetDpsk == nil {
 			break
@@ -1164,6 +1197,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1327,6 +1377,40 @@ extend type Mutation {
     result: ChangeResult!
     "Why, or what was done (at most 1,024 characters)."
     detail: String
+  ): ChangeRequest!
+}
+
+"""
+Live updates, over WebSocket (graphql-transport-ws; the credential in the
+connection_init payload as {"Authorization": "<token or key>"}) or
+Server-Sent Events (Accept: text/event-stream; the credential in the
+Authorization header). A credential revoked while subscribed ends its
+subscriptions within a second (WebSocket close 4403; SSE: an error, then
+the end of the stream). Each subscription costs one rate-limit charge;
+events cost nothing.
+"""
+type Subscription {
+  """
+  The unit after any change to it, its users or its devices. A burst of
+  changes may arrive as one event; the last event always carries the final
+  state.
+  """
+  unitUpdated(
+    "The property's id."
+    propertyId: ID!
+    "The unit's id: required with a manager key; a resident may only name their own unit."
+    unitId: ID
+  ): Unit!
+
+  """
+  The unit's change requests as they are created, published, applied or
+  failed.
+  """
+  changeRequestUpdated(
+    "The property's id."
+    propertyId: ID!
+    "The unit's id: required with a manager key; a resident may only name their own unit."
+    unitId: ID
   ): ChangeRequest!
 }
 `, BuiltIn: false},
@@ -2762,6 +2846,50 @@ func (ec *executionContext) field_Query_unitUsers_args(ctx context.Context, rawA
 }
 
 func (ec *executionContext) field_Query_unit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "propertyId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["propertyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "unitId",
+		func(ctx context.Context, v any) (*uuid.UUID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["unitId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_changeRequestUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "propertyId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["propertyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "unitId",
+		func(ctx context.Context, v any) (*uuid.UUID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["unitId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_unitUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "propertyId",
@@ -4926,6 +5054,94 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_unitUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_unitUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().UnitUpdated(ctx, fc.Args["propertyId"].(uuid.UUID), fc.Args["unitId"].(*uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Unit) graphql.Marshaler {
+			return ec.marshalNUnit2ᚖgithubᚗcomᚋresidentportalᚋbffᚋgraphᚋmodelᚐUnit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_unitUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Unit(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_unitUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_changeRequestUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_changeRequestUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ChangeRequestUpdated(ctx, fc.Args["propertyId"].(uuid.UUID), fc.Args["unitId"].(*uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeRequest) graphql.Marshaler {
+			return ec.marshalNChangeRequest2ᚖgithubᚗcomᚋresidentportalᚋbffᚋgraphᚋmodelᚐChangeRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_changeRequestUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_changeRequestUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -8338,6 +8554,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "unitUpdated":
+		return ec._Subscription_unitUpdated(ctx, fields[0])
+	case "changeRequestUpdated":
+		return ec._Subscription_changeRequestUpdated(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var uiAccessImplementors = []string{"UiAccess"}

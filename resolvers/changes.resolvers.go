@@ -27,10 +27,23 @@ func (r *queryResolver) ChangeRequest(ctx context.Context, propertyID uuid.UUID,
 	return &c, err
 }
 
+func (r *subscriptionResolver) UnitUpdated(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (<-chan *model.Unit, error) {
+	return r.svc.UnitUpdates(ctx, propertyID, unitID)
+}
+
+func (r *subscriptionResolver) ChangeRequestUpdated(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (<-chan *model.ChangeRequest, error) {
+	return r.svc.ChangeUpdates(ctx, propertyID, unitID)
+}
+
 func (r *unitResolver) ChangeRequests(ctx context.Context, obj *model.Unit, first *int, after *string, status *model.ChangeStatus) (*model.ChangeRequestConnection, error) {
 	return changeRequests(ctx, obj.ID, first, after, status)
 }
 
 func (r *Resolver) ChangeRequest() graph.ChangeRequestResolver { return &changeRequestResolver{r} }
 
-type changeRequestResolver struct{ *Resolver }
+func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
+
+type (
+	changeRequestResolver struct{ *Resolver }
+	subscriptionResolver  struct{ *Resolver }
+)

@@ -42,6 +42,9 @@ type GraphQLOptions struct {
 	// one address cannot make the server parse and validate new documents
 	// faster than its budget.
 	AdmitParse func(context.Context) error
+	// Streams, when it ends, ends every subscription stream (WebSocket and
+	// SSE): the server is shutting down (nil: never).
+	Streams context.Context
 	// MaxObjects bounds the objects an operation may materialise on the
 	// direct executor (zero: DefaultMaxObjects).
 	MaxObjects int
@@ -134,6 +137,11 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 		schema = directSchema{ExecutableSchema: schema, svc: svc, opts: opts}
 	}
 	srv := handler.New(schema)
+	if opts.Streams == nil {
+		opts.Streams = context.Background()
+	}
+	srv.AddTransport(sseTransport{streams: opts.Streams})
+	srv.AddTransport(websocketTransport(svc, opts.Streams))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{})
 	parsed := newByteCache(opts.QueryCacheBytes, weighParsed)
@@ -151,13 +159,28 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	for _, ext := range opts.Interceptors {
 		srv.Use(ext)
 	}
+	// A subscription gets loaders of its own, made fresh before each event.
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+			ctx = context.WithValue(ctx, eventLoadersKey{}, &eventLoaders{current: loadersFrom(ctx).fresh()})
+		}
+		return next(ctx)
+	})
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if ev, ok := ctx.Value(eventLoadersKey{}).(*eventLoaders); ok {
+			if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
+				ev.current = l.fresh()
+			}
+		}
+		return next(ctx)
+	})
 	srv.SetErrorPresenter(presenter(opts))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		opts.Log.ErrorContext(ctx, "panic in a resolver", "request_id", opts.RequestID(ctx), "panic", fmt.Sprint(v),
 			"stack", string(debug.Stack()))
 		return &model.Error{Code: model.CodeInternal, Message: "internal error", Err: errRecovered}
 	})
-	return withLoaders(svc.store, statusFromErrors(opts.MaxBodyBytes, srv))
+	return withWebsocketHolder(withLoaders(svc.store, statusFromErrors(opts.MaxBodyBytes, srv)))
 }
 
 // presenter maps every error to a client-safe message and extensions.code.
@@ -300,6 +323,10 @@ func (w *hintedWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController and WebSocket upgrades reach the
+// connection (flushes for SSE, the hijack for WebSocket).
+func (w *hintedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *hintedWriter) Write(b []byte) (int, error) {
 	if !w.written {

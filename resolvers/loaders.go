@@ -40,6 +40,7 @@ type deviceKey struct {
 // and each dataloader is made on first use (most operations use two or
 // three of the seven).
 type loaders struct {
+	batches     *batches
 	property    loader[uuid.UUID, *model.Property]
 	unit        loader[uuid.UUID, *model.Unit]
 	user        loader[uuid.UUID, *model.UnitUser]
@@ -51,7 +52,7 @@ type loaders struct {
 }
 
 func newLoaders(b *batches) *loaders {
-	return &loaders{property: loader[uuid.UUID, *model.Property]{batch: b.property},
+	return &loaders{batches: b, property: loader[uuid.UUID, *model.Property]{batch: b.property},
 		unit: loader[uuid.UUID, *model.Unit]{batch: b.unit}, user: loader[uuid.UUID, *model.UnitUser]{batch: b.user},
 		unitPages: loader[pageKey, model.Page[model.Unit]]{batch: b.unitPages}, userPages: loader[pageKey, model.Page[model.UnitUser]]{batch: b.userPages},
 		unitDevices: loader[deviceKey, []*model.Device]{batch: b.unitDevices}, userDevices: loader[uuid.UUID, []*model.Device]{batch: b.userDevices},
@@ -299,9 +300,24 @@ func withLoaders(s Store, next http.Handler) http.Handler {
 }
 
 func loadersFrom(ctx context.Context) *loaders {
+	if ev, ok := ctx.Value(eventLoadersKey{}).(*eventLoaders); ok {
+		return ev.current
+	}
 	l, ok := ctx.Value(loadersKey{}).(*loaders)
 	if !ok {
 		panic("resolvers: no dataloaders in the request context")
 	}
 	return l
 }
+
+// fresh returns new, empty loaders over the same batch functions: a
+// subscription reads each event through loaders of its own, so no event
+// is answered from an earlier one's cache.
+func (l *loaders) fresh() *loaders { return newLoaders(l.batches) }
+
+// eventLoaders is the loaders slot of one subscription: the response
+// interceptor puts fresh loaders in it before each event is resolved
+// (gqlgen resolves a subscription's events one after the other).
+type eventLoaders struct{ current *loaders }
+
+type eventLoadersKey struct{}

@@ -48,6 +48,7 @@ type Service struct {
 	tokenTTL      time.Duration
 	loginFailures LoginFailures
 	completed     func(model.ChangeStatus, time.Duration)
+	events        *Events
 }
 
 // LoginFailures is the per-client budget of failed logins (the rate
@@ -69,6 +70,9 @@ type Options struct {
 	// ChangeCompleted, when set, is told of every change request the Wi-Fi
 	// side completes, with the time from its creation (a metric).
 	ChangeCompleted func(result model.ChangeStatus, sinceCreated time.Duration)
+	// Events, when set, feeds subscriptions (see Events); without it
+	// subscribing is UNAVAILABLE.
+	Events *Events
 }
 
 // NewService returns the service over store, minting tokens with keys.
@@ -80,7 +84,8 @@ func NewService(store Store, keys *model.Keyring, opts Options) *Service {
 		opts.TokenTTL = 12 * time.Hour
 	}
 	return &Service{store: store, keys: keys, now: opts.Now, tokenTTL: opts.TokenTTL,
-		auth: NewAuthenticator(keys, store, opts.Now), loginFailures: opts.LoginFailures, completed: opts.ChangeCompleted}
+		auth: NewAuthenticator(keys, store, opts.Now), loginFailures: opts.LoginFailures, completed: opts.ChangeCompleted,
+		events: opts.Events}
 }
 
 // Authenticator is the service's authenticator (the HTTP edge attaches

@@ -66,15 +66,21 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	}
 	defer closeLimiter()
 	guard := ratelimit.NewGuard(limiter, clients, metrics.Registry)
+	events := resolvers.NewEvents()
 	svc := resolvers.NewService(store, keys, resolvers.Options{TokenTTL: cfg.TokenTTL, LoginFailures: guard,
-		ChangeCompleted: completionHistogram(metrics)})
+		ChangeCompleted: completionHistogram(metrics), Events: events})
 	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	listening := make(chan struct{})
+	eventsDone := make(chan struct{})
 	go func() {
 		defer close(listening)
 		store.ListenAuthChanges(listenCtx, svc.Authenticator(), log)
 	}()
-	defer func() { stopListening(); <-listening }()
+	go func() {
+		defer close(eventsDone)
+		store.Listen(listenCtx, db.EventsChannel, events.Notice, events.ListenerUp, log)
+	}()
+	defer func() { stopListening(); <-listening; <-eventsDone }()
 
 	var draining atomic.Bool
 	stopRelay, err := startRelay(ctx, cfg, store, log, metrics)
@@ -84,8 +90,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	defer stopRelay()
 	metrics.Registry.MustRegister(outboxCollector{store})
 
+	streams, endStreams := context.WithCancel(context.Background())
+	defer endStreams()
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{
-		Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
+		Streams: streams, Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
 		Bounds: resolvers.Bounds{Tokens: cfg.GraphQLMaxTokens, Depth: cfg.GraphQLMaxDepth, Fields: cfg.GraphQLMaxFields,
 			Aliases: cfg.GraphQLMaxAliases, RootFields: cfg.GraphQLMaxRootFields},
 		QueryCacheBytes: cfg.GraphQLQueryCacheBytes, AdmitParse: guard.AdmitParse,
@@ -138,6 +146,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	draining.Store(true)
+	endStreams() // subscriptions end; their clients reconnect to another replica
 	<-time.After(cfg.ShutdownDrain)
 	err = srv.Shutdown(shutdownCtx)
 	_ = metricsSrv.Shutdown(shutdownCtx)

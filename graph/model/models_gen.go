@@ -79,6 +79,16 @@ type PortalAccess struct {
 type Query struct {
 }
 
+// Live updates, over WebSocket (graphql-transport-ws; the credential in the
+// connection_init payload as {"Authorization": "<token or key>"}) or
+// Server-Sent Events (Accept: text/event-stream; the credential in the
+// Authorization header). A credential revoked while subscribed ends its
+// subscriptions within a second (WebSocket close 4403; SSE: an error, then
+// the end of the stream). Each subscription costs one rate-limit charge;
+// events cost nothing.
+type Subscription struct {
+}
+
 // What residents may do in the portal.
 type UIAccess struct {
 	// Whether residents may choose their own passphrases (otherwise only regenerate them).

@@ -136,11 +136,22 @@ func Recover(log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
+// Streaming reports whether r opens a stream (a WebSocket upgrade or an
+// SSE subscription), which lives past the request deadline: its liveness
+// and its credential bound it instead.
+func Streaming(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
 // Timeout gives every request a deadline; work past it fails fast
-// (the service layer answers UNAVAILABLE).
+// (the service layer answers UNAVAILABLE). Streams are exempt.
 func Timeout(d time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if Streaming(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			ctx, cancel := context.WithTimeout(r.Context(), d)
 			defer cancel()
 			next.ServeHTTP(w, r.WithContext(ctx))

@@ -218,8 +218,11 @@ func (q graphQLGuard) InterceptOperation(ctx context.Context, next graphql.Opera
 		return next(ctx)
 	}
 	root := "Query"
-	if oc.Operation.Operation == ast.Mutation {
+	switch oc.Operation.Operation {
+	case ast.Mutation:
 		root = "Mutation"
+	case ast.Subscription:
+		root = "Subscription" // subscribing costs one call per root field; events cost nothing
 	}
 	var charges []charge
 	at := map[string]int{} // bucket key → index in charges

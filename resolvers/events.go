@@ -1,0 +1,259 @@
+package resolvers
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/residentportal/bff/graph/model"
+)
+
+// Live updates (SPEC §8.2). PostgreSQL announces every change to a unit,
+// its users, its devices and its change requests on one channel, with ids
+// only (db.EventsChannel); one LISTEN connection per replica feeds Events,
+// which fans the notices out to the subscriptions in memory. Each event is
+// read again through the service layer and the loaders, so a subscriber
+// sees the state, never a notice's payload.
+
+// Events fans live-update notices out to subscribers, by unit.
+type Events struct {
+	mu    sync.Mutex
+	units map[uuid.UUID]map[*subscriber]struct{}
+}
+
+// NewEvents returns an empty fan-out.
+func NewEvents() *Events { return &Events{units: map[uuid.UUID]map[*subscriber]struct{}{}} }
+
+// changeQueue bounds the change requests waiting for one subscriber: a
+// subscriber that falls further behind is ended (it resubscribes), rather
+// than holding memory for ever.
+const changeQueue = 64
+
+// subscriber is one subscription's inbox.
+type subscriber struct {
+	unit uuid.UUID
+	// dirty holds at most one signal: a burst of changes to the unit is
+	// coalesced into one read of its final state.
+	dirty chan struct{}
+	// changes holds the ids of change requests written or moved on.
+	changes chan uuid.UUID
+	// behind is closed when changes overflowed.
+	behind     chan struct{}
+	behindOnce sync.Once
+}
+
+func (s *subscriber) mark() {
+	select {
+	case s.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// Notice takes one notification payload ("u:<unit>", "c:<change>:<unit>").
+func (e *Events) Notice(payload string) {
+	kind, rest, _ := strings.Cut(payload, ":")
+	var change uuid.UUID
+	if kind == "c" {
+		id, unit, ok := strings.Cut(rest, ":")
+		var err error
+		if change, err = uuid.Parse(id); !ok || err != nil {
+			return
+		}
+		rest = unit
+	}
+	unit, err := uuid.Parse(rest)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for s := range e.units[unit] {
+		if kind == "u" {
+			s.mark()
+			continue
+		}
+		select {
+		case s.changes <- change:
+		default:
+			s.behindOnce.Do(func() { close(s.behind) })
+		}
+	}
+}
+
+// ListenerUp is told when the notice connection comes and goes: notices
+// may have been missed meanwhile, so every unit subscriber reads its unit
+// again when it is back.
+func (e *Events) ListenerUp(up bool) {
+	if !up {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, subs := range e.units {
+		for s := range subs {
+			s.mark()
+		}
+	}
+}
+
+func (e *Events) subscribe(unit uuid.UUID) *subscriber {
+	s := &subscriber{unit: unit, dirty: make(chan struct{}, 1), changes: make(chan uuid.UUID, changeQueue), behind: make(chan struct{})}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.units[unit] == nil {
+		e.units[unit] = map[*subscriber]struct{}{}
+	}
+	e.units[unit][s] = struct{}{}
+	return s
+}
+
+func (e *Events) unsubscribe(s *subscriber) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.units[s.unit], s)
+	if len(e.units[s.unit]) == 0 {
+		delete(e.units, s.unit)
+	}
+}
+
+// Events is the service's live-update fan-out (nil without one).
+func (s *Service) Events() *Events { return s.events }
+
+// Subscribers counts the subscriptions held (for tests and metrics).
+func (e *Events) Subscribers() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, subs := range e.units {
+		n += len(subs)
+	}
+	return n
+}
+
+// revocationCheck is how often a subscription checks its credential again
+// (in memory, as every token check: revocation ends it within a second).
+const revocationCheck = 250 * time.Millisecond
+
+type endKey struct{}
+
+// WithEnd returns ctx carrying how a transport ends a subscription whose
+// credential was revoked (the WebSocket closes with 4403; SSE sends an
+// error and ends the stream).
+func WithEnd(ctx context.Context, end func(reason string)) context.Context {
+	return context.WithValue(ctx, endKey{}, end)
+}
+
+func endSubscription(ctx context.Context, reason string) {
+	if end, ok := ctx.Value(endKey{}).(func(string)); ok {
+		end(reason)
+	}
+}
+
+// recheck authenticates the request's credential again, bypassing the
+// request's memo (the subscription outlives it). UNAUTHENTICATED.
+func (s *Service) recheck(ctx context.Context, propertyID uuid.UUID) error {
+	c, ok := ctx.Value(credentialKey{}).(*credentialOf)
+	if !ok {
+		return errAuthRequired
+	}
+	p, err := s.auth.authenticate(ctx, &credentialOf{auth: s.auth, raw: c.raw, residentOnly: c.residentOnly})
+	if err == nil && p.PropertyID != propertyID {
+		err = model.ErrBadToken
+	}
+	return err
+}
+
+// subscribeUnit authorises a subscription to a unit (the resident's own, or
+// the unit a manager names) and runs its loop until ctx ends: onUnit for a
+// change to the unit (coalesced), onChange for a change request; every
+// revocationCheck it checks the credential again and ends the subscription
+// through the transport when it was revoked or expired. A handler that
+// returns false ends it; then done runs. UNAUTHENTICATED, BAD_USER_INPUT,
+// NOT_FOUND, UNAVAILABLE (no live updates on this server).
+func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID,
+	onUnit func(model.Unit) bool, onChange func(model.Unit, uuid.UUID) bool, done func()) error {
+	if s.events == nil {
+		return model.Errorf(model.CodeUnavailable, "live updates are not available on this server")
+	}
+	u, err := s.Unit(ctx, propertyID, unitID)
+	if err != nil {
+		return err
+	}
+	sub := s.events.subscribe(u.ID)
+	go func() {
+		defer done()
+		defer s.events.unsubscribe(sub)
+		tick := time.NewTicker(revocationCheck)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := s.recheck(ctx, propertyID); err != nil {
+					endSubscription(ctx, "the credential was revoked or has expired")
+					return
+				}
+			case <-sub.behind:
+				endSubscription(ctx, "the subscriber fell too far behind; subscribe again")
+				return
+			case <-sub.dirty:
+				if onUnit != nil && !onUnit(u) {
+					return
+				}
+			case id := <-sub.changes:
+				if onChange != nil && !onChange(u, id) {
+					return
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// send hands v to a subscription's stream unless ctx ends first.
+func send[T any](ctx context.Context, out chan<- T, v T) bool {
+	select {
+	case out <- v:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// UnitUpdates streams a unit's state after every change to it, its users
+// or its devices (bursts coalesced; the last event has the final state).
+// Errors as subscribeUnit.
+func (s *Service) UnitUpdates(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (<-chan *model.Unit, error) {
+	out := make(chan *model.Unit)
+	err := s.subscribeUnit(ctx, propertyID, unitID, func(u model.Unit) bool {
+		fresh, err := s.store.UnitByID(ctx, model.UnitScope(u.PropertyID, u.ID), u.ID)
+		if err != nil {
+			return ctx.Err() == nil && model.ErrorCode(err) != model.CodeNotFound // a unit gone ends it
+		}
+		return send(ctx, out, &fresh)
+	}, nil, func() { close(out) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ChangeUpdates streams the unit's change requests as they are written,
+// published, applied or failed. Errors as subscribeUnit.
+func (s *Service) ChangeUpdates(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (<-chan *model.ChangeRequest, error) {
+	out := make(chan *model.ChangeRequest)
+	err := s.subscribeUnit(ctx, propertyID, unitID, nil, func(u model.Unit, id uuid.UUID) bool {
+		c, err := s.store.ChangeRequestByID(ctx, model.UnitScope(u.PropertyID, u.ID), id)
+		if err != nil {
+			return ctx.Err() == nil
+		}
+		return send(ctx, out, &c)
+	}, func() { close(out) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,268 @@
+package resolvers_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/rest"
+	"github.com/residentportal/bff/rest/edge"
+)
+
+// live is a replica serving subscriptions over a real socket.
+type live struct {
+	store *db.DB
+	svc   *resolvers.Service
+	srv   *httptest.Server
+}
+
+func newLive(tb testing.TB, url string) *live {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	store := dbtest.Must[*db.DB](tb)(db.Open(ctx, url, dbtest.Keys(tb), db.Options{}))
+	events := resolvers.NewEvents()
+	svc := resolvers.NewService(store, dbtest.Keys(tb), resolvers.Options{TokenTTL: time.Hour, Events: events})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	done := make(chan struct{}, 2)
+	go func() { store.ListenAuthChanges(ctx, svc.Authenticator(), quiet); done <- struct{}{} }()
+	go func() {
+		store.Listen(ctx, db.EventsChannel, events.Notice, events.ListenerUp, quiet)
+		done <- struct{}{}
+	}()
+	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes, Streams: ctx})
+	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: quiet, Metrics: edge.NewMetrics(),
+		RequestTimeout: 2 * time.Second, PublicBaseURL: "http://localhost", GraphQL: gql}))
+	tb.Cleanup(func() { cancel(); srv.Close(); <-done; <-done; store.Close() })
+	eventually(tb, "listener up", svc.Authenticator().Caching)
+	return &live{store: store, svc: svc, srv: srv}
+}
+
+type wsMessage struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// dial opens a graphql-transport-ws connection and sends connection_init.
+func (l *live) dial(tb testing.TB, credential string) *websocket.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(l.srv.URL, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.CloseNow() })
+	payload, _ := json.Marshal(map[string]string{"Authorization": credential})
+	if err := wsjson.Write(ctx, c, wsMessage{Type: "connection_init", Payload: payload}); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// next reads messages until one of type want (skipping pings), or fails.
+func next(tb testing.TB, c *websocket.Conn, want string) wsMessage {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		var m wsMessage
+		if err := wsjson.Read(ctx, c, &m); err != nil {
+			tb.Fatalf("waiting for %s: %v", want, err)
+		}
+		if m.Type == "ping" || m.Type == "pong" {
+			continue
+		}
+		if m.Type != want {
+			tb.Fatalf("got %s %s, want %s", m.Type, m.Payload, want)
+		}
+		return m
+	}
+}
+
+// closedWith waits for the server to close c and returns the close code.
+func closedWith(tb testing.TB, c *websocket.Conn) (websocket.StatusCode, time.Duration) {
+	tb.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		var m wsMessage
+		if err := wsjson.Read(ctx, c, &m); err != nil {
+			return websocket.CloseStatus(err), time.Since(start)
+		}
+	}
+}
+
+const unitSub = `subscription($p: ID!) { unitUpdated(propertyId: $p) { id description users { totalCount edges { node { userName } } } } }`
+
+func subscribe(tb testing.TB, c *websocket.Conn, id, query string, vars map[string]any) {
+	tb.Helper()
+	payload, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err := wsjson.Write(context.Background(), c, wsMessage{ID: id, Type: "subscribe", Payload: payload}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func TestSubscriptionsOverWebSocket(t *testing.T) {
+	url := dbtest.NewURL(t)
+	a, b := newLive(t, url), newLive(t, url) // two replicas on one database
+	ctx := context.Background()
+	f := newFixture(t, a.store, db.PropertyInput{TenantSetDpsk: dbtest.Ptr(true)})
+	token := dbtest.Must[resolvers.LoginResult](t)(a.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	scope := model.PropertyScope(f.property.ID)
+	vars := map[string]any{"p": f.property.ID}
+
+	t.Run("a change made elsewhere arrives, with fresh nested data", func(t *testing.T) {
+		c := a.dial(t, token)
+		next(t, c, "connection_ack")
+		subscribe(t, c, "1", unitSub, vars)
+		eventually(t, "subscribed", func() bool { return a.svc != nil && subscribers(a) == 1 })
+		// Written through replica b's store, as portalctl or SQL would.
+		dbtest.Must[model.UnitUser](t)(b.store.CreateUnitUser(ctx, scope, f.unit.Unit.ID, "Study", "", ""))
+		m := next(t, c, "next")
+		if !strings.Contains(string(m.Payload), `"totalCount":2`) || !strings.Contains(string(m.Payload), `"Study"`) {
+			t.Fatalf("event: %s", m.Payload)
+		}
+		// A burst of 100 changes: events may be coalesced, the last has the final state.
+		for i := range 100 {
+			dbtest.Must[model.UnitUpdateResult](t)(b.store.UpdateUnit(ctx, scope, f.unit.Unit.ID, model.UnitUpdate{Description: dbtest.Ptr(fmt.Sprint("burst ", i))}))
+		}
+		events := 0
+		for {
+			m := next(t, c, "next")
+			events++
+			if strings.Contains(string(m.Payload), `"description":"burst 99"`) {
+				break
+			}
+		}
+		t.Logf("100 changes in a burst arrived as %d events, the last with the final state", events)
+	})
+
+	t.Run("the neighbour's unit is not the resident's to subscribe", func(t *testing.T) {
+		c := a.dial(t, token)
+		next(t, c, "connection_ack")
+		subscribe(t, c, "1", `subscription($p: ID!, $u: ID) { unitUpdated(propertyId: $p, unitId: $u) { id } }`,
+			map[string]any{"p": f.property.ID, "u": f.neighbour.Unit.ID})
+		// A resolver error: one result with the error, then complete.
+		m := next(t, c, "next")
+		if !strings.Contains(string(m.Payload), `"code":"NOT_FOUND"`) || strings.Contains(string(m.Payload), f.neighbour.Unit.ID.String()) {
+			t.Fatalf("%s", m.Payload)
+		}
+		next(t, c, "complete")
+	})
+
+	t.Run("a bad credential is closed with 4403", func(t *testing.T) {
+		c := a.dial(t, "not-a-token")
+		if code, _ := closedWith(t, c); code != 4403 {
+			t.Fatalf("close code %d", code)
+		}
+	})
+
+	t.Run("revocation on the other replica closes with 4403 within 1 s", func(t *testing.T) {
+		c := a.dial(t, token)
+		next(t, c, "connection_ack")
+		subscribe(t, c, "1", unitSub, vars)
+		eventually(t, "subscribed", func() bool { return subscribers(a) >= 1 })
+		dbtest.Must[model.Unit](t)(b.store.SetUnitStatus(ctx, scope, f.unit.Unit.ID, model.UnitDisabled))
+		code, took := closedWith(t, c)
+		if code != 4403 || took > time.Second {
+			t.Fatalf("close code %d after %v", code, took)
+		}
+		t.Logf("closed with 4403 %v after the unit was disabled on the other replica", took.Round(time.Millisecond))
+		eventually(t, "unsubscribed", func() bool { return subscribers(a) == 0 })
+	})
+}
+
+func subscribers(l *live) int { return l.svc.Events().Subscribers() }
+
+func TestSubscriptionsOverSSE(t *testing.T) {
+	l := newLive(t, dbtest.NewURL(t))
+	ctx := context.Background()
+	f := newFixture(t, l.store, db.PropertyInput{})
+	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	body, _ := json.Marshal(map[string]any{"query": `subscription($p: ID!) { changeRequestUpdated(propertyId: $p) { kind status } }`,
+		"variables": map[string]any{"p": f.property.ID}})
+	req, _ := http.NewRequest("POST", l.srv.URL+"/graphql", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", token)
+	resp := dbtest.Must[*http.Response](t)(http.DefaultClient.Do(req))
+	defer resp.Body.Close()
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	read := func(want string) time.Duration {
+		start := time.Now()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					t.Fatalf("the stream ended before %q", want)
+				}
+				if strings.Contains(line, want) {
+					return time.Since(start)
+				}
+			case <-timeout:
+				t.Fatalf("no %q within 10 s", want)
+			}
+		}
+	}
+	eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+	dbtest.Must[model.UnitUpdateResult](t)(l.store.UpdateUnit(ctx, model.PropertyScope(f.property.ID), f.unit.Unit.ID, model.UnitUpdate{Secret: dbtest.Ptr("")}))
+	read(`"kind":"PASSPHRASE_CHANGED","status":"PENDING"`)
+	dbtest.Must[model.UnitUpdateResult](t)(l.store.UpdateUnit(ctx, model.PropertyScope(f.property.ID), f.unit.Unit.ID, model.UnitUpdate{ResetPortalAccess: true}))
+	took := read(`"code":"UNAUTHENTICATED"`)
+	if took > time.Second {
+		t.Fatalf("revocation reached the SSE stream after %v", took)
+	}
+	for range lines { // then the stream ends
+	}
+	eventually(t, "unsubscribed", func() bool { return subscribers(l) == 0 })
+}
+
+// Connecting, subscribing and leaving leaves no goroutine behind.
+func TestSubscriptionsLeaveNoGoroutines(t *testing.T) {
+	l := newLive(t, dbtest.NewURL(t))
+	ctx := context.Background()
+	f := newFixture(t, l.store, db.PropertyInput{})
+	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	cycle := func() {
+		c := l.dial(t, token)
+		next(t, c, "connection_ack")
+		subscribe(t, c, "1", unitSub, map[string]any{"p": f.property.ID})
+		eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+		c.Close(websocket.StatusNormalClosure, "")
+		eventually(t, "unsubscribed", func() bool { return subscribers(l) == 0 })
+	}
+	cycle()
+	base := runtime.NumGoroutine()
+	for range 500 {
+		cycle()
+	}
+	var now int
+	eventually(t, "goroutines back to the baseline", func() bool { now = runtime.NumGoroutine(); return now <= base+5 })
+	t.Logf("goroutines: %d after one cycle, %d after 500 more", base, now)
+}
