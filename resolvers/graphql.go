@@ -45,6 +45,11 @@ type GraphQLOptions struct {
 	// Streams, when it ends, ends every subscription stream (WebSocket and
 	// SSE): the server is shutting down (nil: never).
 	Streams context.Context
+	// MaxStreamsPerClient bounds the WebSocket connections and SSE streams
+	// open per client address (zero: DefaultMaxStreamsPerClient), and
+	// MaxSubscriptionsPerConnection the subscriptions one WebSocket
+	// connection runs (zero: DefaultMaxSubscriptionsPerConnection).
+	MaxStreamsPerClient, MaxSubscriptionsPerConnection int
 	// MaxObjects bounds the objects an operation may materialise on the
 	// direct executor (zero: DefaultMaxObjects).
 	MaxObjects int
@@ -68,6 +73,13 @@ type GraphQLOptions struct {
 
 // Assumed sizes of lists without a page size, for complexity.
 const assumedDevicesPerList = 10
+
+// Default stream bounds: a resident's page holds one connection with a few
+// subscriptions; a building behind one address has a few dozen residents.
+const (
+	DefaultMaxStreamsPerClient           = 64
+	DefaultMaxSubscriptionsPerConnection = 16
+)
 
 // DefaultQueryCacheBytes bounds the parsed-query cache by default.
 const DefaultQueryCacheBytes = 32 << 20
@@ -125,6 +137,12 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	if opts.Bounds == (Bounds{}) {
 		opts.Bounds = DefaultBounds
 	}
+	if opts.MaxStreamsPerClient <= 0 {
+		opts.MaxStreamsPerClient = DefaultMaxStreamsPerClient
+	}
+	if opts.MaxSubscriptionsPerConnection <= 0 {
+		opts.MaxSubscriptionsPerConnection = DefaultMaxSubscriptionsPerConnection
+	}
 	if opts.MaxObjects <= 0 {
 		opts.MaxObjects = DefaultMaxObjects
 	}
@@ -159,6 +177,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	for _, ext := range opts.Interceptors {
 		srv.Use(ext)
 	}
+	srv.AroundOperations(subscriptionsPerConnection(opts.MaxSubscriptionsPerConnection))
 	// A subscription gets loaders of its own, made fresh before each event.
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
@@ -180,7 +199,8 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 			"stack", string(debug.Stack()))
 		return &model.Error{Code: model.CodeInternal, Message: "internal error", Err: errRecovered}
 	})
-	return withWebsocketHolder(withLoaders(svc.store, statusFromErrors(opts.MaxBodyBytes, srv)))
+	gate := &streamGate{max: opts.MaxStreamsPerClient, open: map[string]int{}}
+	return gate.wrap(withLoaders(svc.store, statusFromErrors(opts.MaxBodyBytes, srv)))
 }
 
 // presenter maps every error to a client-safe message and extensions.code.

@@ -4,12 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // The streaming transports of subscriptions, on /graphql beside POST and
@@ -81,8 +87,9 @@ type wsHolderKey struct{}
 
 // wsHolder lets the init function reach the connection the upgrade made.
 type wsHolder struct {
-	conn transport.WebsocketConn
-	stop func() bool // unregisters the shutdown hook
+	conn   transport.WebsocketConn
+	stop   func() bool  // unregisters the shutdown hook
+	active atomic.Int64 // subscriptions running on the connection
 }
 
 // holdingWebsocket is gqlgen's default WebSocket implementation that also
@@ -146,12 +153,72 @@ func (l *lockedWriter) Flush() {
 	_ = l.rc.Flush()
 }
 
-// withWebsocketHolder gives an upgrade request a holder for its connection.
-func withWebsocketHolder(next http.Handler) http.Handler {
+// streamGate bounds the streams (WebSocket connections and SSE
+// subscriptions) open per client address, and gives an upgrade request a
+// holder for its connection. Past the bound: 429.
+type streamGate struct {
+	max  int
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func (g *streamGate) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !edgeStreaming(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		client := model.ClientIPFrom(r.Context())
+		g.mu.Lock()
+		if g.open[client] >= g.max {
+			g.mu.Unlock()
+			w.Header().Set("Retry-After", "1")
+			WriteGraphQLError(w, http.StatusTooManyRequests, string(model.CodeRateLimited), "too many open streams from this client address")
+			return
+		}
+		g.open[client]++
+		g.mu.Unlock()
+		defer func() {
+			g.mu.Lock()
+			if g.open[client]--; g.open[client] <= 0 {
+				delete(g.open, client)
+			}
+			g.mu.Unlock()
+		}()
 		if r.Header.Get("Upgrade") != "" {
 			r = r.WithContext(context.WithValue(r.Context(), wsHolderKey{}, &wsHolder{}))
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// edgeStreaming mirrors edge.Streaming (resolvers does not import rest).
+func edgeStreaming(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// subscriptionsPerConnection bounds the subscriptions one WebSocket
+// connection runs at once; past it a subscribe gets an error.
+func subscriptionsPerConnection(max int) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		h, ok := ctx.Value(wsHolderKey{}).(*wsHolder)
+		if !ok || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+			return next(ctx)
+		}
+		if h.active.Add(1) > int64(max) {
+			h.active.Add(-1)
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{Message: fmt.Sprintf("at most %d subscriptions per connection", max),
+				Extensions: map[string]any{"code": string(model.CodeRateLimited)}}}})
+		}
+		responses := next(ctx)
+		var once sync.Once
+		return func(ctx context.Context) *graphql.Response {
+			r := responses(ctx)
+			if r == nil {
+				once.Do(func() { h.active.Add(-1) })
+			}
+			return r
+		}
+	}
 }

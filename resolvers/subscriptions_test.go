@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -265,4 +266,93 @@ func TestSubscriptionsLeaveNoGoroutines(t *testing.T) {
 	var now int
 	eventually(t, "goroutines back to the baseline", func() bool { now = runtime.NumGoroutine(); return now <= base+5 })
 	t.Logf("goroutines: %d after one cycle, %d after 500 more", base, now)
+}
+
+// What a client can get wrong on a WebSocket gets the protocol's close
+// code, never a panic, and leaves no goroutine behind.
+func TestWebSocketProtocolAbuse(t *testing.T) {
+	l := newLive(t, dbtest.NewURL(t))
+	ctx := context.Background()
+	f := newFixture(t, l.store, db.PropertyInput{})
+	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	raw := func(t *testing.T) *websocket.Conn {
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(l.srv.URL, "http")+"/graphql",
+			&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		return c
+	}
+	base := runtime.NumGoroutine()
+	for _, c := range []struct {
+		name  string
+		send  func(c *websocket.Conn) error
+		codes []websocket.StatusCode
+	}{
+		{"MalformedFrame", func(c *websocket.Conn) error { return c.Write(ctx, websocket.MessageText, []byte("{not json")) },
+			[]websocket.StatusCode{4400, websocket.StatusProtocolError}},
+		{"UnknownType", func(c *websocket.Conn) error { return wsjson.Write(ctx, c, wsMessage{Type: "launch_missiles"}) },
+			[]websocket.StatusCode{4400, websocket.StatusProtocolError}},
+		{"SubscribeBeforeInit", func(c *websocket.Conn) error {
+			return wsjson.Write(ctx, c, wsMessage{ID: "1", Type: "subscribe", Payload: json.RawMessage(`{"query":"subscription { __typename }"}`)})
+		}, []websocket.StatusCode{4401, 4400, websocket.StatusProtocolError}},
+		{"OversizedMessage", func(c *websocket.Conn) error {
+			return c.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_init","payload":{"x":"`+strings.Repeat("x", 100<<10)+`"}}`))
+		}, []websocket.StatusCode{websocket.StatusMessageTooBig, 4400, websocket.StatusProtocolError}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn := raw(t)
+			_ = c.send(conn)
+			code, _ := closedWith(t, conn)
+			if !slices.Contains(c.codes, code) {
+				t.Fatalf("close code %d, want one of %v", code, c.codes)
+			}
+			t.Logf("closed with %d", code)
+		})
+	}
+	t.Run("SecondInit", func(t *testing.T) {
+		c := l.dial(t, token)
+		next(t, c, "connection_ack")
+		payload, _ := json.Marshal(map[string]string{"Authorization": token})
+		_ = wsjson.Write(ctx, c, wsMessage{Type: "connection_init", Payload: payload})
+		code, _ := closedWith(t, c)
+		if code != 4429 && code != 4400 && code != websocket.StatusProtocolError {
+			t.Fatalf("close code %d", code)
+		}
+		t.Logf("closed with %d", code)
+	})
+	t.Run("TooManySubscriptions", func(t *testing.T) {
+		c := l.dial(t, token)
+		next(t, c, "connection_ack")
+		for i := range resolvers.DefaultMaxSubscriptionsPerConnection {
+			subscribe(t, c, fmt.Sprint(i), unitSub, map[string]any{"p": f.property.ID})
+		}
+		eventually(t, "subscribed", func() bool { return subscribers(l) == resolvers.DefaultMaxSubscriptionsPerConnection })
+		subscribe(t, c, "one-too-many", unitSub, map[string]any{"p": f.property.ID})
+		m := next(t, c, "next")
+		if m.ID != "one-too-many" || !strings.Contains(string(m.Payload), "RATE_LIMITED") {
+			t.Fatalf("%s %s", m.ID, m.Payload)
+		}
+		c.Close(websocket.StatusNormalClosure, "")
+		eventually(t, "unsubscribed", func() bool { return subscribers(l) == 0 })
+	})
+	t.Run("TooManyStreamsFromOneAddress", func(t *testing.T) {
+		var conns []*websocket.Conn
+		for range resolvers.DefaultMaxStreamsPerClient {
+			c := l.dial(t, token)
+			next(t, c, "connection_ack")
+			conns = append(conns, c)
+		}
+		_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(l.srv.URL, "http")+"/graphql",
+			&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("one stream too many: %v %v", err, resp)
+		}
+		for _, c := range conns {
+			c.Close(websocket.StatusNormalClosure, "")
+		}
+	})
+	var now int
+	eventually(t, "goroutines back to the baseline", func() bool { now = runtime.NumGoroutine(); return now <= base+5 })
 }

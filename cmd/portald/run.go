@@ -93,7 +93,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	streams, endStreams := context.WithCancel(context.Background())
 	defer endStreams()
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{
-		Streams: streams, Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
+		Streams: streams, MaxStreamsPerClient: cfg.GraphQLMaxStreamsPerClient,
+		MaxSubscriptionsPerConnection: cfg.GraphQLMaxSubscriptionsPerConnection, Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
 		Bounds: resolvers.Bounds{Tokens: cfg.GraphQLMaxTokens, Depth: cfg.GraphQLMaxDepth, Fields: cfg.GraphQLMaxFields,
 			Aliases: cfg.GraphQLMaxAliases, RootFields: cfg.GraphQLMaxRootFields},
 		QueryCacheBytes: cfg.GraphQLQueryCacheBytes, AdmitParse: guard.AdmitParse,

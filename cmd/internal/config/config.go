@@ -41,7 +41,9 @@ type Config struct {
 	// The text bounds of a GraphQL operation and the parsed-query cache.
 	GraphQLMaxTokens, GraphQLMaxDepth, GraphQLMaxFields, GraphQLMaxAliases, GraphQLMaxRootFields int
 	GraphQLQueryCacheBytes                                                                       int
-	RequestTimeout                                                                               time.Duration
+	// Subscription bounds.
+	GraphQLMaxStreamsPerClient, GraphQLMaxSubscriptionsPerConnection int
+	RequestTimeout                                                   time.Duration
 	// HTTP server timeouts and the header size limit.
 	HTTPReadHeaderTimeout, HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
 	HTTPMaxHeaderBytes                                                        int
@@ -110,33 +112,35 @@ func Load(getenv func(string) string) (Config, error) {
 		return f
 	}
 	c := Config{
-		DatabaseURL:            str("DATABASE_URL", DefaultDatabaseURL),
-		ListenAddr:             str("LISTEN_ADDR", ":8080"),
-		MetricsAddr:            str("METRICS_ADDR", "127.0.0.1:9090"),
-		SecretKey:              getenv("SECRET_KEY"),
-		TokenTTL:               dur("TOKEN_TTL", 12*time.Hour),
-		RedisURL:               str("REDIS_URL", ""),
-		NATSURL:                str("NATS_URL", ""),
-		NATSStream:             str("NATS_STREAM", "PORTAL_CHANGES"),
-		NATSSubjectPrefix:      str("NATS_SUBJECT_PREFIX", "portal.changes"),
-		RateLimitBurst:         positive("RATE_LIMIT_BURST", 100),
-		ClientRateLimitBurst:   positive("CLIENT_RATE_LIMIT_BURST", 30),
-		GraphQLIntrospection:   boolean("GRAPHQL_INTROSPECTION", true),
-		GraphQLComplexity:      positive("GRAPHQL_COMPLEXITY_LIMIT", 50000),
-		GraphQLMaxTokens:       positive("GRAPHQL_MAX_TOKENS", 5000),
-		GraphQLMaxDepth:        positive("GRAPHQL_MAX_DEPTH", 15),
-		GraphQLMaxFields:       positive("GRAPHQL_MAX_FIELDS", 500),
-		GraphQLMaxAliases:      positive("GRAPHQL_MAX_ALIASES", 30),
-		GraphQLMaxRootFields:   positive("GRAPHQL_MAX_ROOT_FIELDS", 20),
-		GraphQLQueryCacheBytes: positive("GRAPHQL_QUERY_CACHE_BYTES", 32<<20),
-		RequestTimeout:         dur("REQUEST_TIMEOUT", 10*time.Second),
-		HTTPReadHeaderTimeout:  dur("HTTP_READ_HEADER_TIMEOUT", 5*time.Second),
-		HTTPReadTimeout:        dur("HTTP_READ_TIMEOUT", 15*time.Second),
-		HTTPWriteTimeout:       dur("HTTP_WRITE_TIMEOUT", 30*time.Second),
-		HTTPIdleTimeout:        dur("HTTP_IDLE_TIMEOUT", 60*time.Second),
-		HTTPMaxHeaderBytes:     positive("HTTP_MAX_HEADER_BYTES", 256<<10),
-		ShutdownGrace:          dur("SHUTDOWN_GRACE", 15*time.Second),
-		ShutdownDrain:          dur("SHUTDOWN_DRAIN", time.Second),
+		DatabaseURL:                          str("DATABASE_URL", DefaultDatabaseURL),
+		ListenAddr:                           str("LISTEN_ADDR", ":8080"),
+		MetricsAddr:                          str("METRICS_ADDR", "127.0.0.1:9090"),
+		SecretKey:                            getenv("SECRET_KEY"),
+		TokenTTL:                             dur("TOKEN_TTL", 12*time.Hour),
+		RedisURL:                             str("REDIS_URL", ""),
+		NATSURL:                              str("NATS_URL", ""),
+		NATSStream:                           str("NATS_STREAM", "PORTAL_CHANGES"),
+		NATSSubjectPrefix:                    str("NATS_SUBJECT_PREFIX", "portal.changes"),
+		RateLimitBurst:                       positive("RATE_LIMIT_BURST", 100),
+		ClientRateLimitBurst:                 positive("CLIENT_RATE_LIMIT_BURST", 30),
+		GraphQLIntrospection:                 boolean("GRAPHQL_INTROSPECTION", true),
+		GraphQLComplexity:                    positive("GRAPHQL_COMPLEXITY_LIMIT", 50000),
+		GraphQLMaxTokens:                     positive("GRAPHQL_MAX_TOKENS", 5000),
+		GraphQLMaxDepth:                      positive("GRAPHQL_MAX_DEPTH", 15),
+		GraphQLMaxFields:                     positive("GRAPHQL_MAX_FIELDS", 500),
+		GraphQLMaxAliases:                    positive("GRAPHQL_MAX_ALIASES", 30),
+		GraphQLMaxRootFields:                 positive("GRAPHQL_MAX_ROOT_FIELDS", 20),
+		GraphQLQueryCacheBytes:               positive("GRAPHQL_QUERY_CACHE_BYTES", 32<<20),
+		GraphQLMaxStreamsPerClient:           positive("GRAPHQL_MAX_STREAMS_PER_CLIENT", 64),
+		GraphQLMaxSubscriptionsPerConnection: positive("GRAPHQL_MAX_SUBSCRIPTIONS_PER_CONNECTION", 16),
+		RequestTimeout:                       dur("REQUEST_TIMEOUT", 10*time.Second),
+		HTTPReadHeaderTimeout:                dur("HTTP_READ_HEADER_TIMEOUT", 5*time.Second),
+		HTTPReadTimeout:                      dur("HTTP_READ_TIMEOUT", 15*time.Second),
+		HTTPWriteTimeout:                     dur("HTTP_WRITE_TIMEOUT", 30*time.Second),
+		HTTPIdleTimeout:                      dur("HTTP_IDLE_TIMEOUT", 60*time.Second),
+		HTTPMaxHeaderBytes:                   positive("HTTP_MAX_HEADER_BYTES", 256<<10),
+		ShutdownGrace:                        dur("SHUTDOWN_GRACE", 15*time.Second),
+		ShutdownDrain:                        dur("SHUTDOWN_DRAIN", time.Second),
 	}
 	if c.ShutdownDrain >= c.ShutdownGrace {
 		errs = append(errs, fmt.Errorf("SHUTDOWN_DRAIN: %v must be shorter than SHUTDOWN_GRACE (%v)", c.ShutdownDrain, c.ShutdownGrace))
