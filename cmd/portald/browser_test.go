@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
 )
 
@@ -94,7 +96,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		t.Fatalf("result pane: %s", result)
 	}
 	mu.Lock()
-	defer mu.Unlock()
+	// unlocked below, before the page is used again
 	if len(requested) < 5 {
 		t.Fatalf("only %d requests seen: %v", len(requested), requested)
 	}
@@ -104,4 +106,44 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		}
 	}
 	t.Logf("GraphiQL ran the query in Chromium; %d requests, all to %s", len(requested), s.public)
+	mu.Unlock()
+
+	// A subscription over the page's WebSocket: a change made in the
+	// database (as portalctl would) shows in the result pane.
+	sub := `subscription Live($p: ID!) { unitUpdated(propertyId: $p) { number description } }`
+	page = s.public + "/graphiql?" + url.Values{"query": {sub}, "variables": {string(variables)}, "headers": {string(headers)}}.Encode()
+	partStart := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
+		t.Fatalf("browser: navigate: %v (%v)", err, time.Since(partStart))
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(run), chromedp.Click(run)); err != nil {
+		t.Fatalf("browser: run: %v (%v)", err, time.Since(partStart))
+	}
+	// Change the unit until the page shows it (the page subscribes some time
+	// after the click; events before that are not for it).
+	stop := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < 150; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_, _ = store.UpdateUnit(context.Background(), model.PropertyScope(p.ID), u.Unit.ID,
+					model.UnitUpdate{Description: dbtest.Ptr(fmt.Sprint("seen live ", i))})
+			}
+		}
+	}()
+	result, err = chromedp.Run(ctx, chromedp.Poll[string](`(() => { const r = document.querySelector('.result-window');
+	    return r && r.innerText.includes('seen live') ? r.innerText : false; })()`, chromedp.WithPollingTimeout(30*time.Second)))
+	close(stop)
+	<-writerDone
+	if err != nil {
+		pane, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector('.result-window') || {}).innerText || 'no result window'`))
+		t.Fatalf("subscription in the browser: %v; result pane: %q; logs: %s", err, pane, s.logs.String()[max(0, len(s.logs.String())-3000):])
+	}
+	t.Logf("GraphiQL ran a subscription over its WebSocket: %s", strings.Join(strings.Fields(result), " "))
 }
