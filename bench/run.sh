@@ -44,7 +44,7 @@ psql -q "postgres://postgres@127.0.0.1:$PORT/postgres" -c "CREATE DATABASE bench
 psql -q "$DB" -c "CREATE EXTENSION pg_stat_statements"
 
 echo "== build and dataset"
-go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench ./bench/cmd/relaybench
+go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench ./bench/cmd/relaybench ./bench/cmd/subbench
 DATABASE_URL=$DB "$out/bin/benchdata" > "$out/data.json"
 # PostGraphile sees relations through single-column foreign keys; the schema's
 # are composite (they also pin the property), so tell it, in this database only.
@@ -52,7 +52,8 @@ psql -q "$DB" -c "COMMENT ON TABLE unit_users IS E'@foreignKey (unit_id) referen
   -c "COMMENT ON TABLE devices IS E'@foreignKey (user_id) references unit_users (id)'"
 
 echo "== servers"
-RAISED="RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 CLIENT_RATE_LIMIT_BURST=1000000000 CLIENT_RATE_LIMIT_PER_SECOND=1000000000"
+RAISED="RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 CLIENT_RATE_LIMIT_BURST=1000000000 CLIENT_RATE_LIMIT_PER_SECOND=1000000000 GRAPHQL_MAX_STREAMS_PER_CLIENT=1000000"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"  # 10,000 subscribers hold a socket each, on both ends
 env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 LOG_LEVEL=error $RAISED \
   "$out/bin/portald" 2>"$out/portald.log" &
 pids+=($!); P_PORTALD=$!
@@ -94,5 +95,10 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ "Change delivery" == *"${BENCH_ONLY}"* ]]; the
   pids+=($!)
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/14222) 2>/dev/null && break; sleep 0.1; done
   DATABASE_URL=$DB "$out/bin/relaybench" -db "$DB" -nats nats://127.0.0.1:14222 >> "${BENCH_OUT:-BENCHMARKS.md}"
+fi
+if [ -z "${BENCH_ONLY:-}" ] || [[ "Live updates" == *"${BENCH_ONLY}"* ]]; then
+  echo "== live updates (10,000 WebSocket subscribers over two replicas)"
+  "$out/bin/subbench" -data "$out/data.json" -db "$DB" \
+    -targets "http://127.0.0.1:18080=$P_PORTALD,http://127.0.0.1:18084=$P_OPEN" >> "${BENCH_OUT:-BENCHMARKS.md}"
 fi
 echo "wrote BENCHMARKS.md"

@@ -1,0 +1,239 @@
+// Command subbench measures live updates for `make bench` and prints a
+// section of BENCHMARKS.md: many idle WebSocket subscribers spread over
+// two replicas (memory per subscriber), the time from a change's commit to
+// its event at every subscriber of the unit, and a burst of changes to one
+// unit (events delivered, final state).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/residentportal/bff/bench"
+)
+
+type msg struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+type replica struct {
+	url string
+	pid int
+}
+
+func main() {
+	dataFile := flag.String("data", "bench/out/data.json", "dataset description from benchdata")
+	dbURL := flag.String("db", "", "benchmark database")
+	targets := flag.String("targets", "", "url=pid,url=pid: the two replicas")
+	subscribers := flag.Int("subscribers", 10000, "WebSocket subscribers in all")
+	unitsN := flag.Int("units", 2000, "units they watch")
+	changes := flag.Int("changes", 200, "changes timed one by one")
+	flag.Parse()
+	raw, err := os.ReadFile(*dataFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var d bench.Data
+	if err := json.Unmarshal(raw, &d); err != nil {
+		log.Fatal(err)
+	}
+	var reps []replica
+	for _, t := range strings.Split(*targets, ",") {
+		u, p, _ := strings.Cut(t, "=")
+		pid, _ := strconv.Atoi(p)
+		reps = append(reps, replica{u, pid})
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, *dbURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var units []uuid.UUID
+	rows, err := conn.Query(ctx, `SELECT id FROM units WHERE property_id = $1 ORDER BY number LIMIT $2`, d.Property, *unitsN)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for rows.Next() {
+		var id uuid.UUID
+		_ = rows.Scan(&id)
+		units = append(units, id)
+	}
+	rssBefore := make([]int64, len(reps))
+	for i, r := range reps {
+		rssBefore[i] = rssKB(r.pid)
+	}
+
+	// Arrivals: unit → description → the times its subscribers got it.
+	var mu sync.Mutex
+	arrivals := map[string][]time.Time{}
+	var connected atomic.Int64
+	var wg sync.WaitGroup
+	subCtx, stopSubs := context.WithCancel(ctx)
+	for i := range *subscribers {
+		unit := units[i%len(units)]
+		rep := reps[i%len(reps)]
+		wg.Go(func() {
+			c, _, err := websocket.Dial(subCtx, "ws"+strings.TrimPrefix(rep.url, "http")+"/graphql",
+				&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+			if err != nil {
+				log.Printf("dial: %v", err)
+				return
+			}
+			defer c.CloseNow()
+			init, _ := json.Marshal(map[string]string{"Authorization": d.ManagerKey})
+			_ = wsjson.Write(subCtx, c, msg{Type: "connection_init", Payload: init})
+			q, _ := json.Marshal(map[string]any{"query": `subscription($p: ID!, $u: ID) { unitUpdated(propertyId: $p, unitId: $u) { id description } }`,
+				"variables": map[string]any{"p": d.Property, "u": unit}})
+			for {
+				var m msg
+				if err := wsjson.Read(subCtx, c, &m); err != nil {
+					return
+				}
+				switch m.Type {
+				case "connection_ack":
+					_ = wsjson.Write(subCtx, c, msg{ID: "1", Type: "subscribe", Payload: q})
+					connected.Add(1)
+				case "next":
+					now := time.Now()
+					var p struct {
+						Data struct{ UnitUpdated struct{ ID, Description string } }
+					}
+					_ = json.Unmarshal(m.Payload, &p)
+					mu.Lock()
+					key := p.Data.UnitUpdated.ID + "/" + p.Data.UnitUpdated.Description
+					arrivals[key] = append(arrivals[key], now)
+					mu.Unlock()
+				case "ping":
+					_ = wsjson.Write(subCtx, c, msg{Type: "pong"})
+				}
+			}
+		})
+	}
+	for connected.Load() < int64(*subscribers) {
+		<-time.After(50 * time.Millisecond)
+	}
+	<-time.After(2 * time.Second) // subscriptions registered, the processes settled
+	var rss []int64
+	for _, r := range reps {
+		rss = append(rss, rssKB(r.pid))
+	}
+	perUnit := *subscribers / len(units)
+
+	// One change at a time: commit → every subscriber of the unit has it.
+	var lat []time.Duration
+	for i := range *changes {
+		unit := units[(i*7)%len(units)]
+		desc := fmt.Sprint("bench change ", i)
+		commit := time.Now()
+		if _, err := conn.Exec(ctx, `UPDATE units SET description = $2 WHERE id = $1`, unit, desc); err != nil {
+			log.Fatal(err)
+		}
+		commit = time.Now() // the statement's commit returned
+		key := unit.String() + "/" + desc
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			mu.Lock()
+			got := append([]time.Time(nil), arrivals[key]...)
+			mu.Unlock()
+			if len(got) >= perUnit {
+				lat = append(lat, max(0, slices.MaxFunc(got, func(a, b time.Time) int { return a.Compare(b) }).Sub(commit)))
+				break
+			}
+			if time.Now().After(deadline) {
+				log.Printf("change %d: %d of %d subscribers in 5 s", i, len(got), perUnit)
+				lat = append(lat, 5*time.Second)
+				break
+			}
+			<-time.After(time.Millisecond)
+		}
+	}
+	slices.Sort(lat)
+
+	// A burst: 100 changes to one unit within about 50 ms.
+	burstUnit := units[1]
+	for i := range 100 {
+		if _, err := conn.Exec(ctx, `UPDATE units SET description = $2 WHERE id = $1`, burstUnit, fmt.Sprint("burst ", i)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	final := burstUnit.String() + "/burst 99"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(arrivals[final])
+		mu.Unlock()
+		if n >= perUnit || time.Now().After(deadline) {
+			break
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	mu.Lock()
+	burstEvents := 0
+	for k, v := range arrivals {
+		if strings.HasPrefix(k, burstUnit.String()+"/burst ") {
+			burstEvents += len(v)
+		}
+	}
+	finalSeen := len(arrivals[final])
+	mu.Unlock()
+	stopSubs()
+	wg.Wait()
+
+	var out strings.Builder
+	out.WriteString("## Live updates: WebSocket subscribers\n\n")
+	fmt.Fprintf(&out, "`bench/cmd/subbench`: %d WebSocket subscribers (graphql-transport-ws, `unitUpdated` with a manager key), "+
+		"one connection each, spread over %d units (%d per unit) and two portald replicas on one PostgreSQL; changes are made in SQL, "+
+		"as any writer's would be.\n\n", *subscribers, len(units), perUnit)
+	out.WriteString("| replica | subscribers | RSS before MB | RSS with them MB | KB per idle subscriber |\n|---|---|---|---|---|\n")
+	for i, r := range reps {
+		n := *subscribers / len(reps)
+		fmt.Fprintf(&out, "| %s | %d | %.0f | %.0f | %.1f |\n", r.url, n, float64(rssBefore[i])/1024, float64(rss[i])/1024,
+			float64(rss[i]-rssBefore[i])/float64(n))
+	}
+	fmt.Fprintf(&out, "\n%d changes one at a time, from the commit to the event at the last of the unit's %d subscribers "+
+		"(on both replicas): p50 %.1f ms, p90 %.1f ms, **p99 %.1f ms**, max %.1f ms.\n\n", len(lat), perUnit,
+		ms(pct(lat, 0.5)), ms(pct(lat, 0.9)), ms(pct(lat, 0.99)), ms(pct(lat, 1)))
+	fmt.Fprintf(&out, "A burst of 100 changes to one unit (committed one after another): %d events reached its %d subscribers "+
+		"(%.1f each, coalesced from 100), and %d of %d have the final state.\n\n", burstEvents, perUnit,
+		float64(burstEvents)/float64(perUnit), finalSeen, perUnit)
+	fmt.Print(out.String())
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
+}
+
+func rssKB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
