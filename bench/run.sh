@@ -99,6 +99,6 @@ fi
 if [ -z "${BENCH_ONLY:-}" ] || [[ "Live updates" == *"${BENCH_ONLY}"* ]]; then
   echo "== live updates (10,000 WebSocket subscribers over two replicas)"
   "$out/bin/subbench" -data "$out/data.json" -db "$DB" \
-    -targets "http://127.0.0.1:18080=$P_PORTALD,http://127.0.0.1:18084=$P_OPEN" >> "${BENCH_OUT:-BENCHMARKS.md}"
+    -targets "http://127.0.0.1:18080=$P_PORTALD=http://127.0.0.1:19090,http://127.0.0.1:18084=$P_OPEN=http://127.0.0.1:19094" >> "${BENCH_OUT:-BENCHMARKS.md}"
 fi
 echo "wrote BENCHMARKS.md"
