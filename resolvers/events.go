@@ -21,10 +21,14 @@ import (
 type Events struct {
 	mu    sync.Mutex
 	units map[uuid.UUID]map[*subscriber]struct{}
+	// down is true while the notice connection is away: new
+	// subscriptions are refused (UNAVAILABLE) rather than starved.
+	down bool
 }
 
-// NewEvents returns an empty fan-out.
-func NewEvents() *Events { return &Events{units: map[uuid.UUID]map[*subscriber]struct{}{}} }
+// NewEvents returns an empty fan-out, down until its listener says it is
+// up.
+func NewEvents() *Events { return &Events{units: map[uuid.UUID]map[*subscriber]struct{}{}, down: true} }
 
 // changeQueue bounds the change requests waiting for one subscriber: a
 // subscriber that falls further behind is ended (it resubscribes), rather
@@ -42,6 +46,11 @@ type subscriber struct {
 	// behind is closed when changes overflowed.
 	behind     chan struct{}
 	behindOnce sync.Once
+	// interrupted is closed when the notice connection was lost: events
+	// may be missed, so the subscription ends and its client subscribes
+	// again (graphql-ws clients retry by themselves).
+	interrupted     chan struct{}
+	interruptedOnce sync.Once
 }
 
 func (s *subscriber) mark() {
@@ -82,32 +91,40 @@ func (e *Events) Notice(payload string) {
 	}
 }
 
-// ListenerUp is told when the notice connection comes and goes: notices
-// may have been missed meanwhile, so every unit subscriber reads its unit
-// again when it is back.
+// ListenerUp is told when the notice connection comes and goes. When it
+// goes, notices can be missed: rather than leave subscribers silently
+// starved, every subscription is ended with UNAVAILABLE (WebSocket close
+// 1013, "try again later"), and subscribing again works once it is back.
 func (e *Events) ListenerUp(up bool) {
-	if !up {
-		return
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.down = !up
+	if up {
+		return
+	}
 	for _, subs := range e.units {
 		for s := range subs {
-			s.mark()
+			s.interruptedOnce.Do(func() { close(s.interrupted) })
 		}
 	}
 }
 
-func (e *Events) subscribe(unit uuid.UUID) *subscriber {
-	s := &subscriber{unit: unit, dirty: make(chan struct{}, 1), changes: make(chan uuid.UUID, changeQueue), behind: make(chan struct{})}
+func (e *Events) subscribe(unit uuid.UUID) (*subscriber, error) {
+	s := &subscriber{unit: unit, dirty: make(chan struct{}, 1), changes: make(chan uuid.UUID, changeQueue),
+		behind: make(chan struct{}), interrupted: make(chan struct{})}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.down {
+		return nil, errEventsDown
+	}
 	if e.units[unit] == nil {
 		e.units[unit] = map[*subscriber]struct{}{}
 	}
 	e.units[unit][s] = struct{}{}
-	return s
+	return s, nil
 }
+
+var errEventsDown = model.Errorf(model.CodeUnavailable, "live updates are interrupted; subscribe again shortly")
 
 func (e *Events) unsubscribe(s *subscriber) {
 	e.mu.Lock()
@@ -138,16 +155,18 @@ const revocationCheck = 250 * time.Millisecond
 
 type endKey struct{}
 
-// WithEnd returns ctx carrying how a transport ends a subscription whose
-// credential was revoked (the WebSocket closes with 4403; SSE sends an
-// error and ends the stream).
-func WithEnd(ctx context.Context, end func(reason string)) context.Context {
+// WithEnd returns ctx carrying how a transport ends a subscription the
+// server ends: its credential was revoked (code UNAUTHENTICATED: the
+// WebSocket closes with 4403), or live updates were interrupted
+// (UNAVAILABLE: 1013); SSE sends an error with the code and ends the
+// stream.
+func WithEnd(ctx context.Context, end func(code model.Code, reason string)) context.Context {
 	return context.WithValue(ctx, endKey{}, end)
 }
 
-func endSubscription(ctx context.Context, reason string) {
-	if end, ok := ctx.Value(endKey{}).(func(string)); ok {
-		end(reason)
+func endSubscription(ctx context.Context, code model.Code, reason string) {
+	if end, ok := ctx.Value(endKey{}).(func(model.Code, string)); ok {
+		end(code, reason)
 	}
 }
 
@@ -181,7 +200,10 @@ func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitI
 	if err != nil {
 		return err
 	}
-	sub := s.events.subscribe(u.ID)
+	sub, err := s.events.subscribe(u.ID)
+	if err != nil {
+		return err
+	}
 	go func() {
 		defer done()
 		defer s.events.unsubscribe(sub)
@@ -193,11 +215,14 @@ func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitI
 				return
 			case <-tick.C:
 				if err := s.recheck(ctx, propertyID); err != nil {
-					endSubscription(ctx, "the credential was revoked or has expired")
+					endSubscription(ctx, model.CodeUnauthenticated, "the credential was revoked or has expired")
 					return
 				}
 			case <-sub.behind:
-				endSubscription(ctx, "the subscriber fell too far behind; subscribe again")
+				endSubscription(ctx, model.CodeUnavailable, "the subscriber fell too far behind; subscribe again")
+				return
+			case <-sub.interrupted:
+				endSubscription(ctx, model.CodeUnavailable, errEventsDown.Message)
 				return
 			case <-sub.dirty:
 				if onUnit != nil && !onUnit(u) {

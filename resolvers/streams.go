@@ -26,13 +26,14 @@ import (
 
 // Stream bounds (README "Hardening").
 const (
-	wsInitTimeout    = 5 * time.Second
-	wsPingInterval   = 15 * time.Second
-	wsMaxMessage     = 64 << 10
-	sseKeepAlive     = 15 * time.Second
-	closeForbidden   = 4403
-	closeGoingAway   = 1001
-	unauthorizedText = "Forbidden"
+	wsInitTimeout      = 5 * time.Second
+	wsPingInterval     = 15 * time.Second
+	wsMaxMessage       = 64 << 10
+	sseKeepAlive       = 15 * time.Second
+	closeForbidden     = 4403
+	closeGoingAway     = 1001
+	closeTryAgainLater = 1013
+	unauthorizedText   = "Forbidden"
 )
 
 // clearDeadlines lifts the server's read and write deadlines from a
@@ -64,8 +65,12 @@ func websocketTransport(svc *Service, streams context.Context) transport.Websock
 			}
 			if h, ok := ctx.Value(wsHolderKey{}).(*wsHolder); ok && h.conn != nil {
 				conn := h.conn
-				ctx = WithEnd(ctx, func(reason string) {
-					_ = conn.WriteClose(closeForbidden, reason)
+				ctx = WithEnd(ctx, func(code model.Code, reason string) {
+					closeCode := closeTryAgainLater
+					if code == model.CodeUnauthenticated {
+						closeCode = closeForbidden
+					}
+					_ = conn.WriteClose(closeCode, reason)
 					_ = conn.Close()
 				})
 				h.stop = context.AfterFunc(streams, func() { // the server is shutting down
@@ -107,8 +112,8 @@ func (holdingWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts tran
 }
 
 // sseTransport is gqlgen's SSE transport on a stream that outlives the
-// server's deadlines; a credential revoked while subscribed gets an error
-// event with UNAUTHENTICATED, then the end of the stream.
+// server's deadlines; a subscription the server ends gets an error event
+// with its code (UNAUTHENTICATED, UNAVAILABLE), then the end of the stream.
 type sseTransport struct{ streams context.Context }
 
 func (sseTransport) Supports(r *http.Request) bool { return transport.SSE{}.Supports(r) }
@@ -119,8 +124,8 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(t.streams, cancel)() // the server is shutting down
-	ctx = WithEnd(ctx, func(reason string) {
-		b, _ := json.Marshal(map[string]any{"errors": []map[string]any{{"message": reason, "extensions": map[string]any{"code": "UNAUTHENTICATED"}}}})
+	ctx = WithEnd(ctx, func(code model.Code, reason string) {
+		b, _ := json.Marshal(map[string]any{"errors": []map[string]any{{"message": reason, "extensions": map[string]any{"code": string(code)}}}})
 		_, _ = lw.Write(append(append([]byte("event: next\ndata: "), b...), "\n\n"...))
 		lw.Flush()
 		cancel()

@@ -32,23 +32,35 @@ type live struct {
 	srv   *httptest.Server
 }
 
-func newLive(tb testing.TB, url string) *live {
+func newLive(tb testing.TB, url string) *live { return newLiveVia(tb, url, url) }
+
+// newLiveVia is newLive with its notice connections made to listenURL (a
+// proxy that can fail them).
+func newLiveVia(tb testing.TB, url, listenURL string) *live {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store := dbtest.Must[*db.DB](tb)(db.Open(ctx, url, dbtest.Keys(tb), db.Options{}))
+	listener := dbtest.Must[*db.DB](tb)(db.Open(ctx, listenURL, dbtest.Keys(tb), db.Options{}))
 	events := resolvers.NewEvents()
 	svc := resolvers.NewService(store, dbtest.Keys(tb), resolvers.Options{TokenTTL: time.Hour, Events: events})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	done := make(chan struct{}, 2)
 	go func() { store.ListenAuthChanges(ctx, svc.Authenticator(), quiet); done <- struct{}{} }()
 	go func() {
-		store.Listen(ctx, db.EventsChannel, events.Notice, events.ListenerUp, quiet)
+		listener.Listen(ctx, db.EventsChannel, events.Notice, events.ListenerUp, quiet)
 		done <- struct{}{}
 	}()
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes, Streams: ctx})
 	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: quiet, Metrics: edge.NewMetrics(),
 		RequestTimeout: 2 * time.Second, PublicBaseURL: "http://localhost", GraphQL: gql}))
-	tb.Cleanup(func() { cancel(); srv.Close(); <-done; <-done; store.Close() })
+	tb.Cleanup(func() {
+		cancel()
+		srv.Close()
+		<-done
+		<-done
+		store.Close()
+		listener.Close()
+	})
 	eventually(tb, "listener up", svc.Authenticator().Caching)
 	return &live{store: store, svc: svc, srv: srv}
 }
@@ -167,6 +179,26 @@ func TestSubscriptionsOverWebSocket(t *testing.T) {
 			t.Fatalf("%s", m.Payload)
 		}
 		next(t, c, "complete")
+	})
+
+	t.Run("a manager names the unit", func(t *testing.T) {
+		key := dbtest.Must[db.CreatedManagerKey](t)(a.store.CreateManagerKey(ctx, f.property.ID)).Key
+		c := a.dial(t, key)
+		next(t, c, "connection_ack")
+		subscribe(t, c, "none", `subscription($p: ID!) { unitUpdated(propertyId: $p) { id } }`, vars)
+		if m := next(t, c, "next"); !strings.Contains(string(m.Payload), "BAD_USER_INPUT") {
+			t.Fatalf("without unitId: %s", m.Payload)
+		}
+		next(t, c, "complete")
+		subscribe(t, c, "1", `subscription($p: ID!, $u: ID) { unitUpdated(propertyId: $p, unitId: $u) { number description } }`,
+			map[string]any{"p": f.property.ID, "u": f.neighbour.Unit.ID})
+		eventually(t, "subscribed", func() bool { return subscribers(a) == 1 })
+		dbtest.Must[model.UnitUpdateResult](t)(b.store.UpdateUnit(ctx, scope, f.neighbour.Unit.ID, model.UnitUpdate{Description: dbtest.Ptr("managed")}))
+		if m := next(t, c, "next"); !strings.Contains(string(m.Payload), `"number":"102","description":"managed"`) {
+			t.Fatalf("%s", m.Payload)
+		}
+		c.Close(websocket.StatusNormalClosure, "")
+		eventually(t, "unsubscribed", func() bool { return subscribers(a) == 0 })
 	})
 
 	t.Run("a bad credential is closed with 4403", func(t *testing.T) {
@@ -355,4 +387,50 @@ func TestWebSocketProtocolAbuse(t *testing.T) {
 	})
 	var now int
 	eventually(t, "goroutines back to the baseline", func() bool { now = runtime.NumGoroutine(); return now <= base+5 })
+}
+
+// When the notice connection stalls, subscribers are told (close 1013, try
+// again later) instead of being starved, subscribing is refused while it is
+// away, and works again once the listener is back.
+func TestSubscribersToldWhenEventsStall(t *testing.T) {
+	url := dbtest.NewURL(t)
+	proxy := dbtest.NewProxy(t, url)
+	l := newLiveVia(t, url, proxy.URL(url))
+	ctx := context.Background()
+	f := newFixture(t, l.store, db.PropertyInput{})
+	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	vars := map[string]any{"p": f.property.ID}
+	c := l.dial(t, token)
+	next(t, c, "connection_ack")
+	subscribe(t, c, "1", unitSub, vars)
+	eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+	proxy.Freeze()
+	code, took := closedWith(t, c)
+	if code != 1013 {
+		t.Fatalf("close code %d", code)
+	}
+	t.Logf("the subscriber was told after %v (close 1013)", took.Round(time.Millisecond))
+	// Once the listener has reconnected (new connections pass the proxy),
+	// subscribing again works and events flow.
+	var again *websocket.Conn
+	eventually(t, "subscribed again", func() bool {
+		again = l.dial(t, token)
+		next(t, again, "connection_ack")
+		subscribe(t, again, "1", unitSub, vars)
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+			if subscribers(l) == 1 {
+				return true
+			}
+			<-time.After(10 * time.Millisecond)
+		}
+		again.CloseNow() // refused with UNAVAILABLE while the listener is away
+		return false
+	})
+	dbtest.Must[model.UnitUpdateResult](t)(l.store.UpdateUnit(ctx, model.PropertyScope(f.property.ID), f.unit.Unit.ID,
+		model.UnitUpdate{Description: dbtest.Ptr("after the stall")}))
+	for {
+		if m := next(t, again, "next"); strings.Contains(string(m.Payload), "after the stall") {
+			break
+		}
+	}
 }
