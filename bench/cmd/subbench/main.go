@@ -141,7 +141,9 @@ func main() {
 				case "next":
 					now := time.Now()
 					var p struct {
-						Data struct{ UnitUpdated struct{ ID, Description string } }
+						Data struct {
+							UnitUpdated struct{ ID, Description string }
+						}
 					}
 					_ = json.Unmarshal(m.Payload, &p)
 					last[i].Store(p.Data.UnitUpdated.Description)
