@@ -362,3 +362,33 @@ func TestNewDocumentsChargeTheClient(t *testing.T) {
 		t.Fatalf("a cached document: %d %s", r.status, r.body)
 	}
 }
+
+// Subscribing costs one call per root field, like a query; its events
+// cost nothing (they are not requests).
+func TestSubscribingIsCharged(t *testing.T) {
+	s := newServer(t)
+	r := s.send(t, "POST", "/graphql", `{"query":"mutation { login(propertyId: \"`+s.property.ID.String()+`\", hashedSecret: \"`+s.unit.PortalSecret+`\") { token } }"}`)
+	var login struct {
+		Data struct{ Login struct{ Token string } }
+	}
+	if json.Unmarshal([]byte(r.body), &login) != nil || login.Data.Login.Token == "" {
+		t.Fatalf("login: %s", r.body)
+	}
+	req, _ := http.NewRequest("POST", s.srv.URL+"/graphql", strings.NewReader(fmt.Sprintf(
+		`{"query":"subscription { unitUpdated(propertyId: \"%s\") { id } }"}`, s.property.ID)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", login.Data.Login.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// 100 − 1 (a subscription has one root field); the login went to the
+	// public bucket. (An SSE stream's headers are sent before the operation
+	// is charged, so the charge shows in the bucket, not in RateLimit.)
+	if d := s.limiter.Peek("property:" + s.property.ID.String()); d.Remaining != 99 {
+		t.Fatalf("the residents' bucket holds %d after subscribing, want 99", d.Remaining)
+	}
+}
