@@ -83,6 +83,9 @@ func (e *Events) Notice(payload string) {
 			s.mark()
 			continue
 		}
+		if s.changes == nil {
+			continue
+		}
 		select {
 		case s.changes <- change:
 		default:
@@ -109,9 +112,11 @@ func (e *Events) ListenerUp(up bool) {
 	}
 }
 
-func (e *Events) subscribe(unit uuid.UUID) (*subscriber, error) {
-	s := &subscriber{unit: unit, dirty: make(chan struct{}, 1), changes: make(chan uuid.UUID, changeQueue),
-		behind: make(chan struct{}), interrupted: make(chan struct{})}
+func (e *Events) subscribe(unit uuid.UUID, changes bool) (*subscriber, error) {
+	s := &subscriber{unit: unit, dirty: make(chan struct{}, 1), behind: make(chan struct{}), interrupted: make(chan struct{})}
+	if changes { // a unit subscriber has no queue (a nil channel is never ready)
+		s.changes = make(chan uuid.UUID, changeQueue)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.down {
@@ -200,7 +205,7 @@ func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitI
 	if err != nil {
 		return err
 	}
-	sub, err := s.events.subscribe(u.ID)
+	sub, err := s.events.subscribe(u.ID, onChange != nil)
 	if err != nil {
 		return err
 	}
