@@ -9,18 +9,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/db/relay"
+	"github.com/residentportal/bff/db/relay/relaytest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/rest"
@@ -50,18 +49,9 @@ func (r *recorder) Apply(_ context.Context, c Change) error {
 // with the manager key, applies it and reports APPLIED — or, for a change
 // its sink keeps refusing, FAILED with the reason after MaxDeliver tries.
 func TestWifisyncEndToEnd(t *testing.T) {
-	nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("no NATS: %v", err)
-	}
-	defer nc.Close()
-	js := dbtest.Must[jetstream.JetStream](t)(jetstream.New(nc))
-	id := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	cfg := relay.Config{Stream: "TEST_WIFISYNC_" + strings.ToUpper(id), SubjectPrefix: "test." + id + ".changes", Poll: 100 * time.Millisecond}
-	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), cfg.Stream) })
+	js := relaytest.JetStream(t)
+	cfg := relaytest.Names(t, js, "wifisync")
+	cfg.Poll = 100 * time.Millisecond
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -98,6 +88,7 @@ func TestWifisyncEndToEnd(t *testing.T) {
 	go func() { defer close(relayDone); relay.New(store, js, cfg, quiet, nil).Run(ctx) }()
 	defer func() { cancel(); <-relayDone }()
 	var cons jetstream.Consumer
+	var err error
 	deadline := time.Now().Add(10 * time.Second)
 	for { // the relay makes the stream
 		cons, err = js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{Durable: "wifisync", FilterSubject: cfg.SubjectPrefix + ".>",

@@ -5,16 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/db/relay/relaytest"
 	"github.com/residentportal/bff/graph/model"
 )
 
@@ -23,18 +21,9 @@ import (
 // (the machine's NATS, a stream of the test's own); the outbox gauges are
 // on /metrics.
 func TestPortaldRelaysChanges(t *testing.T) {
-	nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("no NATS: %v", err)
-	}
-	defer nc.Close()
-	js := dbtest.Must[jetstream.JetStream](t)(jetstream.New(nc))
-	id := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	stream, prefix := "TEST_PORTALD_"+strings.ToUpper(id), "test."+id+".changes"
-	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream) })
+	js := relaytest.JetStream(t)
+	cfg := relaytest.Names(t, js, "portald")
+	stream, prefix := cfg.Stream, cfg.SubjectPrefix
 
 	url := dbtest.NewURL(t)
 	ctx := context.Background()
@@ -42,7 +31,7 @@ func TestPortaldRelaysChanges(t *testing.T) {
 	defer store.Close()
 	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Relay Court")}))
 	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "7"}))
-	s := start(t, map[string]string{"DATABASE_URL": url, "NATS_URL": "nats://127.0.0.1:4222", "NATS_STREAM": stream, "NATS_SUBJECT_PREFIX": prefix}, nil)
+	s := start(t, map[string]string{"DATABASE_URL": url, "NATS_URL": relaytest.URL, "NATS_STREAM": stream, "NATS_SUBJECT_PREFIX": prefix}, nil)
 
 	base := fmt.Sprintf("%s/residents/properties/%s", s.public, p.ID)
 	resp := dbtest.Must[*http.Response](t)(http.Post(base+"/units/logins", "application/json", strings.NewReader(`{"hashedSecret":"`+u.PortalSecret+`"}`)))

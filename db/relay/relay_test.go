@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,39 +19,11 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/db/relay"
+	"github.com/residentportal/bff/db/relay/relaytest"
 	"github.com/residentportal/bff/graph/model"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// machineNATS connects to the machine's NATS (127.0.0.1:4222, JetStream
-// on); without it tests skip, unless CI is set.
-func machineNATS(tb testing.TB) jetstream.JetStream {
-	tb.Helper()
-	nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("NATS: %v", err)
-		}
-		tb.Skipf("no NATS on 127.0.0.1:4222: %v", err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return js
-}
-
-// names returns a stream and subject prefix of the test's own, deleted
-// when it ends.
-func names(tb testing.TB, js jetstream.JetStream) relay.Config {
-	tb.Helper()
-	id := strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-	cfg := relay.Config{Stream: "TEST_" + strings.ToUpper(id), SubjectPrefix: "test." + id + ".changes"}
-	tb.Cleanup(func() { _ = js.DeleteStream(context.Background(), cfg.Stream) })
-	return cfg
-}
 
 // world is a property with units whose change requests fill the outbox.
 type world struct {
@@ -148,8 +119,8 @@ func exactlyOnceInOrder(tb testing.TB, w *world, got map[uuid.UUID][]relay.Messa
 // outbox at once: every row reaches the stream exactly once, each unit's in
 // the order written, and every row ends PUBLISHED.
 func TestThreeRelaysPublishEachRowOnceInOrder(t *testing.T) {
-	js := machineNATS(t)
-	cfg := names(t, js)
+	js := relaytest.JetStream(t)
+	cfg := relaytest.Names(t, js, "relay")
 	cfg.Units, cfg.Batch = 3, 7 // small transactions, so the relays interleave
 	w := newWorld(t, 12)
 	w.churn(t, 6)

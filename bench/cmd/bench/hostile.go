@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/residentportal/bff/bench"
 )
 
 // The hostile section of BENCHMARKS.md: what the worst operations an
@@ -141,11 +143,11 @@ func (b *runner) hostile(report *strings.Builder) {
 		}
 		slices.Sort(st)
 		fmt.Fprintf(report, "| %s | %d | %s | %.2f | %.2f | %.2f |\n", a.name, len(a.body(0)), strings.Join(st, " "),
-			ms(cpu)/n, ms(pct(lat, 0.5)), ms(pct(lat, 0.99)))
+			bench.Ms(cpu)/n, bench.Ms(bench.Pct(lat, 0.5)), bench.Ms(bench.Pct(lat, 0.99)))
 	}
 
 	// Memory: 1,000 distinct maximal documents (60 KiB each, admitted).
-	before := rssKB(open.pid)
+	before := bench.RSSKB(open.pid)
 	pad := strings.Repeat("#", 58<<10)
 	for i := range 1000 {
 		body := gqlBody(fmt.Sprintf(`{ __type(name: "Unit") { %s } }`+"\n#%d%s", strings.TrimSpace(strings.Repeat("name ", 498)), i, pad))
@@ -153,7 +155,7 @@ func (b *runner) hostile(report *strings.Builder) {
 			log.Printf("maximal document %d: status %d", i, status)
 		}
 	}
-	after := rssKB(open.pid)
+	after := bench.RSSKB(open.pid)
 	fmt.Fprintf(report, "\n1,000 distinct maximal documents (60 KiB, 500 fields each, all admitted and cached as far as the 32 MiB "+
 		"parsed-query cache holds): portald's RSS %.0f MB before, **%.0f MB after** (target ≤ 128 MB).\n\n", float64(before)/1024, float64(after)/1024)
 

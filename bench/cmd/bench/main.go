@@ -154,11 +154,11 @@ func main() {
 				if floor != nil && floor.requests > 0 {
 					slices.Sort(floor.latencies)
 					ratio = fmt.Sprintf("%.2f", rate/(float64(floor.requests)/floor.elapsed.Seconds()))
-					p99ratio = fmt.Sprintf("%.2f", float64(pct(r.latencies, 0.99))/float64(pct(floor.latencies, 0.99)))
+					p99ratio = fmt.Sprintf("%.2f", float64(bench.Pct(r.latencies, 0.99))/float64(bench.Pct(floor.latencies, 0.99)))
 				}
-				perReq := func(d time.Duration) float64 { return ms(d) / float64(max(1, r.requests)) }
+				perReq := func(d time.Duration) float64 { return bench.Ms(d) / float64(max(1, r.requests)) }
 				fmt.Fprintf(&report, "| %d | %s | %.0f | %s | %.2f | %.2f | %.2f | %s | %d | %.2f | %.3f | %.3f | %.0f |\n", c, n, rate, ratio,
-					ms(pct(r.latencies, 0.5)), ms(pct(r.latencies, 0.9)), ms(pct(r.latencies, 0.99)), p99ratio, r.errors,
+					bench.Ms(bench.Pct(r.latencies, 0.5)), bench.Ms(bench.Pct(r.latencies, 0.9)), bench.Ms(bench.Pct(r.latencies, 0.99)), p99ratio, r.errors,
 					float64(r.statements)/float64(max(1, r.requests)), perReq(r.cpu), perReq(r.dbCPU), float64(r.rssKB)/1024)
 			}
 		}
@@ -172,15 +172,6 @@ func main() {
 	if err := os.WriteFile(*out, []byte(report.String()), 0o644); err != nil {
 		log.Fatal(err)
 	}
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func pct(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
 }
 
 type runner struct {
@@ -351,7 +342,7 @@ func (b *runner) run(t target, mk request, c int) result {
 	done := make(chan struct{})
 	go func() { // sample the server's resident set
 		for {
-			rss.Store(max(rss.Load(), rssKB(t.pid)))
+			rss.Store(max(rss.Load(), bench.RSSKB(t.pid)))
 			select {
 			case <-done:
 				return
@@ -463,18 +454,3 @@ func statFields(pid int) []string {
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on Linux).
 const clockTicks = 100
-
-func rssKB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			return n
-		}
-	}
-	return 0
-}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/residentportal/bff/bench"
 	"io"
 	"log"
 	"log/slog"
@@ -132,7 +133,7 @@ func main() {
 		cfg = fresh(fmt.Sprintf("steady%d", n))
 		lat, msgs, dups := steady(ctx, admin, js, cfg, units, *rate, *seconds, func(ctx context.Context) func() { return relays(ctx, n, cfg) })
 		fmt.Fprintf(&out, "| %d | %.0f | %.1f | %.1f | %.1f | %.1f | %d | %d |\n", n, float64(info.State.Msgs)/drained.Seconds(),
-			ms(pct(lat, 0.5)), ms(pct(lat, 0.9)), ms(pct(lat, 0.99)), ms(pct(lat, 1)), msgs, dups)
+			bench.Ms(bench.Pct(lat, 0.5)), bench.Ms(bench.Pct(lat, 0.9)), bench.Ms(bench.Pct(lat, 0.99)), bench.Ms(bench.Pct(lat, 1)), msgs, dups)
 		_ = js.DeleteStream(ctx, cfg.Stream)
 		_ = js.DeleteStream(ctx, fmt.Sprintf("BENCH_BACKLOG%d", n))
 	}
@@ -235,13 +236,4 @@ func steady(ctx context.Context, admin *pgx.Conn, js jetstream.JetStream, cfg re
 	}
 	slices.Sort(lat)
 	return lat, len(arrived), dups
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func pct(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
 }

@@ -104,7 +104,7 @@ func main() {
 	}
 	rssBefore, liveBefore := make([]int64, len(reps)), make([]int64, len(reps))
 	for i, r := range reps {
-		rssBefore[i], liveBefore[i] = rssKB(r.pid), liveKB(r.metrics)
+		rssBefore[i], liveBefore[i] = bench.RSSKB(r.pid), liveKB(r.metrics)
 	}
 
 	// Arrivals: unit → description → the times its subscribers got it.
@@ -163,7 +163,7 @@ func main() {
 	<-time.After(2 * time.Second) // subscriptions registered, the processes settled
 	var rss, live []int64
 	for _, r := range reps {
-		rss, live = append(rss, rssKB(r.pid)), append(live, liveKB(r.metrics))
+		rss, live = append(rss, bench.RSSKB(r.pid)), append(live, liveKB(r.metrics))
 	}
 	perUnit := *subscribers / len(units)
 
@@ -251,32 +251,9 @@ func main() {
 		"that portald's GOGC=400 lets accumulate, and memory the runtime has not yet returned.\n")
 	fmt.Fprintf(&out, "\n%d changes one at a time, from the commit to the event at the last of the unit's %d subscribers "+
 		"(on both replicas): p50 %.1f ms, p90 %.1f ms, **p99 %.1f ms**, max %.1f ms.\n\n", len(lat), perUnit,
-		ms(pct(lat, 0.5)), ms(pct(lat, 0.9)), ms(pct(lat, 0.99)), ms(pct(lat, 1)))
+		bench.Ms(bench.Pct(lat, 0.5)), bench.Ms(bench.Pct(lat, 0.9)), bench.Ms(bench.Pct(lat, 0.99)), bench.Ms(bench.Pct(lat, 1)))
 	fmt.Fprintf(&out, "A burst of 100 changes to one unit (committed one after another): %d events reached its %d subscribers "+
 		"(%.1f each, coalesced from 100), and the last event of %d of the %d is the final state.\n\n", burstEvents, perUnit,
 		float64(burstEvents)/float64(perUnit), finalSeen, perUnit)
 	fmt.Print(out.String())
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func pct(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
-}
-
-func rssKB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return n
-		}
-	}
-	return 0
 }
