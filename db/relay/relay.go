@@ -237,24 +237,38 @@ func (r *Relay) publish(ctx context.Context, pending []model.ChangeRequest) ([]u
 	}
 	timeout := time.NewTimer(r.cfg.AckWait)
 	defer timeout.Stop()
+	expired := false             // after AckWait, only acknowledgements already in count
 	done := map[uuid.UUID]bool{} // units whose prefix has ended
 	var ok []uuid.UUID
-	for i, f := range futures {
-		c := pending[i]
-		if f == nil || done[c.UnitID] {
-			done[c.UnitID] = true
-			continue
+	acked := func(f jetstream.PubAckFuture) bool {
+		select { // an answer already there wins over the timer
+		case <-f.Ok():
+			return true
+		case <-f.Err():
+			return false
+		default:
+		}
+		if expired {
+			return false
 		}
 		select {
 		case <-f.Ok():
-			ok = append(ok, c.ID)
-			continue
+			return true
 		case <-f.Err():
 		case <-timeout.C:
-			timeout.Reset(0) // the rest have had their time too
+			expired = true
 		case <-ctx.Done():
+			expired = true
 		}
-		done[c.UnitID], failed = true, true
+		return false
+	}
+	for i, f := range futures {
+		c := pending[i]
+		if f == nil || done[c.UnitID] || !acked(f) {
+			done[c.UnitID], failed = true, true
+			continue
+		}
+		ok = append(ok, c.ID)
 	}
 	if failed {
 		r.failures.Add(float64(len(pending) - len(ok)))
