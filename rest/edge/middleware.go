@@ -96,6 +96,11 @@ func Observe(log *slog.Logger, m *Metrics) func(http.Handler) http.Handler {
 			}
 			elapsed := time.Since(start)
 			route := RoutePattern(r)
+			if Streaming(r) {
+				// A subscription stream lasts minutes: its own series, so
+				// that it does not stretch the route's request latencies.
+				route += " (stream)"
+			}
 			if m != nil {
 				m.observe(r.Method, route, rec.status, elapsed)
 			}
