@@ -7,7 +7,7 @@ export PATH := $(PATH):/usr/local/go/bin
 
 ## test: everything CI runs — services up, generated code in sync, vet, the whole suite
 test:
-	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh redis && \
+	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh redis && .ci/services.sh nats && \
 	  export TEST_DATABASE_URL && echo "tests use $$TEST_DATABASE_URL" && \
 	  $(MAKE) --no-print-directory check-generate vet && \
 	  $(GO) test -count=1 -race -timeout 20m ./... && \

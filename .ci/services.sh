@@ -3,6 +3,7 @@
 #   .ci/services.sh postgres   → prints a DATABASE_URL of a running PostgreSQL
 #   .ci/services.sh database N → the same, for database N (created if missing)
 #   .ci/services.sh redis      → makes sure Redis answers on 127.0.0.1:6379
+#   .ci/services.sh nats       → makes sure NATS (JetStream on) answers on 127.0.0.1:4222
 # PostgreSQL: the machine's cluster on 127.0.0.1:5432 if it answers or can be
 # started; otherwise a private cluster under .data/pg (git-ignored) on port
 # 55432, run as the postgres user (PostgreSQL refuses to run as root).
@@ -56,6 +57,17 @@ ensure_redis() {
   log "Redis did not start"; return 1
 }
 
+ensure_nats() {
+  if (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then return; fi
+  [ -x /usr/sbin/nats-server ] || { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >&2; }
+  log "starting NATS (JetStream) on 127.0.0.1:4222"
+  mkdir -p /var/lib/nats-server
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log >&2
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && return; sleep 0.2; done
+  log "NATS did not start"; return 1
+}
+
 ensure_database() {
   local admin name=$1
   admin=$(ensure_postgres)
@@ -70,5 +82,6 @@ case "${1:-}" in
   postgres) ensure_postgres ;;
   database) ensure_database "${2:?database name}" ;;
   redis) ensure_redis ;;
-  *) echo "usage: $0 postgres | database NAME | redis" >&2; exit 2 ;;
+  nats) ensure_nats ;;
+  *) echo "usage: $0 postgres | database NAME | redis | nats" >&2; exit 2 ;;
 esac
