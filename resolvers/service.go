@@ -414,6 +414,11 @@ func (s *Service) UpdateUnitUser(ctx context.Context, propertyID, userID uuid.UU
 	if err := upd.Validate(); err != nil {
 		return model.UnitUserUpdateResult{}, err
 	}
+	// Input before existence (the vendor's order of checks): a body userId
+	// other than the path's is 400 even for a user that is not found.
+	if upd.ID != nil && *upd.ID != userID {
+		return model.UnitUserUpdateResult{}, model.InvalidField("userId", "does not match the user in the path")
+	}
 	return s.store.UpdateUnitUser(ctx, scope, userID, upd)
 }
 

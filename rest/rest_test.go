@@ -284,6 +284,9 @@ func TestErrors(t *testing.T) {
 		{"short secret", "PUT", w.path("%s/units", pid), `{"secret":"short"}`, auth, 400, "secret"},
 		{"type change", "PUT", w.path("%s/units/users/%s", pid, w.linked.ID), `{"type":"GUEST"}`, auth, 400, "type"},
 		{"userId mismatch", "PUT", w.path("%s/units/users/%s", pid, w.linked.ID), map[string]any{"userId": w.unit.Unit.UnitUserID}, auth, 400, "userId"},
+		// Input before existence: the mismatch is 400 for a user that is not found too.
+		{"userId mismatch, unknown user", "PUT", w.path("%s/units/users/%s", pid, uuid.New()), map[string]any{"userId": w.unit.Unit.UnitUserID}, auth, 400, "userId"},
+		{"userId mismatch, another unit's user", "PUT", w.path("%s/units/users/%s", pid, w.other.Unit.UnitUserID), map[string]any{"userId": w.unit.Unit.UnitUserID}, auth, 400, "userId"},
 		{"bad user status", "PUT", w.path("%s/units/users/%s", pid, w.linked.ID), `{"status":"GONE"}`, auth, 400, "status"},
 		// 401
 		{"no token", "GET", w.path("%s/units", pid), nil, nil, 401, ""},
