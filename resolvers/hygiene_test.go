@@ -118,7 +118,7 @@ func TestBodyLimit(t *testing.T) {
 	h := endpoint(t, r.svc, resolvers.GraphQLOptions{ComplexityLimit: 1000})
 	big := mustJSON(map[string]any{"query": "{ __typename }", "variables": map[string]any{"pad": strings.Repeat("x", 70<<10)}})
 	status, body := send(h, "POST", "/graphql", big)
-	if status != 413 {
+	if status != 413 || !strings.Contains(body, `"code":"PAYLOAD_TOO_LARGE"`) {
 		t.Fatalf("70 KiB: %d %s", status, body)
 	}
 	// Without a Content-Length the limit holds while reading.

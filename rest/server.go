@@ -134,7 +134,13 @@ func closeWhile(draining *atomic.Bool) func(http.Handler) http.Handler {
 	}
 }
 
-func tooLarge(w http.ResponseWriter, _ *http.Request) {
+// tooLarge answers a body over the limit in the shape of its endpoint:
+// GraphQL's errors on /graphql, the vendor error body elsewhere.
+func tooLarge(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/graphql" {
+		resolvers.WriteGraphQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body exceeds 64 KiB")
+		return
+	}
 	edge.WriteError(w, http.StatusRequestEntityTooLarge, "request body exceeds 64 KiB", "", nil)
 }
 

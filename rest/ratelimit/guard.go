@@ -23,6 +23,10 @@ import (
 // minute, spent before a login is evaluated.
 var FailedLogins = Config{Burst: 10, PerSecond: 10.0 / 60}
 
+// failedLoginsPolicy names the failed-login budget in RateLimit headers
+// (10 a minute: q=10;w=60).
+const failedLoginsPolicy = "failed-logins"
+
 // DefaultClients is the shape of a client address's bucket, which calls
 // without a recognised credential (public routes, missing or bogus
 // credentials, ids that are not properties) are charged first.
@@ -140,11 +144,16 @@ func (g *Guard) spend(ctx context.Context, header http.Header, transport string,
 }
 
 // setHeaders writes the draft-ietf-httpapi-ratelimit-headers-09 fields and,
-// when refused, Retry-After.
+// when refused, Retry-After. Buckets refill per second (w=1), except the
+// failed-login budget, which counts per minute.
 func setHeaders(h http.Header, policy string, d Decision) {
 	secs := int(math.Ceil(d.Wait.Seconds()))
 	name := strconv.Quote(policy)
-	h["Ratelimit-Policy"] = []string{name + ";q=" + strconv.Itoa(d.Burst) + ";w=1"}
+	window := ";w=1"
+	if policy == failedLoginsPolicy {
+		window = ";w=60"
+	}
+	h["Ratelimit-Policy"] = []string{name + ";q=" + strconv.Itoa(d.Burst) + window}
 	h["Ratelimit"] = []string{name + ";r=" + strconv.Itoa(d.Remaining) + ";t=" + strconv.Itoa(secs)}
 	if !d.Allowed {
 		h["Retry-After"] = []string{strconv.Itoa(max(1, secs))}
@@ -184,7 +193,7 @@ func (g *Guard) REST(public, login bool) func(http.Handler) http.Handler {
 			if login {
 				if d, blocked := g.loginBlocked(ctx); blocked {
 					g.count("rest", false)
-					setHeaders(w.Header(), "client", d)
+					setHeaders(w.Header(), failedLoginsPolicy, d)
 					edge.WriteError(w, http.StatusTooManyRequests, "too many failed logins from this client; try again later", "", nil)
 					return
 				}
@@ -255,7 +264,7 @@ func (q graphQLGuard) InterceptOperation(ctx context.Context, next graphql.Opera
 	if login {
 		if d, blocked := q.g.loginBlocked(ctx); blocked {
 			q.g.count("graphql", false)
-			setHeaders(header, "client", d)
+			setHeaders(header, failedLoginsPolicy, d)
 			return limited(ctx, "too many failed logins from this client; try again later")
 		}
 	}

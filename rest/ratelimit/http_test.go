@@ -217,6 +217,10 @@ func TestFailedLoginsStoppedPerClient(t *testing.T) {
 	if statuses[401] != ratelimit.FailedLogins.Burst || statuses[429] != 30-ratelimit.FailedLogins.Burst {
 		t.Fatalf("statuses = %v", statuses)
 	}
+	// The refusal advertises the budget it is: 10 a minute.
+	if r := s.send(t, "POST", login, `{"hashedSecret":"guess"}`); r.header.Get("RateLimit-Policy") != `"failed-logins";q=10;w=60` {
+		t.Fatalf("RateLimit-Policy = %q", r.header.Get("RateLimit-Policy"))
+	}
 	// The property's public bucket lost only the attempts that reached
 	// it; the residents' bucket lost nothing.
 	d := s.limiter.Peek("public:" + s.property.ID.String())
