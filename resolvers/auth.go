@@ -193,6 +193,10 @@ func (a *Authenticator) manager(ctx context.Context, key string) (model.Principa
 
 var errBadKey = model.Errorf(model.CodeUnauthenticated, "invalid or revoked manager key")
 
+// errKeyOnREST refuses a valid manager key on the resident-only REST API.
+var errKeyOnREST = model.Errorf(model.CodeUnauthenticated,
+	"the REST API is for residents: send a unit token (manager keys work on the GraphQL API)")
+
 // credentialOf is a request's Authorization header, authenticated at most
 // once and only when an operation needs it (public routes ignore the
 // header); a token's signature is checked at most once too.
@@ -272,7 +276,7 @@ func principal(ctx context.Context) (model.Principal, error) {
 		c.principal, c.err = c.auth.authenticate(ctx, c)
 		// SECURITY: manager keys are for the GraphQL API only.
 		if c.err == nil && c.residentOnly && c.principal.Kind != model.Resident {
-			c.principal, c.err = model.Principal{}, errBadKey
+			c.principal, c.err = model.Principal{}, errKeyOnREST
 		}
 	})
 	return c.principal, c.err

@@ -450,3 +450,13 @@ func TestUncheckedFileServedAsDownload(t *testing.T) {
 		t.Fatalf("%d %q %q", r.status, r.header.Get("Content-Type"), r.header.Get("Content-Disposition"))
 	}
 }
+
+// A valid manager key on REST says what to use instead.
+func TestManagerKeyOnRESTSaysWhy(t *testing.T) {
+	w := newWorld(t)
+	key := dbtest.Must[db.CreatedManagerKey](t)(w.store.CreateManagerKey(context.Background(), w.p.ID)).Key
+	e := wantError(t, w.do(t, "GET", w.path("%s/units", w.p.ID), nil, "Authorization", key), 401, "")
+	if !strings.Contains(e.Message, "REST API is for residents") {
+		t.Fatalf("message: %q", e.Message)
+	}
+}
