@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -413,6 +414,12 @@ func (env *envelope) params(p *graphql.RawParams) error {
 	return nil
 }
 
+// jsonBody reports whether r's body is declared as JSON.
+func jsonBody(r *http.Request) bool {
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mediaType == "application/json"
+}
+
 // getTooLarge reports whether a GET request's parameters, decoded, hold
 // more than maxBody bytes: a GET is held to the body limit of a POST.
 func getTooLarge(r *http.Request, maxBody int64) bool {
@@ -433,6 +440,11 @@ func getTooLarge(r *http.Request, maxBody int64) bool {
 // secret) and maps operation errors to HTTP statuses.
 func statusFromErrors(maxBody int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && !jsonBody(r) {
+			WriteGraphQLError(w, http.StatusUnsupportedMediaType, "BAD_REQUEST",
+				"a GraphQL POST is sent as Content-Type: application/json")
+			return
+		}
 		if r.Method == http.MethodPost {
 			if maxBody > 0 && r.ContentLength > maxBody {
 				WriteGraphQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body too large")

@@ -159,3 +159,16 @@ func TestPanicRecovered(t *testing.T) {
 		t.Fatal("the server did not survive the panic")
 	}
 }
+
+// A POST that is not JSON gets GraphQL's error shape with a code.
+func TestGraphQLPostNeedsJSON(t *testing.T) {
+	r := newReplica(t, dbtest.NewURL(t))
+	h := endpoint(t, r.svc, resolvers.GraphQLOptions{ComplexityLimit: 1000})
+	req := httptest.NewRequest("POST", "/graphql", strings.NewReader("query={__typename}"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusUnsupportedMediaType || !strings.Contains(w.Body.String(), `"code":"BAD_REQUEST"`) {
+		t.Fatalf("%d %s", w.Code, w.Body.String())
+	}
+}

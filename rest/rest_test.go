@@ -460,3 +460,28 @@ func TestManagerKeyOnRESTSaysWhy(t *testing.T) {
 		t.Fatalf("message: %q", e.Message)
 	}
 }
+
+// HEAD answers as GET without the body; GraphQL takes GET and POST only.
+func TestHeadAndGraphQLMethods(t *testing.T) {
+	w := newWorld(t)
+	for _, c := range []struct {
+		method, path string
+		header       []string
+		status       int
+	}{
+		{"HEAD", "/healthz", nil, 200},
+		{"HEAD", w.path("%s/access", w.p.ID), nil, 200},
+		{"HEAD", w.path("%s/units", w.p.ID), []string{"Authorization", w.token}, 200},
+		{"HEAD", w.path("%s/units", w.p.ID), nil, 401},
+		{"PUT", "/graphql", nil, 405},
+		{"DELETE", "/graphql", nil, 405},
+	} {
+		r := w.do(t, c.method, c.path, nil, c.header...)
+		if r.status != c.status || (c.method == "HEAD" && len(r.body) != 0) {
+			t.Fatalf("%s %s: %d %q", c.method, c.path, r.status, r.body)
+		}
+		if c.status == 405 && !strings.Contains(r.header.Get("Allow"), "POST") {
+			t.Fatalf("%s %s: Allow %q", c.method, c.path, r.header.Get("Allow"))
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/rest/edge"
@@ -47,7 +48,10 @@ func NewHandler(d Deps) http.Handler {
 	r.Use(edge.WithRequestID, edge.Observe(d.Log, d.Metrics), edge.Recover(d.Log),
 		edge.SecurityHeaders(strings.HasPrefix(d.PublicBaseURL, "https://")),
 		edge.CORS(d.CORSOrigins), edge.Timeout(d.RequestTimeout),
-		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)), withClientIP(d.TrustedProxies), closeWhile(d.Draining))
+		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)), withClientIP(d.TrustedProxies), closeWhile(d.Draining),
+		// HEAD is answered as GET without its body (RFC 9110), as the
+		// vendor's stack does.
+		middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		edge.WriteError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path, "", nil)
 	})
@@ -74,7 +78,11 @@ func NewHandler(d Deps) http.Handler {
 	r.Get("/v3/api-docs", apiDocs())
 	auth := d.Service.Authenticator()
 	if d.GraphQL != nil {
-		r.With(auth.Middleware(false)).Handle("/graphql", d.GraphQL)
+		// GraphQL over HTTP is GET and POST (WebSocket upgrades are GETs);
+		// other methods get 405 with Allow.
+		gql := r.With(auth.Middleware(false))
+		gql.Get("/graphql", d.GraphQL.ServeHTTP)
+		gql.Post("/graphql", d.GraphQL.ServeHTTP)
 	}
 	if d.Playground != nil {
 		r.Handle("/graphiql", d.Playground)
