@@ -40,6 +40,17 @@ func errPassphraseTaken(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "unit_users_passphrase_digest_key"
 }
 
+// inUseAs names field in the CONFLICT of a passphrase already used in the
+// property (a unit's secret and guestSecret are its users' passphrases);
+// other errors pass unchanged.
+func inUseAs(field string, err error) error {
+	if !errPassphraseTaken(err) {
+		return err
+	}
+	return &model.Error{Code: model.CodeConflict, Message: "passphrase is already used in this property",
+		Fields: []model.FieldError{{Field: field, Message: "is already used in this property"}}, Err: err}
+}
+
 // wrap maps err to a domain error (keeping it as the cause) and names op.
 // Domain errors pass through unchanged apart from the op.
 func wrap(op string, err error) error {

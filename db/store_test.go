@@ -150,7 +150,8 @@ func TestPassphraseUniqueness(t *testing.T) {
 	t.Run("ErrConflict in the same property", func(t *testing.T) {
 		_, err := d.UpdateUnit(ctx, scope, b.Unit.ID, model.UnitUpdate{Secret: dbtest.Ptr(a.Unit.Secret)})
 		dbtest.WantCode(t, err, model.CodeConflict)
-		if f := model.ErrorFields(err); len(f) != 1 || f[0].Field != "passphrase" {
+		// Named as the unit's field: its secret is its UNIT user's passphrase.
+		if f := model.ErrorFields(err); len(f) != 1 || f[0].Field != "secret" {
 			t.Fatalf("fields = %v", f)
 		}
 	})

@@ -364,7 +364,7 @@ func (db *DB) UpdateUnit(ctx context.Context, scope model.Scope, id uuid.UUID, u
 		}
 		if ch.Secret != nil {
 			if err := db.setPassphrase(ctx, tx, p, cur.UnitUserID, *ch.Secret); err != nil {
-				return err
+				return inUseAs("secret", err)
 			}
 			if err := change(model.ChangePassphrase, &cur.UnitUserID); err != nil {
 				return err
@@ -372,7 +372,7 @@ func (db *DB) UpdateUnit(ctx context.Context, scope model.Scope, id uuid.UUID, u
 		}
 		if ch.GuestSecret != nil {
 			if err := db.setPassphrase(ctx, tx, p, *cur.GuestUserID, *ch.GuestSecret); err != nil {
-				return err
+				return inUseAs("guestSecret", err)
 			}
 			if err := change(model.ChangePassphrase, cur.GuestUserID); err != nil {
 				return err

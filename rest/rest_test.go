@@ -311,7 +311,9 @@ func TestErrors(t *testing.T) {
 		{"unknown user", "PUT", w.path("%s/units/users/%s", pid, uuid.New()), `{"userName":"x"}`, bearer, 404, ""},
 		// 405, 409, 413
 		{"wrong method", "PATCH", w.path("%s/units", pid), nil, auth, 405, ""},
-		{"passphrase in use", "PUT", w.path("%s/units", pid), map[string]any{"guestSecret": w.linked.Passphrase}, auth, 409, ""},
+		{"passphrase in use", "PUT", w.path("%s/units", pid), map[string]any{"guestSecret": w.linked.Passphrase}, auth, 409, "guestSecret"},
+		{"secret in use", "PUT", w.path("%s/units", pid), map[string]any{"secret": w.linked.Passphrase}, auth, 409, "secret"},
+		{"user passphrase in use", "PUT", w.path("%s/units/users/%s", pid, w.linked.ID), map[string]any{"passphrase": w.unit.Unit.Secret}, auth, 409, "passphrase"},
 		{"body over 64 KiB", "PUT", w.path("%s/units", pid), big, auth, 413, ""},
 		// order of checks
 		{"413 before 401", "PUT", w.path("%s/units", pid), big, nil, 413, ""},
