@@ -3,11 +3,15 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: test check-generate vet build run bench fuzz
+.PHONY: help test check-generate vet build run bench fuzz
+
+## help: this list (plain `make` prints it; nothing runs by default)
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /  make /' | sed 's/: /\t/' | expand -t 24
 
 ## test: everything CI runs — services up, generated code in sync, vet, the whole suite
 test:
-	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh redis && .ci/services.sh nats && \
+	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh redis && .ci/services.sh nats && .ci/services.sh chromium && \
 	  export TEST_DATABASE_URL && echo "tests use $$TEST_DATABASE_URL" && \
 	  $(MAKE) --no-print-directory check-generate vet && \
 	  $(GO) test -count=1 -race -timeout 20m ./... && \
@@ -25,10 +29,10 @@ vet:
 FUZZTIME ?= 10s
 ## fuzz: a short run of every fuzz target (seed corpora in testdata/fuzz are also run by go test)
 fuzz:
-	@set -eo pipefail; for t in FuzzRESTBodies FuzzRESTPathParams FuzzGraphQL FuzzGraphQLCost; do \
-	  $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) ./rest/ 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2; done
-	@set -o pipefail; $(GO) test -run='^$$' -fuzz='^FuzzParseMAC$$' -fuzztime=$(FUZZTIME) ./graph/model/ 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2
-	@set -o pipefail; $(GO) test -run='^$$' -fuzz='^FuzzDirectExecutor$$' -fuzztime=$(FUZZTIME) ./resolvers/ 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2
+	@set -eo pipefail; for t in ./rest/:FuzzRESTBodies ./rest/:FuzzRESTPathParams ./rest/:FuzzGraphQL ./rest/:FuzzGraphQLCost \
+	    ./graph/model/:FuzzParseMAC ./resolvers/:FuzzDirectExecutor; do \
+	  echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) "$${t%%:*}" 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2; done
 
 build:
 	$(GO) build -o bin/ ./cmd/...

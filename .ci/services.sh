@@ -4,6 +4,7 @@
 #   .ci/services.sh database N → the same, for database N (created if missing)
 #   .ci/services.sh redis      → makes sure Redis answers on 127.0.0.1:6379
 #   .ci/services.sh nats       → makes sure NATS (JetStream on) answers on 127.0.0.1:4222
+#   .ci/services.sh chromium   → makes sure Debian's chromium is installed (the browser test)
 # PostgreSQL: the machine's cluster on 127.0.0.1:5432 if it answers or can be
 # started; otherwise a private cluster under .data/pg (git-ignored) on port
 # 55432, run as the postgres user (PostgreSQL refuses to run as root).
@@ -68,6 +69,12 @@ ensure_nats() {
   log "NATS did not start"; return 1
 }
 
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return
+  log "installing Debian's chromium for the browser test"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+}
+
 ensure_database() {
   local admin name=$1
   admin=$(ensure_postgres)
@@ -83,5 +90,6 @@ case "${1:-}" in
   database) ensure_database "${2:?database name}" ;;
   redis) ensure_redis ;;
   nats) ensure_nats ;;
-  *) echo "usage: $0 postgres | database NAME | redis | nats" >&2; exit 2 ;;
+  chromium) ensure_chromium ;;
+  *) echo "usage: $0 postgres | database NAME | redis | nats | chromium" >&2; exit 2 ;;
 esac
