@@ -38,14 +38,21 @@ build:
 	$(GO) build -o bin/ ./cmd/...
 
 ## run: portald on :8080 with demo data (local PostgreSQL, or a private one; a development SECRET_KEY in .data/)
-run: build
+run:
+	@echo "building portald, portalctl and portal-wifisync (the first build takes a few minutes)…"
+	@$(MAKE) --no-print-directory build >/dev/null
 	@mkdir -p .data
 	@test -s .data/secret_key || { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/secret_key; chmod 600 .data/secret_key; }
 	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" && \
 	  export DATABASE_URL="$${DATABASE_URL:-$$(.ci/services.sh database resident_portal)}" && \
 	  bin/portalctl migrate >/dev/null && demo=$$(bin/portalctl demo) && echo "$$demo" && \
 	  pid=$$(printf '%s' "$$demo" | grep -o '"propertyId": *"[^"]*"' | head -n 1 | grep -o '[0-9a-f-]\{36\}') && \
-	  echo "portald on $${LISTEN_ADDR:-:8080}; GraphQL playground: $${PUBLIC_BASE_URL:-http://localhost:8080}/graphiql" && \
+	  base="$${PUBLIC_BASE_URL:-http://localhost:8080}" && \
+	  secret=$$(printf '%s' "$$demo" | grep -o '"hashedSecret": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$$/\1/') && \
+	  echo && echo "Try it — paste these lines into a shell once portald is up:" && \
+	  echo "  TOKEN=\$$(curl -s -X POST $$base/residents/properties/$$pid/units/logins -H 'Content-Type: application/json' -d '{\"hashedSecret\":\"$$secret\"}' | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')" && \
+	  echo "  curl -s $$base/residents/properties/$$pid/units -H \"Authorization: \$$TOKEN\"" && \
+	  echo && echo "portald on $${LISTEN_ADDR:-:8080}; GraphQL playground: $$base/graphiql (put the token in the Headers tab)" && \
 	  if [ -z "$${NATS_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then export NATS_URL=nats://127.0.0.1:4222; fi; \
 	  if [ -n "$${NATS_URL:-}" ]; then \
 	    key=$$(bin/portalctl manager-key create --property "$$pid" | grep -o '"key": *"[^"]*"' | sed 's/.*"\([^"]*\)"$$/\1/') && \
