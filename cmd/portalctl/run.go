@@ -26,6 +26,9 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// errConfig marks a configuration that does not load: said as it is.
+var errConfig = errors.New("configuration")
+
 // env is what every command works with.
 type env struct {
 	ctx    context.Context
@@ -74,9 +77,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fail := func(code int, err error) int {
 		msg := model.ErrorMessage(err)
 		var ue usageError
-		if errors.As(err, &ue) {
+		switch {
+		case errors.As(err, &ue):
 			msg = ue.msg
-		} else if model.ErrorCode(err) == model.CodeInternal {
+		case errors.Is(err, model.ErrWrongKey):
+			msg = "the database's secrets were written under another SECRET_KEY: run with the key they were written " +
+				"under (make run keeps its own in .data/secret_key), or move them to this key with portalctl rekey"
+		case errors.Is(err, errConfig):
+			msg = err.Error()
+		case model.ErrorCode(err) == model.CodeInternal:
 			msg = "internal error: " + err.Error() // the operator's own tool: say what failed
 		}
 		out := map[string]any{"error": msg}
@@ -106,7 +115,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
-		return fail(1, fmt.Errorf("configuration: %w", err))
+		hint := ""
+		if getenv("SECRET_KEY") == "" {
+			hint = "\n(make run keeps a development key in .data/secret_key: export SECRET_KEY=$(cat .data/secret_key))"
+		}
+		return fail(1, fmt.Errorf("%w: %v%s", errConfig, err, hint))
 	}
 	keys, err := model.NewKeyring(cfg.SecretKey)
 	if err != nil {

@@ -205,3 +205,24 @@ func TestDemoIsIdempotent(t *testing.T) {
 		t.Fatal("the curl line does not log in with a demo secret")
 	}
 }
+
+// Errors an operator meets first say what to do, without "internal error".
+func TestOperatorErrorsSayTheFix(t *testing.T) {
+	c := newCtl(t)
+	c.ok(nil, "property", "create", "--name", "Keyed")
+	delete(c.env, "SECRET_KEY")
+	c.fails(1, "SECRET_KEY: required", "property", "create", "--name", "X")
+	code, obj := c.run("property", "create", "--name", "X")
+	if msg, _ := obj["error"].(string); code != 1 || strings.Contains(msg, "internal error") || !strings.Contains(msg, ".data/secret_key") {
+		t.Fatalf("exit %d: %q", code, msg)
+	}
+	// Data written under one key, read under another: the fix is named.
+	c2 := newCtl(t)
+	c2.ok([]string{"propertyId"}, "demo")
+	c2.env["SECRET_KEY"] = "another-secret-key-0123456789abcdef-0123456789"
+	code, obj = c2.run("demo")
+	if msg, _ := obj["error"].(string); code != 1 || !strings.Contains(msg, "another SECRET_KEY") || !strings.Contains(msg, "portalctl rekey") ||
+		strings.Contains(msg, "internal error") {
+		t.Fatalf("exit %d: %q", code, msg)
+	}
+}
