@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/residentportal/bff/cmd/internal/config"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph/model"
@@ -25,6 +26,12 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// undefinedTable reports an unmigrated database (SQLSTATE 42P01).
+func undefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
+}
 
 // errConfig marks a configuration that does not load: said as it is.
 var errConfig = errors.New("configuration")
@@ -85,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 				"under (make run keeps its own in .data/secret_key), or move them to this key with portalctl rekey"
 		case errors.Is(err, errConfig):
 			msg = err.Error()
+		case undefinedTable(err):
+			msg = "the database has no schema yet: run portalctl migrate"
 		case model.ErrorCode(err) == model.CodeInternal:
 			msg = "internal error: " + err.Error() // the operator's own tool: say what failed
 		}
@@ -112,6 +121,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 0
 	default:
 		return fail(2, usagef("unknown command %q\n%s", strings.Join(args, " "), usageText()))
+	}
+	for _, a := range rest {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fmt.Fprintf(stdout, "usage: portalctl %s\n\nEnvironment: DATABASE_URL, SECRET_KEY (see the README).\n", cmd.usage)
+			return 0
+		}
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -160,7 +175,8 @@ func newFlags(name string) flags {
 
 func (f flags) parse(args []string, required ...string) error {
 	if err := f.Parse(args); err != nil {
-		return usagef("%v", err)
+		// The flag package names a flag with one dash; portalctl's take two.
+		return usagef("%s", strings.Replace(err.Error(), ": -", ": --", 1))
 	}
 	if f.NArg() > 0 {
 		return usagef("unexpected argument %q", f.Arg(0))

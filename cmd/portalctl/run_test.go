@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/residentportal/bff/db/dbtest"
 )
 
@@ -225,4 +227,22 @@ func TestOperatorErrorsSayTheFix(t *testing.T) {
 		strings.Contains(msg, "internal error") {
 		t.Fatalf("exit %d: %q", code, msg)
 	}
+}
+
+func TestHelpAndFlagMistakes(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"manager-key", "create", "--help"}, &stdout, &stderr, func(string) string { return "" })
+	if code != 0 || !strings.HasPrefix(stdout.String(), "usage: portalctl manager-key create --property P") || stderr.Len() != 0 {
+		t.Fatalf("--help: exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+	c := newCtl(t)
+	c.fails(2, "--propety", "property", "show", "--propety", "x")
+	// An empty database (no migrations) names the fix.
+	empty := newCtl(t)
+	admin := dbtest.Must[*pgx.Conn](t)(pgx.Connect(context.Background(), empty.env["DATABASE_URL"]))
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(context.Background(), `DROP TABLE manager_keys, change_requests, devices, unit_users, units, property_files, properties CASCADE`); err != nil {
+		t.Fatal(err)
+	}
+	empty.fails(1, "run portalctl migrate", "property", "show", "--property", uuid.NewString())
 }
