@@ -66,6 +66,12 @@ var commands = map[string]command{
 	"manager-key revoke": {"manager-key revoke --key-id K", cmdManagerKeyRevoke},
 	"rekey":              {"rekey --new-key K", cmdRekey},
 	"demo":               {"demo", cmdDemo},
+	"unit list":          {"unit list --property P [--limit N]", cmdUnitList},
+	"unit show":          {"unit show --unit U", cmdUnitShow},
+	"user list":          {"user list --unit U", cmdUserList},
+	"user show":          {"user show --user U", cmdUserShow},
+	"device list":        {"device list --unit U", cmdDeviceList},
+	"device remove":      {"device remove --unit U --mac M", cmdDeviceRemove},
 	"changes list":       {"changes list --property P [--unit U] [--status PENDING|PUBLISHED|APPLIED|FAILED] [--limit N]", cmdChangesList},
 	"changes retry":      {"changes retry --id C", cmdChangesRetry},
 }
@@ -350,7 +356,13 @@ func cmdPropertyShow(e *env, args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return propertyJSON(p), nil
+	out := propertyJSON(p)
+	pages, err := e.store.UnitPages(e.ctx, []uuid.UUID{id}, model.UnitPage{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	out["units"] = pages[id].Total // `unit list` lists them
+	return out, nil
 }
 
 // propertyJSON is the admin tool's view of a property.
