@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 
+	gqlcomplexity "github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -109,13 +110,17 @@ func complexity() graph.ComplexityRoot {
 	return c
 }
 
-// weigh is the weight of a list of n elements of weight child, plus one:
-// saturating at math.MaxInt (n and child are never negative here).
+// weigh is the weight of a list of n elements whose fields weigh child:
+// each element counts one (an object returned) plus its fields, the list
+// itself one; saturating at math.MaxInt (n and child are never negative).
+// Scalar fields weigh nothing (WithFixedScalarValue(0)), so the weight
+// counts the objects an operation may return, whatever fields it selects.
 func weigh(n, child int) int {
-	if child > 0 && n > (math.MaxInt-1)/child {
+	per := child + 1
+	if child >= math.MaxInt-1 || n > (math.MaxInt-1)/per {
 		return math.MaxInt
 	}
-	return 1 + n*child
+	return 1 + n*per
 }
 
 var registerCodes sync.Once
@@ -174,7 +179,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 		srv.Use(introspectionOff{})
 		srv.SetDisableSuggestion(true) // "Did you mean …?" would describe the schema
 	}
-	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
+	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit, gqlcomplexity.WithFixedScalarValue(0)))
 	for _, ext := range opts.Interceptors {
 		srv.Use(ext)
 	}

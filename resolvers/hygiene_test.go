@@ -88,6 +88,13 @@ func TestComplexity(t *testing.T) {
 	if status != 200 || strings.Contains(body, "COMPLEXITY") {
 		t.Fatalf("manager query: %d %s", status, body)
 	}
+	// With every Device field (scalars weigh nothing: the weight counts objects).
+	allFields := strings.Replace(managerQuery, "devices { macAddress osType }",
+		"devices { id macAddress displayName description osType lastSeen type }", 1)
+	status, body = send(h, "POST", "/graphql", mustJSON(map[string]any{"query": allFields, "variables": map[string]any{"p": pid}}))
+	if status != 200 || strings.Contains(body, "COMPLEXITY") {
+		t.Fatalf("manager query with every device field: %d %s", status, body)
+	}
 	larger := strings.Replace(strings.Replace(managerQuery, "first: 50", "first: 100", 1), "first: 20", "first: 100", 1)
 	status, body = send(h, "POST", "/graphql", mustJSON(map[string]any{"query": larger, "variables": map[string]any{"p": pid}}))
 	if status != 422 || !strings.Contains(body, "COMPLEXITY_LIMIT_EXCEEDED") {
