@@ -21,13 +21,18 @@ pg_bin() {
 
 ready() { pg_isready -q -h 127.0.0.1 -p "$1" 2>/dev/null; }
 
+# usable: the server on port $1 takes postgres over TCP without a password
+# (Debian's own cluster asks for one: scram-sha-256 on host connections).
+usable() { ready "$1" && PGCONNECT_TIMEOUT=3 psql "postgres://postgres@127.0.0.1:$1/postgres?sslmode=disable" -Atqc 'SELECT 1' >/dev/null 2>&1 </dev/null; }
+
 ensure_postgres() {
-  if ready 5432; then echo "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"; return; fi
+  if usable 5432; then echo "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"; return; fi
   if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ] && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
     log "starting the machine's PostgreSQL cluster"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start >&2 || true
     for _ in $(seq 50); do ready 5432 && break; sleep 0.2; done
-    if ready 5432; then echo "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"; return; fi
+    if usable 5432; then echo "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"; return; fi
+    ready 5432 && log "the cluster on 5432 wants a password for postgres over TCP; using a private cluster instead"
   fi
   local bin data port=55432
   bin=$(pg_bin)
