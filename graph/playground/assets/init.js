@@ -16,6 +16,27 @@
     isHeadersEditorEnabled: true,
     shouldPersistHeaders: false,
     defaultHeaders: '{\n  "Authorization": ""\n}',
+    defaultQuery: [
+      '# The Resident Portal GraphQL API.',
+      '#',
+      '# 1. Log in with a unit\'s portal secret (the auth= of its portal link;',
+      '#    `make run` prints them, `portalctl unit show --unit U` shows one):',
+      '#      mutation { login(propertyId: "…", hashedSecret: "…") { token expiresAt } }',
+      '# 2. Put the token in the Headers tab: {"Authorization": "<token>"}',
+      '#    (a manager key from `portalctl manager-key create` works the same way).',
+      '# 3. Run the query below with {"p": "<property id>"} in the Variables tab.',
+      '#    Subscriptions (unitUpdated, changeRequestUpdated) run here too.',
+      '',
+      'query MyUnit($p: ID!) {',
+      '  unit(propertyId: $p) {',
+      '    number',
+      '    secret',
+      '    users { edges { node { userName type devices { macAddress displayName } } } }',
+      '    changeRequests(first: 5) { edges { node { kind status createdAt } } }',
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
   };
   // A query in the URL wins over the tabs GraphiQL kept from earlier visits.
   if (params.get('query')) props.defaultQuery = props.query = params.get('query');
