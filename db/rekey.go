@@ -12,7 +12,8 @@ import (
 // and recomputes every lookup digest, in one transaction that locks out
 // concurrent writers, and returns how many rows it moved. Until it commits
 // the rows stay readable under the current key; after it, only under next.
-// Manager keys are stored as unkeyed digests and need no rekey.
+// Manager keys are stored as unkeyed digests and need no rekey. The key
+// check (VerifyKey) moves to next in the same transaction.
 func (db *DB) Rekey(ctx context.Context, next *model.Keyring) (int, error) {
 	moved := 0
 	err := db.inTx(ctx, "db.Rekey", func(tx pgx.Tx) error {
@@ -53,7 +54,7 @@ func (db *DB) Rekey(ctx context.Context, next *model.Keyring) (int, error) {
 			}
 			moved += len(all)
 		}
-		return nil
+		return setKeyCheck(ctx, tx, next)
 	})
 	return moved, err
 }

@@ -93,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		switch {
 		case errors.As(err, &ue):
 			msg = ue.msg
+		case errors.Is(err, db.ErrOtherKey):
+			msg = err.Error()
 		case errors.Is(err, model.ErrWrongKey):
 			msg = "the database's secrets were written under another SECRET_KEY: run with the key they were written " +
 				"under (make run keeps its own in .data/secret_key), or move them to this key with portalctl rekey"
@@ -151,6 +153,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return fail(1, err)
 	}
 	defer store.Close()
+	// Nothing is written under a key the data is not under (migrate makes
+	// the check's table; rekey checks the current key itself).
+	if name := strings.Fields(cmd.usage)[0]; name != "migrate" {
+		if err := store.VerifyKey(ctx); err != nil {
+			return fail(1, err)
+		}
+	}
 	out, err := cmd.run(&env{ctx: ctx, cfg: cfg, store: store, stdout: stdout}, rest)
 	if err != nil {
 		var ue usageError

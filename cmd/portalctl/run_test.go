@@ -246,3 +246,19 @@ func TestHelpAndFlagMistakes(t *testing.T) {
 	}
 	empty.fails(1, "run portalctl migrate", "property", "show", "--property", uuid.NewString())
 }
+
+// After a rekey, a portalctl still run with the old key writes nothing: an
+// acknowledged write that could never be read back would be a lost write.
+func TestOldKeyRefusedAfterRekey(t *testing.T) {
+	c := newCtl(t)
+	pid := c.ok([]string{"propertyId"}, "property", "create", "--name", "Rekeyed")["propertyId"].(string)
+	c.ok(nil, "unit", "create", "--property", pid, "--number", "1")
+	newKey := "the-next-secret-key-0123456789abcdef-0123456789"
+	c.ok([]string{"rows"}, "rekey", "--new-key", newKey)
+	c.fails(1, "under another SECRET_KEY", "unit", "create", "--property", pid, "--number", "2")
+	c.env["SECRET_KEY"] = newKey
+	c.ok([]string{"unitId"}, "unit", "create", "--property", pid, "--number", "2")
+	if units := c.ok([]string{"units"}, "unit", "list", "--property", pid)["units"].([]any); len(units) != 2 {
+		t.Fatalf("units: %v", units)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/residentportal/bff/db/dbtest"
 )
 
 // A client that trickles its request (slowloris) is cut off by the read
@@ -119,4 +121,20 @@ func TestShutdownLosesNoKeepAlivePost(t *testing.T) {
 		t.Fatalf("%d requests on reused connections lost at shutdown (first: %v); %d answered", lost.Load(), firstLoss.Load(), ok.Load())
 	}
 	t.Logf("%d POSTs answered, none on a reused connection lost; %d new connections failed as the listener closed", ok.Load(), fresh.Load())
+}
+
+// portald refuses to start under a key the database's secrets are not
+// under, saying so and how to fix it.
+func TestRefusesAnotherKey(t *testing.T) {
+	url := dbtest.NewURL(t)
+	s := start(t, map[string]string{"DATABASE_URL": url}, nil) // claims the database for the test key
+	s.stop()
+	<-s.done
+	env := map[string]string{"DATABASE_URL": url, "SECRET_KEY": "another-secret-key-0123456789abcdef-0123456789",
+		"LISTEN_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0"}
+	var logs syncBuffer
+	err := run(context.Background(), func(k string) string { return env[k] }, &logs, hooks{})
+	if err == nil || !strings.Contains(err.Error(), "under another SECRET_KEY") || !strings.Contains(err.Error(), "portalctl rekey") {
+		t.Fatalf("run under another key: %v", err)
+	}
 }

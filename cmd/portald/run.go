@@ -57,6 +57,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	if err := migrateWithRetry(ctx, store, log); err != nil {
 		return err
 	}
+	// SECURITY: nothing is written under a key the data is not under.
+	if err := store.VerifyKey(ctx); err != nil {
+		return fmt.Errorf("SECRET_KEY: %w", err)
+	}
 
 	metrics := edge.NewMetrics()
 	metrics.Registry.MustRegister(store.Collectors(counter)...)
