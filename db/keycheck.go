@@ -54,8 +54,14 @@ func (db *DB) VerifyKey(ctx context.Context) error {
 
 // setKeyCheck records next as the key the secrets are under (in the
 // rekey's transaction).
+// The servers still running are told at commit (a "rekey" notice on
+// AuthChannel), so that one left under the old key stops writing.
 func setKeyCheck(ctx context.Context, tx pgx.Tx, next *model.Keyring) error {
 	_, err := tx.Exec(ctx, `INSERT INTO key_check (check_value) VALUES ($1)
 	  ON CONFLICT (only_row) DO UPDATE SET check_value = EXCLUDED.check_value, updated_at = now()`, next.Digest(keyCheckText))
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `SELECT pg_notify($1, 'rekey:' || gen_random_uuid())`, AuthChannel)
 	return err
 }

@@ -39,6 +39,10 @@ type Deps struct {
 	// Draining, when set and true, marks a server that is shutting down:
 	// /readyz answers 503 and every response closes its connection.
 	Draining *atomic.Bool
+	// StaleKey, when set and true, marks a server whose SECRET_KEY is no
+	// longer the one the database's secrets are under (a rekey ran): every
+	// request but /healthz answers 503 until it is restarted with the key.
+	StaleKey *atomic.Bool
 }
 
 // NewHandler returns the public HTTP handler: edge middleware around the
@@ -48,7 +52,7 @@ func NewHandler(d Deps) http.Handler {
 	r.Use(edge.WithRequestID, edge.Observe(d.Log, d.Metrics), edge.Recover(d.Log),
 		edge.SecurityHeaders(strings.HasPrefix(d.PublicBaseURL, "https://")),
 		edge.CORS(d.CORSOrigins), edge.Timeout(d.RequestTimeout),
-		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)), withClientIP(d.TrustedProxies), closeWhile(d.Draining),
+		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)), withClientIP(d.TrustedProxies), closeWhile(d.Draining), refuseWhile(d.StaleKey),
 		// HEAD is answered as GET without its body (RFC 9110), as the
 		// vendor's stack does.
 		middleware.GetHead)
@@ -144,6 +148,24 @@ func closeWhile(draining *atomic.Bool) func(http.Handler) http.Handler {
 
 // tooLarge answers a body over the limit in the shape of its endpoint:
 // GraphQL's errors on /graphql, the vendor error body elsewhere.
+// refuseWhile answers 503 to every request but /healthz while stale is
+// true.
+func refuseWhile(stale *atomic.Bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if stale == nil {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if stale.Load() && r.URL.Path != "/healthz" {
+				edge.WriteError(w, http.StatusServiceUnavailable,
+					"the database was rekeyed to another SECRET_KEY; this server must be restarted with the new key", "", nil)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 func tooLarge(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/graphql" {
 		resolvers.WriteGraphQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request body exceeds 64 KiB")

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/graph/model"
 )
 
 // A client that trickles its request (slowloris) is cut off by the read
@@ -136,5 +138,39 @@ func TestRefusesAnotherKey(t *testing.T) {
 	err := run(context.Background(), func(k string) string { return env[k] }, &logs, hooks{})
 	if err == nil || !strings.Contains(err.Error(), "under another SECRET_KEY") || !strings.Contains(err.Error(), "portalctl rekey") {
 		t.Fatalf("run under another key: %v", err)
+	}
+}
+
+// A server left running under the old key after a rekey stops answering
+// (503, saying why) rather than writing what nobody could read back.
+func TestStopsAfterRekeyToAnotherKey(t *testing.T) {
+	url := dbtest.NewURL(t)
+	s := start(t, map[string]string{"DATABASE_URL": url}, nil)
+	ctx := context.Background()
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
+	defer store.Close()
+	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Rekeyed House")}))
+	access := s.public + "/residents/properties/" + p.ID.String() + "/access"
+	if resp, _ := get(t, access); resp.StatusCode != 200 {
+		t.Fatalf("before the rekey: %d", resp.StatusCode)
+	}
+	next, err := model.NewKeyring("the-next-secret-key-0123456789abcdef-0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Must[int](t)(store.Rekey(ctx, next))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, body := get(t, access)
+		if resp.StatusCode == 503 && strings.Contains(body, "rekeyed to another SECRET_KEY") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still answering after the rekey: %d %s", resp.StatusCode, body)
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	if resp, _ := get(t, s.public+"/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("healthz: %d", resp.StatusCode)
 	}
 }

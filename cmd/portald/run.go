@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
@@ -73,12 +75,20 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	events := resolvers.NewEvents()
 	svc := resolvers.NewService(store, keys, resolvers.Options{TokenTTL: cfg.TokenTTL, LoginFailures: guard,
 		ChangeCompleted: completionHistogram(metrics), Events: events})
+	var staleKey atomic.Bool
 	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	listening := make(chan struct{})
 	eventsDone := make(chan struct{})
 	go func() {
 		defer close(listening)
-		store.ListenAuthChanges(listenCtx, svc.Authenticator(), log)
+		store.ListenAuthChanges(listenCtx, rekeyWatch{svc.Authenticator(), func() {
+			// SECURITY: after a rekey to another key, this process would
+			// write what nobody can read back: it stops answering.
+			if err := store.VerifyKey(listenCtx); errors.Is(err, db.ErrOtherKey) {
+				staleKey.Store(true)
+				log.Error("the database was rekeyed to another SECRET_KEY: restart with the new key; answering 503 until then")
+			}
+		}}, log)
 	}()
 	go func() {
 		defer close(eventsDone)
@@ -109,7 +119,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		Service: svc, Log: log, Metrics: metrics, PublicBaseURL: cfg.PublicBaseURL,
 		CORSOrigins: cfg.CORSAllowedOrigins, RequestTimeout: cfg.RequestTimeout, GraphQL: gql, Extra: h.extra,
 		Playground: playground.Handler(),
-		Guard:      guard, TrustedProxies: cfg.TrustedProxies, Draining: &draining,
+		Guard:      guard, TrustedProxies: cfg.TrustedProxies, Draining: &draining, StaleKey: &staleKey,
 	})
 
 	public, err := net.Listen("tcp", cfg.ListenAddr)
@@ -293,4 +303,19 @@ func completionHistogram(m *edge.Metrics) func(model.ChangeStatus, time.Duration
 	return func(result model.ChangeStatus, d time.Duration) {
 		h.WithLabelValues(string(result)).Observe(d.Seconds())
 	}
+}
+
+// rekeyWatch passes revocation notices on and calls rekeyed on a "rekey"
+// notice (db.Rekey sends one at commit).
+type rekeyWatch struct {
+	db.AuthListener
+	rekeyed func()
+}
+
+func (w rekeyWatch) AuthChanged(kind string, id uuid.UUID) {
+	if kind == "rekey" {
+		w.rekeyed()
+		return
+	}
+	w.AuthListener.AuthChanged(kind, id)
 }
