@@ -20,7 +20,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph"
 	"github.com/residentportal/bff/graph/model"
@@ -166,7 +165,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	}
 	srv.AddTransport(sseTransport{streams: opts.Streams})
 	srv.AddTransport(websocketTransport(svc, opts.Streams))
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
 	parsed := newByteCache(opts.QueryCacheBytes, weighParsed)
 	srv.SetQueryCache(parsed)

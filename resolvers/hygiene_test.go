@@ -73,9 +73,9 @@ func TestPersistedQueries(t *testing.T) {
 	if status != 200 || !strings.Contains(body, `"portalAllowed":true`) {
 		t.Fatalf("GET: %d %s", status, body)
 	}
-	status, _ = send(a.handler, "GET", "/graphql?query="+url.QueryEscape(`mutation { resetPortalAccess(propertyId: "`+f.property.ID.String()+`") }`), "")
-	if status == 200 {
-		t.Fatal("a mutation ran over GET")
+	status, body = send(a.handler, "GET", "/graphql?query="+url.QueryEscape(`mutation { resetPortalAccess(propertyId: "`+f.property.ID.String()+`") }`), "")
+	if status != 405 || !strings.Contains(body, `"code":"BAD_REQUEST"`) || strings.Count(body, `"errors"`) != 1 {
+		t.Fatalf("a mutation over GET: %d %s", status, body)
 	}
 }
 

@@ -81,3 +81,36 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	_, _ = w.Write(b)
 }
+
+// getTransport is gqlgen's GET transport whose one refusal of its own —
+// a mutation over GET, 406 — carries a code like every other GraphQL
+// error (gqlgen writes it without one). The answer is 405 with Allow: the
+// operation needs POST.
+type getTransport struct{ transport.GET }
+
+func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	t.GET.Do(&notAcceptable{ResponseWriter: w}, r, exec)
+}
+
+// notAcceptable turns gqlgen's 406 into a coded 405 and drops its body.
+type notAcceptable struct {
+	http.ResponseWriter
+	replaced bool
+}
+
+func (n *notAcceptable) WriteHeader(code int) {
+	if code != http.StatusNotAcceptable {
+		n.ResponseWriter.WriteHeader(code)
+		return
+	}
+	n.replaced = true
+	n.Header().Set("Allow", "POST")
+	WriteGraphQLError(n.ResponseWriter, http.StatusMethodNotAllowed, "BAD_REQUEST", "GET runs queries only: send mutations with POST")
+}
+
+func (n *notAcceptable) Write(b []byte) (int, error) {
+	if n.replaced {
+		return len(b), nil
+	}
+	return n.ResponseWriter.Write(b)
+}
