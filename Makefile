@@ -52,7 +52,10 @@ run:
 	  echo && echo "Try it — paste these lines into a shell once portald is up:" && \
 	  echo "  TOKEN=\$$(curl -s -X POST $$base/residents/properties/$$pid/units/logins -H 'Content-Type: application/json' -d '{\"hashedSecret\":\"$$secret\"}' | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')" && \
 	  echo "  curl -s $$base/residents/properties/$$pid/units -H \"Authorization: \$$TOKEN\"" && \
-	  echo && echo "portald on $${LISTEN_ADDR:-:8080}; GraphQL playground: $$base/graphiql (put the token in the Headers tab)" && \
+	  playground=$$(printf '%s' "$$demo" | grep -o '"playground": *"[^"]*"' | sed 's/.*"\([^"]*\)"$$/\1/') && \
+	  echo && echo "The GraphQL playground, ready to run (log in, put the token in the Headers tab, run MyUnit):" && \
+	  echo "  $$playground" && \
+	  echo && echo "portald on $${LISTEN_ADDR:-:8080}" && \
 	  if [ -z "$${NATS_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then export NATS_URL=nats://127.0.0.1:4222; fi; \
 	  if [ -n "$${NATS_URL:-}" ]; then \
 	    key=$$(bin/portalctl manager-key create --property "$$pid" | grep -o '"key": *"[^"]*"' | sed 's/.*"\([^"]*\)"$$/\1/') && \

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 
 	"github.com/google/uuid"
 	"github.com/residentportal/bff/db"
@@ -79,10 +80,31 @@ func cmdDemo(e *env, args []string) (any, error) {
 		"tryIt": map[string]any{
 			"login":      login,
 			"unit":       fmt.Sprintf(`TOKEN=$(%s | sed -E 's/.*"token":"([^"]+)".*/\1/') && curl -s %s/residents/properties/%s/units -H "Authorization: $TOKEN"`, login, base, demoPropertyID),
-			"playground": base + "/graphiql",
+			"playground": playgroundLink(base, units[0].HashedSecret),
 			"graphql":    base + "/graphql",
 		},
 	}, nil
+}
+
+// playgroundLink opens the playground on the demo ready to run: log in
+// with the first unit's portal secret, put the token in the Headers tab,
+// then run the unit query.
+func playgroundLink(base, portalSecret string) string {
+	query := fmt.Sprintf(`# 1. Run LogIn, 2. put {"Authorization": "<the token>"} in the Headers tab, 3. run MyUnit.
+mutation LogIn {
+  login(propertyId: "%s", hashedSecret: "%s") { token expiresAt }
+}
+
+query MyUnit($p: ID!) {
+  unit(propertyId: $p) {
+    number
+    secret
+    users { edges { node { userName type devices { macAddress displayName } } } }
+    changeRequests(first: 5) { edges { node { kind status createdAt } } }
+  }
+}
+`, demoPropertyID, portalSecret)
+	return base + "/graphiql?" + url.Values{"query": {query}, "variables": {`{"p": "` + demoPropertyID.String() + `"}`}}.Encode()
 }
 
 // demoMembers gives the i-th demo unit a linked user (the first unit only)
