@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -46,4 +50,21 @@ func TestLookups(t *testing.T) {
 	c.fails(1, "not found", "device", "remove", "--unit", uid, "--mac", "AA:BB:CC:DD:EE:01")
 	c.fails(1, "not found", "user", "show", "--user", "00000000-0000-0000-0000-000000000001")
 	c.fails(2, "--limit must be", "unit", "list", "--property", pid, "--limit", "0")
+}
+
+// -o table prints the same answer for people; JSON stays the default.
+func TestTableOutput(t *testing.T) {
+	c := newCtl(t)
+	pid := c.ok([]string{"propertyId"}, "property", "create", "--name", "Table Terrace")["propertyId"].(string)
+	for _, n := range []string{"101", "102"} {
+		c.ok(nil, "unit", "create", "--property", pid, "--number", n)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"unit", "list", "--property", pid, "-o", "table"}, &stdout, &stderr, func(k string) string { return c.env[k] })
+	out := stdout.String()
+	if code != 0 || stderr.Len() != 0 || !strings.Contains(out, "units (2)") || !strings.Contains(out, "NUMBER") ||
+		!strings.Contains(out, "101") || !strings.Contains(out, "102") || !regexp.MustCompile(`(?m)^total\s+2$`).MatchString(out) {
+		t.Fatalf("exit %d:\n%s%s", code, out, stderr.String())
+	}
+	c.fails(2, "is not json or table", "unit", "list", "--property", pid, "-o", "yaml")
 }

@@ -82,7 +82,8 @@ func usageText() string {
 		names = append(names, "  portalctl "+c.usage)
 	}
 	sort.Strings(names)
-	return "usage:\n" + strings.Join(names, "\n")
+	return "usage:\n" + strings.Join(names, "\n") +
+		"\n\nEvery command prints one JSON object; -o table prints it for people.\nEnvironment: DATABASE_URL, SECRET_KEY (see the README)."
 }
 
 // run executes one command line and returns the exit code.
@@ -117,6 +118,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			code = fail(1, fmt.Errorf("unexpected failure: %v", r))
 		}
 	}()
+	args, table, err := outputFormat(args)
+	if err != nil {
+		return fail(2, err)
+	}
 	var cmd command
 	var rest []string
 	switch {
@@ -127,8 +132,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
 		fmt.Fprintln(stdout, usageText())
 		return 0
+	case len(args) == 0:
+		return fail(2, usagef("a command is needed: portalctl help lists them"))
 	default:
-		return fail(2, usagef("unknown command %q\n%s", strings.Join(args, " "), usageText()))
+		return fail(2, usagef("unknown command %q: portalctl help lists the commands", strings.Join(args, " ")))
 	}
 	for _, a := range rest {
 		if a == "-h" || a == "--help" || a == "-help" {
@@ -167,6 +174,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return fail(2, usagef("%s\nusage: portalctl %s", ue.msg, cmd.usage))
 		}
 		return fail(1, err)
+	}
+	if table {
+		if err := writeTable(stdout, out); err != nil {
+			return fail(1, err)
+		}
+		return 0
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

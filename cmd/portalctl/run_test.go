@@ -168,7 +168,7 @@ func TestCommands(t *testing.T) {
 	// Usage errors: exit 2.
 	t.Run("usage", func(t *testing.T) {
 		c.fails(2, "unknown command", "frobnicate")
-		c.fails(2, "unknown command")
+		c.fails(2, "a command is needed: portalctl help lists them")
 		c.fails(2, "--number is required", "unit", "create", "--property", pid)
 		c.fails(2, "is not a UUID", "property", "show", "--property", "nope")
 		c.fails(2, "flag provided but not defined", "unit", "create", "--bogus")
