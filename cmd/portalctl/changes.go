@@ -60,12 +60,7 @@ func cmdChangesList(e *env, args []string) (any, error) {
 
 // changes retry --id C: a FAILED (or stuck PUBLISHED) request back to PENDING.
 func cmdChangesRetry(e *env, args []string) (any, error) {
-	f := newFlags("changes retry")
-	f.String("id", "", "change request id")
-	if err := f.parse(args, "id"); err != nil {
-		return nil, err
-	}
-	id, err := f.uuid("id")
+	id, err := idFlag("changes retry", "id", args)
 	if err != nil {
 		return nil, err
 	}

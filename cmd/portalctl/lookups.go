@@ -100,12 +100,7 @@ func cmdUserList(e *env, args []string) (any, error) {
 
 // user show --user U: one identity with its passphrase.
 func cmdUserShow(e *env, args []string) (any, error) {
-	f := newFlags("user show")
-	f.String("user", "", "unit user id")
-	if err := f.parse(args, "user"); err != nil {
-		return nil, err
-	}
-	id, err := f.uuid("user")
+	id, err := idFlag("user show", "user", args)
 	if err != nil {
 		return nil, err
 	}

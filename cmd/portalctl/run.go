@@ -548,12 +548,17 @@ func cmdDeviceAdd(e *env, args []string) (any, error) {
 }
 
 func propertyFlag(name string, args []string) (uuid.UUID, error) {
+	return idFlag(name, "property", args)
+}
+
+// idFlag parses a command whose only argument is one required id flag.
+func idFlag(name, flag string, args []string) (uuid.UUID, error) {
 	f := newFlags(name)
-	f.String("property", "", "property id")
-	if err := f.parse(args, "property"); err != nil {
+	f.String(flag, "", flag+" id")
+	if err := f.parse(args, flag); err != nil {
 		return uuid.Nil, err
 	}
-	return f.uuid("property")
+	return f.uuid(flag)
 }
 
 func cmdManagerKeyCreate(e *env, args []string) (any, error) {
@@ -594,12 +599,7 @@ func cmdManagerKeyList(e *env, args []string) (any, error) {
 }
 
 func cmdManagerKeyRevoke(e *env, args []string) (any, error) {
-	f := newFlags("manager-key revoke")
-	f.String("key-id", "", "manager key id")
-	if err := f.parse(args, "key-id"); err != nil {
-		return nil, err
-	}
-	id, err := f.uuid("key-id")
+	id, err := idFlag("manager-key revoke", "key-id", args)
 	if err != nil {
 		return nil, err
 	}
