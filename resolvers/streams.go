@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/rest/edge"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -169,7 +169,7 @@ type streamGate struct {
 
 func (g *streamGate) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !edgeStreaming(r) {
+		if !edge.Streaming(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -195,11 +195,6 @@ func (g *streamGate) wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// edgeStreaming mirrors edge.Streaming (resolvers does not import rest).
-func edgeStreaming(r *http.Request) bool {
-	return r.Header.Get("Upgrade") != "" || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
 // subscriptionsPerConnection bounds the subscriptions one WebSocket
