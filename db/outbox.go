@@ -111,16 +111,19 @@ func (db *DB) ChangeRequestPages(ctx context.Context, unitIDs []uuid.UUID, limit
 // Reporting the result a request already has is a no-op (consumers deliver
 // at least once); another result after it is CONFLICT. A request not yet
 // marked PUBLISHED may be completed (the relay's mark can come after the
-// consumer's answer). NOT_FOUND, BAD_USER_INPUT, CONFLICT.
-func (db *DB) CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUID, result model.ChangeStatus, detail *string) (model.ChangeRequest, error) {
+// consumer's answer). completed reports whether this call completed it
+// (false for the no-op). NOT_FOUND, BAD_USER_INPUT, CONFLICT.
+func (db *DB) CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUID, result model.ChangeStatus,
+	detail *string) (c model.ChangeRequest, completed bool, err error) {
 	var v model.Validator
 	v.Check(result == model.ChangeApplied || result == model.ChangeFailed, "result", "must be APPLIED or FAILED")
-	v.Check(detail == nil || len(*detail) <= model.MaxChangeDetail, "detail", "must be at most 1024 characters")
-	if err := v.Err(); err != nil {
-		return model.ChangeRequest{}, err
+	if detail != nil {
+		v.Add("detail", model.ValidateText(*detail, model.MaxChangeDetail))
 	}
-	var c model.ChangeRequest
-	err := db.inTx(ctx, "db.CompleteChangeRequest", func(tx pgx.Tx) error {
+	if err := v.Err(); err != nil {
+		return model.ChangeRequest{}, false, err
+	}
+	err = db.inTx(ctx, "db.CompleteChangeRequest", func(tx pgx.Tx) error {
 		var err error
 		c, err = scanChange(tx.QueryRow(ctx, `SELECT `+changeColumns+` FROM change_requests c
 		  WHERE c.id = $1 AND c.property_id = $2 FOR UPDATE`, id, propertyID))
@@ -139,9 +142,10 @@ func (db *DB) CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUI
 		c, err = scanChange(tx.QueryRow(ctx, `UPDATE change_requests c SET status = $2, detail = $3,
 		    completed_at = now(), published_at = coalesce(published_at, now())
 		  WHERE c.id = $1 RETURNING `+changeColumns, id, result, detail))
+		completed = err == nil
 		return err
 	})
-	return c, err
+	return c, completed && err == nil, err
 }
 
 // RetryChangeRequest puts a FAILED or PUBLISHED change request of the

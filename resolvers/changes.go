@@ -35,12 +35,8 @@ func (s *Service) CompleteChangeRequest(ctx context.Context, propertyID, id uuid
 	if p.Kind != model.Manager {
 		return model.ChangeRequest{}, model.Errorf(model.CodeForbidden, "reporting a change request's result needs a manager key")
 	}
-	was, err := s.store.ChangeRequestByID(ctx, model.PropertyScope(propertyID), id)
-	if err != nil {
-		return was, err
-	}
-	c, err := s.store.CompleteChangeRequest(ctx, propertyID, id, result, detail)
-	if err == nil && s.completed != nil && was.CompletedAt == nil && c.CompletedAt != nil {
+	c, completed, err := s.store.CompleteChangeRequest(ctx, propertyID, id, result, detail)
+	if completed && s.completed != nil {
 		s.completed(c.Status, c.CompletedAt.Sub(c.CreatedAt))
 	}
 	return c, err

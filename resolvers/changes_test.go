@@ -102,6 +102,12 @@ func TestChangeRequestsOverGraphQL(t *testing.T) {
 		}
 		a.fails(t, key, q, vars(written[3].ID, "FAILED", nil), "CONFLICT")
 		a.fails(t, key, q, vars(written[2].ID, "FAILED", strings.Repeat("x", 1025)), "BAD_USER_INPUT")
+		a.fails(t, key, q, vars(written[2].ID, "FAILED", "refused\x1b[31m"), "BAD_USER_INPUT")
+		long := strings.Repeat("é", 1024) // the bound counts characters, not bytes
+		a.ok(t, key, q, vars(written[2].ID, "FAILED", long), &res)
+		if c := res.CompleteChangeRequest; c.Status != "FAILED" || c.Detail == nil || *c.Detail != long {
+			t.Fatalf("%+v", c)
+		}
 		foreign := dbtest.Must[[]model.ChangeRequest](t)(a.store.ChangeRequestsByUnit(ctx, f.foreign.Unit.ID))[0]
 		a.fails(t, key, q, vars(foreign.ID, "APPLIED", nil), "NOT_FOUND")
 		// The resident sees the result.

@@ -175,7 +175,9 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 	dbtest.Must[model.ChangeRequest](t)(e.store.RemoveDevice(ctx, model.PropertyScope(f.property.ID), f.unit.Unit.ID, nil, mac))
 	changes := dbtest.Must[[]model.ChangeRequest](t)(e.store.ChangeRequestsByUnit(ctx, f.unit.Unit.ID))
 	detail := "<&> \u2028 \"quoted\" \t 🙂"
-	dbtest.Must[model.ChangeRequest](t)(e.store.CompleteChangeRequest(ctx, f.property.ID, changes[0].ID, model.ChangeFailed, &detail))
+	if _, _, err := e.store.CompleteChangeRequest(ctx, f.property.ID, changes[0].ID, model.ChangeFailed, &detail); err != nil {
+		t.Fatal(err)
+	}
 	changesQuery := `query($p: ID!, $a: String, $s: ChangeStatus) { unit(propertyId: $p) {
 	  changeRequests(first: 2, after: $a, status: $s) { __typename totalCount pageInfo { hasNextPage endCursor }
 	    edges { cursor node { __typename id kind status createdAt publishedAt completedAt detail userId deviceId macAddress

@@ -33,7 +33,7 @@ type Store interface {
 	RemoveDevice(ctx context.Context, scope model.Scope, unitID uuid.UUID, userID *uuid.UUID, mac string) (model.ChangeRequest, error)
 	ChangeRequestByID(ctx context.Context, scope model.Scope, id uuid.UUID) (model.ChangeRequest, error)
 	ChangeRequestPages(ctx context.Context, unitIDs []uuid.UUID, limit int, before *int64, status *model.ChangeStatus, skipTotal bool) (map[uuid.UUID]model.Page[model.ChangeRequest], error)
-	CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUID, result model.ChangeStatus, detail *string) (model.ChangeRequest, error)
+	CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUID, result model.ChangeStatus, detail *string) (model.ChangeRequest, bool, error)
 }
 
 // ServerVersion is reported by login.

@@ -9,11 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/residentportal/bff/db/relay"
+	"github.com/residentportal/bff/graph/model"
 )
 
 // Change is what a sink is handed: the message, and the current state it
@@ -187,7 +189,7 @@ func (a *API) Unit(ctx context.Context, property, id uuid.UUID) (*Unit, error) {
 func (a *API) Complete(ctx context.Context, property, id uuid.UUID, result, detail string) error {
 	var d any
 	if detail != "" {
-		d = detail[:min(len(detail), 1024)]
+		d = reportable(detail)
 	}
 	var out struct{ CompleteChangeRequest struct{ Status string } }
 	err := a.do(ctx, property, `mutation($p: ID!, $id: ID!, $r: ChangeResult!, $d: String) {
@@ -197,6 +199,25 @@ func (a *API) Complete(ctx context.Context, property, id uuid.UUID, result, deta
 		return nil // the unit is gone, and its change requests with it
 	}
 	return err
+}
+
+// reportable makes a sink's error fit the portal's rules for a detail
+// (model.ValidateText): valid UTF-8, no control characters but newline and
+// tab, at most model.MaxChangeDetail characters.
+func reportable(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if n == model.MaxChangeDetail {
+			break
+		}
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			r = ' '
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }
 
 // StdoutSink writes one JSON line per change: the default, and the place

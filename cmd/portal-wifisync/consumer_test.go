@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,7 +37,9 @@ type recorder struct {
 
 func (r *recorder) Apply(_ context.Context, c Change) error {
 	if c.Kind == r.failing {
-		return errors.New("the controller refused it")
+		// A sink's error may hold anything: control characters, invalid
+		// UTF-8, more text than a detail holds.
+		return errors.New("the controller refused it\x1b[31m\xff" + strings.Repeat("é", 2000))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -132,6 +135,9 @@ func TestWifisyncEndToEnd(t *testing.T) {
 			want = model.ChangeFailed
 			if r.Detail == nil || !strings.Contains(*r.Detail, "the controller refused it") {
 				t.Fatalf("FAILED without the reason: %+v", r)
+			}
+			if err := model.ValidateText(*r.Detail, model.MaxChangeDetail); err != nil || utf8.RuneCountInString(*r.Detail) != model.MaxChangeDetail {
+				t.Fatalf("detail not made reportable (%v): %q", err, *r.Detail)
 			}
 		}
 		if r.Status != want || r.CompletedAt == nil || r.PublishedAt == nil {

@@ -32,7 +32,9 @@ func TestChangesListAndRetry(t *testing.T) {
 	store := dbtest.Must[*db.DB](t)(db.Open(context.Background(), c.env["DATABASE_URL"], dbtest.Keys(t), db.Options{}))
 	defer store.Close()
 	reason := "controller unreachable"
-	dbtest.Must[model.ChangeRequest](t)(store.CompleteChangeRequest(context.Background(), uuid.MustParse(pid), uuid.MustParse(newest), model.ChangeFailed, &reason))
+	if _, _, err := store.CompleteChangeRequest(context.Background(), uuid.MustParse(pid), uuid.MustParse(newest), model.ChangeFailed, &reason); err != nil {
+		t.Fatal(err)
+	}
 	failed := c.ok([]string{"changes"}, "changes", "list", "--property", pid, "--unit", unit, "--status", "failed")["changes"].([]any)
 	if len(failed) != 1 || failed[0].(map[string]any)["detail"] != reason {
 		t.Fatalf("failed: %v", failed)
