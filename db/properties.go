@@ -208,6 +208,13 @@ func (db *DB) UpdateProperty(ctx context.Context, id uuid.UUID, in PropertyInput
 	}
 	var p model.Property
 	err := db.inTx(ctx, "db.UpdateProperty", func(tx pgx.Tx) error {
+		keys := db.keys
+		if in.AllowSeparateGuestSecret != nil {
+			var err error
+			if keys, err = db.sealingKey(ctx, tx); err != nil {
+				return err
+			}
+		}
 		cur, err := propertyByID(ctx, tx, id, true)
 		if err != nil {
 			return err
@@ -224,7 +231,7 @@ func (db *DB) UpdateProperty(ctx context.Context, id uuid.UUID, in PropertyInput
 			}
 		}
 		if in.AllowSeparateGuestSecret != nil && *in.AllowSeparateGuestSecret != cur.AllowSeparateGuestSecret {
-			if err := db.syncGuestIdentities(ctx, tx, id, *in.AllowSeparateGuestSecret); err != nil {
+			if err := db.syncGuestIdentities(ctx, tx, keys, id, *in.AllowSeparateGuestSecret); err != nil {
 				return err
 			}
 		}
@@ -238,7 +245,7 @@ func (db *DB) UpdateProperty(ctx context.Context, id uuid.UUID, in PropertyInput
 // that lacks one (allow: IDENTITY_CREATED each) or removes them all
 // (withdraw: DEVICE_REMOVED for each of their devices, which go with them,
 // then IDENTITY_REMOVED each).
-func (db *DB) syncGuestIdentities(ctx context.Context, tx pgx.Tx, propertyID uuid.UUID, allow bool) error {
+func (db *DB) syncGuestIdentities(ctx context.Context, tx pgx.Tx, keys *model.Keyring, propertyID uuid.UUID, allow bool) error {
 	if !allow {
 		if _, err := tx.Exec(ctx, `INSERT INTO change_requests (id, kind, property_id, unit_id, user_id, device_id, mac_address)
 		    SELECT gen_random_uuid(), 'DEVICE_REMOVED', $1, d.unit_id, d.user_id, d.id, d.mac_address
@@ -266,7 +273,7 @@ func (db *DB) syncGuestIdentities(ctx context.Context, tx pgx.Tx, propertyID uui
 		return err
 	}
 	for _, unitID := range units {
-		u, err := db.insertUnitUser(ctx, tx, p, unitID, model.UserTypeGuest, newUserFields{})
+		u, err := db.insertUnitUser(ctx, tx, keys, p, unitID, model.UserTypeGuest, newUserFields{})
 		if err != nil {
 			return err
 		}

@@ -10,14 +10,21 @@ import (
 
 // Rekey re-encrypts every secret (portal secrets, passphrases) under next
 // and recomputes every lookup digest, in one transaction that locks out
-// concurrent writers, and returns how many rows it moved. Until it commits
-// the rows stay readable under the current key; after it, only under next.
+// concurrent writers, and returns how many rows it moved. The handle reads
+// the rows under any of its keys (SECRET_KEY, SECRET_KEY_PREVIOUS). Until
+// it commits the rows stay readable under their old key; after it, only
+// under next.
 // Manager keys are stored as unkeyed digests and need no rekey. The key
 // check (VerifyKey) moves to next in the same transaction.
 func (db *DB) Rekey(ctx context.Context, next *model.Keyring) (int, error) {
 	moved := 0
 	err := db.inTx(ctx, "db.Rekey", func(tx pgx.Tx) error {
 		moved = 0
+		// The key check first, then the tables: the order every secret
+		// write takes them in (sealingKey), so the two cannot deadlock.
+		if _, err := tx.Exec(ctx, `SELECT FROM key_check FOR UPDATE`); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `LOCK TABLE units, unit_users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return err
 		}

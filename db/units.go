@@ -90,12 +90,13 @@ func (db *DB) UnitsByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Unit, er
 
 // UnitAuthBySecret finds the unit of a property whose portal secret is
 // secret, by its keyed digest (an index lookup: the secret itself is never
-// compared byte by byte). NOT_FOUND when none matches.
+// compared byte by byte; during a rekey's window, by its digest under
+// either key). NOT_FOUND when none matches.
 func (db *DB) UnitAuthBySecret(ctx context.Context, propertyID uuid.UUID, secret string) (model.UnitAuth, error) {
 	var a model.UnitAuth
 	err := db.pool.QueryRow(ctx, `SELECT u.id, u.property_id, u.status, u.token_generation, p.portal_allowed
 	  FROM units u JOIN properties p ON p.id = u.property_id
-	  WHERE u.property_id = $1 AND u.portal_secret_digest = $2`, propertyID, db.keys.Digest(secret)).
+	  WHERE u.property_id = $1 AND u.portal_secret_digest = ANY($2)`, propertyID, db.keys.Digests(secret)).
 		Scan(&a.UnitID, &a.PropertyID, &a.Status, &a.TokenGeneration, &a.PortalAllowed)
 	if err == pgx.ErrNoRows {
 		return a, model.ErrNotFound("unit")
@@ -247,6 +248,10 @@ func (db *DB) CreateUnit(ctx context.Context, n NewUnit) (CreatedUnit, error) {
 	}
 	var out CreatedUnit
 	err := db.inTx(ctx, "db.CreateUnit", func(tx pgx.Tx) error {
+		keys, err := db.sealingKey(ctx, tx)
+		if err != nil {
+			return err
+		}
 		p, err := propertyByID(ctx, tx, n.PropertyID, true)
 		if err != nil {
 			return err
@@ -265,7 +270,7 @@ func (db *DB) CreateUnit(ctx context.Context, n NewUnit) (CreatedUnit, error) {
 		if _, err := tx.Exec(ctx, `INSERT INTO units (id, property_id, number, description, contact_name, email,
 		    phone_number, portal_secret_cipher, portal_secret_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			id, p.ID, n.Number, n.Description, n.Contact.ContactName, n.Contact.Email, n.Contact.PhoneNumber,
-			db.keys.Encrypt(secret, id[:]), db.keys.Digest(secret)); err != nil {
+			keys.Encrypt(secret, id[:]), keys.Digest(secret)); err != nil {
 			return err
 		}
 		identities := []struct {
@@ -279,7 +284,7 @@ func (db *DB) CreateUnit(ctx context.Context, n NewUnit) (CreatedUnit, error) {
 			}{model.UserTypeGuest, newUserFields{UserName: "Guest"}})
 		}
 		for _, ident := range identities {
-			u, err := db.insertUnitUser(ctx, tx, p, id, ident.t, ident.fields)
+			u, err := db.insertUnitUser(ctx, tx, keys, p, id, ident.t, ident.fields)
 			if err != nil {
 				return err
 			}
@@ -335,6 +340,13 @@ func (db *DB) UpdateUnit(ctx context.Context, scope model.Scope, id uuid.UUID, u
 	var res model.UnitUpdateResult
 	err := db.inTx(ctx, "db.UpdateUnit", func(tx pgx.Tx) error {
 		res = model.UnitUpdateResult{}
+		keys := db.keys
+		if upd.MaySetSecrets() {
+			var err error
+			if keys, err = db.sealingKey(ctx, tx); err != nil {
+				return err
+			}
+		}
 		cur, err := db.unitByID(ctx, tx, scope, id, true)
 		if err != nil {
 			return err
@@ -363,7 +375,7 @@ func (db *DB) UpdateUnit(ctx context.Context, scope model.Scope, id uuid.UUID, u
 			}
 		}
 		if ch.Secret != nil {
-			if err := db.setPassphrase(ctx, tx, p, cur.UnitUserID, *ch.Secret); err != nil {
+			if err := db.setPassphrase(ctx, tx, keys, p, cur.UnitUserID, *ch.Secret); err != nil {
 				return inUseAs("secret", err)
 			}
 			if err := change(model.ChangePassphrase, &cur.UnitUserID); err != nil {
@@ -371,7 +383,7 @@ func (db *DB) UpdateUnit(ctx context.Context, scope model.Scope, id uuid.UUID, u
 			}
 		}
 		if ch.GuestSecret != nil {
-			if err := db.setPassphrase(ctx, tx, p, *cur.GuestUserID, *ch.GuestSecret); err != nil {
+			if err := db.setPassphrase(ctx, tx, keys, p, *cur.GuestUserID, *ch.GuestSecret); err != nil {
 				return inUseAs("guestSecret", err)
 			}
 			if err := change(model.ChangePassphrase, cur.GuestUserID); err != nil {
@@ -382,7 +394,7 @@ func (db *DB) UpdateUnit(ctx context.Context, scope model.Scope, id uuid.UUID, u
 			secret := model.MintPortalSecret()
 			if _, err := tx.Exec(ctx, `UPDATE units SET portal_secret_cipher = $2, portal_secret_digest = $3,
 			    token_generation = token_generation + 1, updated_at = now() WHERE id = $1`,
-				id, db.keys.Encrypt(secret, id[:]), db.keys.Digest(secret)); err != nil {
+				id, keys.Encrypt(secret, id[:]), keys.Digest(secret)); err != nil {
 				return err
 			}
 			res.PortalSecret = secret

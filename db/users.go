@@ -234,12 +234,12 @@ type newUserFields struct {
 
 // insertUnitUser inserts a user with a generated passphrase, retrying on a
 // digest collision within the property.
-func (db *DB) insertUnitUser(ctx context.Context, tx pgx.Tx, p model.Property, unitID uuid.UUID, t model.UnitUserType, f newUserFields) (model.UnitUser, error) {
+func (db *DB) insertUnitUser(ctx context.Context, tx pgx.Tx, keys *model.Keyring, p model.Property, unitID uuid.UUID, t model.UnitUserType, f newUserFields) (model.UnitUser, error) {
 	id := uuid.New()
 	err := db.withGenerated(ctx, tx, p, func(tx pgx.Tx, pass string) error {
 		_, err := tx.Exec(ctx, `INSERT INTO unit_users (id, unit_id, property_id, type, user_name, email,
 		    phone_number, passphrase_cipher, passphrase_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			id, unitID, p.ID, string(t), f.UserName, f.Email, f.PhoneNumber, db.keys.Encrypt(pass, id[:]), db.keys.Digest(pass))
+			id, unitID, p.ID, string(t), f.UserName, f.Email, f.PhoneNumber, keys.Encrypt(pass, id[:]), keys.Digest(pass))
 		return err
 	})
 	if err != nil {
@@ -264,10 +264,10 @@ func (db *DB) withGenerated(ctx context.Context, tx pgx.Tx, p model.Property, wr
 
 // setPassphrase stores a user's new passphrase: the chosen value, or a
 // generated one (retried on collision).
-func (db *DB) setPassphrase(ctx context.Context, tx pgx.Tx, p model.Property, userID uuid.UUID, c model.PassphraseChange) error {
+func (db *DB) setPassphrase(ctx context.Context, tx pgx.Tx, keys *model.Keyring, p model.Property, userID uuid.UUID, c model.PassphraseChange) error {
 	write := func(tx pgx.Tx, pass string) error {
 		_, err := tx.Exec(ctx, `UPDATE unit_users SET passphrase_cipher = $2, passphrase_digest = $3,
-		    updated_at = now() WHERE id = $1`, userID, db.keys.Encrypt(pass, userID[:]), db.keys.Digest(pass))
+		    updated_at = now() WHERE id = $1`, userID, keys.Encrypt(pass, userID[:]), keys.Digest(pass))
 		return err
 	}
 	if c.Generate {
@@ -288,6 +288,10 @@ func (db *DB) CreateUnitUser(ctx context.Context, scope model.Scope, unitID uuid
 	}
 	var u model.UnitUser
 	err := db.inTx(ctx, "db.CreateUnitUser", func(tx pgx.Tx) error {
+		keys, err := db.sealingKey(ctx, tx)
+		if err != nil {
+			return err
+		}
 		unit, err := db.unitByID(ctx, tx, scope, unitID, true)
 		if err != nil {
 			return err
@@ -296,7 +300,7 @@ func (db *DB) CreateUnitUser(ctx context.Context, scope model.Scope, unitID uuid
 		if err != nil {
 			return err
 		}
-		u, err = db.insertUnitUser(ctx, tx, p, unit.ID, model.UserTypeLinked, newUserFields{userName, email, phone})
+		u, err = db.insertUnitUser(ctx, tx, keys, p, unit.ID, model.UserTypeLinked, newUserFields{userName, email, phone})
 		if err != nil {
 			return err
 		}
@@ -317,6 +321,13 @@ func (db *DB) UpdateUnitUser(ctx context.Context, scope model.Scope, id uuid.UUI
 	var res model.UnitUserUpdateResult
 	err := db.inTx(ctx, "db.UpdateUnitUser", func(tx pgx.Tx) error {
 		res = model.UnitUserUpdateResult{}
+		keys := db.keys
+		if upd.Passphrase != nil {
+			var err error
+			if keys, err = db.sealingKey(ctx, tx); err != nil {
+				return err
+			}
+		}
 		cur, err := db.userByID(ctx, tx, scope, id, true)
 		if err != nil {
 			return err
@@ -342,7 +353,7 @@ func (db *DB) UpdateUnitUser(ctx context.Context, scope model.Scope, id uuid.UUI
 			res.PersonaUpdateID = &c.ID
 		}
 		if ch.Passphrase != nil {
-			if err := db.setPassphrase(ctx, tx, p, id, *ch.Passphrase); err != nil {
+			if err := db.setPassphrase(ctx, tx, keys, p, id, *ch.Passphrase); err != nil {
 				return err
 			}
 		}

@@ -64,7 +64,7 @@ var commands = map[string]command{
 	"manager-key create": {"manager-key create --property P", cmdManagerKeyCreate},
 	"manager-key list":   {"manager-key list --property P", cmdManagerKeyList},
 	"manager-key revoke": {"manager-key revoke --key-id K", cmdManagerKeyRevoke},
-	"rekey":              {"rekey --new-key K", cmdRekey},
+	"rekey":              {"rekey [--new-key K]", cmdRekey},
 	"demo":               {"demo", cmdDemo},
 	"unit list":          {"unit list --property P [--limit N]", cmdUnitList},
 	"unit show":          {"unit show --unit U", cmdUnitShow},
@@ -83,7 +83,7 @@ func usageText() string {
 	}
 	sort.Strings(names)
 	return "usage:\n" + strings.Join(names, "\n") +
-		"\n\nEvery command prints one JSON object; -o table prints it for people.\nEnvironment: DATABASE_URL, SECRET_KEY (see the README)."
+		"\n\nEvery command prints one JSON object; -o table prints it for people.\nEnvironment: DATABASE_URL, SECRET_KEY, SECRET_KEY_PREVIOUS during a rekey (see the README)."
 }
 
 // run executes one command line and returns the exit code.
@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		case errors.As(err, &ue):
 			msg = ue.msg
 		case errors.Is(err, db.ErrOtherKey):
-			msg = err.Error()
+			msg = db.ErrOtherKey.Error()
 		case errors.Is(err, model.ErrWrongKey):
 			msg = "the database's secrets were written under another SECRET_KEY: run with the key they were written " +
 				"under (make run keeps its own in .data/secret_key), or move them to this key with portalctl rekey"
@@ -139,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	for _, a := range rest {
 		if a == "-h" || a == "--help" || a == "-help" {
-			fmt.Fprintf(stdout, "usage: portalctl %s\n\nEnvironment: DATABASE_URL, SECRET_KEY (see the README).\n", cmd.usage)
+			fmt.Fprintf(stdout, "usage: portalctl %s\n\nEnvironment: DATABASE_URL, SECRET_KEY, SECRET_KEY_PREVIOUS during a rekey (see the README).\n", cmd.usage)
 			return 0
 		}
 	}
@@ -151,7 +151,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return fail(1, fmt.Errorf("%w: %v%s", errConfig, err, hint))
 	}
-	keys, err := model.NewKeyring(cfg.SecretKey)
+	keys, err := cfg.Keyring()
 	if err != nil {
 		return fail(1, err)
 	}
@@ -612,13 +612,22 @@ func cmdManagerKeyRevoke(e *env, args []string) (any, error) {
 
 func cmdRekey(e *env, args []string) (any, error) {
 	f := newFlags("rekey")
-	newKey := f.String("new-key", "", "the new SECRET_KEY")
-	if err := f.parse(args, "new-key"); err != nil {
+	newKey := f.String("new-key", "", "the key to move to (default: SECRET_KEY, when SECRET_KEY_PREVIOUS names the old one)")
+	if err := f.parse(args); err != nil {
 		return nil, err
 	}
-	next, err := model.NewKeyring(*newKey)
-	if err != nil {
-		return nil, usagef("--new-key: %s", model.ErrorMessage(err))
+	var next *model.Keyring
+	switch {
+	case *newKey != "":
+		k, err := model.NewKeyring(*newKey)
+		if err != nil {
+			return nil, usagef("--new-key: %s", model.ErrorMessage(err))
+		}
+		next = k
+	case e.cfg.SecretKeyPrevious != "":
+		next = e.store.Keys().Keys()[0]
+	default:
+		return nil, usagef("--new-key is required (or set SECRET_KEY to the new key and SECRET_KEY_PREVIOUS to the old one)")
 	}
 	n, err := e.store.Rekey(e.ctx, next)
 	return map[string]any{"rows": n}, err

@@ -188,6 +188,20 @@ func TestCommands(t *testing.T) {
 		c.ok([]string{"name"}, "property", "show", "--property", pid)
 		c.ok([]string{"hashedSecret"}, "unit", "reset-access", "--unit", uid)
 	})
+	t.Run("rekey in a window", func(t *testing.T) {
+		c.fails(2, "--new-key is required", "rekey")
+		// The servers' way: SECRET_KEY is the new key, SECRET_KEY_PREVIOUS the old one.
+		c.env["SECRET_KEY_PREVIOUS"] = c.env["SECRET_KEY"]
+		c.env["SECRET_KEY"] = "a-third-secret-key-for-the-window-test-0123"
+		c.ok([]string{"hashedSecret"}, "unit", "show", "--unit", uid)
+		if out := c.ok([]string{"rows"}, "rekey"); out["rows"] != float64(7) {
+			t.Fatalf("rekey = %v", out)
+		}
+		delete(c.env, "SECRET_KEY_PREVIOUS")
+		c.ok([]string{"hashedSecret"}, "unit", "show", "--unit", uid)
+		c.env["SECRET_KEY_PREVIOUS"] = c.env["SECRET_KEY"]
+		c.fails(1, "SECRET_KEY_PREVIOUS", "unit", "show", "--unit", uid)
+	})
 }
 
 func TestDemoIsIdempotent(t *testing.T) {

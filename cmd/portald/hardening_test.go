@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -172,5 +173,79 @@ func TestStopsAfterRekeyToAnotherKey(t *testing.T) {
 	}
 	if resp, _ := get(t, s.public+"/healthz"); resp.StatusCode != 200 {
 		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
+}
+
+// A rekey rolled out with SECRET_KEY_PREVIOUS loses nothing: a server
+// restarted with the new key serves the old rows and the old servers'
+// sessions, the old servers read what it writes until the rekey commits,
+// and after it the new server goes on (sessions included) while the one
+// left under the old key alone stops.
+func TestRollingRekey(t *testing.T) {
+	const newKey = "the-next-secret-key-0123456789abcdef-0123456789"
+	url := dbtest.NewURL(t)
+	ctx := context.Background()
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
+	defer store.Close()
+	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Rolling Court"), TenantSetDpsk: dbtest.Ptr(true)}))
+	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
+	old := start(t, map[string]string{"DATABASE_URL": url}, nil)
+	rolled := start(t, map[string]string{"DATABASE_URL": url, "SECRET_KEY": newKey, "SECRET_KEY_PREVIOUS": dbtest.TestSecretKey}, nil)
+
+	call := func(s *server, method, path, token, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, fmt.Sprintf("%s/residents/properties/%s%s", s.public, p.ID, path), strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", token)
+		}
+		resp := dbtest.Must[*http.Response](t)(http.DefaultClient.Do(req))
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	login := func(s *server) string {
+		t.Helper()
+		code, body := call(s, "POST", "/units/logins", "", `{"hashedSecret":"`+u.PortalSecret+`"}`)
+		if code != 200 {
+			t.Fatalf("login: %d %s", code, body)
+		}
+		return strings.Split(strings.Split(body, `"token":"`)[1], `"`)[0]
+	}
+	secretOf := func(body string) string { return strings.Split(strings.Split(body, `"secret":"`)[1], `"`)[0] }
+
+	// During the rollout each server takes the other's sessions and reads its writes.
+	tok := login(rolled)
+	if code, body := call(old, "GET", "/units", tok, ""); code != 200 {
+		t.Fatalf("old server, session from the new one: %d %s", code, body)
+	}
+	code, body := call(rolled, "PUT", "/units", tok, `{"secret":""}`)
+	if code != 200 {
+		t.Fatalf("new server, passphrase before the rekey: %d %s", code, body)
+	}
+	if _, got := call(old, "GET", "/units", tok, ""); secretOf(got) != secretOf(body) {
+		t.Fatalf("the old server does not read the new server's write: %s vs %s", got, body)
+	}
+
+	next := dbtest.Must[*model.Keyring](t)(model.NewKeyring(newKey))
+	dbtest.Must[int](t)(store.Rekey(ctx, next))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		code, _ := call(old, "GET", "/units", tok, "")
+		if code == 503 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server under the old key still answers %d after the rekey", code)
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	// The new server keeps the session from before the rekey and writes under the new key.
+	code, body = call(rolled, "PUT", "/units", tok, `{"secret":"a chosen passphrase"}`)
+	if code != 200 {
+		t.Fatalf("new server after the rekey: %d %s", code, body)
+	}
+	fresh := start(t, map[string]string{"DATABASE_URL": url, "SECRET_KEY": newKey}, nil)
+	if _, got := call(fresh, "GET", "/units", login(fresh), ""); secretOf(got) != "a chosen passphrase" {
+		t.Fatalf("a server under the new key alone reads %s", got)
 	}
 }

@@ -46,7 +46,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		return fmt.Errorf("configuration: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	keys, err := model.NewKeyring(cfg.SecretKey)
+	keys, err := cfg.Keyring()
 	if err != nil {
 		return err
 	}

@@ -143,6 +143,30 @@ func TestKeyring(t *testing.T) {
 	if _, err := NewKeyring("short"); ErrorCode(err) != CodeBadUserInput {
 		t.Fatalf("short key: %v", err)
 	}
+
+	// A rekey's window: reads under either key, writes under the one in use.
+	both, err := other.WithPrevious("0123456789abcdef0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := both.Decrypt(sealed, aad); err != nil || got != "hunter2-passphrase" {
+		t.Fatalf("previous key's ciphertext = %q, %v", got, err)
+	}
+	if len(both.Digests("a")) != 2 || string(both.Digests("a")[1]) != string(k.Digest("a")) {
+		t.Fatal("Digests does not give the previous key's digest")
+	}
+	if !both.Use(both.KeyOf(sealed)) {
+		t.Fatal("the previous key is not one of the ring's")
+	}
+	if _, err := k.Decrypt(both.Encrypt("x", aad), aad); err != nil || !k.Verify([]byte("m"), both.Sign([]byte("m"))) {
+		t.Fatalf("in use, the previous key does not seal and sign: %v", err)
+	}
+	if both.Use(k) || both.Match("text", other.Digest("text")) == nil || both.Match("text", []byte("x")) != nil {
+		t.Fatal("Use or Match take a key that is not the ring's")
+	}
+	if _, err := other.WithPrevious("fedcba9876543210fedcba9876543210"); ErrorCode(err) != CodeBadUserInput {
+		t.Fatalf("previous = current: %v", err)
+	}
 }
 
 func TestValidator(t *testing.T) {

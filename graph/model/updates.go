@@ -62,6 +62,13 @@ type UnitUpdate struct {
 	ResetPortalAccess bool
 }
 
+// MaySetSecrets reports whether u may write a secret (a passphrase, or the
+// portal secret through a reset), so that the store takes the key check
+// before anything else.
+func (u UnitUpdate) MaySetSecrets() bool {
+	return u.Secret != nil || u.GuestSecret != nil || u.ResetPortalAccess || u.Status != nil
+}
+
 // Validate checks the shape of u (400, naming every bad field).
 func (u UnitUpdate) Validate() error {
 	var v Validator

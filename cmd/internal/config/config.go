@@ -14,16 +14,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/residentportal/bff/graph/model"
 )
 
 // Config is the validated configuration of portald and portalctl.
 type Config struct {
-	DatabaseURL        string
-	ListenAddr         string
-	MetricsAddr        string
-	PublicBaseURL      string
-	PortalBaseURL      string
-	SecretKey          string
+	DatabaseURL   string
+	ListenAddr    string
+	MetricsAddr   string
+	PublicBaseURL string
+	PortalBaseURL string
+	SecretKey     string
+	// SecretKeyPrevious is the key being rekeyed away from: read under it
+	// (and written under it until the rekey commits) while servers restart
+	// with the new SECRET_KEY. Empty outside a rekey.
+	SecretKeyPrevious  string
 	TokenTTL           time.Duration
 	RedisURL           string
 	RateLimitBurst     int
@@ -116,6 +122,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ListenAddr:                           str("LISTEN_ADDR", ":8080"),
 		MetricsAddr:                          str("METRICS_ADDR", "127.0.0.1:9090"),
 		SecretKey:                            getenv("SECRET_KEY"),
+		SecretKeyPrevious:                    getenv("SECRET_KEY_PREVIOUS"),
 		TokenTTL:                             dur("TOKEN_TTL", 12*time.Hour),
 		RedisURL:                             str("REDIS_URL", ""),
 		NATSURL:                              str("NATS_URL", ""),
@@ -159,6 +166,11 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("SECRET_KEY: required (at least 32 characters; `make run` generates one for development)"))
 	} else if len(c.SecretKey) < 32 {
 		errs = append(errs, errors.New("SECRET_KEY: must be at least 32 characters"))
+	}
+	if c.SecretKeyPrevious != "" && len(c.SecretKeyPrevious) < 32 {
+		errs = append(errs, errors.New("SECRET_KEY_PREVIOUS: must be at least 32 characters"))
+	} else if c.SecretKeyPrevious != "" && c.SecretKeyPrevious == c.SecretKey {
+		errs = append(errs, errors.New("SECRET_KEY_PREVIOUS: is SECRET_KEY itself (leave it unset outside a rekey)"))
 	}
 	port := "8080"
 	if _, p, err := net.SplitHostPort(c.ListenAddr); err == nil && p != "" {
@@ -224,4 +236,14 @@ func (c Config) PortalURL(propertyID, secret string) string {
 		sep = "&"
 	}
 	return c.PortalBaseURL + sep + "propertyId=" + url.QueryEscape(propertyID) + "&auth=" + url.QueryEscape(secret)
+}
+
+// Keyring derives the keys of SECRET_KEY and, during a rekey, of
+// SECRET_KEY_PREVIOUS.
+func (c Config) Keyring() (*model.Keyring, error) {
+	k, err := model.NewKeyring(c.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	return k.WithPrevious(c.SecretKeyPrevious)
 }

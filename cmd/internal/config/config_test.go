@@ -78,8 +78,8 @@ func TestHardeningLimits(t *testing.T) {
 		t.Fatalf("defaults = %+v, want %+v", got, want)
 	}
 	_, err = Load(env(map[string]string{"SECRET_KEY": key, "GRAPHQL_MAX_DEPTH": "0", "CLIENT_RATE_LIMIT_PER_SECOND": "NaN",
-		"HTTP_READ_TIMEOUT": "-1s", "SHUTDOWN_DRAIN": "20s"}))
-	for _, name := range []string{"GRAPHQL_MAX_DEPTH", "CLIENT_RATE_LIMIT_PER_SECOND", "HTTP_READ_TIMEOUT", "SHUTDOWN_DRAIN"} {
+		"HTTP_READ_TIMEOUT": "-1s", "SHUTDOWN_DRAIN": "20s", "SECRET_KEY_PREVIOUS": key}))
+	for _, name := range []string{"GRAPHQL_MAX_DEPTH", "CLIENT_RATE_LIMIT_PER_SECOND", "HTTP_READ_TIMEOUT", "SHUTDOWN_DRAIN", "SECRET_KEY_PREVIOUS"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Fatalf("%s not reported: %v", name, err)
 		}
