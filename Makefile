@@ -3,7 +3,11 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help test check-generate vet build run bench fuzz
+.PHONY: help test check-generate vet build run reset-demo bench fuzz
+
+# make run's database: one per checkout, so that two checkouts (each with its
+# own key in .data/) never share one.
+DEMO_DB ?= resident_portal_$(shell printf '%s' '$(CURDIR)' | sha256sum | cut -c1-8)
 
 ## help: this list (plain `make` prints it; nothing runs by default)
 help:
@@ -37,15 +41,17 @@ fuzz:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## run: portald on :8080 with demo data (local PostgreSQL, or a private one; a development SECRET_KEY in .data/)
+## run: portald on :8080 with demo data (this checkout's database on the local PostgreSQL, or a private one; a development SECRET_KEY in .data/)
 run:
 	@echo "building portald, portalctl and portal-wifisync (the first build takes a few minutes)…"
 	@$(MAKE) --no-print-directory build >/dev/null
 	@mkdir -p .data
 	@test -s .data/secret_key || { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/secret_key; chmod 600 .data/secret_key; }
 	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" && \
-	  export DATABASE_URL="$${DATABASE_URL:-$$(.ci/services.sh database resident_portal)}" && \
-	  bin/portalctl migrate >/dev/null && demo=$$(bin/portalctl demo) && echo "$$demo" && \
+	  export DATABASE_URL="$${DATABASE_URL:-$$(.ci/services.sh database $(DEMO_DB))}" && \
+	  { bin/portalctl migrate >/dev/null && demo=$$(bin/portalctl demo) || \
+	    { echo "make run could not set up the demo in $$DATABASE_URL (above). To start its database afresh: make reset-demo" >&2; exit 1; }; } && \
+	  echo "$$demo" && \
 	  pid=$$(printf '%s' "$$demo" | grep -o '"propertyId": *"[^"]*"' | head -n 1 | grep -o '[0-9a-f-]\{36\}') && \
 	  base="$${PUBLIC_BASE_URL:-http://localhost:8080}" && \
 	  secret=$$(printf '%s' "$$demo" | grep -o '"hashedSecret": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$$/\1/') && \
@@ -63,6 +69,10 @@ run:
 	    { WIFISYNC_KEYS="$$pid=$$key" PORTAL_GRAPHQL_URL="$${PUBLIC_BASE_URL:-http://localhost:8080}/graphql" bin/portal-wifisync & } && \
 	    trap 'kill %1 2>/dev/null' EXIT && bin/portald; \
 	  else echo "change delivery off: no NATS on 127.0.0.1:4222 and NATS_URL unset (change requests stay PENDING)"; exec bin/portald; fi
+
+## reset-demo: drop this checkout's demo database (make run makes it again, with fresh demo data)
+reset-demo:
+	@.ci/services.sh drop-database $(DEMO_DB)
 
 ## bench: portald vs a raw pgx floor vs PostGraphile v4/v5, side by side; writes BENCHMARKS.md
 bench:

@@ -90,11 +90,19 @@ ensure_database() {
   echo "${admin%/postgres*}/$name?sslmode=disable"
 }
 
+drop_database() {
+  local admin name=$1
+  admin=$(ensure_postgres)
+  log "dropping database $name"
+  psql "$admin" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >&2
+}
+
 case "${1:-}" in
   postgres) ensure_postgres ;;
   database) ensure_database "${2:?database name}" ;;
+  drop-database) drop_database "${2:?database name}" ;;
   redis) ensure_redis ;;
   nats) ensure_nats ;;
   chromium) ensure_chromium ;;
-  *) echo "usage: $0 postgres | database NAME | redis | nats | chromium" >&2; exit 2 ;;
+  *) echo "usage: $0 postgres | database NAME | drop-database NAME | redis | nats | chromium" >&2; exit 2 ;;
 esac
