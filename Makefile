@@ -50,7 +50,7 @@ run:
 	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" && \
 	  export DATABASE_URL="$${DATABASE_URL:-$$(.ci/services.sh database $(DEMO_DB))}" && \
 	  { bin/portalctl migrate >/dev/null && demo=$$(bin/portalctl demo) || \
-	    { echo "make run could not set up the demo in $$DATABASE_URL (above). To start its database afresh: make reset-demo" >&2; exit 1; }; } && \
+	    { echo "make run could not set up the demo in $$DATABASE_URL (above). To start this checkout's own demo database ($(DEMO_DB)) afresh: make reset-demo" >&2; exit 1; }; } && \
 	  echo "$$demo" && \
 	  pid=$$(printf '%s' "$$demo" | grep -o '"propertyId": *"[^"]*"' | head -n 1 | grep -o '[0-9a-f-]\{36\}') && \
 	  base="$${PUBLIC_BASE_URL:-http://localhost:8080}" && \
