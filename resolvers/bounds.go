@@ -55,12 +55,18 @@ type operationBounds struct {
 	// admit, when set, is asked before a document is parsed and
 	// validated (the client's rate-limit bucket pays for it).
 	admit func(context.Context) error
+	// trusted resolves document ids to manifest documents, and in
+	// enforce mode refuses everything else (nil: off).
+	trusted *TrustedDocuments
 }
 
 func (operationBounds) ExtensionName() string                   { return "OperationBounds" }
 func (operationBounds) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (o operationBounds) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if err := o.trusted.resolve(p); err != nil {
+		return err
+	}
 	if p.Query != "" {
 		if err := o.check(ctx, p.Query); err != nil {
 			return err

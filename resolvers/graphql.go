@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 
 	gqlcomplexity "github.com/99designs/gqlgen/complexity"
@@ -64,6 +65,9 @@ type GraphQLOptions struct {
 	// Interceptors run around every operation after it is parsed and
 	// validated (the rate limiter charges there).
 	Interceptors []graphql.HandlerExtension
+	// TrustedDocuments are the documents run by id (SPEC §8.3) and the
+	// mode: in enforce mode nothing else runs (nil: off).
+	TrustedDocuments *TrustedDocuments
 	// GqlgenOnly runs every operation on gqlgen's executor, none on the
 	// direct one (see direct.go); tests compare the two with it.
 	GqlgenOnly bool
@@ -132,6 +136,7 @@ var registerCodes sync.Once
 func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	registerCodes.Do(func() {
 		errcode.RegisterErrorType("COMPLEXITY_LIMIT_EXCEEDED", errcode.KindProtocol)
+		errcode.RegisterErrorType(CodeNotInList, errcode.KindProtocol)
 	})
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -170,7 +175,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	parsed := newByteCache(opts.QueryCacheBytes, weighParsed)
 	srv.SetQueryCache(parsed)
 	srv.SetParserTokenLimit(opts.Bounds.Tokens)
-	srv.Use(operationBounds{bounds: opts.Bounds, parsed: parsed, admit: opts.AdmitParse,
+	srv.Use(operationBounds{bounds: opts.Bounds, parsed: parsed, admit: opts.AdmitParse, trusted: opts.TrustedDocuments,
 		apq: extension.AutomaticPersistedQuery{Cache: newByteCache(opts.QueryCacheBytes/4, weighText)}})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
@@ -468,6 +473,12 @@ func statusFromErrors(maxBody int64, next http.Handler) http.Handler {
 				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
 				return
 			}
+			if bytes.Contains(b, []byte(`"documentId"`)) {
+				if b, err = withDocumentID(b); err != nil {
+					WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+					return
+				}
+			}
 			env, ok := parseEnvelope(b)
 			if !ok {
 				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST",
@@ -481,7 +492,66 @@ func statusFromErrors(maxBody int64, next http.Handler) http.Handler {
 			WriteGraphQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request too large")
 			return
 		}
+		if r.Method == http.MethodGet && r.URL.Query().Has("documentId") {
+			q := r.URL.Query()
+			ext, err := documentIDExtensions(q.Get("documentId"), json.RawMessage(q.Get("extensions")))
+			if err != nil {
+				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+				return
+			}
+			q.Del("documentId")
+			q.Set("extensions", string(ext))
+			r = r.Clone(r.Context())
+			r.URL.RawQuery = q.Encode()
+		}
 		h := &statusHint{header: w.Header()}
 		next.ServeHTTP(&hintedWriter{ResponseWriter: w, hint: h}, r.WithContext(context.WithValue(r.Context(), statusHintKey{}, h)))
 	})
+}
+
+// withDocumentID rewrites a request object that names its document by
+// documentId ("sha256:<hex>", GraphQL over HTTP's persisted documents) into
+// the automatic-persisted-query extension every transport understands.
+func withDocumentID(b []byte) ([]byte, error) {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(b, &obj) != nil {
+		return b, nil // reported as a malformed body next
+	}
+	raw, ok := obj["documentId"]
+	if !ok {
+		return b, nil
+	}
+	var id string
+	if json.Unmarshal(raw, &id) != nil {
+		return nil, errBadDocumentID
+	}
+	ext, err := documentIDExtensions(id, obj["extensions"])
+	if err != nil {
+		return nil, err
+	}
+	delete(obj, "documentId")
+	obj["extensions"] = ext
+	return json.Marshal(obj)
+}
+
+var errBadDocumentID = errors.New("documentId must be sha256:<the document's SHA-256 in 64 lowercase hex digits>")
+
+// documentIDExtensions returns extensions (a JSON object or empty) with
+// the persistedQuery of document id.
+func documentIDExtensions(id string, extensions json.RawMessage) (json.RawMessage, error) {
+	hash, ok := strings.CutPrefix(id, "sha256:")
+	if !ok || !sha256Hex.MatchString(hash) {
+		return nil, errBadDocumentID
+	}
+	ext := map[string]json.RawMessage{}
+	if t := bytes.TrimSpace(extensions); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
+		if json.Unmarshal(t, &ext) != nil {
+			return nil, errors.New("extensions must be a JSON object")
+		}
+	}
+	if _, both := ext["persistedQuery"]; both {
+		return nil, errors.New("send documentId or the persistedQuery extension, not both")
+	}
+	ext["persistedQuery"] = json.RawMessage(`{"version":1,"sha256Hash":"` + hash + `"}`)
+	return json.Marshal(ext)
 }
