@@ -29,6 +29,10 @@ type Deps struct {
 	// GraphQL and Playground are mounted at /graphql and /graphiql when set.
 	GraphQL    http.Handler
 	Playground http.Handler
+	// Portal, when set, is the residents' page, served at PortalPath (a
+	// path ending in "/"; without the slash it redirects there).
+	Portal     http.Handler
+	PortalPath string
 	// Guard, when set, rate-limits every REST operation (GraphQL is
 	// charged by its interceptor, see ratelimit.Guard.GraphQL).
 	Guard *ratelimit.Guard
@@ -91,6 +95,12 @@ func NewHandler(d Deps) http.Handler {
 	if d.Playground != nil {
 		r.Handle("/graphiql", d.Playground)
 		r.Handle("/graphiql/*", d.Playground)
+	}
+	if d.Portal != nil {
+		if p := strings.TrimSuffix(d.PortalPath, "/"); p != "" {
+			r.Handle(p, d.Portal)
+		}
+		r.Handle(d.PortalPath+"*", d.Portal)
 	}
 	rest := &api{svc: d.Service, base: strings.TrimRight(d.PublicBaseURL, "/"), log: d.Log}
 	rest.mount(r, func(rt Route) []func(http.Handler) http.Handler {

@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/residentportal/bff/db/relay"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/graph/playground"
+	"github.com/residentportal/bff/graph/portal"
 	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
@@ -106,8 +110,13 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 
 	streams, endStreams := context.WithCancel(context.Background())
 	defer endStreams()
+	trusted, err := trustedDocuments(cfg)
+	if err != nil {
+		return err
+	}
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{
-		Streams: streams, MaxStreamsPerClient: cfg.GraphQLMaxStreamsPerClient,
+		TrustedDocuments: trusted,
+		Streams:          streams, MaxStreamsPerClient: cfg.GraphQLMaxStreamsPerClient,
 		MaxSubscriptionsPerConnection: cfg.GraphQLMaxSubscriptionsPerConnection, Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
 		Bounds: resolvers.Bounds{Tokens: cfg.GraphQLMaxTokens, Depth: cfg.GraphQLMaxDepth, Fields: cfg.GraphQLMaxFields,
 			Aliases: cfg.GraphQLMaxAliases, RootFields: cfg.GraphQLMaxRootFields},
@@ -118,8 +127,9 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	handler := rest.NewHandler(rest.Deps{
 		Service: svc, Log: log, Metrics: metrics, PublicBaseURL: cfg.PublicBaseURL,
 		CORSOrigins: cfg.CORSAllowedOrigins, RequestTimeout: cfg.RequestTimeout, GraphQL: gql, Extra: h.extra,
-		Playground: playground.Handler(),
-		Guard:      guard, TrustedProxies: cfg.TrustedProxies, Draining: &draining, StaleKey: &staleKey,
+		Playground: playground.Handler(trusted.Mode() != resolvers.TrustedEnforce),
+		PortalPath: portalPath(cfg.PortalBaseURL), Portal: portal.Handler(portalPath(cfg.PortalBaseURL)),
+		Guard: guard, TrustedProxies: cfg.TrustedProxies, Draining: &draining, StaleKey: &staleKey,
 	})
 
 	public, err := net.Listen("tcp", cfg.ListenAddr)
@@ -318,4 +328,33 @@ func (w rekeyWatch) AuthChanged(kind string, id uuid.UUID) {
 		return
 	}
 	w.AuthListener.AuthChanged(kind, id)
+}
+
+// trustedDocuments are the page's manifest and GRAPHQL_TRUSTED_DOCUMENTS_FILE's.
+func trustedDocuments(cfg config.Config) (*resolvers.TrustedDocuments, error) {
+	manifests := [][]byte{portal.Manifest()}
+	if cfg.GraphQLTrustedDocumentsFile != "" {
+		b, err := os.ReadFile(cfg.GraphQLTrustedDocumentsFile)
+		if err != nil {
+			return nil, fmt.Errorf("GRAPHQL_TRUSTED_DOCUMENTS_FILE: %w", err)
+		}
+		manifests = append(manifests, b)
+	}
+	t, err := resolvers.NewTrustedDocuments(resolvers.TrustedMode(cfg.GraphQLTrustedDocuments), manifests...)
+	if err != nil {
+		return nil, fmt.Errorf("GRAPHQL_TRUSTED_DOCUMENTS_FILE: %w", err)
+	}
+	return t, nil
+}
+
+// portalPath is the path of PORTAL_BASE_URL, where the page is served.
+func portalPath(base string) string {
+	u, err := url.Parse(base)
+	if err != nil || u.Path == "" {
+		return "/portal/"
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		return u.Path + "/"
+	}
+	return u.Path
 }

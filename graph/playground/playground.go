@@ -20,8 +20,27 @@ const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"font-src 'self' data:; img-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; " +
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-// Handler serves the page at /graphiql and its assets under /graphiql/assets/.
-func Handler() http.Handler {
+// unavailable is the page at /graphiql when the server runs trusted
+// documents only: a playground could run nothing.
+const unavailable = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Playground unavailable</title></head>
+<body><h1>The GraphQL playground is unavailable</h1>
+<p>This server runs trusted documents only (GRAPHQL_TRUSTED_DOCUMENTS=enforce): operations typed here would be refused.</p></body></html>
+`
+
+// Handler serves the page at /graphiql and its assets under /graphiql/assets/;
+// with available false (trusted documents enforced), a page that says the
+// playground is unavailable, and no assets.
+func Handler(available bool) http.Handler {
+	if !available {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			if r.Method != http.MethodHead {
+				_, _ = w.Write([]byte(unavailable))
+			}
+		})
+	}
 	sub, err := fs.Sub(assets, "assets")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time

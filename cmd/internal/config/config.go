@@ -41,6 +41,9 @@ type Config struct {
 	CORSAllowedOrigins       []string
 	GraphQLIntrospection     bool
 	GraphQLComplexity        int
+	// GraphQLTrustedDocuments is off, allow or enforce (SPEC §8.3), and
+	// GraphQLTrustedDocumentsFile a manifest to add to the page's.
+	GraphQLTrustedDocuments, GraphQLTrustedDocumentsFile string
 	// NATSURL turns the outbox relay on; NATSStream and NATSSubjectPrefix
 	// name its stream and subjects.
 	NATSURL, NATSStream, NATSSubjectPrefix string
@@ -132,6 +135,8 @@ func Load(getenv func(string) string) (Config, error) {
 		ClientRateLimitBurst:                 positive("CLIENT_RATE_LIMIT_BURST", 30),
 		GraphQLIntrospection:                 boolean("GRAPHQL_INTROSPECTION", true),
 		GraphQLComplexity:                    positive("GRAPHQL_COMPLEXITY_LIMIT", 50000),
+		GraphQLTrustedDocuments:              str("GRAPHQL_TRUSTED_DOCUMENTS", "allow"),
+		GraphQLTrustedDocumentsFile:          str("GRAPHQL_TRUSTED_DOCUMENTS_FILE", ""),
 		GraphQLMaxTokens:                     positive("GRAPHQL_MAX_TOKENS", 5000),
 		GraphQLMaxDepth:                      positive("GRAPHQL_MAX_DEPTH", 15),
 		GraphQLMaxFields:                     positive("GRAPHQL_MAX_FIELDS", 500),
@@ -183,6 +188,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.PortalBaseURL = str("PORTAL_BASE_URL", c.PublicBaseURL+"/portal/")
 	if u, err := url.Parse(c.PortalBaseURL); err != nil || u.Host == "" {
 		errs = append(errs, fmt.Errorf("PORTAL_BASE_URL: %q is not an absolute URL", c.PortalBaseURL))
+	}
+	switch c.GraphQLTrustedDocuments {
+	case "off", "allow", "enforce":
+	default:
+		errs = append(errs, fmt.Errorf("GRAPHQL_TRUSTED_DOCUMENTS: %q is not off, allow or enforce", c.GraphQLTrustedDocuments))
 	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
