@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help test check-generate vet build run reset-demo bench fuzz
+.PHONY: help test check-generate page vet build run reset-demo bench fuzz
 
 # make run's database: one per checkout, so that two checkouts (each with its
 # own key in .data/) never share one.
@@ -21,11 +21,16 @@ test:
 	  $(GO) test -count=1 -race -timeout 20m ./... && \
 	  $(MAKE) --no-print-directory fuzz
 
-## check-generate: regenerating code must change nothing
-check-generate:
+## check-generate: regenerating code (gqlgen, the resident page's build and manifest) must change nothing
+check-generate: page
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) generate ./...
-	@git diff --exit-code --stat -- . ':!go.sum' || { echo "generated code is out of date: run go generate ./... and commit"; exit 1; }
+	@git diff --exit-code --stat -- . ':!go.sum' || { echo "generated code is out of date: run go generate ./... and make page, and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- graph/portal)" || { echo "the page's build made files that are not committed:"; git status --short -- graph/portal; exit 1; }
+
+## page: build the resident page (graph/portal/dist, manifest.json, typed operations) from its sources with the locked npm packages
+page:
+	cd graph/portal/web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 vet:
 	$(GO) vet ./...

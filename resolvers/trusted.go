@@ -1,6 +1,7 @@
 package resolvers
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -8,8 +9,11 @@ import (
 	"maps"
 	"regexp"
 
+	gqlcomplexity "github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/residentportal/bff/graph"
+	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -150,4 +154,21 @@ func persistedHash(ext map[string]any) string {
 	pq, _ := ext["persistedQuery"].(map[string]any)
 	h, _ := pq["sha256Hash"].(string)
 	return h
+}
+
+// CheckDocument parses and validates a document against the schema and
+// returns the complexity of each of its operations, as the server would
+// count it with variables unset (list fields at their default page size).
+// CI runs every manifest document through it.
+func CheckDocument(query string) (map[string]int, error) {
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}, Complexity: complexity()})
+	doc, errs := gqlparser.LoadQuery(es.Schema(), query)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	out := map[string]int{}
+	for _, op := range doc.Operations {
+		out[op.Name] = gqlcomplexity.Calculate(context.Background(), es, op, nil, gqlcomplexity.WithFixedScalarValue(0))
+	}
+	return out, nil
 }
