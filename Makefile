@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help test check-generate page vet build run reset-demo bench fuzz
+.PHONY: help test check-generate page screenshots vet build run reset-demo bench fuzz
 
 # make run's database: one per checkout, so that two checkouts (each with its
 # own key in .data/) never share one.
@@ -31,6 +31,11 @@ check-generate: page
 ## page: build the resident page (graph/portal/dist, manifest.json, typed operations) from its sources with the locked npm packages
 page:
 	cd graph/portal/web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+
+## screenshots: the resident page on a phone and a desktop, as the browser test sees it (docs/page-*.png, shown in the README)
+screenshots: page
+	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh chromium && export TEST_DATABASE_URL && mkdir -p docs && \
+	  PAGE_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run 'TestResidentPageInBrowser/allow' ./cmd/portald/
 
 vet:
 	$(GO) vet ./...

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image/gif"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/graph/model"
+)
+
+// The resident page, end to end in headless Chromium at 360×740, with
+// trusted documents allowed and enforced: a printed portal link opens the
+// unit; the QR code decodes to the exact Wi-Fi string; a regeneration shows
+// the new passphrase and its change request moving on; a device added by
+// portalctl appears without a reload and is removed; axe-core finds no
+// serious or critical violation; a reset from elsewhere, sign out
+// everywhere, a bad link and a closed portal each show their page.
+func TestResidentPageInBrowser(t *testing.T) {
+	for _, mode := range []string{"allow", "enforce"} {
+		t.Run(mode, func(t *testing.T) { residentPage(t, mode) })
+	}
+}
+
+var portalctlOnce struct {
+	sync.Once
+	path string
+	err  error
+}
+
+// portalctlBinary builds portalctl once per test run.
+func portalctlBinary(t *testing.T) string {
+	t.Helper()
+	portalctlOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "portalctl-")
+		if err != nil {
+			portalctlOnce.err = err
+			return
+		}
+		portalctlOnce.path = filepath.Join(dir, "portalctl")
+		out, err := exec.Command("go", "build", "-o", portalctlOnce.path, "../portalctl").CombinedOutput()
+		if err != nil {
+			portalctlOnce.err = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	if portalctlOnce.err != nil {
+		t.Fatal(portalctlOnce.err)
+	}
+	return portalctlOnce.path
+}
+
+// browser starts headless Chromium at a phone's size and records every
+// request the page makes.
+func browser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is required: make test installs it (.ci/services.sh chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
+		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.UserDataDir(t.TempDir()))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
+	t.Cleanup(cancelTimeout)
+	var mu sync.Mutex
+	var requested []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			requested = append(requested, e.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740)); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return ctx, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), requested...) }
+}
+
+// poll waits until the page's expression is truthy and returns its value.
+func poll[T any](t *testing.T, ctx context.Context, what, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Poll[T](expr, chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		shot, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("%s: %v\npage text:\n%s", what, err, shot)
+	}
+	return v
+}
+
+func byTestID(id string) string { return fmt.Sprintf(`document.querySelector('[data-testid=%q]')`, id) }
+
+func residentPage(t *testing.T, mode string) {
+	ctx0 := context.Background()
+	dbURL := dbtest.NewURL(t)
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx0, dbURL, dbtest.Keys(t), db.Options{}))
+	defer store.Close()
+	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx0, db.PropertyInput{Name: dbtest.Ptr("Harbour Court"),
+		SSIDs: []string{`Harbour;Net`}, TenantSetDpsk: dbtest.Ptr(true), AllowSeparateGuestSecret: dbtest.Ptr(true),
+		Title: dbtest.Ptr("Harbour Wi-Fi"), MainColor: dbtest.Ptr("#1f4e79"), AccentColor: dbtest.Ptr("#f5a623")}))
+	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx0, db.NewUnit{PropertyID: p.ID, Number: "7",
+		Contact: model.Contact{ContactName: "Ada", Email: "ada@example.org", PhoneNumber: "+41 44 123"}}))
+	s := start(t, map[string]string{"DATABASE_URL": dbURL, "GRAPHQL_TRUSTED_DOCUMENTS": mode}, nil)
+	ctl := func(args ...string) map[string]any {
+		t.Helper()
+		cmd := exec.Command(portalctlBinary(t), args...)
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "SECRET_KEY="+dbtest.TestSecretKey, "PUBLIC_BASE_URL="+s.public)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("portalctl %v: %v %s", args, err, out)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("portalctl %v: %s", args, out)
+		}
+		return m
+	}
+	link := ctl("unit", "show", "--unit", u.Unit.ID.String())["portalUrl"].(string)
+	ctx, requested := browser(t)
+
+	// The printed link opens the unit; auth leaves the address bar and is
+	// kept nowhere.
+	start := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate(link)); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	shown := poll[string](t, ctx, "the UNIT passphrase", byTestID("passphrase-UNIT")+`?.textContent`)
+	t.Logf("passphrase shown %v after navigating", time.Since(start).Round(time.Millisecond))
+	if shown != u.Unit.Secret {
+		t.Fatalf("shown passphrase %q, the unit's is %q", shown, u.Unit.Secret)
+	}
+	if guest := poll[string](t, ctx, "the GUEST passphrase", byTestID("passphrase-GUEST")+`?.textContent`); guest != *u.Unit.GuestSecret {
+		t.Fatalf("guest passphrase %q", guest)
+	}
+	kept := poll[string](t, ctx, "state", `location.href + '|' + JSON.stringify(sessionStorage) + '|' + JSON.stringify(localStorage) + '|' + document.cookie + '|' + history.length`)
+	if strings.Contains(kept, u.PortalSecret) || strings.Contains(kept, "auth=") {
+		t.Fatalf("the portal secret is still in the address, storage or cookies: %s", kept)
+	}
+
+	// The QR code is the Wi-Fi string, escaped.
+	qr := func(t *testing.T, kind string) string {
+		t.Helper()
+		src := poll[string](t, ctx, "QR code", byTestID("wifi-qr-"+kind)+`?.src`)
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(src, "data:image/gif;base64,"))
+		if err != nil {
+			t.Fatalf("QR image %.40s…: %v", src, err)
+		}
+		img, err := gif.Decode(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
+		res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+		if err != nil {
+			t.Fatalf("QR does not decode: %v", err)
+		}
+		return res.GetText()
+	}
+	if got, want := qr(t, "UNIT"), `WIFI:T:WPA;S:Harbour\;Net;P:`+u.Unit.Secret+`;;`; got != want {
+		t.Fatalf("QR = %q, want %q", got, want)
+	}
+
+	// Regenerate: the new passphrase shows, and its change request moves
+	// from "applying…" to "applied" when the Wi-Fi side reports it.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`), chromedp.Click(`[data-testid="regenerate-UNIT"]`)); err != nil {
+		t.Fatal(err)
+	}
+	next := poll[string](t, ctx, "the new passphrase", fmt.Sprintf(`(t => t && t !== %q && t)(%s?.textContent)`, shown, byTestID("passphrase-UNIT")))
+	now := dbtest.Must[model.Unit](t)(store.UnitByID(ctx0, model.PropertyScope(p.ID), u.Unit.ID))
+	if next != now.Secret {
+		t.Fatalf("page shows %q, the unit's passphrase is %q", next, now.Secret)
+	}
+	if got := qr(t, "UNIT"); !strings.Contains(got, ";P:"+next+";;") {
+		t.Fatalf("QR after regenerating = %q", got)
+	}
+	var change model.ChangeRequest
+	for _, c := range dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx0, u.Unit.ID)) {
+		if c.Kind == model.ChangePassphrase {
+			change = c
+		}
+	}
+	row := fmt.Sprintf(`document.querySelector('[data-testid="change-%s"]')`, change.ID)
+	if state := poll[string](t, ctx, "the change request", row+`?.textContent`); !strings.Contains(state, "applying") {
+		t.Fatalf("change request row: %q", state)
+	}
+	dbtest.Must[model.ChangeRequest](t)(func() (model.ChangeRequest, error) {
+		c, _, err := store.CompleteChangeRequest(ctx0, p.ID, change.ID, model.ChangeApplied, nil)
+		return c, err
+	}())
+	poll[bool](t, ctx, "the change request applied", row+`?.dataset.status === 'APPLIED' && `+row+`.textContent.includes('applied')`)
+
+	// A device added by portalctl appears live, and is removed from the page.
+	const mac = "AA:BB:CC:DD:EE:01"
+	ctl("device", "add", "--user", u.Unit.UnitUserID.String(), "--mac", mac, "--name", "Test phone", "--os", "Android")
+	poll[bool](t, ctx, "the device added by portalctl", byTestID("device-"+mac)+` !== null && window.__sameDocument === true`)
+	screenshots(t, ctx, mode)
+	if err := chromedp.Do(ctx, chromedp.Click(`[data-testid="remove-device-`+mac+`"]`)); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the device removed", byTestID("device-"+mac)+` === null`)
+	if devices := dbtest.Must[[]model.Device](t)(store.DevicesByUnitIDs(ctx0, []uuid.UUID{u.Unit.ID}, nil)); len(devices) != 0 {
+		t.Fatalf("devices after removal: %v", devices)
+	}
+
+	// A chosen passphrase is checked on the page as on the server.
+	if err := chromedp.Do(ctx, chromedp.Click(`#identity-`+u.Unit.UnitUserID.String()+` ~ .actions .secondary`),
+		chromedp.SendKeys(`[data-testid="choose-UNIT"]`, "short"), chromedp.Click(`[data-testid="save-UNIT"]`)); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the page's passphrase rule", `document.querySelector('[aria-invalid="true"]') !== null`)
+	if taken := dbtest.Must[model.Unit](t)(store.UnitByID(ctx0, model.PropertyScope(p.ID), u.Unit.ID)); taken.Secret != next {
+		t.Fatal("an invalid passphrase reached the server")
+	}
+
+	axeCheck(t, ctx)
+
+	// A reset from another device ends this session on the page.
+	ctl("unit", "reset-access", "--unit", u.Unit.ID.String())
+	poll[bool](t, ctx, "the revoked page", byTestID("portal-error")+`?.dataset.failure === 'revoked'`)
+
+	// A fresh link, then sign out everywhere.
+	link = ctl("unit", "show", "--unit", u.Unit.ID.String())["portalUrl"].(string)
+	if err := chromedp.Do(ctx, chromedp.Navigate(link)); err != nil {
+		t.Fatal(err)
+	}
+	poll[string](t, ctx, "the unit again", byTestID("passphrase-UNIT")+`?.textContent`)
+	if err := chromedp.Do(ctx, chromedp.Click(`[data-testid="sign-out-everywhere"]`)); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "signed out", byTestID("portal-error")+`?.dataset.failure === 'revoked'`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(link)); err != nil { // the old link no longer works
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the old link refused", byTestID("portal-error")+`?.dataset.failure === 'invalid-link'`)
+
+	// A closed portal says so.
+	dbtest.Must[model.Property](t)(store.UpdateProperty(ctx0, p.ID, db.PropertyInput{PortalAllowed: dbtest.Ptr(false)}))
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.public+"/portal/?propertyId="+p.ID.String()+"&auth=whatever")); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the portal-off page", byTestID("portal-error")+`?.dataset.failure === 'portal-off'`)
+
+	for _, r := range requested() {
+		if !strings.HasPrefix(r, s.public+"/") && !strings.HasPrefix(r, "data:") && !strings.HasPrefix(r, strings.Replace(s.public, "http", "ws", 1)+"/") {
+			t.Fatalf("the page requested another host: %s", r)
+		}
+	}
+	if strings.Contains(s.logs.String(), u.PortalSecret) {
+		t.Fatal("the portal secret is in portald's log")
+	}
+}
+
+// axeCheck runs axe-core (from the page's npm packages) in the page and
+// fails on any serious or critical violation.
+func axeCheck(t *testing.T, ctx context.Context) {
+	t.Helper()
+	src, err := os.ReadFile("../../graph/portal/web/node_modules/axe-core/axe.min.js")
+	if err != nil {
+		t.Fatalf("axe-core: %v (make page installs it)", err)
+	}
+	found, err := chromedp.Run(ctx, chromedp.Evaluate[string](string(src)+`;
+		axe.run(document, { resultTypes: ['violations'] }).then(r => JSON.stringify(
+		  r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+		    .map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ')) }))))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("axe-core: %v", err)
+	}
+	if found != "[]" {
+		t.Fatalf("axe-core: serious or critical violations: %s", found)
+	}
+}
+
+// screenshots writes the page at a phone's and a desktop's size to
+// $PAGE_SCREENSHOTS (make screenshots: docs/), once, in allow mode.
+func screenshots(t *testing.T, ctx context.Context, mode string) {
+	dir := os.Getenv("PAGE_SCREENSHOTS")
+	if dir == "" || mode != "allow" {
+		return
+	}
+	for _, size := range []struct {
+		name string
+		w, h int64
+	}{{"phone", 360, 740}, {"desktop", 1280, 800}} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h), chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil {
+			t.Fatal(err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "page-"+size.name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740)); err != nil {
+		t.Fatal(err)
+	}
+}
