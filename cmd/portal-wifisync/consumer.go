@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/residentportal/bff/cmd/internal/wifidocs"
 	"github.com/residentportal/bff/db/relay"
 	"github.com/residentportal/bff/graph/model"
 )
@@ -172,7 +173,7 @@ func (a *API) do(ctx context.Context, property uuid.UUID, query string, vars map
 // User reads a unit user (errGone if it no longer exists).
 func (a *API) User(ctx context.Context, property, id uuid.UUID) (*User, error) {
 	var out struct{ UnitUser *User }
-	err := a.do(ctx, property, `query($p: ID!, $u: ID!) { unitUser(propertyId: $p, userId: $u) { id userName type status passphrase } }`,
+	err := a.do(ctx, property, wifidocs.UnitUser,
 		map[string]any{"p": property, "u": id}, &out)
 	return out.UnitUser, err
 }
@@ -180,7 +181,7 @@ func (a *API) User(ctx context.Context, property, id uuid.UUID) (*User, error) {
 // Unit reads a unit (errGone if it no longer exists).
 func (a *API) Unit(ctx context.Context, property, id uuid.UUID) (*Unit, error) {
 	var out struct{ Unit *Unit }
-	err := a.do(ctx, property, `query($p: ID!, $u: ID) { unit(propertyId: $p, unitId: $u) { id number status } }`,
+	err := a.do(ctx, property, wifidocs.Unit,
 		map[string]any{"p": property, "u": id}, &out)
 	return out.Unit, err
 }
@@ -192,8 +193,7 @@ func (a *API) Complete(ctx context.Context, property, id uuid.UUID, result, deta
 		d = reportable(detail)
 	}
 	var out struct{ CompleteChangeRequest struct{ Status string } }
-	err := a.do(ctx, property, `mutation($p: ID!, $id: ID!, $r: ChangeResult!, $d: String) {
-	  completeChangeRequest(propertyId: $p, id: $id, result: $r, detail: $d) { status } }`,
+	err := a.do(ctx, property, wifidocs.Complete,
 		map[string]any{"p": property, "id": id, "r": result, "d": d}, &out)
 	if errors.Is(err, errGone) {
 		return nil // the unit is gone, and its change requests with it

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/residentportal/bff/cmd/internal/wifidocs"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/db/relay/relaytest"
@@ -31,7 +34,9 @@ func TestPortaldRelaysChanges(t *testing.T) {
 	defer store.Close()
 	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Relay Court")}))
 	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "7"}))
-	s := start(t, map[string]string{"DATABASE_URL": url, "NATS_URL": relaytest.URL, "NATS_STREAM": stream, "NATS_SUBJECT_PREFIX": prefix}, nil)
+	// Trusted documents enforced: portal-wifisync's documents are among them.
+	s := start(t, map[string]string{"DATABASE_URL": url, "NATS_URL": relaytest.URL, "NATS_STREAM": stream, "NATS_SUBJECT_PREFIX": prefix,
+		"GRAPHQL_TRUSTED_DOCUMENTS": "enforce"}, nil)
 
 	base := fmt.Sprintf("%s/residents/properties/%s", s.public, p.ID)
 	resp := dbtest.Must[*http.Response](t)(http.Post(base+"/units/logins", "application/json", strings.NewReader(`{"hashedSecret":"`+u.PortalSecret+`"}`)))
@@ -71,8 +76,8 @@ func TestPortaldRelaysChanges(t *testing.T) {
 	key := dbtest.Must[db.CreatedManagerKey](t)(store.CreateManagerKey(ctx, p.ID)).Key
 	rows := dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID))
 	for range 2 {
-		req, _ = http.NewRequest("POST", s.public+"/graphql", strings.NewReader(fmt.Sprintf(
-			`{"query":"mutation { completeChangeRequest(propertyId: \"%s\", id: \"%s\", result: APPLIED) { status } }"}`, p.ID, rows[1].ID)))
+		complete, _ := json.Marshal(map[string]any{"query": wifidocs.Complete, "variables": map[string]any{"p": p.ID, "id": rows[1].ID, "r": "APPLIED"}})
+		req, _ = http.NewRequest("POST", s.public+"/graphql", bytes.NewReader(complete))
 		req.Header.Set("Authorization", key)
 		req.Header.Set("Content-Type", "application/json")
 		resp = dbtest.Must[*http.Response](t)(http.DefaultClient.Do(req))

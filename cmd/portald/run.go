@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 	"github.com/residentportal/bff/cmd/internal/config"
+	"github.com/residentportal/bff/cmd/internal/wifidocs"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/relay"
 	"github.com/residentportal/bff/graph/model"
@@ -330,9 +331,10 @@ func (w rekeyWatch) AuthChanged(kind string, id uuid.UUID) {
 	w.AuthListener.AuthChanged(kind, id)
 }
 
-// trustedDocuments are the page's manifest and GRAPHQL_TRUSTED_DOCUMENTS_FILE's.
+// trustedDocuments are the resident page's and portal-wifisync's documents
+// and GRAPHQL_TRUSTED_DOCUMENTS_FILE's.
 func trustedDocuments(cfg config.Config) (*resolvers.TrustedDocuments, error) {
-	manifests := [][]byte{portal.Manifest()}
+	manifests := [][]byte{portal.Manifest(), wifidocs.Manifest()}
 	if cfg.GraphQLTrustedDocumentsFile != "" {
 		b, err := os.ReadFile(cfg.GraphQLTrustedDocumentsFile)
 		if err != nil {
