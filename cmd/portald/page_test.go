@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/gif"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -320,5 +321,46 @@ func screenshots(t *testing.T, ctx context.Context, mode string) {
 	}
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Faults the page meets: the limiter's 429 (it says the server is busy and
+// goes on once admitted) and a server restart (it says it is reconnecting,
+// then shows what changed meanwhile and is live again).
+func TestResidentPageFaults(t *testing.T) {
+	ctx0 := context.Background()
+	dbURL := dbtest.NewURL(t)
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx0, dbURL, dbtest.Keys(t), db.Options{}))
+	defer store.Close()
+	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx0, db.PropertyInput{Name: dbtest.Ptr("Busy Court"), SSIDs: []string{"Busy"}}))
+	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx0, db.NewUnit{PropertyID: p.ID, Number: "1"}))
+	ln := dbtest.Must[net.Listener](t)(net.Listen("tcp", "127.0.0.1:0"))
+	addr := ln.Addr().String()
+	ln.Close()
+	// The property's bucket holds two calls (the page's first query has two root fields), one more every two seconds.
+	env := map[string]string{"DATABASE_URL": dbURL, "LISTEN_ADDR": addr, "RATE_LIMIT_BURST": "2", "RATE_LIMIT_PER_SECOND": "0.5"}
+	s := start(t, env, nil)
+	ctx, _ := browser(t)
+	link := s.public + "/portal/?propertyId=" + p.ID.String() + "&auth=" + u.PortalSecret
+	if err := chromedp.Do(ctx, chromedp.Navigate(link)); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the busy notice", `document.querySelector('.notice')?.textContent.includes('busy') ?? false`)
+	if got := poll[string](t, ctx, "the passphrase once admitted", byTestID("passphrase-UNIT")+`?.textContent`); got != u.Unit.Secret {
+		t.Fatalf("passphrase %q", got)
+	}
+	poll[bool](t, ctx, "live, once the subscriptions are admitted", `document.querySelector('.live')?.textContent.startsWith('Live') ?? false`)
+
+	// The server restarts; a device added while it is down shows after.
+	s.stop()
+	<-s.done
+	poll[bool](t, ctx, "reconnecting", `document.querySelector('.live')?.textContent.includes('Reconnecting') ?? false`)
+	dbtest.Must[model.Device](t)(store.AddDevice(ctx0, model.PropertyScope(p.ID), db.NewDevice{UserID: u.Unit.UnitUserID, MACAddress: "AA:BB:CC:DD:EE:02", DisplayName: "Laptop"}))
+	env["RATE_LIMIT_BURST"], env["RATE_LIMIT_PER_SECOND"] = "100", "80"
+	start(t, env, nil)
+	poll[bool](t, ctx, "the device added while the server was down", byTestID("device-AA:BB:CC:DD:EE:02")+` !== null`)
+	poll[bool](t, ctx, "live again", `document.querySelector('.live')?.textContent.startsWith('Live') ?? false`)
+	if got := poll[string](t, ctx, "no failure page", `document.querySelector('[data-testid="portal-error"]') === null ? 'ok' : 'failed'`); got != "ok" {
+		t.Fatal("the restart ended the session")
 	}
 }

@@ -127,9 +127,29 @@ export function App() {
       revoked: () => refused(new ApiError('revoked', 'UNAUTHENTICATED')),
     });
     client.current = c;
+    // A refused subscription is tried again; until then the page says its
+    // updates are not live.
+    const onRefused = (e: ApiError) => {
+      if (!refused(e)) setLive('lost');
+    };
     const stops = [
-      subscribe(c, UnitUpdatedDocument, { propertyId }, (d) => setUnit(d.unitUpdated)),
-      subscribe(c, ChangeRequestUpdatedDocument, { propertyId }, (d) => setUnit((u) => u && withChange(u, d.changeRequestUpdated))),
+      subscribe(
+        c,
+        UnitUpdatedDocument,
+        { propertyId },
+        (d) => {
+          setLive('live');
+          setUnit(d.unitUpdated);
+        },
+        onRefused,
+      ),
+      subscribe(
+        c,
+        ChangeRequestUpdatedDocument,
+        { propertyId },
+        (d) => setUnit((u) => u && withChange(u, d.changeRequestUpdated)),
+        onRefused,
+      ),
     ];
     return () => {
       stops.forEach((s) => s());

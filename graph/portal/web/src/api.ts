@@ -105,18 +105,48 @@ export function live(token: string, events: LiveEvents): Client {
   });
 }
 
-/** Subscribes to a trusted subscription; calls next with each event. */
-export function subscribe<R, V>(client: Client, doc: TypedDocumentString<R, V>, variables: V, next: (data: R) => void): () => void {
-  return client.subscribe<R>(
-    {
-      query: '',
-      variables: variables as Record<string, unknown>,
-      extensions: { persistedQuery: { version: 1, sha256Hash: documentId(doc).replace(/^sha256:/, '') } },
-    },
-    {
-      next: (msg) => msg.data && next(msg.data as R),
-      error: () => {},
-      complete: () => {},
-    },
-  );
+/**
+ * Subscribes to a trusted subscription and calls next with each event. A
+ * subscription the server refuses (RATE_LIMITED, UNAVAILABLE) is tried
+ * again after a pause; refused reports it. Returns the unsubscribe.
+ */
+export function subscribe<R, V>(
+  client: Client,
+  doc: TypedDocumentString<R, V>,
+  variables: V,
+  next: (data: R) => void,
+  refused: (e: ApiError) => void,
+): () => void {
+  let stop: (() => void) | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let attempt = 0;
+  const start = () => {
+    stop = client.subscribe<R>(
+      {
+        query: '',
+        variables: variables as Record<string, unknown>,
+        extensions: { persistedQuery: { version: 1, sha256Hash: documentId(doc).replace(/^sha256:/, '') } },
+      },
+      {
+        next: (msg) => {
+          attempt = 0;
+          if (msg.data) next(msg.data as R);
+        },
+        error: (e) => {
+          // GraphQL errors come as an array; a closed socket is retried by the client itself.
+          if (!Array.isArray(e)) return;
+          const err = toError(e as GraphQLError[]);
+          refused(err);
+          if (err.code === 'UNAUTHENTICATED') return;
+          timer = setTimeout(start, Math.min(30, 2 ** attempt++) * 1000);
+        },
+        complete: () => {},
+      },
+    );
+  };
+  start();
+  return () => {
+    clearTimeout(timer);
+    stop?.();
+  };
 }
