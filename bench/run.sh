@@ -44,7 +44,7 @@ psql -q "postgres://postgres@127.0.0.1:$PORT/postgres" -c "CREATE DATABASE bench
 psql -q "$DB" -c "CREATE EXTENSION pg_stat_statements"
 
 echo "== build and dataset"
-go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench ./bench/cmd/relaybench ./bench/cmd/subbench
+go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench ./bench/cmd/relaybench ./bench/cmd/subbench ./bench/cmd/pagebench
 DATABASE_URL=$DB "$out/bin/benchdata" > "$out/data.json"
 # PostGraphile sees relations through single-column foreign keys; the schema's
 # are composite (they also pin the property), so tell it, in this database only.
@@ -100,5 +100,10 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ "Live updates" == *"${BENCH_ONLY}"* ]]; then
   echo "== live updates (10,000 WebSocket subscribers over two replicas)"
   "$out/bin/subbench" -data "$out/data.json" -db "$DB" \
     -targets "http://127.0.0.1:18080=$P_PORTALD=http://127.0.0.1:19090,http://127.0.0.1:18084=$P_OPEN=http://127.0.0.1:19094" >> "${BENCH_OUT:-BENCHMARKS.md}"
+fi
+if [ -z "${BENCH_ONLY:-}" ] || [[ "Resident page" == *"${BENCH_ONLY}"* ]]; then
+  echo "== resident page (headless Chromium, cold loads)"
+  .ci/services.sh chromium >/dev/null
+  "$out/bin/pagebench" -db "$DB" -base http://127.0.0.1:18080 >> "${BENCH_OUT:-BENCHMARKS.md}"
 fi
 echo "wrote BENCHMARKS.md"
