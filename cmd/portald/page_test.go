@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 	"github.com/makiuchi-d/gozxing"
@@ -67,7 +70,8 @@ func portalctlBinary(t *testing.T) string {
 }
 
 // browser starts headless Chromium at a phone's size and records every
-// request the page makes.
+// request the page makes; at the end of the test it fails on any uncaught
+// exception or Content-Security-Policy violation the page met.
 func browser(t *testing.T) (context.Context, func() []string) {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
@@ -86,14 +90,38 @@ func browser(t *testing.T) (context.Context, func() []string) {
 	t.Cleanup(cancelTimeout)
 	var mu sync.Mutex
 	var requested []string
+	var problems []string
 	if err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
-			mu.Lock()
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
 			requested = append(requested, e.Request.URL)
-			mu.Unlock()
+		case *cdpruntime.EventExceptionThrown:
+			problems = append(problems, "uncaught: "+e.ExceptionDetails.Text)
+		case *cdpruntime.EventConsoleAPICalled:
+			if e.Type == cdpruntime.ConsoleAPICalledTypeError && len(e.Args) > 0 && strings.Contains(string(e.Args[0].Value), "Content-Security-Policy") {
+				problems = append(problems, "console: "+string(e.Args[0].Value))
+			}
 		}
 	}); err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(problems) > 0 {
+			t.Errorf("the page met: %v", problems)
+		}
+	})
+	if _, err := chromedp.Call(ctx, cdpruntime.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	// CSP violations are reported to the page; it records them for the test.
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `document.addEventListener('securitypolicyviolation', e => window.__probingCSP ||
+		  console.error('Content-Security-Policy: ' + e.violatedDirective + ' ' + e.blockedURI))`}); err != nil {
+		t.Fatalf("browser: %v", err)
 	}
 	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
 		t.Fatalf("browser: %v", err)
@@ -143,6 +171,12 @@ func residentPage(t *testing.T, mode string) {
 		return m
 	}
 	link := ctl("unit", "show", "--unit", u.Unit.ID.String())["portalUrl"].(string)
+	resp, _ := get(t, link)
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") ||
+		!strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "connect-src 'self'") || strings.Contains(csp, "unsafe") ||
+		resp.Header.Get("Referrer-Policy") != "no-referrer" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("the page's security headers: %v", resp.Header)
+	}
 	ctx, requested := browser(t)
 
 	// The printed link opens the unit; auth leaves the address bar and is
@@ -240,6 +274,15 @@ func residentPage(t *testing.T, mode string) {
 	}
 
 	axeCheck(t, ctx)
+	// The CSP holds: an inline script injected into the page does not run.
+	probe, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__probingCSP = true; new Promise(done => {
+	    document.addEventListener('securitypolicyviolation', e => done(e.effectiveDirective), { once: true });
+	    const s = document.createElement('script'); s.textContent = 'window.__inlineRan = true'; document.body.append(s);
+	    setTimeout(() => done('no violation'), 5000);
+	  }).then(d => { window.__probingCSP = false; return d + (window.__inlineRan ? ' but it ran' : ''); })`, chromedp.EvalAwaitPromise))
+	if err != nil || probe != "script-src-elem" {
+		t.Fatalf("inline script under the page's CSP: %q %v", probe, err)
+	}
 
 	// A reset from another device ends this session on the page.
 	ctl("unit", "reset-access", "--unit", u.Unit.ID.String())
