@@ -306,7 +306,7 @@ type statusHintKey struct{}
 // written to (nil outside the GraphQL endpoint); operation interceptors set
 // headers such as RateLimit through it.
 func ResponseHeader(ctx context.Context) http.Header {
-	if h, ok := ctx.Value(statusHintKey{}).(*statusHint); ok {
+	if h, ok := ctx.Value(statusHintKey{}).(*statusHint); ok && h != nil {
 		return h.header
 	}
 	return nil
@@ -318,7 +318,7 @@ func Hint(ctx context.Context, code model.Code) { hint(ctx, code) }
 
 func hint(ctx context.Context, code model.Code) {
 	h, ok := ctx.Value(statusHintKey{}).(*statusHint)
-	if !ok {
+	if !ok || h == nil {
 		return
 	}
 	h.mu.Lock()

@@ -58,6 +58,10 @@ func websocketTransport(svc *Service, streams context.Context) transport.Websock
 		KeepAlivePingInterval: wsPingInterval,
 		PayloadReadLimit:      &limit,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			// The upgrade's response is sent: the operations of the
+			// connection, which run concurrently, have no headers or
+			// status to set.
+			ctx = context.WithValue(ctx, statusHintKey{}, (*statusHint)(nil))
 			ctx = svc.auth.WithCredential(ctx, payload.GetString("Authorization"), false)
 			if _, err := principal(ctx); err != nil {
 				ctx = transport.AppendCloseReason(ctx, unauthorizedText)
