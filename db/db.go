@@ -14,9 +14,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/residentportal/bff/graph/model"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DB is the storage handle. Safe for concurrent use.
@@ -36,6 +39,9 @@ type Options struct {
 	Tracer pgx.QueryTracer
 	// MaxConns caps the pool (0: pgxpool's default).
 	MaxConns int32
+	// Tracing, when set, makes a span of every statement sent inside a
+	// recorded trace (otelpgx: the statement's text, never its parameters).
+	Tracing trace.TracerProvider
 }
 
 // Open connects a pool to url. It does not wait for the database: a pool
@@ -46,8 +52,19 @@ func Open(ctx context.Context, url string, keys *model.Keyring, opts Options) (*
 		// The parse error would quote the URL, password included.
 		return nil, errors.New("db.Open: DATABASE_URL is not a valid connection string")
 	}
+	var tracers []pgx.QueryTracer
 	if opts.Tracer != nil {
-		cfg.ConnConfig.Tracer = opts.Tracer
+		tracers = append(tracers, opts.Tracer)
+	}
+	if opts.Tracing != nil {
+		tracers = append(tracers, statementSpans{otelpgx.NewTracer(otelpgx.WithTracerProvider(opts.Tracing),
+			otelpgx.WithTrimSQLInSpanName(), otelpgx.WithDisableConnectionDetailsInAttributes())})
+	}
+	switch len(tracers) {
+	case 1:
+		cfg.ConnConfig.Tracer = tracers[0]
+	case 2:
+		cfg.ConnConfig.Tracer = multitracer.New(tracers...)
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
@@ -97,4 +114,25 @@ func (db *DB) Ping(ctx context.Context) error {
 // mapped to domain codes and wrapped with op.
 func (db *DB) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
 	return wrap(op, pgx.BeginFunc(ctx, db.pool, fn))
+}
+
+// statementSpans is otelpgx's tracer for statements and batches only: the
+// pool's acquisitions, connections and prepares are not statements a
+// request sent.
+type statementSpans struct{ t *otelpgx.Tracer }
+
+func (s statementSpans) TraceQueryStart(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	return s.t.TraceQueryStart(ctx, c, d)
+}
+func (s statementSpans) TraceQueryEnd(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryEndData) {
+	s.t.TraceQueryEnd(ctx, c, d)
+}
+func (s statementSpans) TraceBatchStart(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	return s.t.TraceBatchStart(ctx, c, d)
+}
+func (s statementSpans) TraceBatchQuery(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchQueryData) {
+	s.t.TraceBatchQuery(ctx, c, d)
+}
+func (s statementSpans) TraceBatchEnd(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchEndData) {
+	s.t.TraceBatchEnd(ctx, c, d)
 }

@@ -184,6 +184,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 		srv.SetDisableSuggestion(true) // "Did you mean …?" would describe the schema
 	}
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit, gqlcomplexity.WithFixedScalarValue(0)))
+	srv.Use(operationTracing{})
 	for _, ext := range opts.Interceptors {
 		srv.Use(ext)
 	}

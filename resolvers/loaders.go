@@ -72,7 +72,7 @@ type batches struct {
 }
 
 func newBatches(s Store) *batches {
-	return &batches{
+	b := &batches{
 		property: byID(s.PropertiesByIDs, func(p model.Property) uuid.UUID { return p.ID }, "property"),
 		unit:     byID(s.UnitsByIDs, func(u model.Unit) uuid.UUID { return u.ID }, "unit"),
 		user:     byID(s.UnitUsersByIDs, func(u model.UnitUser) uuid.UUID { return u.ID }, "unit user"),
@@ -138,6 +138,11 @@ func newBatches(s Store) *batches {
 			return out
 		},
 	}
+	b.property, b.unit, b.user = traced("property", b.property), traced("unit", b.unit), traced("unit user", b.user)
+	b.unitPages, b.userPages = traced("unit pages", b.unitPages), traced("user pages", b.userPages)
+	b.unitDevices, b.userDevices = traced("unit devices", b.unitDevices), traced("user devices", b.userDevices)
+	b.changePages = traced("change requests", b.changePages)
+	return b
 }
 
 // loader is a dataloader, made on first use, that a parent can also fill

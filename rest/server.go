@@ -16,6 +16,8 @@ import (
 	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/rest/edge"
 	"github.com/residentportal/bff/rest/ratelimit"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Deps is what the public HTTP surface is built from.
@@ -43,6 +45,10 @@ type Deps struct {
 	// Draining, when set and true, marks a server that is shutting down:
 	// /readyz answers 503 and every response closes its connection.
 	Draining *atomic.Bool
+	// Tracing, when set, makes a span of every request (edge.Trace), with
+	// Propagator reading the client's traceparent.
+	Tracing    trace.TracerProvider
+	Propagator propagation.TextMapPropagator
 	// StaleKey, when set and true, marks a server whose SECRET_KEY is no
 	// longer the one the database's secrets are under (a rekey ran): every
 	// request but /healthz answers 503 until it is restarted with the key.
@@ -53,7 +59,7 @@ type Deps struct {
 // probes, the REST operations and the GraphQL endpoint.
 func NewHandler(d Deps) http.Handler {
 	r := chi.NewRouter()
-	r.Use(edge.WithRequestID, edge.Observe(d.Log, d.Metrics), edge.Recover(d.Log),
+	r.Use(edge.WithRequestID, edge.Trace(d.Tracing, d.Propagator), edge.Observe(d.Log, d.Metrics), edge.Recover(d.Log),
 		edge.SecurityHeaders(strings.HasPrefix(d.PublicBaseURL, "https://")),
 		edge.CORS(d.CORSOrigins), edge.Timeout(d.RequestTimeout),
 		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)), withClientIP(d.TrustedProxies), closeWhile(d.Draining), refuseWhile(d.StaleKey),

@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 	"github.com/residentportal/bff/cmd/internal/config"
+	"github.com/residentportal/bff/cmd/internal/tracing"
 	"github.com/residentportal/bff/cmd/internal/wifidocs"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/relay"
@@ -32,6 +33,8 @@ import (
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 	"github.com/residentportal/bff/rest/ratelimit"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // hooks let tests observe and extend a running server.
@@ -40,6 +43,9 @@ type hooks struct {
 	ready func(public, metrics string)
 	// extra mounts more routes on the public router.
 	extra func(chi.Router)
+	// tracing, when set, replaces the tracing the OTEL_* variables set up
+	// (tests record spans in memory).
+	tracing *tracing.Tracing
 }
 
 // run serves until ctx ends, then shuts down gracefully: it stops accepting
@@ -50,13 +56,32 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	metrics := edge.NewMetrics()
+	traces := h.tracing
+	if traces == nil {
+		if traces, err = tracing.Setup(ctx, getenv, metrics.Registry); err != nil {
+			return fmt.Errorf("tracing: %w", err)
+		}
+	}
+	var logHandler slog.Handler = slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel})
+	var tp trace.TracerProvider
+	var prop propagation.TextMapPropagator
+	if traces != nil {
+		tp, prop = traces.Provider, traces.Propagator
+		logHandler = edge.TraceLog(logHandler)
+		defer func() { // flush what is queued, within a bounded time
+			flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = traces.Shutdown(flush)
+		}()
+	}
+	log := slog.New(logHandler)
 	keys, err := cfg.Keyring()
 	if err != nil {
 		return err
 	}
 	counter := &db.StatementCounter{}
-	store, err := db.Open(ctx, cfg.DatabaseURL, keys, db.Options{Tracer: counter})
+	store, err := db.Open(ctx, cfg.DatabaseURL, keys, db.Options{Tracer: counter, Tracing: tp})
 	if err != nil {
 		return err
 	}
@@ -69,7 +94,6 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		return fmt.Errorf("SECRET_KEY: %w", err)
 	}
 
-	metrics := edge.NewMetrics()
 	metrics.Registry.MustRegister(store.Collectors(counter)...)
 	limiter, clients, closeLimiter, err := newLimiters(cfg, log, metrics)
 	if err != nil {
@@ -131,6 +155,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		Playground: playground.Handler(trusted.Mode() != resolvers.TrustedEnforce),
 		PortalPath: portalPath(cfg.PortalBaseURL), Portal: portal.Handler(portalPath(cfg.PortalBaseURL)),
 		Guard: guard, TrustedProxies: cfg.TrustedProxies, Draining: &draining, StaleKey: &staleKey,
+		Tracing: tp, Propagator: prop,
 	})
 
 	public, err := net.Listen("tcp", cfg.ListenAddr)

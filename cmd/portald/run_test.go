@@ -38,6 +38,12 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func start(tb testing.TB, env map[string]string, extra func(chi.Router)) *server {
 	tb.Helper()
+	return startWith(tb, env, hooks{extra: extra})
+}
+
+// startWith is start with test hooks (ready is the test's own).
+func startWith(tb testing.TB, env map[string]string, h hooks) *server {
+	tb.Helper()
 	base := map[string]string{
 		"DATABASE_URL": dbtest.NewURL(tb), "SECRET_KEY": dbtest.TestSecretKey,
 		"LISTEN_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0", "SHUTDOWN_GRACE": "5s", "SHUTDOWN_DRAIN": "100ms",
@@ -52,10 +58,8 @@ func start(tb testing.TB, env map[string]string, extra func(chi.Router)) *server
 	ready := make(chan struct{})
 	go func() {
 		defer close(s.done)
-		s.err = run(ctx, func(k string) string { return base[k] }, s.logs, hooks{
-			ready: func(p, m string) { s.public, s.metrics = "http://"+p, "http://"+m; close(ready) },
-			extra: extra,
-		})
+		h.ready = func(p, m string) { s.public, s.metrics = "http://"+p, "http://"+m; close(ready) }
+		s.err = run(ctx, func(k string) string { return base[k] }, s.logs, h)
 	}()
 	select {
 	case <-ready:

@@ -1,0 +1,81 @@
+package resolvers
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/graph-gophers/dataloader/v7"
+	"github.com/residentportal/bff/rest/edge"
+	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TracerName names the spans of the GraphQL layer.
+const TracerName = "github.com/residentportal/bff/resolvers"
+
+// operationTracing names the request's span after the GraphQL operation
+// ("query MyUnit"), adds the parse and validate steps (timed by gqlgen) and
+// an execute span that the loader batches and SQL statements of the
+// operation sit below. Only inside a recorded trace; the document and the
+// variables are never recorded (they can hold passphrases).
+type operationTracing struct{}
+
+func (operationTracing) ExtensionName() string                   { return "OperationTracing" }
+func (operationTracing) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (operationTracing) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	parent := trace.SpanFromContext(ctx)
+	oc := graphql.GetOperationContext(ctx)
+	if !parent.IsRecording() || oc == nil || oc.Operation == nil {
+		return next(ctx)
+	}
+	typ, name := string(oc.Operation.Operation), oc.Operation.Name
+	title := strings.TrimSpace(typ + " " + name)
+	edge.NameSpan(ctx, title)
+	attrs := trace.WithAttributes(attribute.String("graphql.operation.type", typ), attribute.String("graphql.operation.name", name))
+	tracer := parent.TracerProvider().Tracer(TracerName)
+	for _, step := range []struct {
+		name   string
+		timing graphql.TraceTiming
+	}{{"graphql.parse", oc.Stats.Parsing}, {"graphql.validate", oc.Stats.Validation}} {
+		if !step.timing.Start.IsZero() && !step.timing.End.IsZero() {
+			_, s := tracer.Start(ctx, step.name, trace.WithTimestamp(step.timing.Start), attrs)
+			s.End(trace.WithTimestamp(step.timing.End))
+		}
+	}
+	if oc.Operation.Operation == ast.Subscription {
+		return next(ctx) // a stream: its events are not one operation's work
+	}
+	ctx, span := tracer.Start(ctx, "graphql.execute "+title, attrs)
+	h := next(ctx)
+	var end sync.Once
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		end.Do(func() {
+			if resp != nil && len(resp.Errors) > 0 {
+				span.SetStatus(codes.Error, "the operation answered errors")
+			}
+			span.End()
+		})
+		return resp
+	}
+}
+
+// traced wraps a loader's batch function in a span (inside a recorded
+// trace only): one batch, one span, its statements below it.
+func traced[K comparable, V any](name string, fn dataloader.BatchFunc[K, V]) dataloader.BatchFunc[K, V] {
+	return func(ctx context.Context, keys []K) []*dataloader.Result[V] {
+		parent := trace.SpanFromContext(ctx)
+		if !parent.IsRecording() {
+			return fn(ctx, keys)
+		}
+		ctx, span := parent.TracerProvider().Tracer(TracerName).Start(ctx, "dataloader "+name,
+			trace.WithAttributes(attribute.Int("dataloader.keys", len(keys))))
+		defer span.End()
+		return fn(ctx, keys)
+	}
+}

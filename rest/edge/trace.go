@@ -1,0 +1,85 @@
+package edge
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TracerName names the spans of the HTTP edge.
+const TracerName = "github.com/residentportal/bff/rest/edge"
+
+type spanNameKey struct{}
+
+// spanName records that a layer below named the request's span.
+type spanName struct{ named bool }
+
+// NameSpan names the request's span (GraphQL names it after its operation:
+// "query MyUnit"), which the edge would otherwise name after the route.
+func NameSpan(ctx context.Context, name string) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	span.SetName(name)
+	if n, ok := ctx.Value(spanNameKey{}).(*spanName); ok {
+		n.named = true
+	}
+}
+
+// Trace starts a server span per request, the child of the client's span
+// when its traceparent is well formed (a malformed one is ignored: a new
+// trace starts), named "METHOD /route/{template}" unless a layer below
+// names it (NameSpan). Its attributes carry the method, the route, the
+// path (ids, never secrets) and the status; never the query string,
+// headers or bodies. tp nil: no spans, no cost.
+func Trace(tp trace.TracerProvider, prop propagation.TextMapPropagator) func(http.Handler) http.Handler {
+	if tp == nil {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	tracer := tp.Tracer(TracerName)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+			ctx, span := tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+			defer span.End()
+			named := &spanName{}
+			rec := &statusRecorder{ResponseWriter: w}
+			next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, spanNameKey{}, named)))
+			route := RoutePattern(r)
+			if !named.named {
+				span.SetName(r.Method + " " + route)
+			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
+			if status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(status))
+			}
+		})
+	}
+}
+
+// TraceLog adds the trace_id and span_id of the span in a record's context
+// to every log line written inside a recorded trace.
+func TraceLog(h slog.Handler) slog.Handler { return traceLog{h} }
+
+type traceLog struct{ slog.Handler }
+
+func (t traceLog) Handle(ctx context.Context, r slog.Record) error {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
+	return t.Handler.Handle(ctx, r)
+}
+
+func (t traceLog) WithAttrs(attrs []slog.Attr) slog.Handler { return traceLog{t.Handler.WithAttrs(attrs)} }
+func (t traceLog) WithGroup(name string) slog.Handler       { return traceLog{t.Handler.WithGroup(name)} }
