@@ -81,5 +81,7 @@ func (t traceLog) Handle(ctx context.Context, r slog.Record) error {
 	return t.Handler.Handle(ctx, r)
 }
 
-func (t traceLog) WithAttrs(attrs []slog.Attr) slog.Handler { return traceLog{t.Handler.WithAttrs(attrs)} }
-func (t traceLog) WithGroup(name string) slog.Handler       { return traceLog{t.Handler.WithGroup(name)} }
+func (t traceLog) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return traceLog{t.Handler.WithAttrs(attrs)}
+}
+func (t traceLog) WithGroup(name string) slog.Handler { return traceLog{t.Handler.WithGroup(name)} }
