@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/residentportal/bff/graph/model"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // insertChange writes one change request (outbox row) in tx. It holds ids
@@ -16,9 +17,10 @@ func insertChange(ctx context.Context, tx pgx.Tx, kind model.ChangeKind, propert
 	userID, deviceID *uuid.UUID, mac *string) (model.ChangeRequest, error) {
 	c := model.ChangeRequest{ID: uuid.New(), Kind: kind, PropertyID: propertyID, UnitID: unitID,
 		UserID: userID, DeviceID: deviceID, MACAddress: mac, Status: "PENDING"}
-	err := tx.QueryRow(ctx, `INSERT INTO change_requests (id, kind, property_id, unit_id, user_id, device_id, mac_address)
-	  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at`,
-		c.ID, string(kind), propertyID, unitID, userID, deviceID, mac).Scan(&c.CreatedAt)
+	c.TraceParent = traceParent(ctx)
+	err := tx.QueryRow(ctx, `INSERT INTO change_requests (id, kind, property_id, unit_id, user_id, device_id, mac_address, traceparent)
+	  VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, '')) RETURNING created_at`,
+		c.ID, string(kind), propertyID, unitID, userID, deviceID, mac, c.TraceParent).Scan(&c.CreatedAt)
 	return c, err
 }
 
@@ -43,12 +45,12 @@ const ChangesChannel = "portal_changes"
 const EventsChannel = "portal_events"
 
 const changeColumns = `c.id, c.kind, c.property_id, c.unit_id, c.user_id, c.device_id, c.mac_address, c.status,
-  c.created_at, c.published_at, c.completed_at, c.detail, c.seq`
+  c.created_at, c.published_at, c.completed_at, c.detail, c.seq, coalesce(c.traceparent, '')`
 
 func scanChange(r pgx.Row, extra ...any) (model.ChangeRequest, error) {
 	var c model.ChangeRequest
 	err := r.Scan(append([]any{&c.ID, &c.Kind, &c.PropertyID, &c.UnitID, &c.UserID, &c.DeviceID, &c.MACAddress,
-		&c.Status, &c.CreatedAt, &c.PublishedAt, &c.CompletedAt, &c.Detail, &c.Seq}, extra...)...)
+		&c.Status, &c.CreatedAt, &c.PublishedAt, &c.CompletedAt, &c.Detail, &c.Seq, &c.TraceParent}, extra...)...)
 	return c, err
 }
 
@@ -266,4 +268,14 @@ func (db *DB) OutboxStats(ctx context.Context) (OutboxStats, error) {
 		s.OldestPending = *age
 	}
 	return s, wrap("db.OutboxStats", err)
+}
+
+// traceParent is the W3C traceparent of ctx's span if it is sampled ("" if
+// there is none), kept with a change request.
+func traceParent(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() || !sc.IsSampled() {
+		return ""
+	}
+	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"
 }

@@ -247,16 +247,16 @@ func (db *DB) UpdateProperty(ctx context.Context, id uuid.UUID, in PropertyInput
 // then IDENTITY_REMOVED each).
 func (db *DB) syncGuestIdentities(ctx context.Context, tx pgx.Tx, keys *model.Keyring, propertyID uuid.UUID, allow bool) error {
 	if !allow {
-		if _, err := tx.Exec(ctx, `INSERT INTO change_requests (id, kind, property_id, unit_id, user_id, device_id, mac_address)
-		    SELECT gen_random_uuid(), 'DEVICE_REMOVED', $1, d.unit_id, d.user_id, d.id, d.mac_address
+		if _, err := tx.Exec(ctx, `INSERT INTO change_requests (id, kind, property_id, unit_id, user_id, device_id, mac_address, traceparent)
+		    SELECT gen_random_uuid(), 'DEVICE_REMOVED', $1, d.unit_id, d.user_id, d.id, d.mac_address, NULLIF($2, '')
 		    FROM devices d JOIN unit_users g ON g.id = d.user_id
-		    WHERE g.property_id = $1 AND g.type = 'GUEST' ORDER BY d.unit_id, d.mac_address`, propertyID); err != nil {
+		    WHERE g.property_id = $1 AND g.type = 'GUEST' ORDER BY d.unit_id, d.mac_address`, propertyID, traceParent(ctx)); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `WITH gone AS (
 		    DELETE FROM unit_users WHERE property_id = $1 AND type = 'GUEST' RETURNING id, unit_id)
-		  INSERT INTO change_requests (id, kind, property_id, unit_id, user_id)
-		    SELECT gen_random_uuid(), 'IDENTITY_REMOVED', $1, unit_id, id FROM gone`, propertyID)
+		  INSERT INTO change_requests (id, kind, property_id, unit_id, user_id, traceparent)
+		    SELECT gen_random_uuid(), 'IDENTITY_REMOVED', $1, unit_id, id, NULLIF($2, '') FROM gone`, propertyID, traceParent(ctx))
 		return err
 	}
 	p, err := propertyByID(ctx, tx, propertyID, false)

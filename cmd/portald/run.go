@@ -126,7 +126,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	defer func() { stopListening(); <-listening; <-eventsDone }()
 
 	var draining atomic.Bool
-	stopRelay, err := startRelay(ctx, cfg, store, log, metrics)
+	stopRelay, err := startRelay(ctx, cfg, store, log, metrics, tp)
 	if err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func executedCounter(m *edge.Metrics) func(string) {
 // the connection retries for ever, so a broker that is down at start or
 // goes away later only delays publication. It returns the function that
 // stops it.
-func startRelay(ctx context.Context, cfg config.Config, store *db.DB, log *slog.Logger, m *edge.Metrics) (func(), error) {
+func startRelay(ctx context.Context, cfg config.Config, store *db.DB, log *slog.Logger, m *edge.Metrics, tp trace.TracerProvider) (func(), error) {
 	if cfg.NATSURL == "" {
 		log.Info("outbox relay off (NATS_URL unset): change requests stay PENDING")
 		return func() {}, nil
@@ -297,7 +297,7 @@ func startRelay(ctx context.Context, cfg config.Config, store *db.DB, log *slog.
 		nc.Close()
 		return nil, fmt.Errorf("NATS_URL: %w", err)
 	}
-	r := relay.New(store, js, relay.Config{Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSSubjectPrefix}, log, m.Registry)
+	r := relay.New(store, js, relay.Config{Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSSubjectPrefix, Tracing: tp}, log, m.Registry)
 	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(relayCtx) }()

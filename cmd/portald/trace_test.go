@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/residentportal/bff/cmd/internal/tracing"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/db/relay/relaytest"
 	"github.com/residentportal/bff/graph/model"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -208,4 +210,63 @@ func spanNames(spans map[trace.SpanID]tracetest.SpanStub) []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// A change made in a traced request reaches the broker in the same trace:
+// the relay's publish span is below the request's span, and the message's
+// traceparent header carries the trace on to the Wi-Fi side.
+func TestTraceReachesTheBroker(t *testing.T) {
+	js := relaytest.JetStream(t)
+	cfg := relaytest.Names(t, js, "traced")
+	url := dbtest.NewURL(t)
+	ctx := context.Background()
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
+	defer store.Close()
+	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Relayed Court")}))
+	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
+	s, exp := traced(t, map[string]string{"DATABASE_URL": url, "NATS_URL": relaytest.URL, "NATS_STREAM": cfg.Stream, "NATS_SUBJECT_PREFIX": cfg.SubjectPrefix})
+	base := s.public + "/residents/properties/" + p.ID.String()
+	_, body := call(t, "POST", base+"/units/logins", `{"hashedSecret":"`+u.PortalSecret+`"}`)
+	token := strings.Split(strings.Split(body, `"token":"`)[1], `"`)[0]
+	const traceID = "0af7651916cd43dd8448eb211c80319c"
+	if status, body := call(t, "PUT", base+"/units", `{"secret":""}`, "Authorization", token,
+		"traceparent", "00-"+traceID+"-b7ad6b7169203331-01"); status != 200 {
+		t.Fatalf("PUT: %d %s", status, body)
+	}
+	var change model.ChangeRequest
+	for _, c := range dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID)) {
+		if c.Kind == model.ChangePassphrase {
+			change = c
+		}
+	}
+	if !strings.HasPrefix(change.TraceParent, "00-"+traceID+"-") {
+		t.Fatalf("the change request keeps traceparent %q", change.TraceParent)
+	}
+	stream := dbtest.Must[jetstream.Stream](t)(js.Stream(ctx, cfg.Stream))
+	subject := cfg.SubjectPrefix + "." + p.ID.String() + "." + u.Unit.ID.String()
+	var msg *jetstream.RawStreamMsg
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if m, err := stream.GetLastMsgForSubject(ctx, subject); err == nil && strings.Contains(string(m.Data), change.ID.String()) {
+			msg = m
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the change was not relayed within 10 s")
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	header := msg.Header.Get("traceparent")
+	var publish tracetest.SpanStub
+	for _, sp := range exp.GetSpans() {
+		if sp.Name == "publish "+cfg.SubjectPrefix && sp.SpanContext.TraceID().String() == traceID {
+			publish = sp
+		}
+	}
+	parent := strings.Split(change.TraceParent, "-")[2]
+	if !publish.SpanContext.IsValid() || publish.SpanKind != trace.SpanKindProducer || publish.Parent.SpanID().String() != parent {
+		t.Fatalf("no producer span below the writing request's span %s: %+v", parent, publish)
+	}
+	if header != "00-"+traceID+"-"+publish.SpanContext.SpanID().String()+"-01" {
+		t.Fatalf("message traceparent %q, want the publish span's", header)
+	}
 }

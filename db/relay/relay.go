@@ -25,6 +25,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph/model"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config shapes a relay; the zero value of a field takes its default.
@@ -48,6 +52,12 @@ type Config struct {
 	// than one transaction each (default 20 ms; what it adds to the time to
 	// the broker).
 	Linger time.Duration
+	// Tracing, when set, makes a producer span of each publish, the child
+	// of the request that wrote the change request (its traceparent, kept
+	// with the row). Either way a message carries that traceparent (the
+	// publish span's when there is one) in its traceparent header, so the
+	// Wi-Fi side's consumer continues the trace.
+	Tracing trace.TracerProvider
 }
 
 func (c Config) withDefaults() Config {
@@ -228,11 +238,15 @@ func (r *Relay) publish(ctx context.Context, pending []model.ChangeRequest) ([]u
 			UserID: c.UserID, DeviceID: c.DeviceID, MACAddress: c.MACAddress, CreatedAt: c.CreatedAt.UTC()})
 		msg := nats.NewMsg(Subject(r.cfg.SubjectPrefix, c.PropertyID, c.UnitID))
 		msg.Data = body
+		span := r.traceMessage(ctx, c, msg)
 		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(c.ID.String()))
 		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+			span.End()
 			stopped[c.UnitID], failed = true, true
 			continue
 		}
+		span.End()
 		futures[i] = f
 	}
 	timeout := time.NewTimer(r.cfg.AckWait)
@@ -275,3 +289,31 @@ func (r *Relay) publish(ctx context.Context, pending []model.ChangeRequest) ([]u
 	}
 	return ok, failed
 }
+
+// traceMessage gives msg the traceparent header of change request c's
+// trace: a producer span's below the writing request when tracing is on,
+// the stored traceparent itself when it is off (nothing when c was not
+// traced). The span (possibly a no-op) is the caller's to end.
+func (r *Relay) traceMessage(ctx context.Context, c model.ChangeRequest, msg *nats.Msg) trace.Span {
+	if c.TraceParent == "" {
+		return trace.SpanFromContext(context.Background()) // a no-op span
+	}
+	if r.cfg.Tracing == nil {
+		msg.Header.Set("traceparent", c.TraceParent)
+		return trace.SpanFromContext(context.Background())
+	}
+	parent := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": c.TraceParent})
+	ctx, span := r.cfg.Tracing.Tracer(TracerName).Start(parent, "publish "+r.cfg.SubjectPrefix, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.destination.name", msg.Subject), attribute.String("messaging.message.id", c.ID.String()),
+			attribute.String("portal.change.kind", string(c.Kind))))
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	for k, v := range carrier {
+		msg.Header.Set(k, v) // lower case, as W3C writes it: NATS headers are case-sensitive
+	}
+	return span
+}
+
+// TracerName names the relay's spans.
+const TracerName = "github.com/residentportal/bff/db/relay"

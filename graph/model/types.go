@@ -217,6 +217,9 @@ type ChangeRequest struct {
 	Detail                   *string
 	// Seq is the row's place in the order of writes (cursors hold it).
 	Seq int64
+	// TraceParent is the W3C traceparent of the traced request that wrote
+	// it ("" when none was traced): the relay's publish continues it.
+	TraceParent string
 }
 
 // MaxChangeDetail bounds the detail the Wi-Fi side reports with a result.
