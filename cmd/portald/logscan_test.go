@@ -15,13 +15,14 @@ import (
 )
 
 // TestLogsHoldNoSecret drives a full session through portald with debug
-// logging — logins (good and bad), reads, passphrase changes, a portal reset,
-// manager-key use, malformed and oversized requests, errors — and then
-// scans everything it logged for every passphrase, portal secret, token and
-// key that passed through it.
+// logging and every span recorded — logins (good and bad), the portal link,
+// reads, passphrase changes, a portal reset, manager-key use, malformed and
+// oversized requests, errors — and then scans everything it logged and
+// every span (names, attributes, events, status) for every passphrase,
+// portal secret, token and key that passed through it.
 func TestLogsHoldNoSecret(t *testing.T) {
 	url := dbtest.NewURL(t)
-	s := start(t, map[string]string{"DATABASE_URL": url, "LOG_LEVEL": "debug"}, nil)
+	s, exp := traced(t, map[string]string{"DATABASE_URL": url, "LOG_LEVEL": "debug"})
 	ctx := context.Background()
 	store, err := db.Open(ctx, url, dbtest.Keys(t), db.Options{})
 	if err != nil {
@@ -68,6 +69,7 @@ func TestLogsHoldNoSecret(t *testing.T) {
 	secrets = append(secrets, token)
 	auth := []string{"Authorization", token}
 	call("POST", base+"/units/logins", `{"hashedSecret":"a-wrong-guess-at-the-secret"}`)
+	call("GET", "/portal/?propertyId="+p.ID.String()+"&auth="+u.PortalSecret, "", "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	call("GET", base+"/units", "", auth...)
 	chosen := "chosen-passphrase-77"
 	secrets = append(secrets, chosen)
@@ -111,5 +113,17 @@ func TestLogsHoldNoSecret(t *testing.T) {
 			t.Errorf("the logs contain a secret (%d characters, starting %q)", len(secret), secret[:4])
 		}
 	}
-	t.Logf("%d log lines scanned for %d secrets", lines, len(secrets))
+	var spans strings.Builder
+	for _, sp := range exp.GetSpans() {
+		fmt.Fprintf(&spans, "%s %v %v %v %v\n", sp.Name, sp.Attributes, sp.Events, sp.Status, sp.Links)
+	}
+	if !strings.Contains(spans.String(), "query SELECT") || !strings.Contains(spans.String(), "PUT /residents/properties/{propertyId}/units") {
+		t.Fatalf("spans not recorded:\n%s", spans.String())
+	}
+	for _, secret := range secrets {
+		if strings.Contains(spans.String(), secret) {
+			t.Errorf("a span holds a secret (%d characters, starting %q)", len(secret), secret[:4])
+		}
+	}
+	t.Logf("%d log lines and %d spans scanned for %d secrets", lines, len(exp.GetSpans()), len(secrets))
 }
