@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/residentportal/bff/cmd/internal/config"
 	"github.com/residentportal/bff/cmd/internal/tracing"
@@ -95,7 +96,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	}
 
 	metrics.Registry.MustRegister(store.Collectors(counter)...)
-	limiter, clients, closeLimiter, err := newLimiters(cfg, log, metrics)
+	limiter, clients, closeLimiter, err := newLimiters(cfg, log, metrics, tp)
 	if err != nil {
 		return err
 	}
@@ -211,7 +212,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 // newLimiters are the shared limiters of property buckets and of client
 // address buckets: in Redis when REDIS_URL is set (with per-replica
 // fallback), in memory otherwise.
-func newLimiters(cfg config.Config, log *slog.Logger, m *edge.Metrics) (properties, clients ratelimit.Limiter, closeFn func(), err error) {
+func newLimiters(cfg config.Config, log *slog.Logger, m *edge.Metrics, tp trace.TracerProvider) (properties, clients ratelimit.Limiter, closeFn func(), err error) {
 	shape := ratelimit.Config{Burst: cfg.RateLimitBurst, PerSecond: cfg.RateLimitPerSecond}
 	clientShape := ratelimit.Config{Burst: cfg.ClientRateLimitBurst, PerSecond: cfg.ClientRateLimitPerSecond}
 	degraded := ratelimit.DegradedGauge(m.Registry)
@@ -226,6 +227,14 @@ func newLimiters(cfg config.Config, log *slog.Logger, m *edge.Metrics) (properti
 	opts.MaxRetries = 1            // one retry replaces a pooled connection that a Redis restart broke
 	redis.SetLogger(redisLog{log}) // go-redis logs through slog, as JSON, at debug level
 	client := redis.NewClient(opts)
+	if tp != nil {
+		// A span per limiter call; its keys (property ids, client
+		// addresses) stay out of the spans.
+		if err := redisotel.InstrumentTracing(client, redisotel.WithTracerProvider(tp), redisotel.WithDBStatement(false),
+			redisotel.WithDialFilter(true)); err != nil {
+			return nil, nil, nil, fmt.Errorf("tracing Redis: %w", err)
+		}
+	}
 	log.Info("rate limiter: buckets shared in Redis", "addr", opts.Addr)
 	return ratelimit.NewRedis(client, shape, log, degraded), ratelimit.NewRedis(client, clientShape, log, degraded),
 		func() { _ = client.Close() }, nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/residentportal/bff/cmd/internal/tracing"
 	"github.com/residentportal/bff/db"
@@ -269,4 +270,28 @@ func TestTraceReachesTheBroker(t *testing.T) {
 	if header != "00-"+traceID+"-"+publish.SpanContext.SpanID().String()+"-01" {
 		t.Fatalf("message traceparent %q, want the publish span's", header)
 	}
+}
+
+// With the buckets in Redis, each limiter call is a span of the request's
+// trace.
+func TestTraceShowsTheLimiter(t *testing.T) {
+	url := dbtest.NewURL(t)
+	s, exp := traced(t, map[string]string{"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:6379/0"})
+	const traceID = "5bf92f3577b34da6a3ce929d0e0e4737"
+	if status, _ := call(t, "GET", s.public+"/residents/properties/"+uuid.NewString()+"/access", "",
+		"traceparent", "00-"+traceID+"-00f067aa0ba902b7-01"); status != 404 && status != 200 {
+		t.Fatalf("access: %d", status)
+	}
+	for _, sp := range exp.GetSpans() {
+		for _, a := range sp.Attributes {
+			if sp.SpanContext.TraceID().String() == traceID && a.Value.AsString() == "redis" {
+				return
+			}
+		}
+	}
+	var names []string
+	for _, sp := range exp.GetSpans() {
+		names = append(names, sp.Name)
+	}
+	t.Fatalf("no Redis span in the request's trace: %v", names)
 }
