@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -74,6 +75,12 @@ func (c *Consumer) Handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	log := c.Log.With("change", m.ID, "kind", m.Kind, "unit", m.UnitID)
+	if tp := msg.Headers().Get("traceparent"); traceparent.MatchString(tp) {
+		// The change's trace goes on: the claim check and the report are
+		// requests of the trace that wrote the change.
+		ctx = context.WithValue(ctx, traceparentKey{}, tp)
+		log = log.With("trace_id", tp[3:35])
+	}
 	err := c.apply(ctx, m)
 	if err == nil {
 		if err := c.API.Complete(ctx, m.PropertyID, m.ID, "APPLIED", ""); err != nil {
@@ -128,6 +135,12 @@ type API struct {
 
 var errGone = errors.New("no longer exists")
 
+// traceparentKey carries a message's W3C traceparent to the API calls made
+// for it.
+type traceparentKey struct{}
+
+var traceparent = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
+
 type gqlError struct {
 	Message    string         `json:"message"`
 	Extensions map[string]any `json:"extensions"`
@@ -145,6 +158,9 @@ func (a *API) do(ctx context.Context, property uuid.UUID, query string, vars map
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", key)
+	if tp, ok := ctx.Value(traceparentKey{}).(string); ok {
+		req.Header.Set("traceparent", tp)
+	}
 	resp, err := a.Client.Do(req)
 	if err != nil {
 		return err

@@ -176,3 +176,29 @@ func TestWifisyncEndToEnd(t *testing.T) {
 		t.Fatalf("the sink did not get the current passphrase and the removed device: %+v", sink.applied)
 	}
 }
+
+// The API calls made for a message carry its traceparent, so they join the
+// trace of the request that made the change.
+func TestAPICallsContinueTheTrace(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("traceparent"))
+		_, _ = w.Write([]byte(`{"data":{"unit":{"id":"` + uuid.NewString() + `","number":"1","status":"ENABLED"}}}`))
+	}))
+	defer srv.Close()
+	p := uuid.New()
+	a := &API{URL: srv.URL, Keys: map[uuid.UUID]string{p: "key"}, Client: srv.Client()}
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	if _, err := a.Unit(context.WithValue(context.Background(), traceparentKey{}, tp), p, uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Unit(context.Background(), p, uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != tp || got[1] != "" {
+		t.Fatalf("traceparent headers sent: %q", got)
+	}
+	if !traceparent.MatchString(tp) || traceparent.MatchString("00-zz-b7ad6b7169203331-01") {
+		t.Fatal("the traceparent pattern")
+	}
+}
