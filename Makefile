@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help test check-generate page screenshots vet build run reset-demo bench fuzz
+.PHONY: help test check-generate check-monitoring page screenshots vet build run reset-demo bench fuzz
 
 # make run's database: one per checkout, so that two checkouts (each with its
 # own key in .data/) never share one.
@@ -17,7 +17,7 @@ help:
 test:
 	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh redis && .ci/services.sh nats && .ci/services.sh chromium && \
 	  export TEST_DATABASE_URL && echo "tests use $$TEST_DATABASE_URL" && \
-	  $(MAKE) --no-print-directory check-generate vet && \
+	  $(MAKE) --no-print-directory check-generate vet check-monitoring && \
 	  $(GO) test -count=1 -race -timeout 20m ./... && \
 	  $(MAKE) --no-print-directory fuzz
 
@@ -39,6 +39,11 @@ screenshots: page
 
 vet:
 	$(GO) vet ./...
+
+## check-monitoring: the Prometheus alert rules are valid and their unit tests pass (promtool)
+check-monitoring:
+	@.ci/services.sh promtool
+	cd deploy/prometheus && promtool check rules alerts.yml && promtool test rules alerts_test.yml
 
 FUZZTIME ?= 10s
 ## fuzz: a short run of every fuzz target (seed corpora in testdata/fuzz are also run by go test)

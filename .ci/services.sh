@@ -80,6 +80,16 @@ ensure_chromium() {
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
 }
 
+ensure_promtool() {
+  command -v promtool >/dev/null 2>&1 && return
+  log "installing Debian's prometheus for promtool (the server it brings is not started)"
+  local policy=/usr/sbin/policy-rc.d made=
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && made=1; fi
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >&2
+  [ -n "$made" ] && rm -f "$policy"
+  return 0
+}
+
 ensure_database() {
   local admin name=$1
   admin=$(ensure_postgres)
@@ -104,5 +114,6 @@ case "${1:-}" in
   redis) ensure_redis ;;
   nats) ensure_nats ;;
   chromium) ensure_chromium ;;
-  *) echo "usage: $0 postgres | database NAME | drop-database NAME | redis | nats | chromium" >&2; exit 2 ;;
+  promtool) ensure_promtool ;;
+  *) echo "usage: $0 postgres | database NAME | drop-database NAME | redis | nats | chromium | promtool" >&2; exit 2 ;;
 esac

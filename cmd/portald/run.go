@@ -34,6 +34,7 @@ import (
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 	"github.com/residentportal/bff/rest/ratelimit"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -70,6 +71,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	if traces != nil {
 		tp, prop = traces.Provider, traces.Propagator
 		logHandler = edge.TraceLog(logHandler)
+		// The SDK's own errors (a collector away) go to the JSON log.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			slog.New(logHandler).Warn("tracing", "error", err.Error())
+		}))
 		defer func() { // flush what is queued, within a bounded time
 			flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
@@ -345,6 +350,8 @@ func completionHistogram(m *edge.Metrics) func(model.ChangeStatus, time.Duration
 		Help:    "Time from a change request's creation to the Wi-Fi side's result, by result.",
 		Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}}, []string{"result"})
 	m.Registry.MustRegister(h)
+	h.WithLabelValues(string(model.ChangeApplied)) // both series exist from the start (dashboards, rate())
+	h.WithLabelValues(string(model.ChangeFailed))
 	return func(result model.ChangeStatus, d time.Duration) {
 		h.WithLabelValues(string(result)).Observe(d.Seconds())
 	}

@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -67,7 +69,20 @@ func Setup(ctx context.Context, getenv func(string) string, reg prometheus.Regis
 			return nil, fmt.Errorf("%s: %q is not supported; portald exports OTLP over http/protobuf", name, p)
 		}
 	}
-	exporter, err := otlptracehttp.New(ctx)
+	// The endpoint and timeout as getenv gives them (the exporter reads
+	// the other OTEL_EXPORTER_OTLP_* variables itself).
+	var opts []otlptracehttp.Option
+	endpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+	if endpoint == "" {
+		if base := getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); base != "" {
+			endpoint = strings.TrimRight(base, "/") + "/v1/traces"
+		}
+	}
+	opts = append(opts, otlptracehttp.WithEndpointURL(endpoint))
+	if ms, err := strconv.Atoi(getenv("OTEL_EXPORTER_OTLP_TIMEOUT")); err == nil && ms > 0 {
+		opts = append(opts, otlptracehttp.WithTimeout(time.Duration(ms)*time.Millisecond))
+	}
+	exporter, err := otlptracehttp.New(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("OTLP exporter: %w", err)
 	}
