@@ -260,6 +260,23 @@ func (b *runner) scenarios() []scenario {
 			},
 		},
 		{
+			title: "Tracing: resident query, traced and sampled", concurrency: []int{16},
+			about: "The resident query on three portald processes side by side: tracing off (the baseline), every request traced " +
+				"(OTEL_TRACES_SAMPLER=always_on) and exported to a local OTLP receiver stub (bench/cmd/otlpsink), and 1 % of traces sampled " +
+				"(parentbased_traceidratio 0.01). Goals: ≥ 0.9× and ≥ 0.98×.",
+			reqs: map[string]request{
+				"portald": func(i int) (*http.Request, error) {
+					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentQuery, map[string]any{"p": pid})
+				},
+				"portald-traced": func(i int) (*http.Request, error) {
+					return graphqlReq(t["portald-traced"].url, b.tokens[i%len(b.tokens)], residentQuery, map[string]any{"p": pid})
+				},
+				"portald-sampled": func(i int) (*http.Request, error) {
+					return graphqlReq(t["portald-sampled"].url, b.tokens[i%len(b.tokens)], residentQuery, map[string]any{"p": pid})
+				},
+			},
+		},
+		{
 			title: "Manager query: property → 50 units → users → devices", concurrency: []int{1, 16, 64},
 			about: "portald with a manager key (users(first: 20) per unit); the floor and PostGraphile with the same shape.",
 			reqs: map[string]request{
