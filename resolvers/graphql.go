@@ -68,6 +68,9 @@ type GraphQLOptions struct {
 	// TrustedDocuments are the documents run by id (SPEC §8.3) and the
 	// mode: in enforce mode nothing else runs (nil: off).
 	TrustedDocuments *TrustedDocuments
+	// Traced adds the operation's spans (parse, validate, execute) to the
+	// request's trace; off, the GraphQL layer does no tracing work.
+	Traced bool
 	// GqlgenOnly runs every operation on gqlgen's executor, none on the
 	// direct one (see direct.go); tests compare the two with it.
 	GqlgenOnly bool
@@ -184,7 +187,9 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 		srv.SetDisableSuggestion(true) // "Did you mean …?" would describe the schema
 	}
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit, gqlcomplexity.WithFixedScalarValue(0)))
-	srv.Use(operationTracing{})
+	if opts.Traced {
+		srv.Use(operationTracing{})
+	}
 	for _, ext := range opts.Interceptors {
 		srv.Use(ext)
 	}

@@ -146,7 +146,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		return err
 	}
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{
-		TrustedDocuments: trusted,
+		TrustedDocuments: trusted, Traced: tp != nil,
 		Streams:          streams, MaxStreamsPerClient: cfg.GraphQLMaxStreamsPerClient,
 		MaxSubscriptionsPerConnection: cfg.GraphQLMaxSubscriptionsPerConnection, Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
 		Bounds: resolvers.Bounds{Tokens: cfg.GraphQLMaxTokens, Depth: cfg.GraphQLMaxDepth, Fields: cfg.GraphQLMaxFields,
