@@ -32,7 +32,7 @@ func NameSpan(ctx context.Context, name string) {
 	}
 }
 
-// Trace starts a server span per request, the child of the client's span
+// Trace starts a server span per request (subscription streams aside), the child of the client's span
 // when its traceparent is well formed (a malformed one is ignored: a new
 // trace starts), named "METHOD /route/{template}" unless a layer below
 // names it (NameSpan). Its attributes carry the method, the route, the
@@ -45,6 +45,12 @@ func Trace(tp trace.TracerProvider, prop propagation.TextMapPropagator) func(htt
 	tracer := tp.Tracer(TracerName)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if Streaming(r) {
+				// A subscription stream lasts minutes and carries many
+				// events: not one request's trace.
+				next.ServeHTTP(w, r)
+				return
+			}
 			ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 			ctx, span := tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
 				trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))

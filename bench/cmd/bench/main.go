@@ -123,6 +123,16 @@ func main() {
 				continue
 			}
 			res := map[string]*result{}
+			if sc.warmup {
+				measured := b.duration
+				b.duration = time.Second
+				for _, n := range present {
+					if tg, ok := ts[n]; ok {
+						b.run(tg, sc.reqs[n], c)
+					}
+				}
+				b.duration = measured
+			}
 			for r := 0; r < *rounds; r++ {
 				for _, n := range present {
 					tg, ok := ts[n]
@@ -222,6 +232,9 @@ type scenario struct {
 	title, about string
 	concurrency  []int
 	reqs         map[string]request
+	// warmup runs each server once, unmeasured, before the rounds (servers
+	// that have served nothing yet against one that has).
+	warmup bool
 }
 
 const (
@@ -263,7 +276,8 @@ func (b *runner) scenarios() []scenario {
 			title: "Tracing: resident query, traced and sampled", concurrency: []int{16},
 			about: "The resident query on three portald processes side by side: tracing off (the baseline), every request traced " +
 				"(OTEL_TRACES_SAMPLER=always_on) and exported to a local OTLP receiver stub (bench/cmd/otlpsink), and 1 % of traces sampled " +
-				"(parentbased_traceidratio 0.01). Goals: ≥ 0.9× and ≥ 0.98×.",
+				"(parentbased_traceidratio 0.01), each warmed up for a second first. Goals: ≥ 0.9× and ≥ 0.98×.",
+			warmup: true,
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
 					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentQuery, map[string]any{"p": pid})
