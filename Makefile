@@ -70,6 +70,8 @@ run:
 	  pid=$$(printf '%s' "$$demo" | grep -o '"propertyId": *"[^"]*"' | head -n 1 | grep -o '[0-9a-f-]\{36\}') && \
 	  base="$${PUBLIC_BASE_URL:-http://localhost:8080}" && \
 	  secret=$$(printf '%s' "$$demo" | grep -o '"hashedSecret": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$$/\1/') && \
+	  link=$$(printf '%s' "$$demo" | grep -o '"portalUrl": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$$/\1/') && \
+	  echo && echo "The resident page of the first demo unit (open it in a browser once portald is up):" && echo "  $$link" && \
 	  echo && echo "Try it — paste these lines into a shell once portald is up:" && \
 	  echo "  TOKEN=\$$(curl -s -X POST $$base/residents/properties/$$pid/units/logins -H 'Content-Type: application/json' -d '{\"hashedSecret\":\"$$secret\"}' | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')" && \
 	  echo "  curl -s $$base/residents/properties/$$pid/units -H \"Authorization: \$$TOKEN\"" && \
