@@ -34,6 +34,15 @@ func (db *DB) Migrate(ctx context.Context) (int32, error) {
 	if err := m.LoadMigrations(sub); err != nil {
 		return 0, fmt.Errorf("db.Migrate: load: %w", err)
 	}
+	// SECURITY: a binary older than the schema (a rolling deploy, a
+	// rollback) never migrates down: tern would run the newer migrations'
+	// down halves and drop what the newer replicas write. It runs on the
+	// newer schema as it is (migrations only add).
+	if v, err := m.GetCurrentVersion(ctx); err != nil {
+		return 0, wrap("db.Migrate", err)
+	} else if v > int32(len(m.Migrations)) {
+		return v, nil
+	}
 	if err := m.Migrate(ctx); err != nil {
 		return 0, wrap("db.Migrate", err)
 	}
