@@ -147,7 +147,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	}
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{
 		TrustedDocuments: trusted, Traced: tp != nil,
-		Streams:          streams, MaxStreamsPerClient: cfg.GraphQLMaxStreamsPerClient,
+		Streams: streams, MaxStreamsPerClient: cfg.GraphQLMaxStreamsPerClient,
 		MaxSubscriptionsPerConnection: cfg.GraphQLMaxSubscriptionsPerConnection, Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
 		Bounds: resolvers.Bounds{Tokens: cfg.GraphQLMaxTokens, Depth: cfg.GraphQLMaxDepth, Fields: cfg.GraphQLMaxFields,
 			Aliases: cfg.GraphQLMaxAliases, RootFields: cfg.GraphQLMaxRootFields},
