@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/google/uuid"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -271,6 +272,15 @@ func residentPage(t *testing.T, mode string) {
 	poll[bool](t, ctx, "the page's passphrase rule", `document.querySelector('[aria-invalid="true"]') !== null`)
 	if taken := dbtest.Must[model.Unit](t)(store.UnitByID(ctx0, model.PropertyScope(p.ID), u.Unit.ID)); taken.Secret != next {
 		t.Fatal("an invalid passphrase reached the server")
+	}
+	// What only the server knows (the guest's passphrase is taken) comes back in its words.
+	guest := *u.Unit.GuestSecret
+	if err := chromedp.Do(ctx, chromedp.SendKeys(`[data-testid="choose-UNIT"]`, strings.Repeat(kb.Backspace, len("short"))+guest),
+		chromedp.Click(`[data-testid="save-UNIT"]`)); err != nil {
+		t.Fatal(err)
+	}
+	if msg := poll[string](t, ctx, "the server's refusal", byTestID("message-UNIT")+`?.textContent`); !strings.Contains(msg, "already used in this property") {
+		t.Fatalf("message %q", msg)
 	}
 
 	axeCheck(t, ctx)
