@@ -238,8 +238,8 @@ type scenario struct {
 }
 
 const (
-	residentQuery = `query($p: ID!) { unit(propertyId: $p) { id number users(first: 100) { edges { node { id userName type passphrase devices { macAddress displayName osType } } } } } }`
-	managerQuery  = `query($p: ID!) { property(propertyId: $p) { name units(first: 50) { edges { node { id number users(first: 20) { edges { node { id userName type passphrase devices { macAddress displayName osType } } } } } } } } }`
+	residentQuery = bench.ResidentQuery
+	managerQuery  = bench.ManagerQuery
 	pg4Resident   = `query($u: UUID!) { unitById(id: $u) { id number unitUsersByUnitId(first: 100) { nodes { id userName type passphraseCipher devicesByUserId { nodes { macAddress displayName osType } } } } } }`
 	pg5Resident   = `query($u: UUID!) { unitByRowId(rowId: $u) { rowId number unitUsersByUnitId(first: 100) { nodes { rowId userName type passphraseCipher devicesByUserId { nodes { macAddress displayName osType } } } } } }`
 	pg4Manager    = `query($p: UUID!) { propertyById(id: $p) { name unitsByPropertyId(first: 50, orderBy: NUMBER_ASC) { nodes { id number unitUsersByUnitId(first: 20) { nodes { id userName type passphraseCipher devicesByUserId { nodes { macAddress displayName osType } } } } } } } }`
@@ -262,7 +262,7 @@ func (b *runner) scenarios() []scenario {
 					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentQuery, map[string]any{"p": pid})
 				},
 				"floor": func(i int) (*http.Request, error) {
-					return get(fmt.Sprintf("%s/resident?unit=%s", t["floor"].url, unit(i)))
+					return get(fmt.Sprintf("%s/resident?property=%s&unit=%s", t["floor"].url, pid, unit(i)))
 				},
 				"postgraphile4": func(i int) (*http.Request, error) {
 					return graphqlReq(t["postgraphile4"].url, "", pg4Resident, map[string]any{"u": unit(i)})
@@ -298,7 +298,7 @@ func (b *runner) scenarios() []scenario {
 					return graphqlReq(t["portald"].url, b.d.ManagerKey, managerQuery, map[string]any{"p": pid})
 				},
 				"floor": func(i int) (*http.Request, error) {
-					return get(fmt.Sprintf("%s/manager?property=%s&first=50", t["floor"].url, pid))
+					return get(fmt.Sprintf("%s/manager?property=%s", t["floor"].url, pid))
 				},
 				"postgraphile4": func(i int) (*http.Request, error) {
 					return graphqlReq(t["postgraphile4"].url, "", pg4Manager, map[string]any{"p": pid})
@@ -320,7 +320,7 @@ func (b *runner) scenarios() []scenario {
 					return req, err
 				},
 				"floor": func(i int) (*http.Request, error) {
-					return get(fmt.Sprintf("%s/user?id=%s", t["floor"].url, b.d.Users[i%len(b.d.Users)]))
+					return get(fmt.Sprintf("%s/user?property=%s&id=%s", t["floor"].url, pid, b.d.Users[i%len(b.d.Users)]))
 				},
 			},
 		},

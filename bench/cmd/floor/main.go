@@ -1,7 +1,10 @@
-// Command floor serves the benchmark's reads with the least code possible:
-// plain net/http and pgx, one `= ANY($1)` statement per nesting level, no
-// GraphQL, authentication or rate limiting. It is the hand-written best case
-// every other server is measured against.
+// Command floor serves the benchmark's reads with the least code possible
+// around portald's own storage layer: plain net/http and the db package's
+// statements (the ones portald sends for the same reads, one per nesting
+// level), with portald's runtime settings — but no GraphQL, no
+// authentication, no rate limiting. It is the best case every other server
+// is measured against; floor_test.go checks that it returns the same data
+// as portald for the benchmark's queries.
 package main
 
 import (
@@ -10,11 +13,9 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"strconv"
+	"runtime/debug"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph/model"
 )
@@ -31,46 +32,43 @@ type user struct {
 	Type       string    `json:"type"`
 	Passphrase string    `json:"passphrase"`
 	Devices    []device  `json:"devices"`
-	unitID     uuid.UUID
 }
 
 type unit struct {
 	ID     uuid.UUID `json:"id"`
 	Number string    `json:"number"`
-	Secret string    `json:"secret,omitempty"`
 	Users  []*user   `json:"users"`
 }
 
-type server struct {
-	pool *pgxpool.Pool
-	keys *model.Keyring
-}
+type server struct{ store *db.DB }
 
 func main() {
+	// portald's garbage-collector settings (cmd/portald/main.go), unless
+	// the environment sets its own.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(40 << 20)
+	}
 	keys, err := model.NewKeyring(os.Getenv("SECRET_KEY"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	cfg, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
+	// db.Open: portald's pool settings (generic plans, binary uuids).
+	store, err := db.Open(context.Background(), os.Getenv("DATABASE_URL"), keys, db.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	// The same connection settings as portald: the floor is the best case.
-	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	// The same binary uuid codec as portald.
-	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
-		db.RegisterUUID(conn.TypeMap())
-		return nil
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	s := &server{pool: pool, keys: keys}
-	http.HandleFunc("/user", s.user)
-	http.HandleFunc("/resident", s.resident)
-	http.HandleFunc("/manager", s.manager)
-	log.Fatal(http.ListenAndServe(os.Getenv("LISTEN_ADDR"), nil))
+	log.Fatal(http.ListenAndServe(os.Getenv("LISTEN_ADDR"), (&server{store}).routes()))
+}
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/user", s.user)
+	mux.HandleFunc("/resident", s.resident)
+	mux.HandleFunc("/manager", s.manager)
+	return mux
 }
 
 func fail(w http.ResponseWriter, err error) {
@@ -82,126 +80,114 @@ func write(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// user: GET /user?id= — one unit user (1 statement).
-func (s *server) user(w http.ResponseWriter, r *http.Request) {
-	id, err := uuid.Parse(r.URL.Query().Get("id"))
-	if err != nil {
-		http.Error(w, "bad id", http.StatusBadRequest)
-		return
+func ids(r *http.Request, names ...string) ([]uuid.UUID, bool) {
+	out := make([]uuid.UUID, len(names))
+	for i, n := range names {
+		id, err := uuid.Parse(r.URL.Query().Get(n))
+		if err != nil {
+			return nil, false
+		}
+		out[i] = id
 	}
-	var u user
-	var sealed []byte
-	err = s.pool.QueryRow(r.Context(), `SELECT id, unit_id, user_name, type::text, passphrase_cipher FROM unit_users WHERE id = $1`, id).
-		Scan(&u.ID, &u.unitID, &u.UserName, &u.Type, &sealed)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	if u.Passphrase, err = s.keys.Decrypt(sealed, u.ID[:]); err != nil {
-		fail(w, err)
-		return
-	}
-	write(w, u)
+	return out, true
 }
 
-// resident: GET /resident?unit= — unit → users → devices (3 statements).
-func (s *server) resident(w http.ResponseWriter, r *http.Request) {
-	id, err := uuid.Parse(r.URL.Query().Get("unit"))
-	if err != nil {
-		http.Error(w, "bad unit", http.StatusBadRequest)
+// user: GET /user?property=&id= — one unit user (1 statement).
+func (s *server) user(w http.ResponseWriter, r *http.Request) {
+	v, ok := ids(r, "property", "id")
+	if !ok {
+		http.Error(w, "bad query", http.StatusBadRequest)
 		return
 	}
-	units, err := s.units(r.Context(), `SELECT id, number FROM units WHERE id = ANY($1)`, []uuid.UUID{id})
+	u, err := s.store.UnitUserByID(r.Context(), model.PropertyScope(v[0]), v[1])
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	if err := s.children(r.Context(), units); err != nil {
+	write(w, &user{ID: u.ID, UserName: u.UserName, Type: string(u.Type), Passphrase: u.Passphrase})
+}
+
+// resident: GET /resident?property=&unit= — the unit → its first 100 users
+// → their devices (3 statements, as portald).
+func (s *server) resident(w http.ResponseWriter, r *http.Request) {
+	v, ok := ids(r, "property", "unit")
+	if !ok {
+		http.Error(w, "bad query", http.StatusBadRequest)
+		return
+	}
+	scope := model.Scope{PropertyID: v[0], UnitID: &v[1]}
+	u, err := s.store.UnitByID(r.Context(), scope, v[1])
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	units := []*unit{{ID: u.ID, Number: u.Number}}
+	if err := s.children(r.Context(), units, 100); err != nil {
 		fail(w, err)
 		return
 	}
 	write(w, units[0])
 }
 
-// manager: GET /manager?property=&first= — property's first units by number
-// → users → devices (property, units, users, devices: 4 statements).
+// manager: GET /manager?property= — the property → its first 50 units by
+// number → their first 20 users each → their devices (4 statements, as
+// portald).
 func (s *server) manager(w http.ResponseWriter, r *http.Request) {
-	id, err := uuid.Parse(r.URL.Query().Get("property"))
-	first, _ := strconv.Atoi(r.URL.Query().Get("first"))
-	if err != nil || first < 1 {
+	v, ok := ids(r, "property")
+	if !ok {
 		http.Error(w, "bad query", http.StatusBadRequest)
 		return
 	}
-	var name string
-	if err := s.pool.QueryRow(r.Context(), `SELECT name FROM properties WHERE id = ANY($1)`, []uuid.UUID{id}).Scan(&name); err != nil {
-		fail(w, err)
-		return
-	}
-	units, err := s.units(r.Context(), `SELECT id, number FROM units WHERE property_id = ANY($1) ORDER BY number LIMIT `+strconv.Itoa(first), []uuid.UUID{id})
+	p, err := s.store.PropertyByID(r.Context(), v[0])
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	if err := s.children(r.Context(), units); err != nil {
+	pages, err := s.store.UnitPages(r.Context(), v, model.UnitPage{Limit: 50, SkipTotal: true})
+	if err != nil {
 		fail(w, err)
 		return
 	}
-	write(w, map[string]any{"name": name, "units": units})
-}
-
-func (s *server) units(ctx context.Context, sql string, ids []uuid.UUID) ([]*unit, error) {
-	rows, err := s.pool.Query(ctx, sql, ids)
-	if err != nil {
-		return nil, err
+	units := []*unit{}
+	for _, u := range pages[p.ID].Items {
+		units = append(units, &unit{ID: u.ID, Number: u.Number})
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*unit, error) {
-		u := &unit{Users: []*user{}}
-		return u, r.Scan(&u.ID, &u.Number)
-	})
+	if err := s.children(r.Context(), units, 20); err != nil {
+		fail(w, err)
+		return
+	}
+	write(w, map[string]any{"name": p.Name, "units": units})
 }
 
-// children loads the users of units, then the devices of those users, one
+// children loads each unit's first users, then their devices, one
 // statement each.
-func (s *server) children(ctx context.Context, units []*unit) error {
-	byUnit := map[uuid.UUID]*unit{}
-	ids := make([]uuid.UUID, len(units))
+func (s *server) children(ctx context.Context, units []*unit, first int) error {
+	unitIDs := make([]uuid.UUID, len(units))
 	for i, u := range units {
-		byUnit[u.ID], ids[i] = u, u.ID
+		unitIDs[i] = u.ID
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, unit_id, user_name, type::text, passphrase_cipher FROM unit_users
-	  WHERE unit_id = ANY($1) ORDER BY unit_id, id`, ids)
+	pages, err := s.store.UnitUserPages(ctx, unitIDs, model.UserPage{Limit: first, SkipTotal: true})
 	if err != nil {
 		return err
 	}
 	byUser := map[uuid.UUID]*user{}
 	var userIDs []uuid.UUID
-	var u user
-	var sealed []byte
-	_, err = pgx.ForEachRow(rows, []any{&u.ID, &u.unitID, &u.UserName, &u.Type, &sealed}, func() error {
-		c := u
-		c.Devices = []device{}
-		var err error
-		if c.Passphrase, err = s.keys.Decrypt(sealed, c.ID[:]); err != nil {
-			return err
+	for _, un := range units {
+		un.Users = []*user{}
+		for _, uu := range pages[un.ID].Items {
+			c := &user{ID: uu.ID, UserName: uu.UserName, Type: string(uu.Type), Passphrase: uu.Passphrase, Devices: []device{}}
+			un.Users = append(un.Users, c)
+			byUser[c.ID] = c
+			userIDs = append(userIDs, c.ID)
 		}
-		byUnit[c.unitID].Users = append(byUnit[c.unitID].Users, &c)
-		byUser[c.ID] = &c
-		userIDs = append(userIDs, c.ID)
-		return nil
-	})
+	}
+	devices, err := s.store.DevicesByUserIDs(ctx, userIDs)
 	if err != nil {
 		return err
 	}
-	rows, err = s.pool.Query(ctx, `SELECT user_id, mac_address, display_name, os_type FROM devices
-	  WHERE user_id = ANY($1) ORDER BY user_id, mac_address`, userIDs)
-	if err != nil {
-		return err
+	for _, d := range devices {
+		u := byUser[d.UserID]
+		u.Devices = append(u.Devices, device{MAC: d.MACAddress, DisplayName: d.DisplayName, OSType: d.OSType})
 	}
-	var owner uuid.UUID
-	var d device
-	_, err = pgx.ForEachRow(rows, []any{&owner, &d.MAC, &d.DisplayName, &d.OSType}, func() error {
-		byUser[owner].Devices = append(byUser[owner].Devices, d)
-		return nil
-	})
-	return err
+	return nil
 }
