@@ -16,7 +16,7 @@ PORT=55439
 DURATION=${BENCH_DURATION:-4s}
 # A run of one section (BENCH_ONLY) writes bench/out/partial.md, never over the whole file.
 if [ -n "${BENCH_ONLY:-}" ] && [ -z "${BENCH_OUT:-}" ]; then export BENCH_OUT=bench/out/partial.md; fi
-ROUNDS=${BENCH_ROUNDS:-2}
+ROUNDS=${BENCH_ROUNDS:-5}
 
 pids=()
 cleanup() {

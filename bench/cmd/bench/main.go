@@ -45,6 +45,8 @@ type result struct {
 	rssKB            int64
 	cpu              time.Duration // the server's CPU time (user + system)
 	dbCPU            time.Duration // PostgreSQL's CPU time meanwhile
+	genCPU           time.Duration // the load generator's own CPU time meanwhile
+	rates            []float64     // req/s of each round
 }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}, Timeout: 30 * time.Second}
@@ -88,7 +90,7 @@ func main() {
 	var report strings.Builder
 	fmt.Fprintf(&report, "# Benchmarks\n\n%s\n", strings.ReplaceAll(*meta, `\n`, "\n"))
 	fmt.Fprintf(&report, "Dataset: %d units, %d unit users, %d devices (a 2,000-unit property and a 10,000-unit one). "+
-		"Each figure is %d interleaved runs of %v per server (A B C D, A B C D); the load generator runs pinned to CPU 1 with taskset. "+
+		"Each figure is %d interleaved runs of %v per server (A B C D, A B C D); each ratio is also given per round (median, min–max), the spread a single figure hides. The load generator runs pinned to CPU 1 with taskset; its own CPU per request is shown. "+
 		"The rate limit is raised so that it never triggers. Statements are counted by pg_stat_statements (BEGIN/COMMIT included). "+
 		"CPU per request is the server's (from /proc/PID/stat) and PostgreSQL's (the whole cluster's, while that server alone was under load).\n\n",
 		d.Counts["units"], d.Counts["unit_users"], d.Counts["devices"], *rounds, *duration)
@@ -117,7 +119,7 @@ func main() {
 			baseline = present[0]
 		}
 		fmt.Fprintf(&report, "## %s\n\n%s\n\n", sc.title, sc.about)
-		fmt.Fprintf(&report, "| concurrency | server | req/s | × %[1]s | p50 ms | p90 ms | p99 ms | p99 × %[1]s | errors | statements/req | server CPU ms/req | PostgreSQL CPU ms/req | RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n", baseline)
+		fmt.Fprintf(&report, "| concurrency | server | req/s | × %[1]s | × %[1]s per round: median (min–max) | p50 ms | p90 ms | p99 ms | p99 × %[1]s | errors | statements/req | server CPU ms/req | PostgreSQL CPU ms/req | load generator CPU ms/req | RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n", baseline)
 		for _, c := range sc.concurrency {
 			if *levels != "" && !slices.Contains(strings.Split(*levels, ","), strconv.Itoa(c)) {
 				continue
@@ -153,6 +155,8 @@ func main() {
 					acc.rssKB = max(acc.rssKB, one.rssKB)
 					acc.cpu += one.cpu
 					acc.dbCPU += one.dbCPU
+					acc.genCPU += one.genCPU
+					acc.rates = append(acc.rates, float64(one.requests)/one.elapsed.Seconds())
 				}
 			}
 			floor := res[baseline]
@@ -167,9 +171,18 @@ func main() {
 					p99ratio = fmt.Sprintf("%.2f", float64(bench.Pct(r.latencies, 0.99))/float64(bench.Pct(floor.latencies, 0.99)))
 				}
 				perReq := func(d time.Duration) float64 { return bench.Ms(d) / float64(max(1, r.requests)) }
-				fmt.Fprintf(&report, "| %d | %s | %.0f | %s | %.2f | %.2f | %.2f | %s | %d | %.2f | %.3f | %.3f | %.0f |\n", c, n, rate, ratio,
+				spread := "—"
+				if floor != nil && len(floor.rates) == len(r.rates) && len(r.rates) > 0 {
+					var per []float64
+					for i := range r.rates {
+						per = append(per, r.rates[i]/max(floor.rates[i], 1e-9))
+					}
+					slices.Sort(per)
+					spread = fmt.Sprintf("%.2f (%.2f–%.2f)", per[len(per)/2], per[0], per[len(per)-1])
+				}
+				fmt.Fprintf(&report, "| %d | %s | %.0f | %s | %s | %.2f | %.2f | %.2f | %s | %d | %.2f | %.3f | %.3f | %.3f | %.0f |\n", c, n, rate, ratio, spread,
 					bench.Ms(bench.Pct(r.latencies, 0.5)), bench.Ms(bench.Pct(r.latencies, 0.9)), bench.Ms(bench.Pct(r.latencies, 0.99)), p99ratio, r.errors,
-					float64(r.statements)/float64(max(1, r.requests)), perReq(r.cpu), perReq(r.dbCPU), float64(r.rssKB)/1024)
+					float64(r.statements)/float64(max(1, r.requests)), perReq(r.cpu), perReq(r.dbCPU), perReq(r.genCPU), float64(r.rssKB)/1024)
 			}
 		}
 		report.WriteString("\n")
@@ -364,7 +377,7 @@ func (b *runner) run(t target, mk request, c int) result {
 		}
 	}
 	before := b.statements()
-	cpuBefore, dbBefore := cpuTime(t.pid), b.postgresCPU()
+	cpuBefore, dbBefore, genBefore := cpuTime(t.pid), b.postgresCPU(), cpuTime(os.Getpid())
 	var n atomic.Int64
 	var errs atomic.Int64
 	lat := make([][]time.Duration, c)
@@ -417,7 +430,8 @@ func (b *runner) run(t target, mk request, c int) result {
 		all = append(all, l...)
 	}
 	return result{requests: len(all), errors: int(errs.Load()), elapsed: elapsed, latencies: all,
-		statements: b.statements() - before - 1, rssKB: rss.Load(), cpu: cpuTime(t.pid) - cpuBefore, dbCPU: b.postgresCPU() - dbBefore}
+		statements: b.statements() - before - 1, rssKB: rss.Load(), cpu: cpuTime(t.pid) - cpuBefore, dbCPU: b.postgresCPU() - dbBefore,
+		genCPU: cpuTime(os.Getpid()) - genBefore}
 }
 
 func (b *runner) statements() int64 {
