@@ -56,26 +56,26 @@ psql -q "$DB" -c "COMMENT ON TABLE unit_users IS E'@foreignKey (unit_id) referen
 echo "== servers"
 RAISED="RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 CLIENT_RATE_LIMIT_BURST=1000000000 CLIENT_RATE_LIMIT_PER_SECOND=1000000000 GRAPHQL_MAX_STREAMS_PER_CLIENT=1000000"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"  # 10,000 subscribers hold a socket each, on both ends
-env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 LOG_LEVEL=error $RAISED \
+env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
   "$out/bin/portald" 2>"$out/portald.log" &
 pids+=($!); P_PORTALD=$!
 # For the hostile section: every limit raised (each attack is processed),
 # and the shipped limits (fairness).
-env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18084 METRICS_ADDR=127.0.0.1:19094 LOG_LEVEL=error $RAISED \
+env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18084 METRICS_ADDR=127.0.0.1:19094 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
   "$out/bin/portald" 2>"$out/portald-open.log" &
 pids+=($!); P_OPEN=$!
-env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18085 METRICS_ADDR=127.0.0.1:19095 LOG_LEVEL=error \
+env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18085 METRICS_ADDR=127.0.0.1:19095 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} \
   "$out/bin/portald" 2>"$out/portald-default.log" &
 pids+=($!); P_DEFAULT=$!
 # For the tracing section: a stand-in OTLP receiver, a portald tracing every
 # request into it, and one sampling 1 % of traces.
 "$out/bin/otlpsink" -addr 127.0.0.1:14318 2>"$out/otlpsink.log" &
 pids+=($!)
-env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18086 METRICS_ADDR=127.0.0.1:19096 LOG_LEVEL=error $RAISED \
+env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18086 METRICS_ADDR=127.0.0.1:19096 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14318 OTEL_TRACES_SAMPLER=always_on \
   "$out/bin/portald" 2>"$out/portald-traced.log" &
 pids+=($!); P_TRACED=$!
-env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18087 METRICS_ADDR=127.0.0.1:19097 LOG_LEVEL=error $RAISED \
+env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18087 METRICS_ADDR=127.0.0.1:19097 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14318 OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01 \
   "$out/bin/portald" 2>"$out/portald-sampled.log" &
 pids+=($!); P_SAMPLED=$!
