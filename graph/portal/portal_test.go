@@ -64,8 +64,8 @@ func TestManifestIsThePagesOperations(t *testing.T) {
 	}
 }
 
-// The build loads nothing from another host, runs no inline script, and
-// keeps within the JavaScript budget (80 KB gzipped).
+// The build loads nothing from another host, runs no inline script, ships
+// no document text, and keeps within the JavaScript budget (80 KB gzipped).
 func TestBuildIsSelfContained(t *testing.T) {
 	index, err := os.ReadFile("dist/index.html")
 	if err != nil {
@@ -73,6 +73,10 @@ func TestBuildIsSelfContained(t *testing.T) {
 	}
 	if regexp.MustCompile(`(?i)(src|href)="(https?:)?//`).Match(index) || regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]`).Match(index) {
 		t.Fatalf("index.html loads from another host or runs inline script:\n%s", index)
+	}
+	m, err := resolvers.ParseManifest(portal.Manifest())
+	if err != nil {
+		t.Fatal(err)
 	}
 	total := 0
 	err = filepath.WalkDir("dist/assets", func(path string, d fs.DirEntry, err error) error {
@@ -82,6 +86,15 @@ func TestBuildIsSelfContained(t *testing.T) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return err
+		}
+		// Documents go by hash: no operation's or fragment's text ships.
+		for _, op := range m.Operations {
+			if bytes.Contains(b, []byte(op.Type+" "+op.Name)) {
+				t.Errorf("%s holds the text of %s", path, op.Name)
+			}
+		}
+		if f := regexp.MustCompile(`fragment \w+ on \w+`).Find(b); f != nil {
+			t.Errorf("%s holds a fragment's text: %s", path, f)
 		}
 		var gz bytes.Buffer
 		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
