@@ -106,13 +106,6 @@ func (t *TrustedDocuments) Mode() TrustedMode {
 	return t.mode
 }
 
-// Len returns how many documents the manifests hold.
-func (t *TrustedDocuments) Len() int {
-	if t == nil {
-		return 0
-	}
-	return len(t.bodies)
-}
 
 // resolve puts the body of a manifest document named by its hash (the APQ
 // extension, which a documentId became at the transport) in p, and in
