@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -39,15 +36,9 @@ func TestPortaldRelaysChanges(t *testing.T) {
 		"GRAPHQL_TRUSTED_DOCUMENTS": "enforce"}, nil)
 
 	base := fmt.Sprintf("%s/residents/properties/%s", s.public, p.ID)
-	resp := dbtest.Must[*http.Response](t)(http.Post(base+"/units/logins", "application/json", strings.NewReader(`{"hashedSecret":"`+u.PortalSecret+`"}`)))
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	token := strings.Split(strings.Split(string(body), `"token":"`)[1], `"`)[0]
-	req, _ := http.NewRequest("PUT", base+"/units", strings.NewReader(`{"secret":""}`))
-	req.Header.Set("Authorization", token)
-	req.Header.Set("Content-Type", "application/json")
-	if resp := dbtest.Must[*http.Response](t)(http.DefaultClient.Do(req)); resp.StatusCode != 200 {
-		t.Fatalf("PUT units: %d", resp.StatusCode)
+	token := login(t, base, u.PortalSecret)
+	if status, body := call(t, "PUT", base+"/units", `{"secret":""}`, "Authorization", token); status != 200 {
+		t.Fatalf("PUT units: %d %s", status, body)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -77,13 +68,7 @@ func TestPortaldRelaysChanges(t *testing.T) {
 	rows := dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID))
 	for range 2 {
 		complete, _ := json.Marshal(map[string]any{"query": wifidocs.Complete, "variables": map[string]any{"p": p.ID, "id": rows[1].ID, "r": "APPLIED"}})
-		req, _ = http.NewRequest("POST", s.public+"/graphql", bytes.NewReader(complete))
-		req.Header.Set("Authorization", key)
-		req.Header.Set("Content-Type", "application/json")
-		resp = dbtest.Must[*http.Response](t)(http.DefaultClient.Do(req))
-		body, _ = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if !strings.Contains(string(body), `"status":"APPLIED"`) {
+		if _, body := call(t, "POST", s.public+"/graphql", string(complete), "Authorization", key); !strings.Contains(body, `"status":"APPLIED"`) {
 			t.Fatalf("completeChangeRequest: %s", body)
 		}
 	}

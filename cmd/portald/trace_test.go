@@ -47,6 +47,21 @@ func call(t *testing.T, method, url, body string, header ...string) (int, string
 	return resp.StatusCode, string(b)
 }
 
+// login logs a unit in over REST at base (…/residents/properties/P) and
+// returns its token.
+func login(t *testing.T, base, portalSecret string) string {
+	t.Helper()
+	status, body := call(t, "POST", base+"/units/logins", `{"hashedSecret":"`+portalSecret+`"}`)
+	if status != 200 {
+		t.Fatalf("login: %d %s", status, body)
+	}
+	var out struct{ Token string }
+	if err := json.Unmarshal([]byte(body), &out); err != nil || out.Token == "" {
+		t.Fatalf("login: %s", body)
+	}
+	return out.Token
+}
+
 // inTrace returns the spans of one trace, by span id.
 func inTrace(spans tracetest.SpanStubs, id trace.TraceID) map[trace.SpanID]tracetest.SpanStub {
 	out := map[trace.SpanID]tracetest.SpanStub{}
@@ -95,8 +110,7 @@ func TestTraces(t *testing.T) {
 	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
 	s, exp := traced(t, map[string]string{"DATABASE_URL": url})
 	base := s.public + "/residents/properties/" + p.ID.String()
-	_, body := call(t, "POST", base+"/units/logins", `{"hashedSecret":"`+u.PortalSecret+`"}`)
-	token := strings.Split(strings.Split(body, `"token":"`)[1], `"`)[0]
+	token := login(t, base, u.PortalSecret)
 	query := fmt.Sprintf(`{"query":"query MyUnit { unit(propertyId: \"%s\") { number users { edges { node { id devices { macAddress } } } } } }"}`, p.ID)
 	// Warm: once the revocation listener is up, a token's state is cached
 	// and a check costs no statement (polled for, up to 10 s).
@@ -227,8 +241,7 @@ func TestTraceReachesTheBroker(t *testing.T) {
 	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
 	s, exp := traced(t, map[string]string{"DATABASE_URL": url, "NATS_URL": relaytest.URL, "NATS_STREAM": cfg.Stream, "NATS_SUBJECT_PREFIX": cfg.SubjectPrefix})
 	base := s.public + "/residents/properties/" + p.ID.String()
-	_, body := call(t, "POST", base+"/units/logins", `{"hashedSecret":"`+u.PortalSecret+`"}`)
-	token := strings.Split(strings.Split(body, `"token":"`)[1], `"`)[0]
+	token := login(t, base, u.PortalSecret)
 	const traceID = "0af7651916cd43dd8448eb211c80319c"
 	if status, body := call(t, "PUT", base+"/units", `{"secret":""}`, "Authorization", token,
 		"traceparent", "00-"+traceID+"-b7ad6b7169203331-01"); status != 200 {
