@@ -17,6 +17,10 @@ import (
 // TracerName names the spans of the GraphQL layer.
 const TracerName = "github.com/residentportal/bff/resolvers"
 
+// maxSpanOperationName bounds the operation name a span carries (names are
+// ASCII identifiers, so cutting by bytes keeps valid text).
+const maxSpanOperationName = 100
+
 // operationTracing names the request's span after the GraphQL operation
 // ("query MyUnit"), adds the parse and validate steps (timed by gqlgen) and
 // an execute span that the loader batches and SQL statements of the
@@ -34,6 +38,9 @@ func (operationTracing) InterceptOperation(ctx context.Context, next graphql.Ope
 		return next(ctx)
 	}
 	typ, name := string(oc.Operation.Operation), oc.Operation.Name
+	if len(name) > maxSpanOperationName { // the client names it: a span name stays short
+		name = name[:maxSpanOperationName] + "…"
+	}
 	title := strings.TrimSpace(typ + " " + name)
 	edge.NameSpan(ctx, title)
 	attrs := trace.WithAttributes(attribute.String("graphql.operation.type", typ), attribute.String("graphql.operation.name", name))

@@ -207,6 +207,16 @@ func TestTraces(t *testing.T) {
 		t.Fatalf("the PUT's trace does not show its transaction: %v (all: %v)", statements, names)
 	}
 
+	// A client's long operation name is cut in the span's name.
+	exp.Reset()
+	long := "Q" + strings.Repeat("x", 300)
+	call(t, "POST", s.public+"/graphql", `{"query":"query `+long+` { __typename }"}`, "Authorization", token)
+	for _, sp := range exp.GetSpans() {
+		if strings.HasPrefix(sp.Name, "query Q") && (len(sp.Name) > 120 || strings.Contains(sp.Name, long)) {
+			t.Fatalf("span named after the whole operation name (%d bytes)", len(sp.Name))
+		}
+	}
+
 	// A malformed traceparent is ignored: a new trace, no error.
 	exp.Reset()
 	if status, _ := call(t, "GET", base+"/access", "", "traceparent", "00-zzzz-"+client+"-01"); status != 200 {
