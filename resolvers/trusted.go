@@ -106,7 +106,6 @@ func (t *TrustedDocuments) Mode() TrustedMode {
 	return t.mode
 }
 
-
 // resolve puts the body of a manifest document named by its hash (the APQ
 // extension, which a documentId became at the transport) in p, and in
 // enforce mode refuses any operation that is not a manifest document.
