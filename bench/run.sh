@@ -54,37 +54,40 @@ psql -q "$DB" -c "COMMENT ON TABLE unit_users IS E'@foreignKey (unit_id) referen
   -c "COMMENT ON TABLE devices IS E'@foreignKey (user_id) references unit_users (id)'"
 
 echo "== servers"
+# Each server's connections carry its name as application_name (PGAPPNAME,
+# read by pgx and node-postgres alike): the load generator finds a server's
+# backends by it and reads their CPU time.
 RAISED="RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 CLIENT_RATE_LIMIT_BURST=1000000000 CLIENT_RATE_LIMIT_PER_SECOND=1000000000 GRAPHQL_MAX_STREAMS_PER_CLIENT=1000000"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"  # 10,000 subscribers hold a socket each, on both ends
-env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
+env PGAPPNAME=portald DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
   "$out/bin/portald" 2>"$out/portald.log" &
 pids+=($!); P_PORTALD=$!
 # For the hostile section: every limit raised (each attack is processed),
 # and the shipped limits (fairness).
-env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18084 METRICS_ADDR=127.0.0.1:19094 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
+env PGAPPNAME=portald-open DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18084 METRICS_ADDR=127.0.0.1:19094 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
   "$out/bin/portald" 2>"$out/portald-open.log" &
 pids+=($!); P_OPEN=$!
-env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18085 METRICS_ADDR=127.0.0.1:19095 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} \
+env PGAPPNAME=portald-default DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18085 METRICS_ADDR=127.0.0.1:19095 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} \
   "$out/bin/portald" 2>"$out/portald-default.log" &
 pids+=($!); P_DEFAULT=$!
 # For the tracing section: a stand-in OTLP receiver, a portald tracing every
 # request into it, and one sampling 1 % of traces.
 "$out/bin/otlpsink" -addr 127.0.0.1:14318 2>"$out/otlpsink.log" &
 pids+=($!)
-env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18086 METRICS_ADDR=127.0.0.1:19096 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
+env PGAPPNAME=portald-traced DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18086 METRICS_ADDR=127.0.0.1:19096 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14318 OTEL_TRACES_SAMPLER=always_on \
   "$out/bin/portald" 2>"$out/portald-traced.log" &
 pids+=($!); P_TRACED=$!
-env DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18087 METRICS_ADDR=127.0.0.1:19097 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
+env PGAPPNAME=portald-sampled DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18087 METRICS_ADDR=127.0.0.1:19097 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14318 OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01 \
   "$out/bin/portald" 2>"$out/portald-sampled.log" &
 pids+=($!); P_SAMPLED=$!
-DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18081 "$out/bin/floor" 2>"$out/floor.log" &
+PGAPPNAME=floor DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18081 "$out/bin/floor" 2>"$out/floor.log" &
 pids+=($!); P_FLOOR=$!
-node bench/.peers/v4/node_modules/.bin/postgraphile -c "$DB" --schema public --host 127.0.0.1 --port 18082 \
+PGAPPNAME=postgraphile4 node bench/.peers/v4/node_modules/.bin/postgraphile -c "$DB" --schema public --host 127.0.0.1 --port 18082 \
   --disable-query-log --disable-graphiql >"$out/pg4.log" 2>&1 &
 pids+=($!); P_PG4=$!
-GRAPHILE_ENV=production "$NODE22_BIN" bench/.peers/v5/node_modules/.bin/postgraphile -P postgraphile/presets/amber \
+PGAPPNAME=postgraphile5 GRAPHILE_ENV=production "$NODE22_BIN" bench/.peers/v5/node_modules/.bin/postgraphile -P postgraphile/presets/amber \
   -c "$DB" -s public -n 127.0.0.1 -p 18083 >"$out/pg5.log" 2>&1 &
 pids+=($!); P_PG5=$!
 for url in http://127.0.0.1:18080/readyz http://127.0.0.1:18084/readyz http://127.0.0.1:18085/readyz http://127.0.0.1:18086/readyz http://127.0.0.1:18087/readyz http://127.0.0.1:18081/user "http://127.0.0.1:18082/graphql" "http://127.0.0.1:18083/graphql"; do
@@ -99,7 +102,7 @@ echo "== load (the load generator pinned to CPU 1)"
 meta="Command: \`make bench\` (bench/run.sh), $(date -u +%Y-%m-%d).\\n\\n"
 meta+="Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), shared and noisy: read the ratios, measured side by side in one run, not the absolute numbers.\\n\\n"
 meta+="Versions: $(go version | cut -d' ' -f3), PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), PostGraphile $PG4 on Node $(node --version), PostGraphile $PG5 on Node $("$NODE22_BIN" --version).\\n"
-taskset -c 1 "$out/bin/bench" -data "$out/data.json" -db "$DB" -duration "$DURATION" -rounds "$ROUNDS" -only "${BENCH_ONLY:-}" -pg-pid-file "$out/pg/data/postmaster.pid" -out "${BENCH_OUT:-BENCHMARKS.md}" -meta "$meta" \
+taskset -c 1 "$out/bin/bench" -data "$out/data.json" -db "$DB" -duration "$DURATION" -rounds "$ROUNDS" -only "${BENCH_ONLY:-}" -out "${BENCH_OUT:-BENCHMARKS.md}" -meta "$meta" \
   -targets "portald=http://127.0.0.1:18080=$P_PORTALD,floor=http://127.0.0.1:18081=$P_FLOOR,postgraphile4=http://127.0.0.1:18082=$P_PG4,postgraphile5=http://127.0.0.1:18083=$P_PG5,portald-open=http://127.0.0.1:18084=$P_OPEN,portald-default=http://127.0.0.1:18085=$P_DEFAULT,portald-traced=http://127.0.0.1:18086=$P_TRACED,portald-sampled=http://127.0.0.1:18087=$P_SAMPLED"
 if [ -z "${BENCH_ONLY:-}" ] || [[ "Change delivery" == *"${BENCH_ONLY}"* ]]; then
   echo "== change delivery (a nats-server of the run's own on port 14222)"

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -32,6 +33,9 @@ type target struct {
 	name string
 	url  string
 	pid  int
+	// app is the application_name the server's database connections carry
+	// (its name in -targets), which finds its backends.
+	app string
 }
 
 // request builds the i-th request of a scenario for a target.
@@ -60,7 +64,6 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "report")
 	meta := flag.String("meta", "", "lines for the report's header (versions, command)")
 	only := flag.String("only", "", "run only the scenarios whose title contains this")
-	pgPIDFile := flag.String("pg-pid-file", "", "the PostgreSQL postmaster.pid of the benchmark cluster (for its CPU time)")
 	levels := flag.String("concurrency", "", "run only these concurrency levels (comma-separated; default: each scenario's own)")
 	flag.Parse()
 
@@ -77,14 +80,18 @@ func main() {
 	for _, t := range strings.Split(*targets, ",") {
 		parts := strings.SplitN(t, "=", 3)
 		pid, _ := strconv.Atoi(parts[2])
-		ts[parts[0]] = target{parts[0], parts[1], pid}
+		ts[parts[0]] = target{name: parts[0], url: parts[1], pid: pid, app: parts[0]}
 		order = append(order, parts[0])
 	}
 	conn, err := pgx.Connect(context.Background(), *dbURL)
 	if err != nil {
 		log.Fatal(err)
 	}
-	b := &runner{d: d, targets: ts, conn: conn, duration: *duration, rounds: *rounds, pgPIDFile: *pgPIDFile}
+	sampler, err := pgx.Connect(context.Background(), *dbURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	b := &runner{d: d, targets: ts, conn: conn, sampler: sampler, duration: *duration, rounds: *rounds}
 	b.login()
 
 	var report strings.Builder
@@ -92,7 +99,9 @@ func main() {
 	fmt.Fprintf(&report, "Dataset: %d units, %d unit users, %d devices (a 2,000-unit property and a 10,000-unit one). "+
 		"Each figure is %d interleaved runs of %v per server (A B C D, A B C D); each ratio is also given per round (median, min–max), the spread a single figure hides. The load generator runs pinned to CPU 1 with taskset; its own CPU per request is shown. "+
 		"The rate limit is raised so that it never triggers. Statements are counted by pg_stat_statements (BEGIN/COMMIT included). "+
-		"CPU per request is the server's (from /proc/PID/stat) and PostgreSQL's (the whole cluster's, while that server alone was under load).\n\n",
+		"CPU per request is the server's (from /proc/PID/stat) and PostgreSQL's: the sum over that server's own backends "+
+		"(found by the application_name each server's connections carry, read from /proc every 50 ms and at the end, so a backend that exits "+
+		"keeps what it used until its last reading, and autovacuum or the other servers' backends are not counted).\n\n",
 		d.Counts["units"], d.Counts["unit_users"], d.Counts["devices"], *rounds, *duration)
 
 	for _, sc := range b.scenarios() {
@@ -204,9 +213,9 @@ type runner struct {
 	duration time.Duration
 	rounds   int
 	tokens   []string
-	// pgPIDFile locates the cluster's postmaster, whose CPU time and its
-	// children's (live, and reaped) is PostgreSQL's.
-	pgPIDFile string
+	// sampler is a connection of the load generator's own, which reads
+	// pg_stat_activity while a run goes on.
+	sampler *pgx.Conn
 }
 
 // login gets a unit token for each of the dataset's units from portald.
@@ -372,12 +381,13 @@ func (b *runner) run(t target, mk request, c int) result {
 	if t.url == "" {
 		for _, tt := range b.targets {
 			if tt.name == "portald" {
-				t = target{name: t.name, url: tt.url, pid: tt.pid}
+				t = target{name: t.name, url: tt.url, pid: tt.pid, app: tt.app}
 			}
 		}
 	}
 	before := b.statements()
-	cpuBefore, dbBefore, genBefore := cpuTime(t.pid), b.postgresCPU(), cpuTime(os.Getpid())
+	backends := b.watchBackends(t.app)
+	cpuBefore, genBefore := cpuTime(t.pid), cpuTime(os.Getpid())
 	var n atomic.Int64
 	var errs atomic.Int64
 	lat := make([][]time.Duration, c)
@@ -430,8 +440,8 @@ func (b *runner) run(t target, mk request, c int) result {
 		all = append(all, l...)
 	}
 	return result{requests: len(all), errors: int(errs.Load()), elapsed: elapsed, latencies: all,
-		statements: b.statements() - before - 1, rssKB: rss.Load(), cpu: cpuTime(t.pid) - cpuBefore, dbCPU: b.postgresCPU() - dbBefore,
-		genCPU: cpuTime(os.Getpid()) - genBefore}
+		cpu: cpuTime(t.pid) - cpuBefore, genCPU: cpuTime(os.Getpid()) - genBefore, dbCPU: backends(),
+		statements: b.statements() - before - 1, rssKB: rss.Load()}
 }
 
 func (b *runner) statements() int64 {
@@ -445,33 +455,69 @@ func (b *runner) statements() int64 {
 // cpuTime is the CPU time pid has used (user + system).
 func cpuTime(pid int) time.Duration { return ticks(pid, utime, stime) }
 
-// postgresCPU is the CPU time of the benchmark cluster: the postmaster's
-// own and its reaped children's, plus its live children's (the backends).
-func (b *runner) postgresCPU() time.Duration {
-	if b.pgPIDFile == "" {
-		return 0
+// cpuTimeOK is cpuTime, and false when pid is gone.
+func cpuTimeOK(pid int) (time.Duration, bool) {
+	if statFields(pid) == nil {
+		return 0, false
 	}
-	raw, err := os.ReadFile(b.pgPIDFile)
-	if err != nil {
-		return 0
+	return cpuTime(pid), true
+}
+
+// watchBackends starts reading the CPU time of the PostgreSQL backends
+// whose application_name is app, every 50 ms. The returned stop reads them
+// a last time and gives what they used since the call: a backend seen at
+// the start counts from its reading then, one that appears later counts
+// from zero (it was born during the run), and one that exits keeps its
+// last reading.
+func (b *runner) watchBackends(app string) (stop func() time.Duration) {
+	start := map[int]time.Duration{}
+	last := map[int]time.Duration{}
+	read := func() {
+		rows, err := b.sampler.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, pid := range pids {
+			if cpu, ok := cpuTimeOK(int(pid)); ok {
+				last[int(pid)] = cpu
+			}
+		}
 	}
-	pm, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0]))
-	total := ticks(pm, utime, stime, cutime, cstime)
-	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pm, pm))
-	for _, c := range strings.Fields(string(children)) {
-		pid, _ := strconv.Atoi(c)
-		total += cpuTime(pid)
+	read()
+	maps.Copy(start, last)
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				read()
+				return
+			case <-time.After(50 * time.Millisecond):
+				read()
+			}
+		}
+	}()
+	return func() time.Duration {
+		close(done)
+		<-finished
+		var total time.Duration
+		for pid, cpu := range last {
+			total += cpu - start[pid]
+		}
+		return total
 	}
-	return total
 }
 
 // Fields of /proc/PID/stat as statFields numbers them: CPU times in clock
 // ticks, the process's own and its reaped children's.
 const (
-	utime  = 11
-	stime  = 12
-	cutime = 13
-	cstime = 14
+	utime = 11
+	stime = 12
 )
 
 // ticks sums fields of /proc/PID/stat (0 for a process that is gone).
