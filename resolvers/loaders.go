@@ -146,15 +146,20 @@ func newBatches(s Store) *batches {
 }
 
 // loader is a dataloader, made on first use, that a parent can also fill
-// ahead of its children.
+// ahead of its children. What a parent fetched is kept in a plain map that
+// get reads first: a prefetched key costs a map lookup, not a dataloader
+// thunk, and a loader that only prefetches never makes its dataloader.
 type loader[K comparable, V any] struct {
 	batch dataloader.BatchFunc[K, V]
 
 	once sync.Once
 	dl   *dataloader.Loader[K, V]
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// fetched holds every key prefetched (found or not), values those
+	// that were found.
 	fetched map[K]struct{}
+	values  map[K]V
 }
 
 func (l *loader[K, V]) loader() *dataloader.Loader[K, V] {
@@ -167,10 +172,18 @@ func (l *loader[K, V]) loader() *dataloader.Loader[K, V] {
 	return l.dl
 }
 
-// get loads one key without waiting for siblings: a parent that has many
-// children fetched them all ahead (prefetch), so a Load here is either a
-// cache hit or a lone key, and flushing at once saves the wait window.
+// get loads one key: a prefetched value, or else through the dataloader
+// without waiting for siblings — a parent that has many children fetched
+// them all ahead (prefetch), so a key missing here is a lone one (or one
+// whose prefetch failed, loaded again so its error is reported), and
+// flushing at once saves the wait window.
 func (l *loader[K, V]) get(ctx context.Context, key K) (V, error) {
+	l.mu.Lock()
+	v, ok := l.values[key]
+	l.mu.Unlock()
+	if ok {
+		return v, nil
+	}
 	dl := l.loader()
 	thunk := dl.Load(ctx, key)
 	dl.Flush()
@@ -178,15 +191,15 @@ func (l *loader[K, V]) get(ctx context.Context, key K) (V, error) {
 }
 
 // prefetch fetches every key not prefetched before in one call of the batch
-// function — whatever the time it takes to gather the keys — and primes the
-// cache with the results, so that the children's Loads are cache hits. It
-// returns the values of the distinct keys (those that failed are left out;
-// their child resolvers load them again and report the error).
+// function — whatever the time it takes to gather the keys — and keeps the
+// results, so that the children's gets find them. It returns the values of
+// the distinct keys (those that failed are left out; their child resolvers
+// load them again and report the error).
 func (l *loader[K, V]) prefetch(ctx context.Context, keys []K) []V {
-	dl := l.loader()
 	l.mu.Lock()
 	if l.fetched == nil {
 		l.fetched = make(map[K]struct{}, len(keys))
+		l.values = make(map[K]V, len(keys))
 	}
 	var missing []K
 	for _, k := range keys {
@@ -196,24 +209,28 @@ func (l *loader[K, V]) prefetch(ctx context.Context, keys []K) []V {
 		}
 	}
 	l.mu.Unlock()
+	var results []*dataloader.Result[V]
 	if len(missing) > 0 {
-		for i, r := range l.batch(ctx, missing) {
-			if r.Error == nil {
-				dl.Prime(ctx, missing[i], r.Data)
-			}
-		}
+		results = l.batch(ctx, missing)
 	}
 	// Each key once: the values share the selection below them, so a
 	// repeated parent (users → unit → users …) would only multiply the
 	// next level's keys.
 	out := make([]V, 0, len(keys))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, r := range results {
+		if r.Error == nil {
+			l.values[missing[i]] = r.Data
+		}
+	}
 	seen := make(map[K]struct{}, len(keys))
 	for _, k := range keys {
 		if _, dup := seen[k]; dup {
 			continue
 		}
 		seen[k] = struct{}{}
-		if v, err := dl.Load(ctx, k)(); err == nil {
+		if v, ok := l.values[k]; ok {
 			out = append(out, v)
 		}
 	}

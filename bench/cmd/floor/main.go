@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"log"
 	"net/http"
+	_ "net/http/pprof" // on PPROF_ADDR only, for comparing profiles with portald's
 	"os"
 	"runtime/debug"
 
@@ -59,6 +60,9 @@ func main() {
 	store, err := db.Open(context.Background(), os.Getenv("DATABASE_URL"), keys, db.Options{})
 	if err != nil {
 		log.Fatal(err)
+	}
+	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
+		go func() { log.Print(http.ListenAndServe(addr, nil)) }()
 	}
 	log.Fatal(http.ListenAndServe(os.Getenv("LISTEN_ADDR"), (&server{store}).routes()))
 }
