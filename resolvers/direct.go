@@ -39,8 +39,9 @@ import (
 // in front of it.
 type directSchema struct {
 	graphql.ExecutableSchema
-	svc  *Service
-	opts GraphQLOptions
+	svc   *Service
+	opts  GraphQLOptions
+	plans *plans
 }
 
 // errNotDirect makes the direct executor hand the operation to gqlgen.
@@ -128,6 +129,7 @@ func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (da
 		return nil, errNotDirect
 	}
 	e := newDirect(ctx, oc, s.svc, l)
+	e.plan = s.plans.of(oc)
 	if s.opts.MaxObjects > 0 {
 		e.maxObjects = s.opts.MaxObjects
 	}
@@ -165,7 +167,9 @@ type direct struct {
 	out []byte
 
 	// Memos: the elements of a list share their selection set, so fields
-	// are collected and arguments coerced once per list, not per element.
+	// are collected and arguments coerced once per list, not per element;
+	// and once per operation, not per request, where it has a plan.
+	plan   *plan
 	fields map[fieldsKey][]graphql.CollectedField
 	args   map[*ast.Field]map[string]any
 
@@ -175,8 +179,7 @@ type direct struct {
 }
 
 func newDirect(ctx context.Context, oc *graphql.OperationContext, svc *Service, l *loaders) *direct {
-	return &direct{ctx: ctx, oc: oc, svc: svc, l: l, maxObjects: DefaultMaxObjects,
-		fields: map[fieldsKey][]graphql.CollectedField{}, args: map[*ast.Field]map[string]any{}}
+	return &direct{ctx: ctx, oc: oc, svc: svc, l: l, maxObjects: DefaultMaxObjects}
 }
 
 type fieldsKey struct {
@@ -192,7 +195,11 @@ func (e *direct) collect(sel ast.SelectionSet, onType string) ([]graphql.Collect
 		return nil, errNotDirect // an object field always selects something
 	}
 	k := fieldsKey{&sel[0], len(sel), onType}
-	if f, ok := e.fields[k]; ok {
+	if e.plan != nil {
+		if f, ok := e.plan.fields.Load(k); ok {
+			return f.([]graphql.CollectedField), nil
+		}
+	} else if f, ok := e.fields[k]; ok {
 		return f, nil
 	}
 	f := graphql.CollectFields(e.oc, sel, []string{onType})
@@ -201,15 +208,34 @@ func (e *direct) collect(sel ast.SelectionSet, onType string) ([]graphql.Collect
 			return nil, errNotDirect
 		}
 	}
+	if e.plan != nil {
+		e.plan.fields.Store(k, f)
+		return f, nil
+	}
+	if e.fields == nil {
+		e.fields = map[fieldsKey][]graphql.CollectedField{}
+	}
 	e.fields[k] = f
 	return f, nil
 }
 
+// argMap returns f's arguments (shared: never modified).
 func (e *direct) argMap(f graphql.CollectedField) map[string]any {
+	if e.plan != nil && !argsVary(f.Field) {
+		if m, ok := e.plan.args.Load(f.Field); ok {
+			return m.(map[string]any)
+		}
+		m := f.ArgumentMap(e.oc.Variables)
+		e.plan.args.Store(f.Field, m)
+		return m
+	}
 	if m, ok := e.args[f.Field]; ok {
 		return m
 	}
 	m := f.ArgumentMap(e.oc.Variables)
+	if e.args == nil {
+		e.args = map[*ast.Field]map[string]any{}
+	}
 	e.args[f.Field] = m
 	return m
 }

@@ -164,8 +164,9 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	}
 	cfg := graph.Config{Resolvers: NewResolver(svc), Complexity: complexity()}
 	schema := graph.NewExecutableSchema(cfg)
+	plans := newPlans(opts.QueryCacheBytes / 4)
 	if !opts.GqlgenOnly {
-		schema = directSchema{ExecutableSchema: schema, svc: svc, opts: opts}
+		schema = directSchema{ExecutableSchema: schema, svc: svc, opts: opts, plans: plans}
 	}
 	srv := handler.New(schema)
 	if opts.Streams == nil {
@@ -186,7 +187,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 		srv.Use(introspectionOff{})
 		srv.SetDisableSuggestion(true) // "Did you mean …?" would describe the schema
 	}
-	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit, gqlcomplexity.WithFixedScalarValue(0)))
+	srv.Use(&complexityLimit{limit: opts.ComplexityLimit, plans: plans, opts: []gqlcomplexity.Option{gqlcomplexity.WithFixedScalarValue(0)}})
 	if opts.Traced {
 		srv.Use(operationTracing{})
 	}

@@ -1,0 +1,108 @@
+package resolvers
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	gqlcomplexity "github.com/99designs/gqlgen/complexity"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/residentportal/bff/graph"
+	"github.com/vektah/gqlparser/v2"
+)
+
+// TestWeighedFields: weighedFields names exactly the fields complexity()
+// gives a function.
+func TestWeighedFields(t *testing.T) {
+	root := reflect.ValueOf(complexity())
+	got := map[string]bool{}
+	for i := range root.NumField() {
+		typ := root.Type().Field(i).Name
+		obj := root.Field(i)
+		for j := range obj.NumField() {
+			if !obj.Field(j).IsNil() {
+				f := obj.Type().Field(j).Name
+				got[typ+"."+strings.ToLower(f[:1])+f[1:]] = true
+			}
+		}
+	}
+	if !reflect.DeepEqual(got, weighedFields) {
+		t.Fatalf("complexity() weighs %v; weighedFields lists %v", got, weighedFields)
+	}
+}
+
+// TestPlannedComplexity: the limit extension reports what gqlgen's own
+// computation gives, for every document and variables, whether the
+// operation's weight is cached or not — a second request with other
+// variables included.
+func TestPlannedComplexity(t *testing.T) {
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}, Complexity: complexity()})
+	opts := []gqlcomplexity.Option{gqlcomplexity.WithFixedScalarValue(0)}
+	ext := &complexityLimit{limit: 1_000_000, plans: newPlans(1 << 20), opts: opts}
+	if err := ext.Validate(es); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		doc    string
+		vars   []map[string]any
+		cached bool
+	}{
+		{`query($p: ID!) { unit(propertyId: $p) { users(first: 100) { edges { node { id devices { macAddress } } } } } }`,
+			[]map[string]any{{"p": "a"}, {"p": "b"}}, true},
+		{`query($p: ID!, $n: Int) { property(propertyId: $p) { units(first: $n) { edges { node { users(first: 3) { totalCount } } } } } }`,
+			[]map[string]any{{"p": "a", "n": 5}, {"p": "a", "n": 50}, {"p": "a"}}, false},
+		{`query($s: Boolean!) { unit(propertyId: "p") { users(first: 10) @skip(if: $s) { totalCount } devices { macAddress } } }`,
+			[]map[string]any{{"s": true}, {"s": false}}, false},
+		{`query($n: Int) { unit(propertyId: "p") { ...U } } fragment U on Unit { users(first: $n) { totalCount } }`,
+			[]map[string]any{{"n": 2}, {"n": 40}}, false},
+		{`query { unit(propertyId: "p") { ...U } } fragment U on Unit { users(first: 7) { edges { node { devices { osType } } } } }`,
+			[]map[string]any{nil, {}}, true},
+	}
+	for _, c := range cases {
+		doc, errs := gqlparser.LoadQuery(es.Schema(), c.doc)
+		if errs != nil {
+			t.Fatalf("%s: %v", c.doc, errs)
+		}
+		op := doc.Operations[0]
+		for _, vars := range c.vars {
+			oc := &graphql.OperationContext{Doc: doc, Operation: op, Variables: vars}
+			if err := ext.MutateOperationContext(context.Background(), oc); err != nil {
+				t.Fatal(err)
+			}
+			got := oc.Stats.GetExtension("ComplexityLimit").(*extension.ComplexityStats).Complexity
+			want := gqlcomplexity.Calculate(context.Background(), es, op, vars, opts...)
+			if got != want {
+				t.Errorf("%s with %v: complexity %d, gqlgen computes %d", c.doc, vars, got, want)
+			}
+		}
+		pl := ext.plans.of(&graphql.OperationContext{Doc: doc, Operation: op})
+		if cached := pl != nil && pl.weighed; cached != c.cached {
+			t.Errorf("%s: weight cached %v, want %v", c.doc, cached, c.cached)
+		}
+	}
+}
+
+// TestPlanNeedsStaticDirectives: an operation whose fields a variable can
+// skip has no plan; one without such a directive has.
+func TestPlanNeedsStaticDirectives(t *testing.T) {
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}, Complexity: complexity()})
+	p := newPlans(1 << 20)
+	for doc, want := range map[string]bool{
+		`query { unit(propertyId: "p") { id @include(if: true) } }`:                                           true,
+		`query($i: Boolean!) { unit(propertyId: "p") { id @include(if: $i) } }`:                               false,
+		`query($i: Boolean!) { unit(propertyId: "p") { ... @skip(if: $i) { id } } }`:                          false,
+		`query($i: Boolean!) { unit(propertyId: "p") { ...F } } fragment F on Unit { number @skip(if: $i) }`:  false,
+		`query($i: Boolean!) { unit(propertyId: "p") { ...F @skip(if: $i) } } fragment F on Unit { number }`:  false,
+		`query($p: ID!) { unit(propertyId: $p) { ...F } } fragment F on Unit { number users { totalCount } }`: true,
+	} {
+		d, errs := gqlparser.LoadQuery(es.Schema(), doc)
+		if errs != nil {
+			t.Fatalf("%s: %v", doc, errs)
+		}
+		if got := p.of(&graphql.OperationContext{Doc: d, Operation: d.Operations[0]}) != nil; got != want {
+			t.Errorf("%s: plan %v, want %v", doc, got, want)
+		}
+	}
+}
