@@ -383,51 +383,40 @@ func WriteGraphQLError(w http.ResponseWriter, status int, code, message string) 
 // transport takes it from the request context instead of parsing the body
 // again.
 type envelope struct {
-	Query         *string         `json:"query"`
-	OperationName *string         `json:"operationName"`
-	Variables     json.RawMessage `json:"variables"`
-	Extensions    json.RawMessage `json:"extensions"`
+	Query         *string        `json:"query"`
+	OperationName *string        `json:"operationName"`
+	Variables     map[string]any `json:"variables"`
+	Extensions    map[string]any `json:"extensions"`
 }
 
 type envelopeKey struct{}
 
-// parseEnvelope decodes b if it is a well-formed request object: query and
-// operationName strings, variables and extensions objects (any may be
-// absent or null).
+// parseEnvelope decodes b, in one pass, if it is a well-formed request
+// object: query and operationName strings, variables and extensions
+// objects (any may be absent or null), numbers kept as json.Number as
+// gqlgen's own transport keeps them, and nothing after the object.
 func parseEnvelope(b []byte) (*envelope, bool) {
 	var env envelope
-	if json.Unmarshal(b, &env) != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if dec.Decode(&env) != nil {
 		return nil, false
 	}
-	object := func(raw json.RawMessage) bool {
-		raw = bytes.TrimSpace(raw)
-		return len(raw) == 0 || bytes.Equal(raw, []byte("null")) || raw[0] == '{'
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
 	}
-	return &env, object(env.Variables) && object(env.Extensions)
+	return &env, true
 }
 
 // params fills p as gqlgen's POST transport would from the same body.
-func (env *envelope) params(p *graphql.RawParams) error {
+func (env *envelope) params(p *graphql.RawParams) {
 	if env.Query != nil {
 		p.Query = *env.Query
 	}
 	if env.OperationName != nil {
 		p.OperationName = *env.OperationName
 	}
-	for _, f := range []struct {
-		raw json.RawMessage
-		dst *map[string]any
-	}{{env.Variables, &p.Variables}, {env.Extensions, &p.Extensions}} {
-		if len(f.raw) == 0 {
-			continue
-		}
-		dec := json.NewDecoder(bytes.NewReader(f.raw))
-		dec.UseNumber()
-		if err := dec.Decode(f.dst); err != nil {
-			return err
-		}
-	}
-	return nil
+	p.Variables, p.Extensions = env.Variables, env.Extensions
 }
 
 // jsonBody reports whether r's body is declared as JSON.

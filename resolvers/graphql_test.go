@@ -402,6 +402,15 @@ func TestGraphQLErrorCodes(t *testing.T) {
 		if status != 400 || strings.Contains(resp, "not json") {
 			t.Fatalf("bad JSON → %d %s (the body must not be echoed)", status, resp)
 		}
+		for _, body := range []string{
+			`{"query":"{ __typename }","variables":"x"}`, `{"query":"{ __typename }","extensions":[1]}`,
+			`{"query":"{ __typename }"} {"query":"{ __typename }"}`, `{"query":"{ __typename }"} x`, `[{"query":"{ __typename }"}]`,
+			`{"query":7}`, `{"query":"{ __typename }","operationName":{}}`,
+		} {
+			if status, resp := a.post(t, body); status != 400 || !strings.Contains(resp, `"code":"BAD_REQUEST"`) {
+				t.Fatalf("malformed request object %s → %d %s", body, status, resp)
+			}
+		}
 	})
 }
 

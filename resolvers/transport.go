@@ -39,10 +39,11 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	env, ok := r.Context().Value(envelopeKey{}).(*envelope)
 	start := graphql.Now()
 	params := &graphql.RawParams{}
-	if !ok || env.params(params) != nil {
+	if !ok {
 		t.POST.Do(w, r, exec)
 		return
 	}
+	env.params(params)
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	ctx := r.Context()

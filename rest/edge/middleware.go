@@ -168,21 +168,32 @@ func Timeout(d time.Duration) func(http.Handler) http.Handler {
 // loaded or framed. The playground sets its own, narrower policy.
 const APIContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
+var (
+	nosniff    = []string{"nosniff"}
+	deny       = []string{"DENY"}
+	noReferrer = []string{"no-referrer"}
+	apiCSP     = []string{APIContentSecurityPolicy}
+	noStore    = []string{"no-store"}
+	hsts       = []string{"max-age=31536000"}
+)
+
 // SecurityHeaders sets the headers every response carries; HSTS only when
 // the public base URL is https.
 func SecurityHeaders(https bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// Canonical keys, set straight into the map (Header.Set would
-			// canonicalise each on every request).
+			// canonicalise each on every request), to values shared by
+			// every response: a header is replaced or appended to, never
+			// written in place, so none of them is ever modified.
 			h := w.Header()
-			h["X-Content-Type-Options"] = []string{"nosniff"}
-			h["X-Frame-Options"] = []string{"DENY"}
-			h["Referrer-Policy"] = []string{"no-referrer"}
-			h["Content-Security-Policy"] = []string{APIContentSecurityPolicy}
-			h["Cache-Control"] = []string{"no-store"}
+			h["X-Content-Type-Options"] = nosniff
+			h["X-Frame-Options"] = deny
+			h["Referrer-Policy"] = noReferrer
+			h["Content-Security-Policy"] = apiCSP
+			h["Cache-Control"] = noStore
 			if https {
-				h["Strict-Transport-Security"] = []string{"max-age=31536000"}
+				h["Strict-Transport-Security"] = hsts
 			}
 			next.ServeHTTP(w, r)
 		})
