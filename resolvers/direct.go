@@ -42,6 +42,8 @@ type directSchema struct {
 	svc   *Service
 	opts  GraphQLOptions
 	plans *plans
+	// slots bound the operations running at once (nil: no bound).
+	slots chan struct{}
 }
 
 // errNotDirect makes the direct executor hand the operation to gqlgen.
@@ -127,6 +129,19 @@ func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (da
 	l, _ := ctx.Value(loadersKey{}).(*loaders)
 	if l == nil {
 		return nil, errNotDirect
+	}
+	// A read holds what it fetched until it is written, so reads waiting
+	// on the database's pool between their statements each hold a part of
+	// a result: under many clients that is most of the heap, and the
+	// collector's work. Waiting for a slot first, before fetching anything,
+	// keeps the reads in progress about as many as the pool serves.
+	if s.slots != nil {
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-ctx.Done():
+			return nil, errLate
+		}
 	}
 	e := newDirect(ctx, oc, s.svc, l)
 	e.plan = s.plans.of(oc)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/residentportal/bff/graph"
@@ -33,5 +34,41 @@ func TestDirectExecutorLogsItsPanics(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Fatalf("log lacks %s:\n%s", want, logs.String())
 		}
+	}
+}
+
+// With every slot taken, a read waits for one and, past its deadline,
+// ends with the deadline's error without fetching anything; once a slot is
+// free it runs.
+func TestDirectExecutorWaitsForASlot(t *testing.T) {
+	var logs strings.Builder
+	s := directSchema{svc: &Service{}, slots: make(chan struct{}, 1),
+		opts: GraphQLOptions{Log: slog.New(slog.NewJSONHandler(&logs, nil)), RequestID: func(context.Context) string { return "req-1" }}}
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}}).Schema()
+	doc, errs := gqlparser.LoadQuery(schema, `{ unit(propertyId: "00000000-0000-0000-0000-000000000001") { id } }`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: map[string]any{}}
+	base := graphql.WithOperationContext(context.WithValue(context.Background(), loadersKey{}, newLoaders(&batches{})), oc)
+	// A credential without an authenticator: a read that gets as far as
+	// checking it panics (and is handed to gqlgen, logged).
+	base = (*Authenticator)(nil).WithCredential(base, "a token", false)
+
+	s.slots <- struct{}{} // the one slot is taken
+	ctx, cancel := context.WithTimeout(base, 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.run(ctx, oc); err != errLate {
+		t.Fatalf("with no slot free: %v, want the deadline's error", err)
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("the read went on without a slot:\n%s", logs.String())
+	}
+	<-s.slots // freed
+	if _, err := s.run(base, oc); err != errNotDirect || !strings.Contains(logs.String(), "panic in the direct executor") {
+		t.Fatalf("with a slot free the read did not run: %v\n%s", err, logs.String())
+	}
+	if len(s.slots) != 0 {
+		t.Fatal("the read kept its slot")
 	}
 }

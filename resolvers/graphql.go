@@ -55,6 +55,10 @@ type GraphQLOptions struct {
 	// MaxObjects bounds the objects an operation may materialise on the
 	// direct executor (zero: DefaultMaxObjects).
 	MaxObjects int
+	// MaxExecutions bounds the reads the direct executor runs at once;
+	// the others wait for a slot (until their deadline) before they fetch
+	// anything (zero: no bound). See directSchema.run.
+	MaxExecutions int
 	// QueryCacheBytes bounds the parsed-query cache, and the persisted-query
 	// cache a quarter of it (zero: DefaultQueryCacheBytes).
 	QueryCacheBytes int
@@ -166,7 +170,11 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	schema := graph.NewExecutableSchema(cfg)
 	plans := newPlans(opts.QueryCacheBytes / 4)
 	if !opts.GqlgenOnly {
-		schema = directSchema{ExecutableSchema: schema, svc: svc, opts: opts, plans: plans}
+		ds := directSchema{ExecutableSchema: schema, svc: svc, opts: opts, plans: plans}
+		if opts.MaxExecutions > 0 {
+			ds.slots = make(chan struct{}, opts.MaxExecutions)
+		}
+		schema = ds
 	}
 	srv := handler.New(schema)
 	if opts.Streams == nil {

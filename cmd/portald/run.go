@@ -145,8 +145,12 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	if err != nil {
 		return err
 	}
+	maxExecutions := cfg.GraphQLMaxExecutions
+	if maxExecutions == 0 {
+		maxExecutions = 2 * int(store.Pool().Config().MaxConns)
+	}
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{
-		TrustedDocuments: trusted, Traced: tp != nil,
+		TrustedDocuments: trusted, Traced: tp != nil, MaxExecutions: maxExecutions,
 		Streams: streams, MaxStreamsPerClient: cfg.GraphQLMaxStreamsPerClient,
 		MaxSubscriptionsPerConnection: cfg.GraphQLMaxSubscriptionsPerConnection, Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
 		Bounds: resolvers.Bounds{Tokens: cfg.GraphQLMaxTokens, Depth: cfg.GraphQLMaxDepth, Fields: cfg.GraphQLMaxFields,

@@ -50,6 +50,9 @@ type Config struct {
 	// The text bounds of a GraphQL operation and the parsed-query cache.
 	GraphQLMaxTokens, GraphQLMaxDepth, GraphQLMaxFields, GraphQLMaxAliases, GraphQLMaxRootFields int
 	GraphQLQueryCacheBytes                                                                       int
+	// GraphQLMaxExecutions bounds the reads the direct executor runs at
+	// once (0: twice the database pool's size).
+	GraphQLMaxExecutions int
 	// Subscription bounds.
 	GraphQLMaxStreamsPerClient, GraphQLMaxSubscriptionsPerConnection int
 	RequestTimeout                                                   time.Duration
@@ -143,6 +146,7 @@ func Load(getenv func(string) string) (Config, error) {
 		GraphQLMaxAliases:                    positive("GRAPHQL_MAX_ALIASES", 30),
 		GraphQLMaxRootFields:                 positive("GRAPHQL_MAX_ROOT_FIELDS", 20),
 		GraphQLQueryCacheBytes:               positive("GRAPHQL_QUERY_CACHE_BYTES", 32<<20),
+		GraphQLMaxExecutions:                 positive("GRAPHQL_MAX_EXECUTIONS", 0),
 		GraphQLMaxStreamsPerClient:           positive("GRAPHQL_MAX_STREAMS_PER_CLIENT", 64),
 		GraphQLMaxSubscriptionsPerConnection: positive("GRAPHQL_MAX_SUBSCRIPTIONS_PER_CONNECTION", 16),
 		RequestTimeout:                       dur("REQUEST_TIMEOUT", 10*time.Second),
