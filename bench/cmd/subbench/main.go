@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -65,6 +66,16 @@ func liveKB(metrics string) int64 {
 	return int64(total / 1024)
 }
 
+// closeReason names how a connection ended: its close status and reason,
+// or the error.
+func closeReason(err error) string {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("close %d %q", int(ce.Code), ce.Reason)
+	}
+	return err.Error()
+}
+
 func main() {
 	dataFile := flag.String("data", "bench/out/data.json", "dataset description from benchdata")
 	dbURL := flag.String("db", "", "benchmark database")
@@ -111,6 +122,10 @@ func main() {
 	var mu sync.Mutex
 	arrivals := map[string][]time.Time{}
 	var connected atomic.Int64
+	// Connections that ended before the run did, by close code and reason
+	// (a subscriber that loses its connection misses every later event).
+	var lost atomic.Int64
+	closes := map[string]int{}
 	last := make([]atomic.Value, *subscribers) // each subscriber's last description
 	var wg sync.WaitGroup
 	subCtx, stopSubs := context.WithCancel(ctx)
@@ -132,6 +147,12 @@ func main() {
 			for {
 				var m msg
 				if err := wsjson.Read(subCtx, c, &m); err != nil {
+					if subCtx.Err() == nil {
+						lost.Add(1)
+						mu.Lock()
+						closes[closeReason(err)]++
+						mu.Unlock()
+					}
 					return
 				}
 				switch m.Type {
@@ -235,6 +256,11 @@ func main() {
 	}
 	stopSubs()
 	wg.Wait()
+	var ended []string
+	for reason, n := range closes {
+		ended = append(ended, fmt.Sprintf("%d × %s", n, reason))
+	}
+	slices.Sort(ended)
 
 	var out strings.Builder
 	out.WriteString("## Live updates: WebSocket subscribers\n\n")
@@ -255,5 +281,11 @@ func main() {
 	fmt.Fprintf(&out, "A burst of 100 changes to one unit (committed one after another): %d events reached its %d subscribers "+
 		"(%.1f each, coalesced from 100), and the last event of %d of the %d is the final state.\n\n", burstEvents, perUnit,
 		float64(burstEvents)/float64(perUnit), finalSeen, perUnit)
+	if lost.Load() > 0 {
+		fmt.Fprintf(&out, "%d subscribers' connections ended during the run (they do not reconnect, and miss every later event): %s.\n\n",
+			lost.Load(), strings.Join(ended, "; "))
+	} else {
+		out.WriteString("No subscriber's connection ended during the run.\n\n")
+	}
 	fmt.Print(out.String())
 }
