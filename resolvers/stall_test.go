@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,4 +55,50 @@ func TestRevocationSurvivesAStalledListener(t *testing.T) {
 	t.Logf("with the listener's connection frozen, the token was refused after %v", took)
 	// The listener comes back over a new connection and caching resumes.
 	eventually(t, "listener back", auth.Caching)
+}
+
+// A revocation listener that is only slow to prove its connection stops
+// vouching for the cache at once (token checks go to the database), and
+// vouches again when the late answer comes, on the same connection.
+func TestSlowListenerStopsCachingMeanwhile(t *testing.T) {
+	url := dbtest.NewURL(t)
+	proxy := dbtest.NewProxy(t, url)
+	ctx := context.Background()
+	listener := dbtest.Must[*db.DB](t)(db.Open(ctx, proxy.URL(url), dbtest.Keys(t), db.Options{}))
+	t.Cleanup(listener.Close)
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
+	t.Cleanup(store.Close)
+	auth := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{TokenTTL: time.Hour}).Authenticator()
+	var logs strings.Builder
+	var mu sync.Mutex
+	listenCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		listener.ListenAuthChanges(listenCtx, auth, slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)))
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	eventually(t, "listener up", auth.Caching)
+	proxy.Slow(2 * time.Second)
+	took := eventually(t, "caching stopped", func() bool { return !auth.Caching() })
+	if took > time.Second {
+		t.Fatalf("the cache was trusted for %v after the connection went quiet", took)
+	}
+	eventually(t, "caching resumed", auth.Caching)
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), "reconnecting") {
+		t.Fatalf("a slow connection was given up:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

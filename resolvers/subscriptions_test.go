@@ -390,8 +390,9 @@ func TestWebSocketProtocolAbuse(t *testing.T) {
 }
 
 // When the notice connection stalls, subscribers are told (close 1013, try
-// again later) instead of being starved, subscribing is refused while it is
-// away, and works again once the listener is back.
+// again later, once the connection has not answered for listenGiveUp)
+// instead of being starved, subscribing is refused while it is away, and
+// works again once the listener is back.
 func TestSubscribersToldWhenEventsStall(t *testing.T) {
 	url := dbtest.NewURL(t)
 	proxy := dbtest.NewProxy(t, url)
@@ -432,5 +433,39 @@ func TestSubscribersToldWhenEventsStall(t *testing.T) {
 		if m := next(t, again, "next"); strings.Contains(string(m.Payload), "after the stall") {
 			break
 		}
+	}
+}
+
+// A notice connection that is only slow to answer (a loaded machine: its
+// proof comes back late, within listenGiveUp) keeps its subscribers —
+// nothing sent on it is lost — and a change made meanwhile reaches them
+// once it answers.
+func TestSubscribersKeptWhileEventsAreSlow(t *testing.T) {
+	url := dbtest.NewURL(t)
+	proxy := dbtest.NewProxy(t, url)
+	l := newLiveVia(t, url, proxy.URL(url))
+	ctx := context.Background()
+	f := newFixture(t, l.store, db.PropertyInput{})
+	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	c := l.dial(t, token)
+	next(t, c, "connection_ack")
+	subscribe(t, c, "1", unitSub, map[string]any{"p": f.property.ID})
+	eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+	// Longer than a quiet spell and its proof (0.5 s), shorter than
+	// giving the connection up (5 s).
+	proxy.Slow(2 * time.Second)
+	start := time.Now()
+	dbtest.Must[model.UnitUpdateResult](t)(l.store.UpdateUnit(ctx, model.PropertyScope(f.property.ID), f.unit.Unit.ID,
+		model.UnitUpdate{Description: dbtest.Ptr("while slow")}))
+	for {
+		if m := next(t, c, "next"); strings.Contains(string(m.Payload), "while slow") {
+			break
+		}
+	}
+	if took := time.Since(start); took < 1500*time.Millisecond {
+		t.Fatalf("the event came after %v: the notice connection was not held back", took)
+	}
+	if subscribers(l) != 1 {
+		t.Fatal("the subscriber was dropped")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Proxy is a TCP proxy in front of the test PostgreSQL that can fail the
@@ -23,9 +24,12 @@ type Proxy struct {
 	conns  []*proxied
 	hold   bool
 	closed bool
+	// slowUntil holds back what the open connections carry until then.
+	slowUntil time.Time
 }
 
 type proxied struct {
+	proxy          *Proxy
 	client, server net.Conn
 	frozen, done   chan struct{}
 	freezeOnce     sync.Once
@@ -78,7 +82,7 @@ func (p *Proxy) accept() {
 			c.Close()
 			continue
 		}
-		pc := &proxied{client: c, server: s, frozen: make(chan struct{}), done: make(chan struct{})}
+		pc := &proxied{proxy: p, client: c, server: s, frozen: make(chan struct{}), done: make(chan struct{})}
 		p.track(pc)
 		go pc.pipe(c, s)
 		go pc.pipe(s, c)
@@ -104,6 +108,12 @@ func (pc *proxied) pipe(src, dst net.Conn) {
 		default:
 		}
 		if n > 0 {
+			pc.proxy.mu.Lock()
+			until := pc.proxy.slowUntil
+			pc.proxy.mu.Unlock()
+			if wait := time.Until(until); wait > 0 {
+				time.Sleep(wait) // held back, never dropped
+			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -126,6 +136,14 @@ func (p *Proxy) Freeze() {
 	for _, pc := range p.conns {
 		pc.freezeOnce.Do(func() { close(pc.frozen) })
 	}
+}
+
+// Slow holds back everything the connections carry for d (a loaded
+// machine, a congested link): late, but nothing is lost.
+func (p *Proxy) Slow(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.slowUntil = time.Now().Add(d)
 }
 
 // Cut closes every open connection abruptly.
