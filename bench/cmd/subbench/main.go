@@ -137,6 +137,10 @@ func main() {
 				&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 			if err != nil {
 				log.Printf("dial: %v", err)
+				lost.Add(1)
+				mu.Lock()
+				closes["dial: "+err.Error()]++
+				mu.Unlock()
 				return
 			}
 			defer c.CloseNow()
@@ -178,7 +182,12 @@ func main() {
 			}
 		})
 	}
-	for connected.Load() < int64(*subscribers) {
+	// Every subscriber is connected, or its connection ended (counted in
+	// lost) — within a bound, so that a stuck run says so.
+	for waited := time.Now(); connected.Load()+lost.Load() < int64(*subscribers); {
+		if time.Since(waited) > 3*time.Minute {
+			log.Fatalf("after 3 minutes %d of %d subscribers are connected and %d connections ended", connected.Load(), *subscribers, lost.Load())
+		}
 		<-time.After(50 * time.Millisecond)
 	}
 	<-time.After(2 * time.Second) // subscriptions registered, the processes settled
