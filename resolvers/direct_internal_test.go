@@ -12,12 +12,14 @@ import (
 	"github.com/vektah/gqlparser/v2"
 )
 
-// A panic in the direct executor is logged with the request id and the
-// operation handed to gqlgen (run reports it did not answer).
-func TestDirectExecutorLogsItsPanics(t *testing.T) {
-	var logs strings.Builder
+// panickingRead is a read for the direct executor that panics as soon as it
+// checks its credential (one without an authenticator), and the schema to
+// run it on, whose log is logs.
+func panickingRead(t *testing.T) (directSchema, *strings.Builder, *graphql.OperationContext, context.Context) {
+	t.Helper()
+	logs := &strings.Builder{}
 	s := directSchema{svc: &Service{},
-		opts: GraphQLOptions{Log: slog.New(slog.NewJSONHandler(&logs, nil)), RequestID: func(context.Context) string { return "req-1" }}}
+		opts: GraphQLOptions{Log: slog.New(slog.NewJSONHandler(logs, nil)), RequestID: func(context.Context) string { return "req-1" }}}
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}}).Schema()
 	doc, errs := gqlparser.LoadQuery(schema, `{ unit(propertyId: "00000000-0000-0000-0000-000000000001") { id } }`)
 	if errs != nil {
@@ -25,8 +27,13 @@ func TestDirectExecutorLogsItsPanics(t *testing.T) {
 	}
 	oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: map[string]any{}}
 	ctx := graphql.WithOperationContext(context.WithValue(context.Background(), loadersKey{}, newLoaders(&batches{})), oc)
-	// A credential without an authenticator: checking it panics.
-	ctx = (*Authenticator)(nil).WithCredential(ctx, "a token", false)
+	return s, logs, oc, (*Authenticator)(nil).WithCredential(ctx, "a token", false)
+}
+
+// A panic in the direct executor is logged with the request id and the
+// operation handed to gqlgen (run reports it did not answer).
+func TestDirectExecutorLogsItsPanics(t *testing.T) {
+	s, logs, oc, ctx := panickingRead(t)
 	if _, err := s.run(ctx, oc); err != errNotDirect {
 		t.Fatal("the direct executor answered")
 	}
@@ -41,19 +48,8 @@ func TestDirectExecutorLogsItsPanics(t *testing.T) {
 // ends with the deadline's error without fetching anything; once a slot is
 // free it runs.
 func TestDirectExecutorWaitsForASlot(t *testing.T) {
-	var logs strings.Builder
-	s := directSchema{svc: &Service{}, slots: make(chan struct{}, 1),
-		opts: GraphQLOptions{Log: slog.New(slog.NewJSONHandler(&logs, nil)), RequestID: func(context.Context) string { return "req-1" }}}
-	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}}).Schema()
-	doc, errs := gqlparser.LoadQuery(schema, `{ unit(propertyId: "00000000-0000-0000-0000-000000000001") { id } }`)
-	if errs != nil {
-		t.Fatal(errs)
-	}
-	oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: map[string]any{}}
-	base := graphql.WithOperationContext(context.WithValue(context.Background(), loadersKey{}, newLoaders(&batches{})), oc)
-	// A credential without an authenticator: a read that gets as far as
-	// checking it panics (and is handed to gqlgen, logged).
-	base = (*Authenticator)(nil).WithCredential(base, "a token", false)
+	s, logs, oc, base := panickingRead(t)
+	s.slots = make(chan struct{}, 1)
 
 	s.slots <- struct{}{} // the one slot is taken
 	ctx, cancel := context.WithTimeout(base, 50*time.Millisecond)

@@ -389,22 +389,31 @@ func TestWebSocketProtocolAbuse(t *testing.T) {
 	eventually(t, "goroutines back to the baseline", func() bool { now = runtime.NumGoroutine(); return now <= base+5 })
 }
 
+// subscribedBehindProxy starts a live server whose notice connection goes
+// through a proxy the test can slow or freeze, and subscribes a resident
+// (token) to their unit on c.
+func subscribedBehindProxy(t *testing.T) (*live, *dbtest.Proxy, fixture, string, *websocket.Conn) {
+	t.Helper()
+	url := dbtest.NewURL(t)
+	proxy := dbtest.NewProxy(t, url)
+	l := newLiveVia(t, url, proxy.URL(url))
+	f := newFixture(t, l.store, db.PropertyInput{})
+	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
+	c := l.dial(t, token)
+	next(t, c, "connection_ack")
+	subscribe(t, c, "1", unitSub, map[string]any{"p": f.property.ID})
+	eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+	return l, proxy, f, token, c
+}
+
 // When the notice connection stalls, subscribers are told (close 1013, try
 // again later, once the connection has not answered for listenGiveUp)
 // instead of being starved, subscribing is refused while it is away, and
 // works again once the listener is back.
 func TestSubscribersToldWhenEventsStall(t *testing.T) {
-	url := dbtest.NewURL(t)
-	proxy := dbtest.NewProxy(t, url)
-	l := newLiveVia(t, url, proxy.URL(url))
+	l, proxy, f, token, c := subscribedBehindProxy(t)
 	ctx := context.Background()
-	f := newFixture(t, l.store, db.PropertyInput{})
-	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
 	vars := map[string]any{"p": f.property.ID}
-	c := l.dial(t, token)
-	next(t, c, "connection_ack")
-	subscribe(t, c, "1", unitSub, vars)
-	eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
 	proxy.Freeze()
 	code, took := closedWith(t, c)
 	if code != 1013 {
@@ -441,16 +450,8 @@ func TestSubscribersToldWhenEventsStall(t *testing.T) {
 // nothing sent on it is lost — and a change made meanwhile reaches them
 // once it answers.
 func TestSubscribersKeptWhileEventsAreSlow(t *testing.T) {
-	url := dbtest.NewURL(t)
-	proxy := dbtest.NewProxy(t, url)
-	l := newLiveVia(t, url, proxy.URL(url))
+	l, proxy, f, _, c := subscribedBehindProxy(t)
 	ctx := context.Background()
-	f := newFixture(t, l.store, db.PropertyInput{})
-	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
-	c := l.dial(t, token)
-	next(t, c, "connection_ack")
-	subscribe(t, c, "1", unitSub, map[string]any{"p": f.property.ID})
-	eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
 	// Longer than a quiet spell and its proof (0.5 s), shorter than
 	// giving the connection up (5 s).
 	proxy.Slow(2 * time.Second)
