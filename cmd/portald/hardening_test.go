@@ -183,12 +183,8 @@ func TestStopsAfterRekeyToAnotherKey(t *testing.T) {
 // left under the old key alone stops.
 func TestRollingRekey(t *testing.T) {
 	const newKey = "the-next-secret-key-0123456789abcdef-0123456789"
-	url := dbtest.NewURL(t)
+	url, store, p, u := seeded(t, db.PropertyInput{Name: dbtest.Ptr("Rolling Court"), TenantSetDpsk: dbtest.Ptr(true)})
 	ctx := context.Background()
-	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
-	defer store.Close()
-	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Rolling Court"), TenantSetDpsk: dbtest.Ptr(true)}))
-	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
 	old := start(t, map[string]string{"DATABASE_URL": url}, nil)
 	rolled := start(t, map[string]string{"DATABASE_URL": url, "SECRET_KEY": newKey, "SECRET_KEY_PREVIOUS": dbtest.TestSecretKey}, nil)
 

@@ -25,12 +25,8 @@ func TestPortaldRelaysChanges(t *testing.T) {
 	cfg := relaytest.Names(t, js, "portald")
 	stream, prefix := cfg.Stream, cfg.SubjectPrefix
 
-	url := dbtest.NewURL(t)
+	url, store, p, u := seeded(t, db.PropertyInput{Name: dbtest.Ptr("Relay Court")})
 	ctx := context.Background()
-	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
-	defer store.Close()
-	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Relay Court")}))
-	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "7"}))
 	// Trusted documents enforced: portal-wifisync's documents are among them.
 	s := start(t, map[string]string{"DATABASE_URL": url, "NATS_URL": relaytest.URL, "NATS_STREAM": stream, "NATS_SUBJECT_PREFIX": prefix,
 		"GRAPHQL_TRUSTED_DOCUMENTS": "enforce"}, nil)

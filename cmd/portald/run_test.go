@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/google/uuid"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,7 +11,10 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/graph/model"
 )
 
 // server is portald running in-process.
@@ -35,6 +37,19 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// seeded is a fresh database with one property (in) and its unit "1"; the
+// store is closed when the test ends.
+func seeded(t *testing.T, in db.PropertyInput) (dbURL string, store *db.DB, p model.Property, u db.CreatedUnit) {
+	t.Helper()
+	dbURL = dbtest.NewURL(t)
+	ctx := context.Background()
+	store = dbtest.Must[*db.DB](t)(db.Open(ctx, dbURL, dbtest.Keys(t), db.Options{}))
+	t.Cleanup(store.Close)
+	p = dbtest.Must[model.Property](t)(store.CreateProperty(ctx, in))
+	u = dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
+	return dbURL, store, p, u
+}
 
 func start(tb testing.TB, env map[string]string, extra func(chi.Router)) *server {
 	tb.Helper()

@@ -102,12 +102,7 @@ func isSQL(s tracetest.SpanStub) bool {
 // and exactly its 3 SQL statements below; a REST PUT shows its
 // transaction; the request's log line carries the trace and span ids.
 func TestTraces(t *testing.T) {
-	url := dbtest.NewURL(t)
-	ctx := context.Background()
-	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
-	defer store.Close()
-	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Traced Court")}))
-	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
+	url, _, p, u := seeded(t, db.PropertyInput{Name: dbtest.Ptr("Traced Court")})
 	s, exp := traced(t, map[string]string{"DATABASE_URL": url})
 	base := s.public + "/residents/properties/" + p.ID.String()
 	token := login(t, base, u.PortalSecret)
@@ -243,12 +238,8 @@ func spanNames(spans map[trace.SpanID]tracetest.SpanStub) []string {
 func TestTraceReachesTheBroker(t *testing.T) {
 	js := relaytest.JetStream(t)
 	cfg := relaytest.Names(t, js, "traced")
-	url := dbtest.NewURL(t)
+	url, store, p, u := seeded(t, db.PropertyInput{Name: dbtest.Ptr("Relayed Court")})
 	ctx := context.Background()
-	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
-	defer store.Close()
-	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Relayed Court")}))
-	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
 	s, exp := traced(t, map[string]string{"DATABASE_URL": url, "NATS_URL": relaytest.URL, "NATS_STREAM": cfg.Stream, "NATS_SUBJECT_PREFIX": cfg.SubjectPrefix})
 	base := s.public + "/residents/properties/" + p.ID.String()
 	token := login(t, base, u.PortalSecret)
