@@ -444,9 +444,13 @@ func (b *runner) run(t target, mk request, c int) result {
 		statements: b.statements() - before - 1, rssKB: rss.Load()}
 }
 
+// statements counts the statements PostgreSQL has run, but for the load
+// generator's own backend sampling (this count's own statement is
+// subtracted by run).
 func (b *runner) statements() int64 {
 	var n int64
-	if err := b.conn.QueryRow(context.Background(), `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements`).Scan(&n); err != nil {
+	if err := b.conn.QueryRow(context.Background(), `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query <> $1`,
+		backendsQuery).Scan(&n); err != nil {
 		log.Fatal(err)
 	}
 	return n
@@ -463,6 +467,9 @@ func cpuTimeOK(pid int) (time.Duration, bool) {
 	return cpuTime(pid), true
 }
 
+// backendsQuery finds a server's backends by their application_name.
+const backendsQuery = `SELECT pid FROM pg_stat_activity WHERE application_name = $1`
+
 // watchBackends starts reading the CPU time of the PostgreSQL backends
 // whose application_name is app, every 50 ms. The returned stop reads them
 // a last time and gives what they used since the call: a backend seen at
@@ -473,7 +480,7 @@ func (b *runner) watchBackends(app string) (stop func() time.Duration) {
 	start := map[int]time.Duration{}
 	last := map[int]time.Duration{}
 	read := func() {
-		rows, err := b.sampler.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
+		rows, err := b.sampler.Query(context.Background(), backendsQuery, app)
 		if err != nil {
 			log.Fatal(err)
 		}
