@@ -237,8 +237,20 @@ func (b *runner) login() {
 	}
 }
 
-func graphqlReq(url, auth, query string, vars map[string]any) (*http.Request, error) {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+// graphqlBody encodes a GraphQL request object. Scenarios encode theirs
+// once, before the clock starts: what the load generator spends per request
+// (on the same two CPUs as the servers) should not depend on how a server
+// is asked, and a client builds a body once per operation anyway.
+func graphqlBody(query string, vars map[string]any) []byte {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return body
+}
+
+// graphqlReq is a GraphQL POST of body (from graphqlBody) to url.
+func graphqlReq(url, auth string, body []byte) (*http.Request, error) {
 	req, err := http.NewRequest("POST", url+"/graphql", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -272,25 +284,55 @@ const (
 func (b *runner) scenarios() []scenario {
 	t := b.targets
 	pid := b.d.Property
-	unit := func(i int) uuid.UUID { return b.d.Units[i%len(b.d.Units)] }
+	// URLs too are formatted before the clock starts, for every server.
+	urls := func(n int, f func(i int) string) func(i int) string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = f(i)
+		}
+		return func(i int) string { return out[i%n] }
+	}
+	floorResident := urls(len(b.d.Units), func(i int) string {
+		return fmt.Sprintf("%s/resident?property=%s&unit=%s", t["floor"].url, pid, b.d.Units[i])
+	})
+	restUser := urls(len(b.d.Users), func(i int) string {
+		return fmt.Sprintf("%s/residents/properties/%s/units/users/%s", t["portald"].url, pid, b.d.Users[i])
+	})
+	floorManager := fmt.Sprintf("%s/manager?property=%s", t["floor"].url, pid)
+	floorUser := urls(len(b.d.Users), func(i int) string {
+		return fmt.Sprintf("%s/user?property=%s&id=%s", t["floor"].url, pid, b.d.Users[i])
+	})
 	get := func(url string) (*http.Request, error) { return http.NewRequest("GET", url, nil) }
 	deep := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"v":%q,"i":%q}`, b.d.DeepAfter, uuid.New()))
+	perUnit := func(query string) func(i int) []byte {
+		bodies := make([][]byte, len(b.d.Units))
+		for i, u := range b.d.Units {
+			bodies[i] = graphqlBody(query, map[string]any{"u": u})
+		}
+		return func(i int) []byte { return bodies[i%len(bodies)] }
+	}
+	pg4ResidentBody, pg5ResidentBody := perUnit(pg4Resident), perUnit(pg5Resident)
+	residentBody := graphqlBody(residentQuery, map[string]any{"p": pid})
+	managerBody := graphqlBody(managerQuery, map[string]any{"p": pid})
+	pg4ManagerBody, pg5ManagerBody := graphqlBody(pg4Manager, map[string]any{"p": pid}), graphqlBody(pg5Manager, map[string]any{"p": pid})
+	pagingBody := graphqlBody(pagingQuery, map[string]any{"p": b.d.PagingProp})
+	deepBody := graphqlBody(pagingQuery, map[string]any{"p": b.d.PagingProp, "a": deep})
 	return []scenario{
 		{
 			title: "Resident query: unit → users → devices", concurrency: []int{1, 16, 64},
 			about: "GraphQL for portald and PostGraphile (same fields; PostGraphile returns the stored ciphertext where portald decrypts), JSON for the floor; 50 units in turn.",
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
-					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentQuery, map[string]any{"p": pid})
+					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentBody)
 				},
 				"floor": func(i int) (*http.Request, error) {
-					return get(fmt.Sprintf("%s/resident?property=%s&unit=%s", t["floor"].url, pid, unit(i)))
+					return get(floorResident(i))
 				},
 				"postgraphile4": func(i int) (*http.Request, error) {
-					return graphqlReq(t["postgraphile4"].url, "", pg4Resident, map[string]any{"u": unit(i)})
+					return graphqlReq(t["postgraphile4"].url, "", pg4ResidentBody(i))
 				},
 				"postgraphile5": func(i int) (*http.Request, error) {
-					return graphqlReq(t["postgraphile5"].url, "", pg5Resident, map[string]any{"u": unit(i)})
+					return graphqlReq(t["postgraphile5"].url, "", pg5ResidentBody(i))
 				},
 			},
 		},
@@ -302,13 +344,13 @@ func (b *runner) scenarios() []scenario {
 			warmup: true,
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
-					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentQuery, map[string]any{"p": pid})
+					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentBody)
 				},
 				"portald-traced": func(i int) (*http.Request, error) {
-					return graphqlReq(t["portald-traced"].url, b.tokens[i%len(b.tokens)], residentQuery, map[string]any{"p": pid})
+					return graphqlReq(t["portald-traced"].url, b.tokens[i%len(b.tokens)], residentBody)
 				},
 				"portald-sampled": func(i int) (*http.Request, error) {
-					return graphqlReq(t["portald-sampled"].url, b.tokens[i%len(b.tokens)], residentQuery, map[string]any{"p": pid})
+					return graphqlReq(t["portald-sampled"].url, b.tokens[i%len(b.tokens)], residentBody)
 				},
 			},
 		},
@@ -317,16 +359,16 @@ func (b *runner) scenarios() []scenario {
 			about: "portald with a manager key (users(first: 20) per unit); the floor and PostGraphile with the same shape.",
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
-					return graphqlReq(t["portald"].url, b.d.ManagerKey, managerQuery, map[string]any{"p": pid})
+					return graphqlReq(t["portald"].url, b.d.ManagerKey, managerBody)
 				},
 				"floor": func(i int) (*http.Request, error) {
-					return get(fmt.Sprintf("%s/manager?property=%s", t["floor"].url, pid))
+					return get(floorManager)
 				},
 				"postgraphile4": func(i int) (*http.Request, error) {
-					return graphqlReq(t["postgraphile4"].url, "", pg4Manager, map[string]any{"p": pid})
+					return graphqlReq(t["postgraphile4"].url, "", pg4ManagerBody)
 				},
 				"postgraphile5": func(i int) (*http.Request, error) {
-					return graphqlReq(t["postgraphile5"].url, "", pg5Manager, map[string]any{"p": pid})
+					return graphqlReq(t["postgraphile5"].url, "", pg5ManagerBody)
 				},
 			},
 		},
@@ -335,14 +377,14 @@ func (b *runner) scenarios() []scenario {
 			about: "portald's vendor route (token check, rate limiter, HAL) against the floor's one-statement handler.",
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
-					req, err := get(fmt.Sprintf("%s/residents/properties/%s/units/users/%s", t["portald"].url, pid, b.d.Users[i%len(b.d.Users)]))
+					req, err := get(restUser(i))
 					if err == nil {
 						req.Header.Set("Authorization", b.tokens[i%len(b.tokens)])
 					}
 					return req, err
 				},
 				"floor": func(i int) (*http.Request, error) {
-					return get(fmt.Sprintf("%s/user?property=%s&id=%s", t["floor"].url, pid, b.d.Users[i%len(b.d.Users)]))
+					return get(floorUser(i))
 				},
 			},
 		},
@@ -351,10 +393,10 @@ func (b *runner) scenarios() []scenario {
 			about: "portald's keyset cursor: the deep page should cost what the first does.",
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
-					return graphqlReq(t["portald"].url, b.d.PagingKey, pagingQuery, map[string]any{"p": b.d.PagingProp})
+					return graphqlReq(t["portald"].url, b.d.PagingKey, pagingBody)
 				},
 				"portald-deep": func(i int) (*http.Request, error) {
-					return graphqlReq(t["portald"].url, b.d.PagingKey, pagingQuery, map[string]any{"p": b.d.PagingProp, "a": deep})
+					return graphqlReq(t["portald"].url, b.d.PagingKey, deepBody)
 				},
 			},
 		},
