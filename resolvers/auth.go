@@ -17,9 +17,13 @@ type AuthStore interface {
 	ManagerKeyByKey(ctx context.Context, key string) (model.ManagerKey, error)
 }
 
-// maxCachedEntries bounds the revocation cache; past it the cache is
-// emptied (it refills from the database on demand).
-const maxCachedEntries = 100_000
+// maxCachedEntries bounds the revocation cache, and maxVerifiedTokens the
+// tokens whose signature was checked; past either, that cache is emptied
+// (it refills on demand).
+const (
+	maxCachedEntries  = 100_000
+	maxVerifiedTokens = 100_000
+)
 
 // Authenticator turns a unit token or a manager key into a Principal.
 //
@@ -42,13 +46,45 @@ type Authenticator struct {
 	epoch    uint64
 	units    map[uuid.UUID]model.UnitAuth
 	managers map[string]model.ManagerKey
+	// verified holds tokens whose signature has been checked, so that a
+	// token's HMAC is computed once, not on every request. Only tokens that
+	// verified are kept (a forgery never enters), expiry is checked on every
+	// use, and the keys tokens are verified with do not change while the
+	// process runs; revocation is the units cache's business, as before.
+	verified map[string]model.UnitToken
 }
 
 // NewAuthenticator returns an Authenticator that caches nothing until
 // ListenerUp(true) says revocation notices are arriving.
 func NewAuthenticator(keys *model.Keyring, store AuthStore, now func() time.Time) *Authenticator {
 	return &Authenticator{keys: keys, store: store, now: now,
-		units: map[uuid.UUID]model.UnitAuth{}, managers: map[string]model.ManagerKey{}}
+		units: map[uuid.UUID]model.UnitAuth{}, managers: map[string]model.ManagerKey{},
+		verified: map[string]model.UnitToken{}}
+}
+
+// parseToken is Keyring.ParseToken, each token's signature checked once.
+func (a *Authenticator) parseToken(s string) (model.UnitToken, error) {
+	now := a.now()
+	a.mu.Lock()
+	t, ok := a.verified[s]
+	a.mu.Unlock()
+	if ok {
+		if !now.Before(t.ExpiresAt) {
+			return model.UnitToken{}, model.ErrBadToken
+		}
+		return t, nil
+	}
+	t, err := a.keys.ParseToken(s, now)
+	if err != nil {
+		return t, err
+	}
+	a.mu.Lock()
+	if len(a.verified) >= maxVerifiedTokens {
+		clear(a.verified)
+	}
+	a.verified[s] = t
+	a.mu.Unlock()
+	return t, nil
 }
 
 // ListenerUp is called by the revocation listener: caching is on only while
@@ -215,7 +251,7 @@ type credentialOf struct {
 
 // token is the credential's unit token, its signature and expiry checked.
 func (c *credentialOf) token() (model.UnitToken, error) {
-	c.tokenOnce.Do(func() { c.parsed, c.tokenErr = c.auth.keys.ParseToken(bare(c.raw), c.auth.now()) })
+	c.tokenOnce.Do(func() { c.parsed, c.tokenErr = c.auth.parseToken(bare(c.raw)) })
 	return c.parsed, c.tokenErr
 }
 
