@@ -55,7 +55,7 @@ func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		data, err := s.run(ctx, oc)
 		if err == nil {
 			s.tell("direct")
-			if d, ok := ctx.Value(directDataKey{}).(*directData); ok {
+			if d := stateOf(ctx).direct; d != nil {
 				d.data = data
 			}
 			return graphql.OneShot(&graphql.Response{Data: data})
@@ -126,7 +126,7 @@ func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (da
 			err = errNotDirect
 		}
 	}()
-	l, _ := ctx.Value(loadersKey{}).(*loaders)
+	l := stateOf(ctx).loaders
 	if l == nil {
 		return nil, errNotDirect
 	}

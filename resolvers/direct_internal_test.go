@@ -3,13 +3,17 @@ package resolvers
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph"
 	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // panickingRead is a read for the direct executor that panics as soon as it
@@ -26,7 +30,7 @@ func panickingRead(t *testing.T) (directSchema, *strings.Builder, *graphql.Opera
 		t.Fatal(errs)
 	}
 	oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: map[string]any{}}
-	ctx := graphql.WithOperationContext(context.WithValue(context.Background(), loadersKey{}, newLoaders(&batches{})), oc)
+	ctx := graphql.WithOperationContext(context.WithValue(context.Background(), httpStateKey{}, &httpState{loaders: newLoaders(&batches{})}), oc)
 	return s, logs, oc, (*Authenticator)(nil).WithCredential(ctx, "a token", false)
 }
 
@@ -66,5 +70,45 @@ func TestDirectExecutorWaitsForASlot(t *testing.T) {
 	}
 	if len(s.slots) != 0 {
 		t.Fatal("the read kept its slot")
+	}
+}
+
+// handOver is an executor whose every operation answers data; with own, it
+// is the direct executor and leaves the bytes it wrote for the transport.
+type handOver struct {
+	data []byte
+	own  bool
+}
+
+func (h handOver) CreateOperationContext(context.Context, *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	return &graphql.OperationContext{}, nil
+}
+
+func (h handOver) DispatchOperation(ctx context.Context, _ *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	if d := stateOf(ctx).direct; h.own && d != nil {
+		d.data = h.data
+	}
+	return graphql.OneShot(&graphql.Response{Data: h.data}), ctx
+}
+
+func (h handOver) DispatchError(context.Context, gqlerror.List) *graphql.Response { return nil }
+
+// The POST transport sends the direct executor's bytes as they are, and
+// anything else through json.Marshal (which compacts).
+func TestPostSendsDirectBytes(t *testing.T) {
+	for _, tt := range []struct {
+		own  bool
+		want string
+	}{{true, `{"data":{"a": 1}}`}, {false, `{"data":{"a":1}}`}} {
+		h := perRequest((*db.DB)(nil), 1<<10, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			postTransport{}.Do(w, r, handOver{data: []byte(`{"a": 1}`), own: tt.own})
+		}))
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ a }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		if got := rec.Body.String(); rec.Code != http.StatusOK || got != tt.want {
+			t.Errorf("direct=%v: %d %s, want %s", tt.own, rec.Code, got, tt.want)
+		}
 	}
 }

@@ -212,7 +212,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		if ev, ok := ctx.Value(eventLoadersKey{}).(*eventLoaders); ok {
-			if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
+			if l := stateOf(ctx).loaders; l != nil {
 				ev.current = l.fresh()
 			}
 		}
@@ -225,7 +225,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 		return &model.Error{Code: model.CodeInternal, Message: "internal error", Err: errRecovered}
 	})
 	gate := &streamGate{max: opts.MaxStreamsPerClient, open: map[string]int{}}
-	return gate.wrap(withLoaders(svc.store, statusFromErrors(opts.MaxBodyBytes, srv)))
+	return gate.wrap(perRequest(svc.store, opts.MaxBodyBytes, srv))
 }
 
 // presenter maps every error to a client-safe message and extensions.code.
@@ -315,13 +315,11 @@ type statusHint struct {
 	header http.Header
 }
 
-type statusHintKey struct{}
-
 // ResponseHeader is the header of the HTTP response an operation will be
 // written to (nil outside the GraphQL endpoint); operation interceptors set
 // headers such as RateLimit through it.
 func ResponseHeader(ctx context.Context) http.Header {
-	if h, ok := ctx.Value(statusHintKey{}).(*statusHint); ok && h != nil {
+	if h := stateOf(ctx).hint; h != nil {
 		return h.header
 	}
 	return nil
@@ -332,8 +330,8 @@ func ResponseHeader(ctx context.Context) http.Header {
 func Hint(ctx context.Context, code model.Code) { hint(ctx, code) }
 
 func hint(ctx context.Context, code model.Code) {
-	h, ok := ctx.Value(statusHintKey{}).(*statusHint)
-	if !ok || h == nil {
+	h := stateOf(ctx).hint
+	if h == nil {
 		return
 	}
 	h.mu.Lock()
@@ -387,6 +385,37 @@ func WriteGraphQLError(w http.ResponseWriter, status int, code, message string) 
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": code}}}})
 }
 
+// httpState is what the GraphQL endpoint keeps of one HTTP request, in one
+// context value (one allocation, one request copy): its loaders, the status
+// its operations' errors call for (nil for a WebSocket connection's
+// operations: the upgrade's response is sent), and a POST's request object
+// and response data.
+type httpState struct {
+	loaders *loaders
+	hint    *statusHint
+	env     *envelope
+	// direct is where the direct executor leaves the data it wrote for the
+	// POST transport (nil elsewhere: there is one operation per POST).
+	direct *directData
+
+	ownHint   statusHint
+	writer    hintedWriter
+	ownEnv    envelope
+	ownDirect directData
+}
+
+type httpStateKey struct{}
+
+var noState = &httpState{}
+
+// stateOf is ctx's request state (empty outside the GraphQL endpoint).
+func stateOf(ctx context.Context) *httpState {
+	if st, ok := ctx.Value(httpStateKey{}).(*httpState); ok {
+		return st
+	}
+	return noState
+}
+
 // envelope is a GraphQL-over-HTTP request object, decoded once: the POST
 // transport takes it from the request context instead of parsing the body
 // again.
@@ -397,23 +426,18 @@ type envelope struct {
 	Extensions    map[string]any `json:"extensions"`
 }
 
-type envelopeKey struct{}
-
 // parseEnvelope decodes b, in one pass, if it is a well-formed request
 // object: query and operationName strings, variables and extensions
 // objects (any may be absent or null), numbers kept as json.Number as
 // gqlgen's own transport keeps them, and nothing after the object.
-func parseEnvelope(b []byte) (*envelope, bool) {
-	var env envelope
+func parseEnvelope(b []byte, env *envelope) bool {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	if dec.Decode(&env) != nil {
-		return nil, false
+	if dec.Decode(env) != nil {
+		return false
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false
-	}
-	return &env, true
+	_, err := dec.Token()
+	return err == io.EOF
 }
 
 // params fills p as gqlgen's POST transport would from the same body.
@@ -448,11 +472,15 @@ func getTooLarge(r *http.Request, maxBody int64) bool {
 	return int64(n) > maxBody
 }
 
-// statusFromErrors reads a POST body within the limit (413 past it, 400 for
-// JSON that does not parse — without echoing the body, which may hold a
-// secret) and maps operation errors to HTTP statuses.
-func statusFromErrors(maxBody int64, next http.Handler) http.Handler {
+// perRequest gives every request its own loaders (and so its own cache:
+// nothing is shared between requests or principals), reads a POST body
+// within the limit (413 past it, 400 for JSON that does not parse — without
+// echoing the body, which may hold a secret) and maps operation errors to
+// HTTP statuses.
+func perRequest(s Store, maxBody int64, next http.Handler) http.Handler {
+	b := newBatches(s)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &httpState{loaders: newLoaders(b)}
 		if r.Method == http.MethodPost && !jsonBody(r) {
 			WriteGraphQLError(w, http.StatusUnsupportedMediaType, "BAD_REQUEST",
 				"a GraphQL POST is sent as Content-Type: application/json")
@@ -483,14 +511,13 @@ func statusFromErrors(maxBody int64, next http.Handler) http.Handler {
 					return
 				}
 			}
-			env, ok := parseEnvelope(b)
-			if !ok {
+			if !parseEnvelope(b, &st.ownEnv) {
 				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST",
 					"the request body must be a JSON object with a query string and optional variables and extensions objects")
 				return
 			}
+			st.env = &st.ownEnv
 			r.Body = io.NopCloser(bytes.NewReader(b))
-			r = r.WithContext(context.WithValue(r.Context(), envelopeKey{}, env))
 		}
 		if r.Method == http.MethodGet && maxBody > 0 && getTooLarge(r, maxBody) {
 			WriteGraphQLError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "request too large")
@@ -508,8 +535,10 @@ func statusFromErrors(maxBody int64, next http.Handler) http.Handler {
 			r = r.Clone(r.Context())
 			r.URL.RawQuery = q.Encode()
 		}
-		h := &statusHint{header: w.Header()}
-		next.ServeHTTP(&hintedWriter{ResponseWriter: w, hint: h}, r.WithContext(context.WithValue(r.Context(), statusHintKey{}, h)))
+		st.ownHint.header = w.Header()
+		st.hint = &st.ownHint
+		st.writer = hintedWriter{ResponseWriter: w, hint: st.hint}
+		next.ServeHTTP(&st.writer, r.WithContext(context.WithValue(r.Context(), httpStateKey{}, st)))
 	})
 }
 

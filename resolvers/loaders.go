@@ -2,7 +2,6 @@ package resolvers
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 
@@ -310,23 +309,12 @@ func pages[T any](query func(ctx context.Context, ids []uuid.UUID, a pageArgs) (
 	}
 }
 
-type loadersKey struct{}
-
-// withLoaders gives every request its own loaders (and so its own cache:
-// nothing is shared between requests or principals).
-func withLoaders(s Store, next http.Handler) http.Handler {
-	b := newBatches(s)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, newLoaders(b))))
-	})
-}
-
 func loadersFrom(ctx context.Context) *loaders {
 	if ev, ok := ctx.Value(eventLoadersKey{}).(*eventLoaders); ok {
 		return ev.current
 	}
-	l, ok := ctx.Value(loadersKey{}).(*loaders)
-	if !ok {
+	l := stateOf(ctx).loaders
+	if l == nil {
 		panic("resolvers: no dataloaders in the request context")
 	}
 	return l

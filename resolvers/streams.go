@@ -61,7 +61,7 @@ func websocketTransport(svc *Service, streams context.Context) transport.Websock
 			// The upgrade's response is sent: the operations of the
 			// connection, which run concurrently, have no headers or
 			// status to set.
-			ctx = context.WithValue(ctx, statusHintKey{}, (*statusHint)(nil))
+			ctx = context.WithValue(ctx, httpStateKey{}, &httpState{loaders: stateOf(ctx).loaders})
 			ctx = svc.auth.WithCredential(ctx, payload.GetString("Authorization"), false)
 			if _, err := principal(ctx); err != nil {
 				ctx = transport.AppendCloseReason(ctx, unauthorizedText)

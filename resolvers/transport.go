@@ -1,7 +1,6 @@
 package resolvers
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -22,8 +21,6 @@ import (
 // gqlgen's POST.Do from the start.
 type postTransport struct{ transport.POST }
 
-type directDataKey struct{}
-
 // directData is where the direct executor leaves the data it wrote.
 type directData struct{ data []byte }
 
@@ -34,12 +31,13 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		t.POST.Do(w, r, exec)
 		return
 	}
-	// statusFromErrors decoded the envelope (and left the body for gqlgen's
+	// perRequest decoded the envelope (and left the body for gqlgen's
 	// transport, which takes over wherever this one gives up).
-	env, ok := r.Context().Value(envelopeKey{}).(*envelope)
+	st := stateOf(r.Context())
+	env := st.env
 	start := graphql.Now()
 	params := &graphql.RawParams{}
-	if !ok {
+	if env == nil {
 		t.POST.Do(w, r, exec)
 		return
 	}
@@ -64,8 +62,9 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		_, _ = w.Write(b)
 		return
 	}
-	direct := &directData{}
-	responses, ctx := exec.DispatchOperation(context.WithValue(ctx, directDataKey{}, direct), oc)
+	direct := &st.ownDirect
+	st.direct = direct
+	responses, ctx := exec.DispatchOperation(ctx, oc)
 	resp := responses(ctx)
 	w.Header().Set("Content-Type", "application/json")
 	if direct.data != nil && len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.HasNext == nil &&
