@@ -2,10 +2,12 @@ package ratelimit
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -113,9 +115,26 @@ func (g *Guard) charges(ctx context.Context, property string, public bool) []cha
 	case err != nil:
 		return []charge{client}
 	case !public && resolvers.Recognised(ctx, id):
-		return []charge{{g.limiter, "property:" + id.String(), "property", 0}}
+		return []charge{{g.limiter, bucketKey("property:", id), "property", 0}}
 	}
-	return []charge{client, {g.limiter, "public:" + id.String(), "property", 0}}
+	return []charge{client, {g.limiter, bucketKey("public:", id), "property", 0}}
+}
+
+// bucketKey is prefix followed by id in its one canonical spelling (so
+// that the spellings uuid.Parse accepts all name one bucket).
+func bucketKey(prefix string, id uuid.UUID) string {
+	var b [16 + 36]byte
+	n := copy(b[:], prefix)
+	hex.Encode(b[n:], id[0:4])
+	b[n+8] = '-'
+	hex.Encode(b[n+9:], id[4:6])
+	b[n+13] = '-'
+	hex.Encode(b[n+14:], id[6:8])
+	b[n+18] = '-'
+	hex.Encode(b[n+19:], id[8:10])
+	b[n+23] = '-'
+	hex.Encode(b[n+24:], id[10:])
+	return string(b[:n+36])
 }
 
 // spend charges each bucket in turn, writing the rate-limit headers of the
@@ -148,16 +167,40 @@ func (g *Guard) spend(ctx context.Context, header http.Header, transport string,
 // failed-login budget, which counts per minute.
 func setHeaders(h http.Header, policy string, d Decision) {
 	secs := int(math.Ceil(d.Wait.Seconds()))
-	name := strconv.Quote(policy)
+	h["Ratelimit-Policy"] = policyHeader(policy, d.Burst)
+	var buf [64]byte
+	b := strconv.AppendQuote(buf[:0], policy)
+	b = append(b, ";r="...)
+	b = strconv.AppendInt(b, int64(d.Remaining), 10)
+	b = append(b, ";t="...)
+	b = strconv.AppendInt(b, int64(secs), 10)
+	h["Ratelimit"] = []string{string(b)}
+	if !d.Allowed {
+		h["Retry-After"] = []string{strconv.Itoa(max(1, secs))}
+	}
+}
+
+type policyKey struct {
+	policy string
+	burst  int
+}
+
+// policies holds each policy's RateLimit-Policy value: a few policies and
+// bursts, fixed by configuration, shared by every response (a header value
+// is replaced, never written in place).
+var policies sync.Map // policyKey → []string
+
+func policyHeader(policy string, burst int) []string {
+	k := policyKey{policy, burst}
+	if v, ok := policies.Load(k); ok {
+		return v.([]string)
+	}
 	window := ";w=1"
 	if policy == failedLoginsPolicy {
 		window = ";w=60"
 	}
-	h["Ratelimit-Policy"] = []string{name + ";q=" + strconv.Itoa(d.Burst) + window}
-	h["Ratelimit"] = []string{name + ";r=" + strconv.Itoa(d.Remaining) + ";t=" + strconv.Itoa(secs)}
-	if !d.Allowed {
-		h["Retry-After"] = []string{strconv.Itoa(max(1, secs))}
-	}
+	v, _ := policies.LoadOrStore(k, []string{strconv.Quote(policy) + ";q=" + strconv.Itoa(burst) + window})
+	return v.([]string)
 }
 
 func (g *Guard) count(transport string, allowed bool) {

@@ -3,10 +3,15 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"reflect"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 type fakeClock struct {
@@ -132,5 +137,36 @@ func TestTakeAndGiveBack(t *testing.T) {
 	}
 	if _, wait, ok := m.Take("ip"); ok || wait <= 0 {
 		t.Fatalf("an empty bucket gave a call (wait %v)", wait)
+	}
+}
+
+// Every spelling uuid.Parse accepts names one bucket, spelled as
+// uuid.UUID.String spells it.
+func TestBucketKey(t *testing.T) {
+	id := uuid.New()
+	for _, spelling := range []string{id.String(), strings.ToUpper(id.String()), "{" + id.String() + "}", "urn:uuid:" + id.String()} {
+		parsed, err := uuid.Parse(spelling)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := bucketKey("property:", parsed), "property:"+id.String(); got != want {
+			t.Fatalf("%s: %q, want %q", spelling, got, want)
+		}
+	}
+}
+
+// The RateLimit fields are as the draft spells them, the policy's shared
+// between responses.
+func TestSetHeaders(t *testing.T) {
+	h := http.Header{}
+	setHeaders(h, "property", Decision{Allowed: false, Burst: 100, Remaining: 0, Wait: 1500 * time.Millisecond})
+	want := http.Header{"Ratelimit-Policy": {`"property";q=100;w=1`}, "Ratelimit": {`"property";r=0;t=2`}, "Retry-After": {"2"}}
+	if !reflect.DeepEqual(h, want) {
+		t.Fatalf("%v, want %v", h, want)
+	}
+	h2 := http.Header{}
+	setHeaders(h2, failedLoginsPolicy, Decision{Allowed: true, Burst: 10, Remaining: 9})
+	if got := h2.Get("Ratelimit-Policy") + " " + h2.Get("Ratelimit"); got != `"failed-logins";q=10;w=60 "failed-logins";r=9;t=0` {
+		t.Fatal(got)
 	}
 }
