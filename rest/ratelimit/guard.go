@@ -277,20 +277,36 @@ func (q graphQLGuard) InterceptOperation(ctx context.Context, next graphql.Opera
 		root = "Subscription" // subscribing costs one call per root field; events cost nothing
 	}
 	var charges []charge
-	at := map[string]int{} // bucket key → index in charges
+	var at map[string]int // bucket key → index in charges, past a few
 	login := false
 	add := func(c charge) {
-		if i, ok := at[c.key]; ok {
-			charges[i].n++
-			return
+		if at == nil {
+			for i := range charges {
+				if charges[i].key == c.key {
+					charges[i].n++
+					return
+				}
+			}
+			if len(charges) == 8 {
+				at = make(map[string]int, 2*len(charges))
+				for i, c := range charges {
+					at[c.key] = i
+				}
+			}
+		}
+		if at != nil {
+			if i, ok := at[c.key]; ok {
+				charges[i].n++
+				return
+			}
+			at[c.key] = len(charges)
 		}
 		c.n = 1
-		at[c.key] = len(charges)
 		charges = append(charges, c)
 	}
 	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{root}) {
 		login = login || f.Name == "login"
-		property, _ := f.ArgumentMap(oc.Variables)["propertyId"].(string)
+		property, _ := argument(f, "propertyId", oc.Variables).(string)
 		for _, c := range q.g.charges(ctx, property, publicFields[f.Name]) {
 			add(c)
 		}
@@ -315,6 +331,33 @@ func (q graphQLGuard) InterceptOperation(ctx context.Context, next graphql.Opera
 		return limited(ctx, msg)
 	}
 	return next(ctx)
+}
+
+// argument is f's argument name as f.ArgumentMap(vars)[name] has it —
+// its value, else its default; nil for an argument f's field does not
+// define — without building the map.
+func argument(f graphql.CollectedField, name string, vars map[string]any) any {
+	if f.Definition == nil {
+		return nil
+	}
+	def := f.Definition.Arguments.ForName(name)
+	if def == nil {
+		return nil
+	}
+	if a := f.Arguments.ForName(name); a != nil {
+		if a.Value.Kind != ast.Variable {
+			v, _ := a.Value.Value(vars)
+			return v
+		}
+		if v, ok := vars[a.Value.Raw]; ok {
+			return v
+		}
+	}
+	if def.DefaultValue != nil {
+		v, _ := def.DefaultValue.Value(vars)
+		return v
+	}
+	return nil
 }
 
 // AdmitParse charges one call to the client's bucket for a GraphQL

@@ -396,3 +396,29 @@ func TestSubscribingIsCharged(t *testing.T) {
 		t.Fatalf("the residents' bucket holds %d after subscribing, want 99", d.Remaining)
 	}
 }
+
+// An operation naming many properties charges each its own root fields,
+// however many buckets it reaches (past a few, they are found by key).
+func TestChargesAcrossManyProperties(t *testing.T) {
+	s := newServer(t)
+	ids := []uuid.UUID{s.property.ID}
+	for range 11 {
+		ids = append(ids, uuid.New())
+	}
+	var q strings.Builder
+	q.WriteString("{")
+	for i, id := range ids {
+		for j := range i%3 + 1 {
+			fmt.Fprintf(&q, ` a%d_%d: portalAccess(propertyId: \"%s\") { portalAllowed }`, i, j, id)
+		}
+	}
+	q.WriteString("}")
+	if r := s.send(t, "POST", "/graphql", `{"query":"`+q.String()+`"}`); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	for i, id := range ids {
+		if got, want := s.limiter.Peek("public:"+id.String()).Remaining, 100-(i%3+1); got != want {
+			t.Errorf("property %d: %d left, want %d", i, got, want)
+		}
+	}
+}
