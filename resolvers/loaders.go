@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -109,14 +110,11 @@ func newBatches(s Store) *batches {
 				if err != nil {
 					return fail[[]*model.Device](len(keys), err)
 				}
-				for i := range devices {
-					k := deviceKey{devices[i].UnitID, typ}
-					found[k] = append(found[k], &devices[i])
-				}
+				grouped(found, devices, func(d *model.Device) deviceKey { return deviceKey{d.UnitID, typ} })
 			}
-			out := make([]*dataloader.Result[[]*model.Device], len(keys))
+			out := results[[]*model.Device](len(keys))
 			for i, k := range keys {
-				out[i] = &dataloader.Result[[]*model.Device]{Data: nonNil(found[k])}
+				out[i].Data = nonNil(found[k])
 			}
 			return out
 		},
@@ -127,12 +125,10 @@ func newBatches(s Store) *batches {
 				return fail[[]*model.Device](len(keys), err)
 			}
 			found := make(map[uuid.UUID][]*model.Device, len(keys))
-			for i := range devices {
-				found[devices[i].UserID] = append(found[devices[i].UserID], &devices[i])
-			}
-			out := make([]*dataloader.Result[[]*model.Device], len(keys))
+			grouped(found, devices, func(d *model.Device) uuid.UUID { return d.UserID })
+			out := results[[]*model.Device](len(keys))
 			for i, k := range keys {
-				out[i] = &dataloader.Result[[]*model.Device]{Data: nonNil(found[k])}
+				out[i].Data = nonNil(found[k])
 			}
 			return out
 		},
@@ -155,10 +151,13 @@ type loader[K comparable, V any] struct {
 	dl   *dataloader.Loader[K, V]
 
 	mu sync.Mutex
-	// fetched holds every key prefetched (found or not), values those
-	// that were found.
-	fetched map[K]struct{}
-	values  map[K]V
+	// fetched holds every key prefetched: its value, when found.
+	fetched map[K]prefetched[V]
+}
+
+type prefetched[V any] struct {
+	v     V
+	found bool
 }
 
 func (l *loader[K, V]) loader() *dataloader.Loader[K, V] {
@@ -178,10 +177,10 @@ func (l *loader[K, V]) loader() *dataloader.Loader[K, V] {
 // flushing at once saves the wait window.
 func (l *loader[K, V]) get(ctx context.Context, key K) (V, error) {
 	l.mu.Lock()
-	v, ok := l.values[key]
+	p := l.fetched[key]
 	l.mu.Unlock()
-	if ok {
-		return v, nil
+	if p.found {
+		return p.v, nil
 	}
 	dl := l.loader()
 	thunk := dl.Load(ctx, key)
@@ -197,13 +196,12 @@ func (l *loader[K, V]) get(ctx context.Context, key K) (V, error) {
 func (l *loader[K, V]) prefetch(ctx context.Context, keys []K) []V {
 	l.mu.Lock()
 	if l.fetched == nil {
-		l.fetched = make(map[K]struct{}, len(keys))
-		l.values = make(map[K]V, len(keys))
+		l.fetched = make(map[K]prefetched[V], len(keys))
 	}
 	var missing []K
 	for _, k := range keys {
 		if _, done := l.fetched[k]; !done {
-			l.fetched[k] = struct{}{}
+			l.fetched[k] = prefetched[V]{}
 			missing = append(missing, k)
 		}
 	}
@@ -220,17 +218,24 @@ func (l *loader[K, V]) prefetch(ctx context.Context, keys []K) []V {
 	defer l.mu.Unlock()
 	for i, r := range results {
 		if r.Error == nil {
-			l.values[missing[i]] = r.Data
+			l.fetched[missing[i]] = prefetched[V]{r.Data, true}
 		}
 	}
-	seen := make(map[K]struct{}, len(keys))
-	for _, k := range keys {
-		if _, dup := seen[k]; dup {
+	var seen map[K]struct{} // past a few keys; before, a look back
+	if len(keys) > 16 {
+		seen = make(map[K]struct{}, len(keys))
+	}
+	for i, k := range keys {
+		if seen != nil {
+			if _, dup := seen[k]; dup {
+				continue
+			}
+			seen[k] = struct{}{}
+		} else if slices.Contains(keys[:i], k) {
 			continue
 		}
-		seen[k] = struct{}{}
-		if v, ok := l.values[k]; ok {
-			out = append(out, v)
+		if p := l.fetched[k]; p.found {
+			out = append(out, p.v)
 		}
 	}
 	return out
@@ -243,10 +248,43 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func fail[V any](n int, err error) []*dataloader.Result[V] {
+// grouped adds devices, which come ordered by owner, to into by owner,
+// without a slice per owner: each run of one owner is a piece of one slice
+// of pointers, its capacity capped so that an append never reaches the
+// next run's. An owner met in two runs gets both.
+func grouped[K comparable](into map[K][]*model.Device, devices []model.Device, owner func(*model.Device) K) {
+	ptrs := make([]*model.Device, len(devices))
+	start := 0
+	for i := range devices {
+		ptrs[i] = &devices[i]
+		k := owner(&devices[i])
+		if i+1 < len(devices) && owner(&devices[i+1]) == k {
+			continue
+		}
+		run := ptrs[start : i+1 : i+1]
+		if prev, ok := into[k]; ok {
+			run = append(prev[:len(prev):len(prev)], run...)
+		}
+		into[k] = run
+		start = i + 1
+	}
+}
+
+// results is n empty results, allocated together (a batch function returns
+// pointers).
+func results[V any](n int) []*dataloader.Result[V] {
+	rs := make([]dataloader.Result[V], n)
 	out := make([]*dataloader.Result[V], n)
-	for i := range out {
-		out[i] = &dataloader.Result[V]{Error: err}
+	for i := range rs {
+		out[i] = &rs[i]
+	}
+	return out
+}
+
+func fail[V any](n int, err error) []*dataloader.Result[V] {
+	out := results[V](n)
+	for _, r := range out {
+		r.Error = err
 	}
 	return out
 }
@@ -263,12 +301,12 @@ func byID[V any](query func(context.Context, []uuid.UUID) ([]V, error), id func(
 		for i := range rows {
 			found[id(rows[i])] = &rows[i]
 		}
-		out := make([]*dataloader.Result[*V], len(keys))
+		out := results[*V](len(keys))
 		for i, k := range keys {
 			if v, ok := found[k]; ok {
-				out[i] = &dataloader.Result[*V]{Data: v}
+				out[i].Data = v
 			} else {
-				out[i] = &dataloader.Result[*V]{Error: model.ErrNotFound(what)}
+				out[i].Error = model.ErrNotFound(what)
 			}
 		}
 		return out
@@ -301,9 +339,9 @@ func pages[T any](query func(ctx context.Context, ids []uuid.UUID, a pageArgs) (
 				found[pageKey{id, a.first, a.after, a.noTotal}] = p
 			}
 		}
-		out := make([]*dataloader.Result[model.Page[T]], len(keys))
+		out := results[model.Page[T]](len(keys))
 		for i, k := range keys {
-			out[i] = &dataloader.Result[model.Page[T]]{Data: found[k]}
+			out[i].Data = found[k]
 		}
 		return out
 	}
