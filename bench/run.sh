@@ -13,10 +13,10 @@ mkdir -p "$out/bin" bench/.peers
 PG4=4.14.1 PG5=5.1.5 NODE22=22.23.3
 export SECRET_KEY=bench-secret-key-0123456789abcdef-0123456789
 PORT=55439
-DURATION=${BENCH_DURATION:-4s}
+DURATION=${BENCH_DURATION:-2s}
 # A run of one section (BENCH_ONLY) writes bench/out/partial.md, never over the whole file.
 if [ -n "${BENCH_ONLY:-}" ] && [ -z "${BENCH_OUT:-}" ]; then export BENCH_OUT=bench/out/partial.md; fi
-ROUNDS=${BENCH_ROUNDS:-5}
+ROUNDS=${BENCH_ROUNDS:-10}
 
 pids=()
 cleanup() {

@@ -59,8 +59,8 @@ func main() {
 	dataFile := flag.String("data", "bench/out/data.json", "dataset description from benchdata")
 	dbURL := flag.String("db", "", "benchmark database (pg_stat_statements)")
 	targets := flag.String("targets", "", "name=url=pid,… (portald first, then floor, postgraphile4, postgraphile5)")
-	duration := flag.Duration("duration", 4*time.Second, "length of one run")
-	rounds := flag.Int("rounds", 2, "interleaved rounds per measurement")
+	duration := flag.Duration("duration", 2*time.Second, "length of one run")
+	rounds := flag.Int("rounds", 10, "interleaved rounds per measurement")
 	out := flag.String("out", "BENCHMARKS.md", "report")
 	meta := flag.String("meta", "", "lines for the report's header (versions, command)")
 	only := flag.String("only", "", "run only the scenarios whose title contains this")
@@ -97,7 +97,7 @@ func main() {
 	var report strings.Builder
 	fmt.Fprintf(&report, "# Benchmarks\n\n%s\n", strings.ReplaceAll(*meta, `\n`, "\n"))
 	fmt.Fprintf(&report, "Dataset: %d units, %d unit users, %d devices (a 2,000-unit property and a 10,000-unit one). "+
-		"Each figure is %d interleaved runs of %v per server (A B C D, A B C D); each ratio is also given per round (median, min–max), the spread a single figure hides. The load generator runs pinned to CPU 1 with taskset; its own CPU per request is shown. "+
+		"Each figure is %d interleaved runs of %v per server (A B C D, B C D A, …); each ratio is also given per round (median, min–max), the spread a single figure hides. The load generator runs pinned to CPU 1 with taskset; its own CPU per request is shown. "+
 		"The rate limit is raised so that it never triggers. Statements are counted by pg_stat_statements (BEGIN/COMMIT included). "+
 		"CPU per request is the server's (from /proc/PID/stat) and PostgreSQL's: the sum over that server's own backends "+
 		"(found by the application_name each server's connections carry, read from /proc every 50 ms and at the end, so a backend that exits "+
@@ -145,7 +145,10 @@ func main() {
 				b.duration = measured
 			}
 			for r := 0; r < *rounds; r++ {
-				for _, n := range present {
+				// Each round starts one server further on (A B C, B C A, …),
+				// so that no server always follows the same one.
+				for j := range present {
+					n := present[(j+r)%len(present)]
 					tg, ok := ts[n]
 					if !ok {
 						tg = target{name: n}
