@@ -144,7 +144,7 @@ func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (da
 		}
 	}
 	e := newDirect(ctx, oc, s.svc, l)
-	e.plan = s.plans.of(oc)
+	e.plan = s.plans.ofRequest(ctx, oc)
 	if s.opts.MaxObjects > 0 {
 		e.maxObjects = s.opts.MaxObjects
 	}

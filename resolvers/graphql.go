@@ -225,7 +225,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 		return &model.Error{Code: model.CodeInternal, Message: "internal error", Err: errRecovered}
 	})
 	gate := &streamGate{max: opts.MaxStreamsPerClient, open: map[string]int{}}
-	return gate.wrap(perRequest(svc.store, opts.MaxBodyBytes, srv))
+	return gate.wrap(perRequest(svc.store, plans, opts.MaxBodyBytes, srv))
 }
 
 // presenter maps every error to a client-safe message and extensions.code.
@@ -397,6 +397,14 @@ type httpState struct {
 	// direct is where the direct executor leaves the data it wrote for the
 	// POST transport (nil elsewhere: there is one operation per POST).
 	direct *directData
+	// plans are the endpoint's; in a request that carries one operation
+	// (single: a POST or GET, not a WebSocket connection), plan is the
+	// plan of operation planOf, looked up once for the complexity limit,
+	// the rate guard and the executor.
+	plans  *plans
+	single bool
+	planOf *ast.OperationDefinition
+	plan   *plan
 
 	ownHint   statusHint
 	writer    hintedWriter
@@ -477,10 +485,10 @@ func getTooLarge(r *http.Request, maxBody int64) bool {
 // within the limit (413 past it, 400 for JSON that does not parse — without
 // echoing the body, which may hold a secret) and maps operation errors to
 // HTTP statuses.
-func perRequest(s Store, maxBody int64, next http.Handler) http.Handler {
+func perRequest(s Store, pl *plans, maxBody int64, next http.Handler) http.Handler {
 	b := newBatches(s)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &httpState{loaders: newLoaders(b)}
+		st := &httpState{loaders: newLoaders(b), plans: pl, single: r.Header.Get("Upgrade") == ""}
 		if r.Method == http.MethodPost && !jsonBody(r) {
 			WriteGraphQLError(w, http.StatusUnsupportedMediaType, "BAD_REQUEST",
 				"a GraphQL POST is sent as Content-Type: application/json")

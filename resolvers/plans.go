@@ -89,6 +89,44 @@ func (p *plans) of(oc *graphql.OperationContext) *plan {
 	return pl
 }
 
+// ofRequest is of, looked up once per operation in a request that carries
+// one (see httpState).
+func (p *plans) ofRequest(ctx context.Context, oc *graphql.OperationContext) *plan {
+	st := stateOf(ctx)
+	if st.single && oc != nil && oc.Operation != nil && st.planOf == oc.Operation {
+		return st.plan
+	}
+	pl := p.of(oc)
+	if st.single && oc != nil && oc.Operation != nil {
+		st.planOf, st.plan = oc.Operation, pl
+	}
+	return pl
+}
+
+// RootFields are the fields of the operation oc runs collected on its root
+// type root, as graphql.CollectFields collects them: from the operation's
+// plan when it has one, shared with the direct executor (never modify
+// them).
+func RootFields(ctx context.Context, oc *graphql.OperationContext, root string) []graphql.CollectedField {
+	sel := oc.Operation.SelectionSet
+	pl := stateOf(ctx).plans.ofRequest(ctx, oc)
+	if pl == nil || len(sel) == 0 {
+		return graphql.CollectFields(oc, sel, []string{root})
+	}
+	k := fieldsKey{&sel[0], len(sel), root}
+	if f, ok := pl.fields.Load(k); ok {
+		return f.([]graphql.CollectedField)
+	}
+	f := graphql.CollectFields(oc, sel, []string{root})
+	for _, c := range f {
+		if len(c.Deferrables) > 0 {
+			return f // not for the executor's plan (see direct.collect)
+		}
+	}
+	pl.fields.Store(k, f)
+	return f
+}
+
 // variesWith reports whether collecting sel's fields (fragments included)
 // can depend on variables: whether a directive in it takes a variable.
 func variesWith(doc *ast.QueryDocument, sel ast.SelectionSet, seen map[string]bool) bool {
@@ -214,7 +252,7 @@ func (c *complexityLimit) Validate(es graphql.ExecutableSchema) error {
 func (c *complexityLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	op := oc.Doc.Operations.ForName(oc.OperationName)
 	n := -1
-	pl := c.plans.of(oc)
+	pl := c.plans.ofRequest(ctx, oc)
 	if pl != nil && op == oc.Operation {
 		pl.weighOnce.Do(func() {
 			if !weightVaries(oc.Doc, op.SelectionSet, map[string]bool{}) {

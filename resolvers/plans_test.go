@@ -106,3 +106,40 @@ func TestPlanNeedsStaticDirectives(t *testing.T) {
 		}
 	}
 }
+
+// RootFields collects as gqlgen does, once per planned operation; a request
+// carrying one operation looks its plan up once, a WebSocket connection's
+// state (several operations at once) never keeps one.
+func TestRootFieldsAndRequestPlans(t *testing.T) {
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}, Complexity: complexity()})
+	p := newPlans(1 << 20)
+	d, errs := gqlparser.LoadQuery(es.Schema(), `query A { a: unit(propertyId: "p") { id } ...F } query B($s: Boolean!) { unit(propertyId: "q") @skip(if: $s) { id } }
+		fragment F on Query { b: portalAccess(propertyId: "p") { portalAllowed } }`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	a := &graphql.OperationContext{Doc: d, Operation: d.Operations.ForName("A"), Variables: map[string]any{}}
+	b := &graphql.OperationContext{Doc: d, Operation: d.Operations.ForName("B"), Variables: map[string]any{"s": true}}
+	st := &httpState{plans: p, single: true}
+	ctx := context.WithValue(context.Background(), httpStateKey{}, st)
+
+	first := RootFields(ctx, a, "Query")
+	if want := graphql.CollectFields(a, a.Operation.SelectionSet, []string{"Query"}); !reflect.DeepEqual(first, want) || len(first) != 2 {
+		t.Fatalf("%v, want %v", first, want)
+	}
+	if again := RootFields(ctx, a, "Query"); &again[0] != &first[0] {
+		t.Fatal("collected twice")
+	}
+	if st.planOf != a.Operation || st.plan == nil || p.ofRequest(ctx, a) != st.plan {
+		t.Fatal("the request does not keep its operation's plan")
+	}
+	// B has no plan (its directive takes a variable): collected per call,
+	// with the variables of the call.
+	if got := RootFields(ctx, b, "Query"); len(got) != 0 || st.planOf != b.Operation || st.plan != nil {
+		t.Fatalf("B: %d fields, plan %v", len(got), st.plan)
+	}
+	ws := &httpState{plans: p}
+	if RootFields(context.WithValue(context.Background(), httpStateKey{}, ws), a, "Query"); ws.planOf != nil {
+		t.Fatal("a WebSocket connection's state kept a plan")
+	}
+}

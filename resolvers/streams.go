@@ -61,7 +61,8 @@ func websocketTransport(svc *Service, streams context.Context) transport.Websock
 			// The upgrade's response is sent: the operations of the
 			// connection, which run concurrently, have no headers or
 			// status to set.
-			ctx = context.WithValue(ctx, httpStateKey{}, &httpState{loaders: stateOf(ctx).loaders})
+			st := stateOf(ctx)
+			ctx = context.WithValue(ctx, httpStateKey{}, &httpState{loaders: st.loaders, plans: st.plans})
 			ctx = svc.auth.WithCredential(ctx, payload.GetString("Authorization"), false)
 			if _, err := principal(ctx); err != nil {
 				ctx = transport.AppendCloseReason(ctx, unauthorizedText)

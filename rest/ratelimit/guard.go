@@ -304,7 +304,7 @@ func (q graphQLGuard) InterceptOperation(ctx context.Context, next graphql.Opera
 		c.n = 1
 		charges = append(charges, c)
 	}
-	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{root}) {
+	for _, f := range resolvers.RootFields(ctx, oc, root) {
 		login = login || f.Name == "login"
 		property, _ := argument(f, "propertyId", oc.Variables).(string)
 		for _, c := range q.g.charges(ctx, property, publicFields[f.Name]) {
