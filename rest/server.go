@@ -62,7 +62,7 @@ func NewHandler(d Deps) http.Handler {
 	r.Use(edge.WithRequestID, edge.Trace(d.Tracing, d.Propagator), edge.Observe(d.Log, d.Metrics), edge.Recover(d.Log),
 		edge.SecurityHeaders(strings.HasPrefix(d.PublicBaseURL, "https://")),
 		edge.CORS(d.CORSOrigins), edge.Timeout(d.RequestTimeout),
-		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)), withClientIP(d.TrustedProxies), closeWhile(d.Draining), refuseWhile(d.StaleKey),
+		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)), edge.WithClientIP(d.TrustedProxies), closeWhile(d.Draining), refuseWhile(d.StaleKey),
 		// HEAD is answered as GET without its body (RFC 9110), as the
 		// vendor's stack does.
 		middleware.GetHead)
@@ -134,16 +134,6 @@ func allowedMethods(r chi.Routes, path string) []string {
 		}
 	}
 	return out
-}
-
-// withClientIP records the request's client address (TRUSTED_PROXIES
-// considered) for the rate limiter and the failed-login budget.
-func withClientIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(model.WithClientIP(r.Context(), edge.ClientIP(r, trusted))))
-		})
-	}
 }
 
 // closeWhile asks clients to close their connection after each response

@@ -88,16 +88,31 @@ func (k *Keyring) ParseToken(s string, now time.Time) (UnitToken, error) {
 	return t, nil
 }
 
-type clientIPKey struct{}
+// RequestInfo is what the HTTP edge knows of a request: its id and its
+// client's address (TRUSTED_PROXIES considered). The edge puts one in the
+// request's context once, and fills it in before any handler runs.
+type RequestInfo struct {
+	ID       string
+	ClientIP string
+}
 
-// WithClientIP returns ctx carrying the request's client address (as the
-// HTTP edge determined it, TRUSTED_PROXIES considered).
-func WithClientIP(ctx context.Context, ip string) context.Context {
-	return context.WithValue(ctx, clientIPKey{}, ip)
+type requestInfoKey struct{}
+
+// WithRequestInfo returns ctx carrying info.
+func WithRequestInfo(ctx context.Context, info *RequestInfo) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, info)
+}
+
+// RequestInfoFrom returns the request information of ctx (nil if none).
+func RequestInfoFrom(ctx context.Context) *RequestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(*RequestInfo)
+	return info
 }
 
 // ClientIPFrom returns the client address of ctx ("" if unknown).
 func ClientIPFrom(ctx context.Context) string {
-	ip, _ := ctx.Value(clientIPKey{}).(string)
-	return ip
+	if info := RequestInfoFrom(ctx); info != nil {
+		return info.ClientIP
+	}
+	return ""
 }

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/residentportal/bff/graph/model"
 )
 
 func TestClientIP(t *testing.T) {
@@ -116,5 +118,31 @@ func TestMetricsMethodLabel(t *testing.T) {
 	}
 	if strings.Contains(body, "BREW") {
 		t.Fatal("an unknown method became a label value")
+	}
+}
+
+// The request id and the client address reach the handler in one
+// RequestInfo, with or without WithRequestID before WithClientIP.
+func TestRequestInfo(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	var got model.RequestInfo
+	seen := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		got = *model.RequestInfoFrom(r.Context())
+		if RequestID(r.Context()) != got.ID || model.ClientIPFrom(r.Context()) != got.ClientIP {
+			t.Error("accessors disagree with the RequestInfo")
+		}
+	})
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "10.1.2.3:4000"
+	req.Header.Set("X-Forwarded-For", "198.51.100.9")
+	req.Header.Set("X-Request-Id", "abc-1")
+	rec := httptest.NewRecorder()
+	WithRequestID(WithClientIP(trusted)(seen)).ServeHTTP(rec, req)
+	if got != (model.RequestInfo{ID: "abc-1", ClientIP: "198.51.100.9"}) || rec.Header().Get("X-Request-Id") != "abc-1" {
+		t.Fatalf("%+v, header %q", got, rec.Header().Get("X-Request-Id"))
+	}
+	WithClientIP(trusted)(seen).ServeHTTP(httptest.NewRecorder(), req)
+	if got != (model.RequestInfo{ClientIP: "198.51.100.9"}) {
+		t.Fatalf("without a request id: %+v", got)
 	}
 }

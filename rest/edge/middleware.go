@@ -15,29 +15,47 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/cors"
 	"github.com/google/uuid"
+	"github.com/residentportal/bff/graph/model"
 )
-
-type requestIDKey struct{}
 
 // RequestID returns the request id of ctx ("" outside a request).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if info := model.RequestInfoFrom(ctx); info != nil {
+		return info.ID
+	}
+	return ""
 }
 
 var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // WithRequestID gives every request an id: the caller's X-Request-Id when it
-// is a short token, a new UUID otherwise; echoed in the response.
+// is a short token, a new UUID otherwise; echoed in the response. It puts
+// the request's model.RequestInfo in its context (see WithClientIP).
 func WithRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !safeRequestID.MatchString(id) {
 			id = uuid.NewString()
 		}
-		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		w.Header()["X-Request-Id"] = []string{id}
+		next.ServeHTTP(w, r.WithContext(model.WithRequestInfo(r.Context(), &model.RequestInfo{ID: id})))
 	})
+}
+
+// WithClientIP records the request's client address (ClientIP, with
+// TRUSTED_PROXIES) for the rate limiter and the failed-login budget, in its
+// model.RequestInfo: in place when WithRequestID put one there.
+func WithClientIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if info := model.RequestInfoFrom(r.Context()); info != nil {
+				info.ClientIP = ClientIP(r, trusted)
+				next.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(model.WithRequestInfo(r.Context(), &model.RequestInfo{ClientIP: ClientIP(r, trusted)})))
+		})
+	}
 }
 
 // statusRecorder remembers the status and size of a response.
