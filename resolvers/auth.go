@@ -262,7 +262,7 @@ func (c *credentialOf) token() (model.UnitToken, error) {
 // calls without a recognised credential to their client first, so bogus
 // credentials cannot spend a property's budget.
 func Recognised(ctx context.Context, propertyID uuid.UUID) bool {
-	c, ok := ctx.Value(credentialKey{}).(*credentialOf)
+	c, ok := credentialFrom(ctx)
 	if !ok {
 		return false
 	}
@@ -292,6 +292,18 @@ func (a *Authenticator) WithCredential(ctx context.Context, raw string, resident
 	return context.WithValue(ctx, credentialKey{}, &credentialOf{auth: a, raw: raw, residentOnly: residentOnly})
 }
 
+// credentialFrom is the credential of ctx: one attached by WithCredential,
+// else the GraphQL request's own (see perRequest).
+func credentialFrom(ctx context.Context) (*credentialOf, bool) {
+	if c, ok := ctx.Value(credentialKey{}).(*credentialOf); ok {
+		return c, true
+	}
+	if st := stateOf(ctx); st.cred.auth != nil {
+		return &st.cred, true
+	}
+	return nil, false
+}
+
 // Middleware attaches the request's Authorization header to its context for
 // the service layer to authenticate on demand. Shared by both transports.
 func (a *Authenticator) Middleware(residentOnly bool) func(http.Handler) http.Handler {
@@ -304,7 +316,7 @@ func (a *Authenticator) Middleware(residentOnly bool) func(http.Handler) http.Ha
 
 // principal authenticates the request's credential (once per request).
 func principal(ctx context.Context) (model.Principal, error) {
-	c, ok := ctx.Value(credentialKey{}).(*credentialOf)
+	c, ok := credentialFrom(ctx)
 	if !ok {
 		return model.Principal{}, errAuthRequired
 	}

@@ -100,7 +100,7 @@ func TestPostSendsDirectBytes(t *testing.T) {
 		own  bool
 		want string
 	}{{true, `{"data":{"a": 1}}`}, {false, `{"data":{"a":1}}`}} {
-		h := perRequest((*db.DB)(nil), nil, 1<<10, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := perRequest((*db.DB)(nil), nil, nil, 1<<10, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			postTransport{}.Do(w, r, handOver{data: []byte(`{"a": 1}`), own: tt.own})
 		}))
 		rec := httptest.NewRecorder()

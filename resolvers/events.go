@@ -178,7 +178,7 @@ func endSubscription(ctx context.Context, code model.Code, reason string) {
 // recheck authenticates the request's credential again, bypassing the
 // request's memo (the subscription outlives it). UNAUTHENTICATED.
 func (s *Service) recheck(ctx context.Context, propertyID uuid.UUID) error {
-	c, ok := ctx.Value(credentialKey{}).(*credentialOf)
+	c, ok := credentialFrom(ctx)
 	if !ok {
 		return errAuthRequired
 	}

@@ -225,7 +225,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 		return &model.Error{Code: model.CodeInternal, Message: "internal error", Err: errRecovered}
 	})
 	gate := &streamGate{max: opts.MaxStreamsPerClient, open: map[string]int{}}
-	return gate.wrap(perRequest(svc.store, plans, opts.MaxBodyBytes, srv))
+	return gate.wrap(perRequest(svc.store, svc.auth, plans, opts.MaxBodyBytes, srv))
 }
 
 // presenter maps every error to a client-safe message and extensions.code.
@@ -405,6 +405,10 @@ type httpState struct {
 	single bool
 	planOf *ast.OperationDefinition
 	plan   *plan
+	// cred is the request's Authorization header, for the service layer to
+	// authenticate on demand (a WebSocket connection's operations carry
+	// the one its connection_init sent instead, see websocketTransport).
+	cred credentialOf
 
 	ownHint   statusHint
 	writer    hintedWriter
@@ -481,14 +485,16 @@ func getTooLarge(r *http.Request, maxBody int64) bool {
 }
 
 // perRequest gives every request its own loaders (and so its own cache:
-// nothing is shared between requests or principals), reads a POST body
+// nothing is shared between requests or principals) and its credential,
+// reads a POST body
 // within the limit (413 past it, 400 for JSON that does not parse — without
 // echoing the body, which may hold a secret) and maps operation errors to
 // HTTP statuses.
-func perRequest(s Store, pl *plans, maxBody int64, next http.Handler) http.Handler {
+func perRequest(s Store, auth *Authenticator, pl *plans, maxBody int64, next http.Handler) http.Handler {
 	b := newBatches(s)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &httpState{loaders: newLoaders(b), plans: pl, single: r.Header.Get("Upgrade") == ""}
+		st.cred.auth, st.cred.raw = auth, r.Header.Get("Authorization")
 		if r.Method == http.MethodPost && !jsonBody(r) {
 			WriteGraphQLError(w, http.StatusUnsupportedMediaType, "BAD_REQUEST",
 				"a GraphQL POST is sent as Content-Type: application/json")
