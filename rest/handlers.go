@@ -381,7 +381,10 @@ func (a *api) springPage(pid uuid.UUID, p resolvers.UnitUserPage) springPage {
 }
 
 func (a *api) userURL(pid, userID uuid.UUID) string {
-	return a.base + "/residents/properties/" + pid.String() + "/units/users/" + userID.String()
+	var buf [256]byte
+	b := append(buf[:0], a.base...)
+	b = model.AppendUUID(append(b, "/residents/properties/"...), pid)
+	return string(model.AppendUUID(append(b, "/units/users/"...), userID))
 }
 
 // userParams parses propertyId and userId after the credential check.

@@ -35,3 +35,12 @@ func TestTokenHasOneEncoding(t *testing.T) {
 		t.Fatal("a padded payload authenticated")
 	}
 }
+
+func TestAppendUUID(t *testing.T) {
+	for range 100 {
+		id := uuid.New()
+		if got := string(AppendUUID([]byte("x:"), id)); got != "x:"+id.String() {
+			t.Fatalf("%s, want x:%s", got, id)
+		}
+	}
+}

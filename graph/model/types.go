@@ -1,10 +1,27 @@
 package model
 
 import (
+	"encoding/hex"
 	"time"
 
 	"github.com/google/uuid"
 )
+
+// AppendUUID appends id to b as id.String() spells it, for strings built
+// in one allocation (keys, links).
+func AppendUUID(b []byte, id uuid.UUID) []byte {
+	var s [36]byte
+	hex.Encode(s[0:8], id[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], id[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], id[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], id[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], id[10:])
+	return append(b, s[:]...)
+}
 
 // UnitStatus is whether a unit's portal and identities are in service.
 type UnitStatus string

@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"net/http"
@@ -109,13 +108,13 @@ type charge struct {
 // not public), else its client's and then its property's public bucket;
 // its client's alone when property is not a property id.
 func (g *Guard) charges(ctx context.Context, property string, public bool) []charge {
-	client := charge{g.clients, "client:" + model.ClientIPFrom(ctx), "client", 0}
 	id, err := uuid.Parse(property)
-	switch {
-	case err != nil:
-		return []charge{client}
-	case !public && resolvers.Recognised(ctx, id):
+	if err == nil && !public && resolvers.Recognised(ctx, id) {
 		return []charge{{g.limiter, bucketKey("property:", id), "property", 0}}
+	}
+	client := charge{g.clients, "client:" + model.ClientIPFrom(ctx), "client", 0}
+	if err != nil {
+		return []charge{client}
 	}
 	return []charge{client, {g.limiter, bucketKey("public:", id), "property", 0}}
 }
@@ -124,17 +123,7 @@ func (g *Guard) charges(ctx context.Context, property string, public bool) []cha
 // that the spellings uuid.Parse accepts all name one bucket).
 func bucketKey(prefix string, id uuid.UUID) string {
 	var b [16 + 36]byte
-	n := copy(b[:], prefix)
-	hex.Encode(b[n:], id[0:4])
-	b[n+8] = '-'
-	hex.Encode(b[n+9:], id[4:6])
-	b[n+13] = '-'
-	hex.Encode(b[n+14:], id[6:8])
-	b[n+18] = '-'
-	hex.Encode(b[n+19:], id[8:10])
-	b[n+23] = '-'
-	hex.Encode(b[n+24:], id[10:])
-	return string(b[:n+36])
+	return string(model.AppendUUID(append(b[:0], prefix...), id))
 }
 
 // spend charges each bucket in turn, writing the rate-limit headers of the
