@@ -24,6 +24,8 @@ type postTransport struct{ transport.POST }
 // writers in between have no WriteString, and io.WriteString would copy).
 var dataOpen, dataClose = []byte(`{"data":`), []byte("}")
 
+var jsonContentType = []string{"application/json"}
+
 // directData is where the direct executor leaves the data it wrote.
 type directData struct{ data []byte }
 
@@ -69,7 +71,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	st.direct = direct
 	responses, ctx := exec.DispatchOperation(ctx, oc)
 	resp := responses(ctx)
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType // shared, never written in place
 	if direct.data != nil && len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.HasNext == nil &&
 		len(resp.Data) == len(direct.data) && len(resp.Data) > 0 && &resp.Data[0] == &direct.data[0] {
 		_, _ = w.Write(dataOpen)

@@ -182,10 +182,19 @@ func tooLarge(w http.ResponseWriter, r *http.Request) {
 
 // writeJSON encodes v with the given status and content type.
 func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
-	w.Header().Set("Content-Type", contentType)
+	switch contentType { // shared values for the usual two (never written in place)
+	case mediaHAL:
+		w.Header()["Content-Type"] = halContentType
+	case mediaJSON:
+		w.Header()["Content-Type"] = jsonContentType
+	default:
+		w.Header().Set("Content-Type", contentType)
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+var halContentType, jsonContentType = []string{mediaHAL}, []string{mediaJSON}
 
 // ErrorStatus is the one table mapping domain codes to HTTP statuses.
 var ErrorStatus = map[model.Code]int{
