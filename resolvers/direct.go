@@ -2,7 +2,6 @@ package resolvers
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -1094,18 +1093,7 @@ var plain = func() (t [256]bool) {
 const hexDigits = "0123456789ABCDEF" // gqlgen escapes in upper case
 
 func (e *direct) uuid(id uuid.UUID) {
-	var b [38]byte
-	b[0], b[37] = '"', '"'
-	hex.Encode(b[1:9], id[0:4])
-	b[9] = '-'
-	hex.Encode(b[10:14], id[4:6])
-	b[14] = '-'
-	hex.Encode(b[15:19], id[6:8])
-	b[19] = '-'
-	hex.Encode(b[20:24], id[8:10])
-	b[24] = '-'
-	hex.Encode(b[25:37], id[10:16])
-	e.out = append(e.out, b[:]...)
+	e.out = append(model.AppendUUID(append(e.out, '"'), id), '"')
 }
 
 // time writes a Time (RFC 3339 in UTC, as graph/scalar marshals it), or
