@@ -16,12 +16,13 @@ import (
 // Garbage collector defaults, unless the environment sets GOGC or
 // GOMEMLIMIT: collect when the heap has grown fourfold rather than twofold
 // (a request's garbage is most of the heap, so this halves the collections)
-// but sooner as it nears 40 MiB, which keeps the process near 60 MB
-// resident under load (BENCHMARKS.md). Raise GOMEMLIMIT with the memory a
+// but sooner as it nears 36 MiB, which keeps the process at about 60 MB
+// resident under load (BENCHMARKS.md; 28–30 MB of it are the binary's own
+// pages). Raise GOMEMLIMIT with the memory a
 // deployment gives portald; it is a target for the collector, not a cap.
 const (
 	defaultGCPercent   = 400
-	defaultMemoryLimit = 40 << 20
+	defaultMemoryLimit = 36 << 20
 )
 
 func main() {

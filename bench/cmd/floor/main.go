@@ -50,7 +50,7 @@ func main() {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(40 << 20)
+		debug.SetMemoryLimit(36 << 20)
 	}
 	keys, err := model.NewKeyring(os.Getenv("SECRET_KEY"))
 	if err != nil {
