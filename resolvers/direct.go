@@ -208,23 +208,20 @@ func (e *direct) collect(sel ast.SelectionSet, onType string) ([]graphql.Collect
 	if len(sel) == 0 {
 		return nil, errNotDirect // an object field always selects something
 	}
-	k := fieldsKey{&sel[0], len(sel), onType}
 	if e.plan != nil {
-		if f, ok := e.plan.fields.Load(k); ok {
-			return f.([]graphql.CollectedField), nil
-		}
-	} else if f, ok := e.fields[k]; ok {
-		return f, nil
-	}
-	f := graphql.CollectFields(e.oc, sel, []string{onType})
-	for _, c := range f {
-		if len(c.Deferrables) > 0 {
+		f, deferred := e.plan.collect(e.oc, sel, onType)
+		if deferred {
 			return nil, errNotDirect
 		}
-	}
-	if e.plan != nil {
-		e.plan.fields.Store(k, f)
 		return f, nil
+	}
+	k := fieldsKey{&sel[0], len(sel), onType}
+	if f, ok := e.fields[k]; ok {
+		return f, nil
+	}
+	f, deferred := (*plan)(nil).collect(e.oc, sel, onType)
+	if deferred {
+		return nil, errNotDirect
 	}
 	if e.fields == nil {
 		e.fields = map[fieldsKey][]graphql.CollectedField{}

@@ -108,23 +108,33 @@ func (p *plans) ofRequest(ctx context.Context, oc *graphql.OperationContext) *pl
 // plan when it has one, shared with the direct executor (never modify
 // them).
 func RootFields(ctx context.Context, oc *graphql.OperationContext, root string) []graphql.CollectedField {
-	sel := oc.Operation.SelectionSet
-	pl := stateOf(ctx).plans.ofRequest(ctx, oc)
-	if pl == nil || len(sel) == 0 {
-		return graphql.CollectFields(oc, sel, []string{root})
-	}
-	k := fieldsKey{&sel[0], len(sel), root}
-	if f, ok := pl.fields.Load(k); ok {
-		return f.([]graphql.CollectedField)
-	}
-	f := graphql.CollectFields(oc, sel, []string{root})
-	for _, c := range f {
-		if len(c.Deferrables) > 0 {
-			return f // not for the executor's plan (see direct.collect)
+	f, _ := stateOf(ctx).plans.ofRequest(ctx, oc).collect(oc, oc.Operation.SelectionSet, root)
+	return f
+}
+
+// collect is graphql.CollectFields of sel on onType, kept in the plan (a
+// nil plan collects every time). deferred reports a @defer among them: the
+// direct executor leaves those operations to gqlgen, and the plan does not
+// keep their fields.
+func (pl *plan) collect(oc *graphql.OperationContext, sel ast.SelectionSet, onType string) (f []graphql.CollectedField, deferred bool) {
+	keep := pl != nil && len(sel) > 0
+	var k fieldsKey
+	if keep {
+		k = fieldsKey{&sel[0], len(sel), onType}
+		if f, ok := pl.fields.Load(k); ok {
+			return f.([]graphql.CollectedField), false
 		}
 	}
-	pl.fields.Store(k, f)
-	return f
+	f = graphql.CollectFields(oc, sel, []string{onType})
+	for _, c := range f {
+		if len(c.Deferrables) > 0 {
+			return f, true
+		}
+	}
+	if keep {
+		pl.fields.Store(k, f)
+	}
+	return f, false
 }
 
 // variesWith reports whether collecting sel's fields (fragments included)
