@@ -252,6 +252,16 @@ func graphqlBody(query string, vars map[string]any) []byte {
 	return body
 }
 
+// ahead makes the n values of f before the clock starts; the i-th request
+// takes value i mod n.
+func ahead[T any](n int, f func(i int) T) func(i int) T {
+	out := make([]T, n)
+	for i := range out {
+		out[i] = f(i)
+	}
+	return func(i int) T { return out[i%n] }
+}
+
 // graphqlReq is a GraphQL POST of body (from graphqlBody) to url.
 func graphqlReq(url, auth string, body []byte) (*http.Request, error) {
 	req, err := http.NewRequest("POST", url+"/graphql", bytes.NewReader(body))
@@ -287,32 +297,21 @@ const (
 func (b *runner) scenarios() []scenario {
 	t := b.targets
 	pid := b.d.Property
-	// URLs too are formatted before the clock starts, for every server.
-	urls := func(n int, f func(i int) string) func(i int) string {
-		out := make([]string, n)
-		for i := range out {
-			out[i] = f(i)
-		}
-		return func(i int) string { return out[i%n] }
-	}
-	floorResident := urls(len(b.d.Units), func(i int) string {
+	// URLs and bodies too are made before the clock starts, for every server.
+	floorResident := ahead(len(b.d.Units), func(i int) string {
 		return fmt.Sprintf("%s/resident?property=%s&unit=%s", t["floor"].url, pid, b.d.Units[i])
 	})
-	restUser := urls(len(b.d.Users), func(i int) string {
+	restUser := ahead(len(b.d.Users), func(i int) string {
 		return fmt.Sprintf("%s/residents/properties/%s/units/users/%s", t["portald"].url, pid, b.d.Users[i])
 	})
 	floorManager := fmt.Sprintf("%s/manager?property=%s", t["floor"].url, pid)
-	floorUser := urls(len(b.d.Users), func(i int) string {
+	floorUser := ahead(len(b.d.Users), func(i int) string {
 		return fmt.Sprintf("%s/user?property=%s&id=%s", t["floor"].url, pid, b.d.Users[i])
 	})
 	get := func(url string) (*http.Request, error) { return http.NewRequest("GET", url, nil) }
 	deep := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"v":%q,"i":%q}`, b.d.DeepAfter, uuid.New()))
 	perUnit := func(query string) func(i int) []byte {
-		bodies := make([][]byte, len(b.d.Units))
-		for i, u := range b.d.Units {
-			bodies[i] = graphqlBody(query, map[string]any{"u": u})
-		}
-		return func(i int) []byte { return bodies[i%len(bodies)] }
+		return ahead(len(b.d.Units), func(i int) []byte { return graphqlBody(query, map[string]any{"u": b.d.Units[i]}) })
 	}
 	pg4ResidentBody, pg5ResidentBody := perUnit(pg4Resident), perUnit(pg5Resident)
 	residentBody := graphqlBody(residentQuery, map[string]any{"p": pid})
