@@ -22,7 +22,9 @@ func (db *DB) Collectors(counter *StatementCounter) []prometheus.Collector {
 	}
 	if counter != nil {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "portal_db_statements_total", Help: "SQL statements sent."},
-			func() float64 { return float64(counter.Count()) }))
+			func() float64 { return float64(counter.Count()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "portal_db_sends_total", Help: "Statements sent alone plus batches of statements sent: the waits on the database."},
+				func() float64 { return float64(counter.Sends()) }))
 	}
 	return cs
 }

@@ -70,15 +70,30 @@ func (db *DB) UnitUsersByIDs(ctx context.Context, ids []uuid.UUID) ([]model.Unit
 // ordered by id, with the unit's user count, in one statement. Units
 // without users (or past the end) get an empty page.
 func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model.UserPage) (map[uuid.UUID]model.Page[model.UnitUser], error) {
-	var after any
-	if page.AfterID != nil {
-		after = *page.AfterID
-	}
-	sql, args := keysetPages(userColumns+" FROM unit_users uu", "unit_users", "uu.unit_id", "uu.id", unitIDs, page.Limit, after, page.SkipTotal)
+	sql, args := userPages(unitIDs, page)
 	rows, err := db.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, wrap("db.UnitUserPages", err)
 	}
+	out, err := db.scanUserPages(rows, unitIDs, page)
+	if err == nil {
+		err = db.countPastEnd(ctx, out, page)
+	}
+	return out, wrap("db.UnitUserPages", err)
+}
+
+// userPages is UnitUserPages' statement.
+func userPages(unitIDs []uuid.UUID, page model.UserPage) (string, []any) {
+	var after any
+	if page.AfterID != nil {
+		after = *page.AfterID
+	}
+	return keysetPages(userColumns+" FROM unit_users uu", "unit_users", "uu.unit_id", "uu.id", unitIDs, page.Limit, after, page.SkipTotal)
+}
+
+// scanUserPages reads the rows of userPages' statement into a page per
+// unit (an empty one for a unit without rows).
+func (db *DB) scanUserPages(rows pgx.Rows, unitIDs []uuid.UUID, page model.UserPage) (map[uuid.UUID]model.Page[model.UnitUser], error) {
 	out := make(map[uuid.UUID]model.Page[model.UnitUser], len(unitIDs))
 	for _, id := range unitIDs {
 		out[id] = model.Page[model.UnitUser]{}
@@ -87,7 +102,7 @@ func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model
 	var u model.UnitUser
 	var sealed []byte
 	var total int
-	_, err = pgx.ForEachRow(rows, userTargets(&u, &sealed, &total), func() error {
+	_, err := pgx.ForEachRow(rows, userTargets(&u, &sealed, &total), func() error {
 		var err error
 		if u.Passphrase, err = db.keys.Decrypt(sealed, u.ID[:]); err != nil {
 			return err
@@ -102,20 +117,24 @@ func (db *DB) UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model
 		out[u.UnitID] = p
 		return nil
 	})
-	if err != nil {
-		return nil, wrap("db.UnitUserPages", err)
+	return out, err
+}
+
+// countPastEnd counts the users of each unit whose page came back empty
+// past a cursor: the page has no row to carry its unit's count.
+func (db *DB) countPastEnd(ctx context.Context, out map[uuid.UUID]model.Page[model.UnitUser], page model.UserPage) error {
+	if page.AfterID == nil || page.SkipTotal {
+		return nil
 	}
-	if page.AfterID != nil && !page.SkipTotal { // a page past the end still needs its unit's count
-		for id, p := range out {
-			if len(p.Items) == 0 {
-				if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM unit_users WHERE unit_id = $1`, id).Scan(&p.Total); err != nil {
-					return nil, wrap("db.UnitUserPages", err)
-				}
-				out[id] = p
+	for id, p := range out {
+		if len(p.Items) == 0 {
+			if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM unit_users WHERE unit_id = $1`, id).Scan(&p.Total); err != nil {
+				return err
 			}
+			out[id] = p
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // UnitUsersPage returns one keyset page of a unit's users that match the

@@ -84,13 +84,9 @@ func newBatches(s Store) *batches {
 			return s.UnitPages(ctx, ids, page)
 		}),
 		userPages: pages(func(ctx context.Context, ids []uuid.UUID, a pageArgs) (map[uuid.UUID]model.Page[model.UnitUser], error) {
-			page := model.UserPage{Limit: a.first, SkipTotal: a.noTotal}
-			if a.after != "" {
-				id, err := uuid.Parse(a.after)
-				if err != nil {
-					return nil, errBadCursor
-				}
-				page.AfterID = &id
+			page, err := a.userPage()
+			if err != nil {
+				return nil, err
 			}
 			return s.UnitUserPages(ctx, ids, page)
 		}),
@@ -186,6 +182,17 @@ func (l *loader[K, V]) get(ctx context.Context, key K) (V, error) {
 	thunk := dl.Load(ctx, key)
 	dl.Flush()
 	return thunk()
+}
+
+// put keeps v as key's value, as a prefetch would: a parent that read its
+// children another way hands them to their resolvers.
+func (l *loader[K, V]) put(key K, v V) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fetched == nil {
+		l.fetched = map[K]prefetched[V]{}
+	}
+	l.fetched[key] = prefetched[V]{v, true}
 }
 
 // prefetch fetches every key not prefetched before in one call of the batch
@@ -320,13 +327,28 @@ type pageArgs struct {
 	noTotal bool
 }
 
+func (k pageKey) args() pageArgs { return pageArgs{k.first, k.after, k.noTotal} }
+
+// userPage is the page of unit users a's key asks for.
+func (a pageArgs) userPage() (model.UserPage, error) {
+	page := model.UserPage{Limit: a.first, SkipTotal: a.noTotal}
+	if a.after != "" {
+		id, err := uuid.Parse(a.after)
+		if err != nil {
+			return page, errBadCursor
+		}
+		page.AfterID = &id
+	}
+	return page, nil
+}
+
 // pages makes a batch function for connection pages: keys asking for the
 // same page share one statement (normally all of them).
 func pages[T any](query func(ctx context.Context, ids []uuid.UUID, a pageArgs) (map[uuid.UUID]model.Page[T], error)) dataloader.BatchFunc[pageKey, model.Page[T]] {
 	return func(ctx context.Context, keys []pageKey) []*dataloader.Result[model.Page[T]] {
 		groups := map[pageArgs][]uuid.UUID{}
 		for _, k := range keys {
-			a := pageArgs{k.first, k.after, k.noTotal}
+			a := k.args()
 			groups[a] = append(groups[a], k.parent)
 		}
 		found := make(map[pageKey]model.Page[T], len(keys))

@@ -23,6 +23,14 @@ type UnitPage struct {
 	SkipTotal bool
 }
 
+// UnitTree is a unit with the first page of its users and, when asked
+// for, those users' devices (ordered by user, then MAC).
+type UnitTree struct {
+	Unit    Unit
+	Users   Page[UnitUser]
+	Devices []Device
+}
+
 // UnitUpdateResult is the outcome of UpdateUnit: the unit as it now is,
 // the new portal secret when access was reset, and the change requests made.
 type UnitUpdateResult struct {

@@ -111,8 +111,8 @@ func (s *server) user(w http.ResponseWriter, r *http.Request) {
 	write(w, &user{ID: u.ID, UserName: u.UserName, Type: string(u.Type), Passphrase: u.Passphrase})
 }
 
-// resident: GET /resident?property=&unit= — the unit → its first 100 users
-// → their devices (3 statements, as portald).
+// resident: GET /resident?property=&unit= — the unit, its first 100 users
+// and their devices (3 statements in one round trip, as portald).
 func (s *server) resident(w http.ResponseWriter, r *http.Request) {
 	v, ok := ids(r, "property", "unit")
 	if !ok {
@@ -120,17 +120,16 @@ func (s *server) resident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scope := model.Scope{PropertyID: v[0], UnitID: &v[1]}
-	u, err := s.store.UnitByID(r.Context(), scope, v[1])
+	t, err := s.store.UnitTree(r.Context(), scope, v[1], model.UserPage{Limit: 100, SkipTotal: true}, true)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	units := []*unit{{ID: u.ID, Number: u.Number}}
-	if err := s.children(r.Context(), units, 100); err != nil {
-		fail(w, err)
-		return
-	}
-	write(w, units[0])
+	un := &unit{ID: t.Unit.ID, Number: t.Unit.Number}
+	byUser := make(map[uuid.UUID]*user, len(t.Users.Items))
+	users(un, t.Users.Items, byUser)
+	devices(byUser, t.Devices)
+	write(w, un)
 }
 
 // manager: GET /manager?property= — the property → its first 50 units by
@@ -177,21 +176,33 @@ func (s *server) children(ctx context.Context, units []*unit, first int) error {
 	byUser := map[uuid.UUID]*user{}
 	var userIDs []uuid.UUID
 	for _, un := range units {
-		un.Users = []*user{}
-		for _, uu := range pages[un.ID].Items {
-			c := &user{ID: uu.ID, UserName: uu.UserName, Type: string(uu.Type), Passphrase: uu.Passphrase, Devices: []device{}}
-			un.Users = append(un.Users, c)
-			byUser[c.ID] = c
-			userIDs = append(userIDs, c.ID)
+		users(un, pages[un.ID].Items, byUser)
+		for _, u := range un.Users {
+			userIDs = append(userIDs, u.ID)
 		}
 	}
-	devices, err := s.store.DevicesByUserIDs(ctx, userIDs)
+	ds, err := s.store.DevicesByUserIDs(ctx, userIDs)
 	if err != nil {
 		return err
 	}
-	for _, d := range devices {
+	devices(byUser, ds)
+	return nil
+}
+
+// users sets a unit's users and adds them to byUser.
+func users(un *unit, items []model.UnitUser, byUser map[uuid.UUID]*user) {
+	un.Users = []*user{}
+	for _, uu := range items {
+		c := &user{ID: uu.ID, UserName: uu.UserName, Type: string(uu.Type), Passphrase: uu.Passphrase, Devices: []device{}}
+		un.Users = append(un.Users, c)
+		byUser[c.ID] = c
+	}
+}
+
+// devices adds each device to its user's.
+func devices(byUser map[uuid.UUID]*user, ds []model.Device) {
+	for _, d := range ds {
 		u := byUser[d.UserID]
 		u.Devices = append(u.Devices, device{MAC: d.MACAddress, DisplayName: d.DisplayName, OSType: d.OSType})
 	}
-	return nil
 }
