@@ -322,7 +322,7 @@ func (b *runner) scenarios() []scenario {
 	return []scenario{
 		{
 			title: "Resident query: unit → users → devices", concurrency: []int{1, 16, 64},
-			about: "GraphQL for portald and PostGraphile (same fields; PostGraphile returns the stored ciphertext where portald decrypts), JSON for the floor; 50 units in turn.",
+			about: "GraphQL for portald and PostGraphile (same fields; PostGraphile returns the stored ciphertext where portald decrypts); the floor writes portald's bytes. portald and the floor read the unit, its users and their devices in one round trip (3 statements in one batch); 50 units in turn.",
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
 					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentBody)
@@ -358,7 +358,7 @@ func (b *runner) scenarios() []scenario {
 		},
 		{
 			title: "Manager query: property → 50 units → users → devices", concurrency: []int{1, 16, 64},
-			about: "portald with a manager key (users(first: 20) per unit); the floor and PostGraphile with the same shape.",
+			about: "portald with a manager key (users(first: 20) per unit); the floor (writing portald's bytes) and PostGraphile with the same shape.",
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
 					return graphqlReq(t["portald"].url, b.d.ManagerKey, managerBody)
@@ -376,7 +376,7 @@ func (b *runner) scenarios() []scenario {
 		},
 		{
 			title: "REST GET unit user", concurrency: []int{16, 64},
-			about: "portald's vendor route (token check, rate limiter, HAL) against the floor's one-statement handler.",
+			about: "portald's vendor route (token check, rate limiter, HAL) against the floor's one-statement handler, which writes portald's bytes.",
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
 					req, err := get(restUser(i))

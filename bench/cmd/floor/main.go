@@ -1,16 +1,19 @@
 // Command floor serves the benchmark's reads with the least code possible
 // around portald's own storage layer: plain net/http and the db package's
 // statements (the ones portald sends for the same reads, one per nesting
-// level), with portald's runtime settings — but no GraphQL, no
-// authentication, no rate limiting. It is the best case every other server
-// is measured against; floor_test.go checks that it returns the same data
-// as portald for the benchmark's queries.
+// level, as many round trips), with portald's runtime settings — but no
+// GraphQL, no authentication, no rate limiting. It writes the bytes portald
+// writes for the same read (the shape is the API's, not portald's work), so
+// that a ratio to it measures portald's work only: the best case every other
+// server is measured against. floor_test.go checks the bytes against
+// portald's for the benchmark's queries.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"log"
+	"net"
 	"net/http"
 	_ "net/http/pprof" // on PPROF_ADDR only, for comparing profiles with portald's
 	"os"
@@ -20,6 +23,9 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph/model"
 )
+
+// The GraphQL responses' shapes, fields in the order the benchmark's
+// queries select them (bench.ResidentQuery, bench.ManagerQuery).
 
 type device struct {
 	MAC         string `json:"macAddress"`
@@ -35,13 +41,50 @@ type user struct {
 	Devices    []device  `json:"devices"`
 }
 
-type unit struct {
-	ID     uuid.UUID `json:"id"`
-	Number string    `json:"number"`
-	Users  []*user   `json:"users"`
+type edgeOf[T any] struct {
+	Node *T `json:"node"`
 }
 
-type server struct{ store *db.DB }
+type connection[T any] struct {
+	Edges []edgeOf[T] `json:"edges"`
+}
+
+type unit struct {
+	ID     uuid.UUID        `json:"id"`
+	Number string           `json:"number"`
+	Users  connection[user] `json:"users"`
+}
+
+type property struct {
+	Name  string           `json:"name"`
+	Units connection[unit] `json:"units"`
+}
+
+type data[T any] struct {
+	Data T `json:"data"`
+}
+
+// userResponse is the vendor REST API's unit user (rest.unitUserResponse).
+type userResponse struct {
+	UserID      string `json:"userId"`
+	UserName    string `json:"userName"`
+	Email       string `json:"email"`
+	PhoneNumber string `json:"phoneNumber"`
+	Passphrase  string `json:"passphrase"`
+	Status      string `json:"status"`
+	Type        string `json:"type"`
+	Links       struct {
+		Self struct {
+			Href string `json:"href"`
+		} `json:"self"`
+	} `json:"_links"`
+}
+
+type server struct {
+	store *db.DB
+	// base is the REST links' base, as portald's PUBLIC_BASE_URL.
+	base string
+}
 
 func main() {
 	// portald's garbage-collector settings (cmd/portald/main.go), unless
@@ -64,7 +107,12 @@ func main() {
 	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
 		go func() { log.Print(http.ListenAndServe(addr, nil)) }()
 	}
-	log.Fatal(http.ListenAndServe(os.Getenv("LISTEN_ADDR"), (&server{store}).routes()))
+	addr, base := os.Getenv("LISTEN_ADDR"), os.Getenv("PUBLIC_BASE_URL")
+	if base == "" { // portald's default
+		_, port, _ := net.SplitHostPort(addr)
+		base = "http://localhost:" + port
+	}
+	log.Fatal(http.ListenAndServe(addr, (&server{store, base}).routes()))
 }
 
 func (s *server) routes() http.Handler {
@@ -79,9 +127,21 @@ func fail(w http.ResponseWriter, err error) {
 	http.Error(w, err.Error(), http.StatusInternalServerError)
 }
 
+// write writes v as portald's REST layer does (an encoder, a newline).
 func write(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeData writes v as GraphQL's data, as portald's GraphQL endpoint does.
+func writeData[T any](w http.ResponseWriter, v T) {
+	b, err := json.Marshal(data[T]{v})
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
 }
 
 func ids(r *http.Request, names ...string) ([]uuid.UUID, bool) {
@@ -96,7 +156,8 @@ func ids(r *http.Request, names ...string) ([]uuid.UUID, bool) {
 	return out, true
 }
 
-// user: GET /user?property=&id= — one unit user (1 statement).
+// user: GET /user?property=&id= — one unit user (1 statement), as the
+// vendor's REST API returns it.
 func (s *server) user(w http.ResponseWriter, r *http.Request) {
 	v, ok := ids(r, "property", "id")
 	if !ok {
@@ -108,7 +169,10 @@ func (s *server) user(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	write(w, &user{ID: u.ID, UserName: u.UserName, Type: string(u.Type), Passphrase: u.Passphrase})
+	out := userResponse{UserID: u.ID.String(), UserName: u.UserName, Email: u.Email, PhoneNumber: u.PhoneNumber,
+		Passphrase: u.Passphrase, Status: string(u.Status), Type: string(u.Type)}
+	out.Links.Self.Href = s.base + "/residents/properties/" + v[0].String() + "/units/users/" + u.ID.String()
+	write(w, &out)
 }
 
 // resident: GET /resident?property=&unit= — the unit, its first 100 users
@@ -129,7 +193,9 @@ func (s *server) resident(w http.ResponseWriter, r *http.Request) {
 	byUser := make(map[uuid.UUID]*user, len(t.Users.Items))
 	users(un, t.Users.Items, byUser)
 	devices(byUser, t.Devices)
-	write(w, un)
+	writeData(w, struct {
+		Unit *unit `json:"unit"`
+	}{un})
 }
 
 // manager: GET /manager?property= — the property → its first 50 units by
@@ -151,15 +217,20 @@ func (s *server) manager(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	units := []*unit{}
+	out := &property{Name: p.Name, Units: connection[unit]{Edges: []edgeOf[unit]{}}}
+	var units []*unit
 	for _, u := range pages[p.ID].Items {
-		units = append(units, &unit{ID: u.ID, Number: u.Number})
+		un := &unit{ID: u.ID, Number: u.Number}
+		units = append(units, un)
+		out.Units.Edges = append(out.Units.Edges, edgeOf[unit]{un})
 	}
 	if err := s.children(r.Context(), units, 20); err != nil {
 		fail(w, err)
 		return
 	}
-	write(w, map[string]any{"name": p.Name, "units": units})
+	writeData(w, struct {
+		Property *property `json:"property"`
+	}{out})
 }
 
 // children loads each unit's first users, then their devices, one
@@ -177,8 +248,8 @@ func (s *server) children(ctx context.Context, units []*unit, first int) error {
 	var userIDs []uuid.UUID
 	for _, un := range units {
 		users(un, pages[un.ID].Items, byUser)
-		for _, u := range un.Users {
-			userIDs = append(userIDs, u.ID)
+		for _, e := range un.Users.Edges {
+			userIDs = append(userIDs, e.Node.ID)
 		}
 	}
 	ds, err := s.store.DevicesByUserIDs(ctx, userIDs)
@@ -191,10 +262,10 @@ func (s *server) children(ctx context.Context, units []*unit, first int) error {
 
 // users sets a unit's users and adds them to byUser.
 func users(un *unit, items []model.UnitUser, byUser map[uuid.UUID]*user) {
-	un.Users = []*user{}
+	un.Users.Edges = make([]edgeOf[user], 0, len(items))
 	for _, uu := range items {
 		c := &user{ID: uu.ID, UserName: uu.UserName, Type: string(uu.Type), Passphrase: uu.Passphrase, Devices: []device{}}
-		un.Users = append(un.Users, c)
+		un.Users.Edges = append(un.Users.Edges, edgeOf[user]{c})
 		byUser[c.ID] = c
 	}
 }
