@@ -366,12 +366,12 @@ func root[T any](e *direct, f graphql.CollectedField, onType string, fetch func(
 	return write(&obj, fields)
 }
 
-// unitRoot runs Query.unit. A unit read this way is the resident's, and
-// its users are what a resident reads most: where the unit's fields select
-// users, the unit, the first users field's page and, where that page's
-// nodes select devices, their devices are read in one round trip
-// (Service.UnitTree) and handed to the loaders, where the prefetchers find
-// them — the same statements as level by level, one wait instead of three.
+// unitRoot runs Query.unit (a resident's own unit, mostly, and its users:
+// what residents read most). Where the unit's fields select users, the
+// unit, the first users field's page and, where that page's nodes select
+// devices, their devices are read in one round trip (Service.UnitTree) and
+// handed to the loaders, where the prefetchers find them: the same
+// statements as level by level, one wait instead of three.
 func (e *direct) unitRoot(f graphql.CollectedField) error {
 	pid, err := e.idArg(f, "propertyId")
 	if err != nil {
