@@ -228,11 +228,7 @@ func (s *Service) Property(ctx context.Context, propertyID uuid.UUID) (model.Pro
 // Unit returns the resident's unit, or the unit a manager names.
 // UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND.
 func (s *Service) Unit(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (model.Unit, error) {
-	p, scope, err := s.access(ctx, propertyID)
-	if err != nil {
-		return model.Unit{}, err
-	}
-	id, err := targetUnit(p, unitID)
+	scope, id, err := s.unitAccess(ctx, propertyID, unitID)
 	if err != nil {
 		return model.Unit{}, err
 	}
@@ -242,15 +238,22 @@ func (s *Service) Unit(ctx context.Context, propertyID uuid.UUID, unitID *uuid.U
 // UnitTree is Unit with one page of the unit's users and, with devices,
 // those users' devices, all read in one round trip to the database.
 func (s *Service) UnitTree(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID, page model.UserPage, devices bool) (model.UnitTree, error) {
-	p, scope, err := s.access(ctx, propertyID)
-	if err != nil {
-		return model.UnitTree{}, err
-	}
-	id, err := targetUnit(p, unitID)
+	scope, id, err := s.unitAccess(ctx, propertyID, unitID)
 	if err != nil {
 		return model.UnitTree{}, err
 	}
 	return s.store.UnitTree(ctx, scope, id, page, devices)
+}
+
+// unitAccess is the caller's scope and the unit a read acts on (access,
+// then targetUnit).
+func (s *Service) unitAccess(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (model.Scope, uuid.UUID, error) {
+	p, scope, err := s.access(ctx, propertyID)
+	if err != nil {
+		return scope, uuid.Nil, err
+	}
+	id, err := targetUnit(p, unitID)
+	return scope, id, err
 }
 
 // RequireManager authorises a manager-only read of a property (its unit
