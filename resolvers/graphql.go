@@ -486,10 +486,9 @@ func getTooLarge(r *http.Request, maxBody int64) bool {
 
 // perRequest gives every request its own loaders (and so its own cache:
 // nothing is shared between requests or principals) and its credential,
-// reads a POST body
-// within the limit (413 past it, 400 for JSON that does not parse — without
-// echoing the body, which may hold a secret) and maps operation errors to
-// HTTP statuses.
+// reads a POST body within the limit (413 past it, 400 for JSON that does
+// not parse — without echoing the body, which may hold a secret) and maps
+// operation errors to HTTP statuses.
 func perRequest(s Store, auth *Authenticator, pl *plans, maxBody int64, next http.Handler) http.Handler {
 	b := newBatches(s)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
