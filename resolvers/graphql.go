@@ -443,6 +443,16 @@ type envelope struct {
 // objects (any may be absent or null), numbers kept as json.Number as
 // gqlgen's own transport keeps them, and nothing after the object.
 func parseEnvelope(b []byte, env *envelope) bool {
+	if decodeEnvelope(b, env) {
+		return true
+	}
+	*env = envelope{}
+	return decodeEnvelopeJSON(b, env)
+}
+
+// decodeEnvelopeJSON is parseEnvelope by encoding/json, for every body the
+// fast path leaves (see decodeEnvelope).
+func decodeEnvelopeJSON(b []byte, env *envelope) bool {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if dec.Decode(env) != nil {
