@@ -126,6 +126,9 @@ func Observe(log *slog.Logger, m *Metrics) func(http.Handler) http.Handler {
 			if rec.status >= 500 {
 				level = slog.LevelError
 			}
+			if !log.Enabled(r.Context(), level) {
+				return
+			}
 			log.LogAttrs(r.Context(), level, "request",
 				slog.String("request_id", RequestID(r.Context())),
 				slog.String("method", r.Method),
