@@ -49,7 +49,7 @@ FUZZTIME ?= 10s
 ## fuzz: a short run of every fuzz target (seed corpora in testdata/fuzz are also run by go test)
 fuzz:
 	@set -eo pipefail; for t in ./rest/:FuzzRESTBodies ./rest/:FuzzRESTPathParams ./rest/:FuzzGraphQL ./rest/:FuzzGraphQLCost \
-	    ./graph/model/:FuzzParseMAC ./resolvers/:FuzzDirectExecutor; do \
+	    ./graph/model/:FuzzParseMAC ./resolvers/:FuzzDirectExecutor ./resolvers/:FuzzDecodeEnvelope; do \
 	  echo "fuzz $${t#*:} ($(FUZZTIME))"; \
 	  $(GO) test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) "$${t%%:*}" 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2; done
 
