@@ -35,13 +35,13 @@ func decodeEnvelope(b []byte, env *envelope) bool {
 		seen[i] = true
 		switch i {
 		case 0, 1:
-			var s *string
-			if d.null() {
-				s = nil
-			} else if v, ok := d.str(); ok {
+			var s *string // null leaves it nil
+			if !d.null() {
+				v, ok := d.str()
+				if !ok {
+					return false
+				}
 				s = &v
-			} else {
-				return false
 			}
 			if i == 0 {
 				env.Query = s

@@ -58,6 +58,16 @@ func TestDecodeEnvelopeAgreesWithEncodingJSON(t *testing.T) {
 			t.Errorf("%q: fast path %+v, encoding/json %+v (ok %v)", s, got, want, ok)
 		}
 	}
+	// parseEnvelope answers as encoding/json on every seed, whether the
+	// fast path took it, or began it and left it.
+	for _, s := range envelopeSeeds {
+		var got envelope
+		ok := parseEnvelope([]byte(s), &got)
+		want, wantOK := stdEnvelope([]byte(s))
+		if ok != wantOK || !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: parseEnvelope %+v (ok %v), encoding/json %+v (ok %v)", s, got, ok, want, wantOK)
+		}
+	}
 	if fast != 7 {
 		t.Errorf("the fast path took %d of the seeds, want the 7 plain ones", fast)
 	}
