@@ -59,9 +59,9 @@ type Deps struct {
 // probes, the REST operations and the GraphQL endpoint.
 func NewHandler(d Deps) http.Handler {
 	r := chi.NewRouter()
-	r.Use(edge.WithRequestID, edge.Trace(d.Tracing, d.Propagator), edge.Observe(d.Log, d.Metrics), edge.Recover(d.Log),
+	r.Use(edge.Start(d.RequestTimeout), edge.Trace(d.Tracing, d.Propagator), edge.Observe(d.Log, d.Metrics), edge.Recover(d.Log),
 		edge.SecurityHeaders(strings.HasPrefix(d.PublicBaseURL, "https://")),
-		edge.CORS(d.CORSOrigins), edge.Timeout(d.RequestTimeout),
+		edge.CORS(d.CORSOrigins),
 		edge.LimitBody(edge.MaxBodyBytes, http.HandlerFunc(tooLarge)), edge.WithClientIP(d.TrustedProxies), closeWhile(d.Draining), refuseWhile(d.StaleKey),
 		// HEAD is answered as GET without its body (RFC 9110), as the
 		// vendor's stack does.
@@ -99,14 +99,16 @@ func NewHandler(d Deps) http.Handler {
 		r.Post("/graphql", d.GraphQL.ServeHTTP)
 	}
 	if d.Playground != nil {
-		r.Handle("/graphiql", d.Playground)
-		r.Handle("/graphiql/*", d.Playground)
+		pg := edge.DocumentHeaders(d.Playground)
+		r.Handle("/graphiql", pg)
+		r.Handle("/graphiql/*", pg)
 	}
 	if d.Portal != nil {
+		portal := edge.DocumentHeaders(d.Portal)
 		if p := strings.TrimSuffix(d.PortalPath, "/"); p != "" {
-			r.Handle(p, d.Portal)
+			r.Handle(p, portal)
 		}
-		r.Handle(d.PortalPath+"*", d.Portal)
+		r.Handle(d.PortalPath+"*", portal)
 	}
 	rest := &api{svc: d.Service, base: strings.TrimRight(d.PublicBaseURL, "/"), log: d.Log}
 	rest.mount(r, func(rt Route) []func(http.Handler) http.Handler {

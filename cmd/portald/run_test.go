@@ -120,10 +120,19 @@ func TestProbesMetricsAndHeaders(t *testing.T) {
 		t.Fatalf("/readyz = %d %s", resp.StatusCode, body)
 	}
 	for h, want := range map[string]string{"X-Request-Id": "probe-1", "X-Content-Type-Options": "nosniff",
-		"X-Frame-Options": "DENY", "Content-Security-Policy": "default-src 'none'"} {
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'", "Cache-Control": "no-store"} {
 		if got := resp.Header.Get(h); !strings.HasPrefix(got, want) {
 			t.Fatalf("%s = %q, want %q", h, got, want)
 		}
+	}
+	// A document's headers are on documents (the playground here), not on
+	// JSON, whose headers stay within eight.
+	if resp.Header.Get("X-Frame-Options") != "" || len(resp.Header) > 8+2 { // + Date, Content-Length
+		t.Fatalf("/readyz headers: %v", resp.Header)
+	}
+	resp, _ = get(t, s.public+"/graphiql")
+	if resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("/graphiql headers: %v", resp.Header)
 	}
 	resp, _ = get(t, s.public+"/healthz", "Origin", "https://portal.example.com")
 	if resp.Header.Get("Access-Control-Allow-Origin") != "https://portal.example.com" {

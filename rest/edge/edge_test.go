@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/residentportal/bff/graph/model"
 )
@@ -81,7 +82,7 @@ func TestLimitBody(t *testing.T) {
 
 func TestRecoverHidesThePanic(t *testing.T) {
 	var logs strings.Builder
-	h := WithRequestID(Recover(slog.New(slog.NewJSONHandler(&logs, nil)))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	h := Start(0)(Recover(slog.New(slog.NewJSONHandler(&logs, nil)))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("secret internal detail")
 	})))
 	w := httptest.NewRecorder()
@@ -122,7 +123,7 @@ func TestMetricsMethodLabel(t *testing.T) {
 }
 
 // The request id and the client address reach the handler in one
-// RequestInfo, with or without WithRequestID before WithClientIP.
+// RequestInfo, with or without Start before WithClientIP.
 func TestRequestInfo(t *testing.T) {
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	var got model.RequestInfo
@@ -137,12 +138,44 @@ func TestRequestInfo(t *testing.T) {
 	req.Header.Set("X-Forwarded-For", "198.51.100.9")
 	req.Header.Set("X-Request-Id", "abc-1")
 	rec := httptest.NewRecorder()
-	WithRequestID(WithClientIP(trusted)(seen)).ServeHTTP(rec, req)
+	Start(0)(WithClientIP(trusted)(seen)).ServeHTTP(rec, req)
 	if got != (model.RequestInfo{ID: "abc-1", ClientIP: "198.51.100.9"}) || rec.Header().Get("X-Request-Id") != "abc-1" {
 		t.Fatalf("%+v, header %q", got, rec.Header().Get("X-Request-Id"))
 	}
 	WithClientIP(trusted)(seen).ServeHTTP(httptest.NewRecorder(), req)
 	if got != (model.RequestInfo{ClientIP: "198.51.100.9"}) {
 		t.Fatalf("without a request id: %+v", got)
+	}
+}
+
+// Start gives a request its deadline, and a stream none.
+func TestStartDeadline(t *testing.T) {
+	deadline := func(timeout time.Duration, header ...string) (time.Duration, bool) {
+		var left time.Duration
+		var ok bool
+		h := Start(timeout)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			var d time.Time
+			if d, ok = r.Context().Deadline(); ok {
+				left = time.Until(d)
+			}
+		}))
+		req := httptest.NewRequest("GET", "/", nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		return left, ok
+	}
+	if left, ok := deadline(time.Minute); !ok || left <= 50*time.Second || left > time.Minute {
+		t.Fatalf("request: deadline in %v (%v), want about a minute", left, ok)
+	}
+	if _, ok := deadline(0); ok {
+		t.Fatal("timeout 0: the request got a deadline")
+	}
+	if _, ok := deadline(time.Minute, "Upgrade", "websocket", "Connection", "Upgrade"); ok {
+		t.Fatal("a WebSocket upgrade got a deadline")
+	}
+	if _, ok := deadline(time.Minute, "Accept", "text/event-stream"); ok {
+		t.Fatal("an SSE subscription got a deadline")
 	}
 }

@@ -28,23 +28,35 @@ func RequestID(ctx context.Context) string {
 
 var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// WithRequestID gives every request an id: the caller's X-Request-Id when it
-// is a short token, a new UUID otherwise; echoed in the response. It puts
-// the request's model.RequestInfo in its context (see WithClientIP).
-func WithRequestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !safeRequestID.MatchString(id) {
-			id = uuid.NewString()
-		}
-		w.Header()["X-Request-Id"] = []string{id}
-		next.ServeHTTP(w, r.WithContext(model.WithRequestInfo(r.Context(), &model.RequestInfo{ID: id})))
-	})
+// Start begins every request: its id (the caller's X-Request-Id when it is a
+// short token, a new UUID otherwise; echoed in the response), its
+// model.RequestInfo (see WithClientIP) and, when timeout is positive, its
+// deadline: work past it fails fast (the service layer answers
+// UNAVAILABLE). Streams get no deadline: their liveness and their
+// credential bound them. One middleware, so that the request is copied
+// once for all three.
+func Start(timeout time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get("X-Request-Id")
+			if !safeRequestID.MatchString(id) {
+				id = uuid.NewString()
+			}
+			w.Header()["X-Request-Id"] = []string{id}
+			ctx := model.WithRequestInfo(r.Context(), &model.RequestInfo{ID: id})
+			if timeout > 0 && !Streaming(r) {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
 }
 
 // WithClientIP records the request's client address (ClientIP, with
 // TRUSTED_PROXIES) for the rate limiter and the failed-login budget, in its
-// model.RequestInfo: in place when WithRequestID put one there.
+// model.RequestInfo: in place when Start put one there.
 func WithClientIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -169,22 +181,6 @@ func Streaming(r *http.Request) bool {
 	return r.Header.Get("Upgrade") != "" || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
-// Timeout gives every request a deadline; work past it fails fast
-// (the service layer answers UNAVAILABLE). Streams are exempt.
-func Timeout(d time.Duration) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if Streaming(r) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			ctx, cancel := context.WithTimeout(r.Context(), d)
-			defer cancel()
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
-	}
-}
-
 // APIContentSecurityPolicy is the CSP of every API response: nothing may be
 // loaded or framed. The playground sets its own, narrower policy.
 const APIContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
@@ -199,7 +195,11 @@ var (
 )
 
 // SecurityHeaders sets the headers every response carries; HSTS only when
-// the public base URL is https.
+// the public base URL is https. A document's own two (X-Frame-Options,
+// Referrer-Policy) are DocumentHeaders': on a JSON response they guard
+// nothing (CSP's frame-ancestors already forbids framing, and a JSON body
+// starts no navigation), and eight response headers fit Go's small map
+// where nine cost a table and its clone on every request.
 func SecurityHeaders(https bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -209,8 +209,6 @@ func SecurityHeaders(https bool) func(http.Handler) http.Handler {
 			// written in place, so none of them is ever modified.
 			h := w.Header()
 			h["X-Content-Type-Options"] = nosniff
-			h["X-Frame-Options"] = deny
-			h["Referrer-Policy"] = noReferrer
 			h["Content-Security-Policy"] = apiCSP
 			h["Cache-Control"] = noStore
 			if https {
@@ -219,6 +217,19 @@ func SecurityHeaders(https bool) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// DocumentHeaders adds, for the HTML documents of next (the playground,
+// the residents' page), the headers only a document needs: no framing for
+// browsers that predate CSP's frame-ancestors, and no Referer on the
+// page's navigations and requests.
+func DocumentHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["X-Frame-Options"] = deny
+		h["Referrer-Policy"] = noReferrer
+		next.ServeHTTP(w, r)
+	})
 }
 
 // CORS allows exactly the configured origins (none: no CORS headers at all).
