@@ -118,21 +118,36 @@ func (db *DB) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) err
 
 // statementSpans is otelpgx's tracer for statements and batches only: the
 // pool's acquisitions, connections and prepares are not statements a
-// request sent.
+// request sent. Outside a recorded trace it does nothing (otelpgx would
+// still time every statement for metrics that nothing here reads).
 type statementSpans struct{ t *otelpgx.Tracer }
 
+func recording(ctx context.Context) bool { return trace.SpanFromContext(ctx).IsRecording() }
+
 func (s statementSpans) TraceQueryStart(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if !recording(ctx) {
+		return ctx
+	}
 	return s.t.TraceQueryStart(ctx, c, d)
 }
 func (s statementSpans) TraceQueryEnd(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryEndData) {
-	s.t.TraceQueryEnd(ctx, c, d)
+	if recording(ctx) { // the statement's own span, started above
+		s.t.TraceQueryEnd(ctx, c, d)
+	}
 }
 func (s statementSpans) TraceBatchStart(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	if !recording(ctx) {
+		return ctx
+	}
 	return s.t.TraceBatchStart(ctx, c, d)
 }
 func (s statementSpans) TraceBatchQuery(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchQueryData) {
-	s.t.TraceBatchQuery(ctx, c, d)
+	if recording(ctx) {
+		s.t.TraceBatchQuery(ctx, c, d)
+	}
 }
 func (s statementSpans) TraceBatchEnd(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchEndData) {
-	s.t.TraceBatchEnd(ctx, c, d)
+	if recording(ctx) {
+		s.t.TraceBatchEnd(ctx, c, d)
+	}
 }

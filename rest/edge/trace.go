@@ -52,9 +52,16 @@ func Trace(tp trace.TracerProvider, prop propagation.TextMapPropagator) func(htt
 				return
 			}
 			ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-			ctx, span := tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+			ctx, span := tracer.Start(ctx, r.Method, serverKind)
 			defer span.End()
+			if !span.IsRecording() {
+				// Sampled out: the context still carries the span's
+				// context (so that what this request sends on says
+				// "not sampled"), and nothing else is built.
+				next.ServeHTTP(w, r.WithContext(ctx))
+				return
+			}
+			span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path))
 			named := &spanName{}
 			rec := &statusRecorder{ResponseWriter: w}
 			next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, spanNameKey{}, named)))
@@ -73,6 +80,8 @@ func Trace(tp trace.TracerProvider, prop propagation.TextMapPropagator) func(htt
 		})
 	}
 }
+
+var serverKind = trace.WithSpanKind(trace.SpanKindServer)
 
 // TraceLog adds the trace_id and span_id of the span in a record's context
 // to every log line written inside a recorded trace.
