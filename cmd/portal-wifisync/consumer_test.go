@@ -88,7 +88,8 @@ func TestWifisyncEndToEnd(t *testing.T) {
 	dbtest.Must[model.Unit](t)(store.SetUnitStatus(ctx, scope, u.Unit.ID, model.UnitDisabled)) // the sink refuses this one
 
 	relayDone := make(chan struct{})
-	go func() { defer close(relayDone); relay.New(store, js, cfg, quiet, nil).Run(ctx) }()
+	r := dbtest.Must[*relay.Relay](t)(relay.New(store, js, cfg, quiet, nil))
+	go func() { defer close(relayDone); r.Run(ctx) }()
 	defer func() { cancel(); <-relayDone }()
 	var cons jetstream.Consumer
 	var err error

@@ -306,7 +306,7 @@ func startRelay(ctx context.Context, cfg config.Config, store *db.DB, log *slog.
 		return func() {}, nil
 	}
 	nc, err := nats.Connect(cfg.NATSURL, nats.Name("portald"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
-		nats.ReconnectWait(time.Second), nats.Timeout(2*time.Second))
+		nats.ReconnectWait(time.Second), nats.Timeout(2*time.Second), nats.ReconnectBufSize(-1))
 	if err != nil {
 		return nil, fmt.Errorf("NATS_URL: %w", err)
 	}
@@ -315,7 +315,11 @@ func startRelay(ctx context.Context, cfg config.Config, store *db.DB, log *slog.
 		nc.Close()
 		return nil, fmt.Errorf("NATS_URL: %w", err)
 	}
-	r := relay.New(store, js, relay.Config{Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSSubjectPrefix, Tracing: tp}, log, m.Registry)
+	r, err := relay.New(store, js, relay.Config{Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSSubjectPrefix, Tracing: tp}, log, m.Registry)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
 	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(relayCtx) }()

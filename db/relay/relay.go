@@ -10,6 +10,13 @@
 // for the length of a transaction, so no two relays publish the same rows.
 // A relay wakes on the outbox's NOTIFY and polls slowly as a safety net;
 // while the broker is away it backs off and the rows wait.
+//
+// The relay's connection must not buffer while it reconnects
+// (nats.ReconnectBufSize(-1)); New refuses one that does. A connection
+// that loses the broker drops what it had written and not yet delivered,
+// and a buffered publish of the same batch, sent on reconnection, would
+// reach the stream ahead of an earlier request of its unit that was lost
+// that way and is only published again on the next drain.
 package relay
 
 import (
@@ -99,9 +106,18 @@ type Relay struct {
 	streamReady         bool
 }
 
-// New returns a relay over store and js; its counters are registered on
-// reg when it is not nil.
-func New(store *db.DB, js jetstream.JetStream, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Relay {
+// ErrReconnectBuffer reports a connection that keeps publications while it
+// reconnects: with it a unit's requests could reach the stream out of order
+// (see the package's doc).
+var ErrReconnectBuffer = errors.New("relay: the NATS connection buffers while reconnecting; connect with nats.ReconnectBufSize(-1)")
+
+// New returns a relay over store and js, whose connection must be made with
+// nats.ReconnectBufSize(-1) (ErrReconnectBuffer otherwise); its counters
+// are registered on reg when it is not nil.
+func New(store *db.DB, js jetstream.JetStream, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Relay, error) {
+	if js.Conn().Opts.ReconnectBufSize >= 0 {
+		return nil, ErrReconnectBuffer
+	}
 	r := &Relay{db: store, js: js, cfg: cfg.withDefaults(), log: log,
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "portal_outbox_published_total",
 			Help: "Change requests this replica published to the broker."}),
@@ -111,7 +127,7 @@ func New(store *db.DB, js jetstream.JetStream, cfg Config, log *slog.Logger, reg
 	if reg != nil {
 		reg.MustRegister(r.published, r.failures)
 	}
-	return r
+	return r, nil
 }
 
 // Message is the body of a published change request: ids only.

@@ -56,7 +56,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	nc, err := nats.Connect(*natsURL)
+	nc, err := nats.Connect(*natsURL, nats.ReconnectBufSize(-1))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -90,7 +90,10 @@ func main() {
 		var wg sync.WaitGroup
 		for range n {
 			store := open()
-			r := relay.New(store, js, cfg, quiet, nil)
+			r, err := relay.New(store, js, cfg, quiet, nil)
+			if err != nil {
+				log.Fatal(err)
+			}
 			wg.Go(func() { defer store.Close(); r.Run(ctx) })
 		}
 		return func() { cancel(); wg.Wait() }

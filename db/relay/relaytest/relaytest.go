@@ -22,7 +22,7 @@ const URL = "nats://127.0.0.1:4222"
 // JetStream connects to the machine's NATS for tb.
 func JetStream(tb testing.TB) jetstream.JetStream {
 	tb.Helper()
-	nc, err := nats.Connect(URL, nats.Timeout(2*time.Second))
+	nc, err := nats.Connect(URL, nats.Timeout(2*time.Second), nats.ReconnectBufSize(-1))
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			tb.Fatalf("NATS: %v", err)
