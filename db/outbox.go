@@ -236,6 +236,20 @@ func (db *DB) RelayChanges(ctx context.Context, units, limit int,
 	return marked, err
 }
 
+// PruneChanges deletes at most limit APPLIED or FAILED change requests
+// completed before before, oldest first, and returns how many it deleted.
+// Rows another transaction holds (a report or a retry under way) are
+// skipped, so replicas pruning at once share the work and never wait. A
+// pruned request's id is NOT_FOUND afterwards; PENDING and PUBLISHED ones
+// are never pruned, however old.
+func (db *DB) PruneChanges(ctx context.Context, before time.Time, limit int) (int, error) {
+	tag, err := db.pool.Exec(ctx, `WITH doomed AS (
+	    SELECT id FROM change_requests WHERE status IN ('APPLIED', 'FAILED') AND completed_at < $1
+	    ORDER BY completed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+	  DELETE FROM change_requests c USING doomed WHERE c.id = doomed.id`, before, limit)
+	return int(tag.RowsAffected()), wrap("db.PruneChanges", err)
+}
+
 // OutboxStats are the outbox's gauges: requests by status and the age of
 // the oldest pending one (zero when none is).
 type OutboxStats struct {

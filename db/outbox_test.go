@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
@@ -89,5 +91,86 @@ func TestOutboxEveryWrite(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Pruning deletes APPLIED and FAILED change requests completed before the
+// cut-off, oldest first and at most the limit per call; PENDING and
+// PUBLISHED ones stay however old they are, and a row another transaction
+// holds is skipped without waiting.
+func TestPruneChanges(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.New(t)
+	p := newProperty(t, d, db.PropertyInput{TenantSetDpsk: dbtest.Ptr(true)})
+	unit := newUnit(t, d, p.ID, "1")
+	scope := model.PropertyScope(p.ID)
+	for range 6 {
+		dbtest.Must[model.UnitUpdateResult](t)(d.UpdateUnit(ctx, scope, unit.Unit.ID, model.UnitUpdate{Secret: dbtest.Ptr("")}))
+	}
+	rows := dbtest.Must[[]model.ChangeRequest](t)(d.ChangeRequestsByUnit(ctx, unit.Unit.ID))[1:] // after the unit's creation
+	if len(rows) != 6 {
+		t.Fatalf("%d change requests, want 6", len(rows))
+	}
+	// Each row's status, and how long ago it was completed (or created,
+	// or published, for the rows not completed).
+	set := func(i int, status model.ChangeStatus, ago string) {
+		t.Helper()
+		if _, err := d.Pool().Exec(ctx, `UPDATE change_requests SET status = $2::change_status,
+		    created_at = now() - $3::interval - interval '1 minute',
+		    published_at = CASE WHEN $2::change_status <> 'PENDING' THEN now() - $3::interval END,
+		    completed_at = CASE WHEN $2::change_status IN ('APPLIED', 'FAILED') THEN now() - $3::interval END
+		  WHERE id = $1`, rows[i].ID, status, ago); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(0, model.ChangeApplied, "2 hours")
+	set(1, model.ChangeFailed, "3 hours")
+	set(2, model.ChangeApplied, "10 minutes") // completed after the cut-off
+	set(3, model.ChangePending, "30 days")
+	set(4, model.ChangePublished, "30 days")
+	set(5, model.ChangeApplied, "5 hours") // held by another transaction
+	cutoff := time.Now().Add(-time.Hour)
+
+	tx := dbtest.Must[pgx.Tx](t)(d.Pool().Begin(ctx))
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM change_requests WHERE id = $1 FOR UPDATE`, rows[5].ID); err != nil {
+		t.Fatal(err)
+	}
+	quick, cancel := context.WithTimeout(ctx, 5*time.Second) // it must not wait for tx
+	defer cancel()
+	exists := func(c model.ChangeRequest) bool {
+		t.Helper()
+		_, err := d.ChangeRequestByID(ctx, scope, c.ID)
+		if err != nil && model.ErrorCode(err) != model.CodeNotFound {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	// The oldest unheld first: the FAILED one (3 h), then the APPLIED one
+	// (2 h), then nothing while the 5-hour-old one is held.
+	for i, want := range [][2]bool{{false, true}, {false, false}, {false, false}} {
+		wantN := 1
+		if i == 2 {
+			wantN = 0
+		}
+		if n, err := d.PruneChanges(quick, cutoff, 1); err != nil || n != wantN {
+			t.Fatalf("PruneChanges, call %d: %d, %v; want %d", i+1, n, err, wantN)
+		}
+		if got := [2]bool{exists(rows[1]), exists(rows[0])}; got != want {
+			t.Fatalf("after call %d: FAILED 3 h ago and APPLIED 2 h ago exist %v, want %v", i+1, got, want)
+		}
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.PruneChanges(ctx, cutoff, 10); err != nil || n != 1 {
+		t.Fatalf("PruneChanges once the row is free: %d, %v; want 1", n, err)
+	}
+	var left []uuid.UUID
+	for _, c := range dbtest.Must[[]model.ChangeRequest](t)(d.ChangeRequestsByUnit(ctx, unit.Unit.ID))[1:] {
+		left = append(left, c.ID)
+	}
+	if want := []uuid.UUID{rows[2].ID, rows[3].ID, rows[4].ID}; !slices.Equal(left, want) {
+		t.Fatalf("left %v, want %v (recent APPLIED, old PENDING, old PUBLISHED)", left, want)
 	}
 }

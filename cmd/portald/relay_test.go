@@ -76,3 +76,48 @@ func TestPortaldRelaysChanges(t *testing.T) {
 		}
 	}
 }
+
+// With OUTBOX_RETENTION, a change request the Wi-Fi side reported goes
+// once the retention has passed (its id is then NOT_FOUND), a pending one
+// stays, and /metrics counts what was pruned.
+func TestPortaldPrunesCompletedChanges(t *testing.T) {
+	url, store, p, u := seeded(t, db.PropertyInput{Name: dbtest.Ptr("Retention Court")})
+	ctx := context.Background()
+	s := start(t, map[string]string{"DATABASE_URL": url, "OUTBOX_RETENTION": "2s"}, nil)
+	base := fmt.Sprintf("%s/residents/properties/%s", s.public, p.ID)
+	token := login(t, base, u.PortalSecret)
+	if status, body := call(t, "PUT", base+"/units", `{"secret":""}`, "Authorization", token); status != 200 {
+		t.Fatalf("PUT units: %d %s", status, body)
+	}
+	rows := dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID))
+	if len(rows) != 2 { // IDENTITY_CREATED, PASSPHRASE_CHANGED
+		t.Fatalf("%d change requests, want 2", len(rows))
+	}
+	key := dbtest.Must[db.CreatedManagerKey](t)(store.CreateManagerKey(ctx, p.ID)).Key
+	complete, _ := json.Marshal(map[string]any{"query": wifidocs.Complete, "variables": map[string]any{"p": p.ID, "id": rows[1].ID, "r": "APPLIED"}})
+	if _, body := call(t, "POST", s.public+"/graphql", string(complete), "Authorization", key); !strings.Contains(body, `"status":"APPLIED"`) {
+		t.Fatalf("completeChangeRequest: %s", body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		left := dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID))
+		if len(left) == 1 {
+			if left[0].ID != rows[0].ID || left[0].Status != model.ChangePending {
+				t.Fatalf("left %+v, want the pending IDENTITY_CREATED", left[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the applied change request is still there 30 s later: %+v", left)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+	query, _ := json.Marshal(map[string]any{"query": `query($p: ID!, $id: ID!) { changeRequest(propertyId: $p, id: $id) { id } }`,
+		"variables": map[string]any{"p": p.ID, "id": rows[1].ID}})
+	if _, body := call(t, "POST", s.public+"/graphql", string(query), "Authorization", key); !strings.Contains(body, `"code":"NOT_FOUND"`) {
+		t.Fatalf("changeRequest of a pruned id: %s", body)
+	}
+	if _, metrics := get(t, s.metrics+"/metrics"); !strings.Contains(metrics, "portal_outbox_pruned_total 1") {
+		t.Fatal("metrics lack portal_outbox_pruned_total 1")
+	}
+}

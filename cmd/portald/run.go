@@ -137,6 +137,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		return err
 	}
 	defer stopRelay()
+	defer startPruner(ctx, store, cfg.OutboxRetention, log, metrics.Registry)()
 	metrics.Registry.MustRegister(outboxCollector{store})
 
 	streams, endStreams := context.WithCancel(context.Background())

@@ -47,6 +47,9 @@ type Config struct {
 	// NATSURL turns the outbox relay on; NATSStream and NATSSubjectPrefix
 	// name its stream and subjects.
 	NATSURL, NATSStream, NATSSubjectPrefix string
+	// OutboxRetention is how long APPLIED and FAILED change requests are
+	// kept after they were completed (0: for ever).
+	OutboxRetention time.Duration
 	// The text bounds of a GraphQL operation and the parsed-query cache.
 	GraphQLMaxTokens, GraphQLMaxDepth, GraphQLMaxFields, GraphQLMaxAliases, GraphQLMaxRootFields int
 	GraphQLQueryCacheBytes                                                                       int
@@ -86,6 +89,12 @@ func Load(getenv func(string) string) (Config, error) {
 			return def
 		}
 		return d
+	}
+	durOrOff := func(name string, def time.Duration) time.Duration {
+		if str(name, "") == "off" {
+			return 0
+		}
+		return dur(name, def)
 	}
 	boolean := func(name string, def bool) bool {
 		v := str(name, "")
@@ -134,6 +143,7 @@ func Load(getenv func(string) string) (Config, error) {
 		NATSURL:                              str("NATS_URL", ""),
 		NATSStream:                           str("NATS_STREAM", "PORTAL_CHANGES"),
 		NATSSubjectPrefix:                    str("NATS_SUBJECT_PREFIX", "portal.changes"),
+		OutboxRetention:                      durOrOff("OUTBOX_RETENTION", 30*24*time.Hour),
 		RateLimitBurst:                       positive("RATE_LIMIT_BURST", 100),
 		ClientRateLimitBurst:                 positive("CLIENT_RATE_LIMIT_BURST", 30),
 		GraphQLIntrospection:                 boolean("GRAPHQL_INTROSPECTION", true),

@@ -85,3 +85,20 @@ func TestHardeningLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestOutboxRetention(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		want time.Duration
+	}{{"", 30 * 24 * time.Hour}, {"168h", 7 * 24 * time.Hour}, {"off", 0}} {
+		got, err := Load(env(map[string]string{"SECRET_KEY": key, "OUTBOX_RETENTION": c.v}))
+		if err != nil || got.OutboxRetention != c.want {
+			t.Fatalf("OUTBOX_RETENTION=%q: %v, %v; want %v", c.v, got.OutboxRetention, err, c.want)
+		}
+	}
+	for _, v := range []string{"0", "-1h", "30d", "never"} {
+		if _, err := Load(env(map[string]string{"SECRET_KEY": key, "OUTBOX_RETENTION": v})); err == nil || !strings.Contains(err.Error(), "OUTBOX_RETENTION") {
+			t.Fatalf("OUTBOX_RETENTION=%q: %v, want an error naming it", v, err)
+		}
+	}
+}
