@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -55,6 +56,50 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 			}
 			t.Fatal("the server kept a trickling connection open for 10 s")
 		})
+	}
+}
+
+// One client address cannot hold more than HTTP_MAX_CONNECTIONS_PER_CLIENT
+// connections (each holds a goroutine and buffers, whatever it sends): the
+// one over is closed on arrival, a request on the others is served, and
+// /metrics counts the refusal.
+func TestConnectionsPerClientAreBounded(t *testing.T) {
+	s := start(t, map[string]string{"HTTP_MAX_CONNECTIONS_PER_CLIENT": "3"}, nil)
+	addr := strings.TrimPrefix(s.public, "http://")
+	healthz := func(c net.Conn) (int, error) {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return 0, err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	var open []net.Conn
+	for range 4 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		open = append(open, c)
+	}
+	if _, err := healthz(open[3]); err == nil {
+		t.Fatal("the fourth connection from one address is served (bound 3)")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the fourth connection was neither served nor closed within 5 s")
+	}
+	for i, c := range open[:3] {
+		if status, err := healthz(c); err != nil || status != 200 {
+			t.Fatalf("connection %d: %d, %v", i+1, status, err)
+		}
+	}
+	if _, metrics := get(t, s.metrics+"/metrics"); !strings.Contains(metrics, `portal_http_connections_refused_total{bound="client"} 1`) ||
+		!strings.Contains(metrics, "portal_http_connections_open 3") {
+		t.Fatal("metrics lack the refusal or the 3 open connections")
 	}
 }
 

@@ -173,6 +173,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	if err != nil {
 		return fmt.Errorf("listen on LISTEN_ADDR: %w", err)
 	}
+	public = edge.LimitConnections(public, edge.ConnLimits{Total: cfg.HTTPMaxConnections, PerClient: cfg.HTTPMaxConnectionsPerClient,
+		Trusted: cfg.TrustedProxies}, metrics.Registry)
 	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
 	if err != nil {
 		public.Close()

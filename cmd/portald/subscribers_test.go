@@ -25,7 +25,8 @@ import (
 // recovery.
 func TestSubscribersAcrossDatabaseRestart(t *testing.T) {
 	cluster := dbtest.StartCluster(t)
-	s := start(t, map[string]string{"DATABASE_URL": cluster.URL, "REQUEST_TIMEOUT": "2s", "GRAPHQL_MAX_STREAMS_PER_CLIENT": "100000"}, nil)
+	s := start(t, map[string]string{"DATABASE_URL": cluster.URL, "REQUEST_TIMEOUT": "2s", "GRAPHQL_MAX_STREAMS_PER_CLIENT": "100000",
+		"HTTP_MAX_CONNECTIONS_PER_CLIENT": "100000"}, nil)
 	ctx := context.Background()
 	store := dbtest.Must[*db.DB](t)(db.Open(ctx, cluster.URL, dbtest.Keys(t), db.Options{}))
 	defer store.Close()

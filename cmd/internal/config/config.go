@@ -62,8 +62,11 @@ type Config struct {
 	// HTTP server timeouts and the header size limit.
 	HTTPReadHeaderTimeout, HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
 	HTTPMaxHeaderBytes                                                        int
-	ShutdownGrace, ShutdownDrain                                              time.Duration
-	LogLevel                                                                  slog.Level
+	// Open connections on the public listener: in all, and per client
+	// address (trusted proxies count in the total only).
+	HTTPMaxConnections, HTTPMaxConnectionsPerClient int
+	ShutdownGrace, ShutdownDrain                    time.Duration
+	LogLevel                                        slog.Level
 }
 
 // DefaultDatabaseURL is the local PostgreSQL used when DATABASE_URL is unset.
@@ -165,6 +168,8 @@ func Load(getenv func(string) string) (Config, error) {
 		HTTPWriteTimeout:                     dur("HTTP_WRITE_TIMEOUT", 30*time.Second),
 		HTTPIdleTimeout:                      dur("HTTP_IDLE_TIMEOUT", 60*time.Second),
 		HTTPMaxHeaderBytes:                   positive("HTTP_MAX_HEADER_BYTES", 256<<10),
+		HTTPMaxConnections:                   positive("HTTP_MAX_CONNECTIONS", 10000),
+		HTTPMaxConnectionsPerClient:          positive("HTTP_MAX_CONNECTIONS_PER_CLIENT", 256),
 		ShutdownGrace:                        dur("SHUTDOWN_GRACE", 15*time.Second),
 		ShutdownDrain:                        dur("SHUTDOWN_DRAIN", time.Second),
 	}

@@ -68,18 +68,22 @@ func TestHardeningLimits(t *testing.T) {
 	want := Config{ClientRateLimitBurst: 30, ClientRateLimitPerSecond: 10, GraphQLMaxTokens: 5000, GraphQLMaxDepth: 15,
 		GraphQLMaxFields: 500, GraphQLMaxAliases: 30, GraphQLMaxRootFields: 20, GraphQLQueryCacheBytes: 32 << 20,
 		HTTPReadHeaderTimeout: 5 * time.Second, HTTPReadTimeout: 15 * time.Second, HTTPWriteTimeout: 30 * time.Second,
-		HTTPIdleTimeout: 60 * time.Second, HTTPMaxHeaderBytes: 256 << 10, ShutdownDrain: time.Second}
+		HTTPIdleTimeout: 60 * time.Second, HTTPMaxHeaderBytes: 256 << 10, HTTPMaxConnections: 10000, HTTPMaxConnectionsPerClient: 256,
+		ShutdownDrain: time.Second}
 	got := Config{ClientRateLimitBurst: c.ClientRateLimitBurst, ClientRateLimitPerSecond: c.ClientRateLimitPerSecond,
 		GraphQLMaxTokens: c.GraphQLMaxTokens, GraphQLMaxDepth: c.GraphQLMaxDepth, GraphQLMaxFields: c.GraphQLMaxFields,
 		GraphQLMaxAliases: c.GraphQLMaxAliases, GraphQLMaxRootFields: c.GraphQLMaxRootFields, GraphQLQueryCacheBytes: c.GraphQLQueryCacheBytes,
 		HTTPReadHeaderTimeout: c.HTTPReadHeaderTimeout, HTTPReadTimeout: c.HTTPReadTimeout, HTTPWriteTimeout: c.HTTPWriteTimeout,
-		HTTPIdleTimeout: c.HTTPIdleTimeout, HTTPMaxHeaderBytes: c.HTTPMaxHeaderBytes, ShutdownDrain: c.ShutdownDrain}
+		HTTPIdleTimeout: c.HTTPIdleTimeout, HTTPMaxHeaderBytes: c.HTTPMaxHeaderBytes, HTTPMaxConnections: c.HTTPMaxConnections,
+		HTTPMaxConnectionsPerClient: c.HTTPMaxConnectionsPerClient, ShutdownDrain: c.ShutdownDrain}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("defaults = %+v, want %+v", got, want)
 	}
 	_, err = Load(env(map[string]string{"SECRET_KEY": key, "GRAPHQL_MAX_DEPTH": "0", "CLIENT_RATE_LIMIT_PER_SECOND": "NaN",
-		"HTTP_READ_TIMEOUT": "-1s", "SHUTDOWN_DRAIN": "20s", "SECRET_KEY_PREVIOUS": key}))
-	for _, name := range []string{"GRAPHQL_MAX_DEPTH", "CLIENT_RATE_LIMIT_PER_SECOND", "HTTP_READ_TIMEOUT", "SHUTDOWN_DRAIN", "SECRET_KEY_PREVIOUS"} {
+		"HTTP_READ_TIMEOUT": "-1s", "SHUTDOWN_DRAIN": "20s", "SECRET_KEY_PREVIOUS": key, "HTTP_MAX_CONNECTIONS": "0",
+		"HTTP_MAX_CONNECTIONS_PER_CLIENT": "many"}))
+	for _, name := range []string{"GRAPHQL_MAX_DEPTH", "CLIENT_RATE_LIMIT_PER_SECOND", "HTTP_READ_TIMEOUT", "SHUTDOWN_DRAIN", "SECRET_KEY_PREVIOUS",
+		"HTTP_MAX_CONNECTIONS", "HTTP_MAX_CONNECTIONS_PER_CLIENT"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Fatalf("%s not reported: %v", name, err)
 		}
