@@ -220,7 +220,15 @@ func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitI
 				return
 			case <-tick.C:
 				if err := s.recheck(ctx, propertyID); err != nil {
-					endSubscription(ctx, model.CodeUnauthenticated, "the credential was revoked or has expired")
+					// An outage is not a revocation: a credential that
+					// cannot be checked ends the subscription as
+					// interrupted (the client subscribes again later),
+					// since a revocation could not be seen meanwhile.
+					if model.ErrorCode(err) == model.CodeUnauthenticated {
+						endSubscription(ctx, model.CodeUnauthenticated, "the credential was revoked or has expired")
+					} else if ctx.Err() == nil {
+						endSubscription(ctx, model.CodeUnavailable, "the credential cannot be checked right now; subscribe again shortly")
+					}
 					return
 				}
 			case <-sub.behind:

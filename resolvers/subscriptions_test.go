@@ -470,3 +470,28 @@ func TestSubscribersKeptWhileEventsAreSlow(t *testing.T) {
 		t.Fatal("the subscriber was dropped")
 	}
 }
+
+// When the database cannot be reached to check a subscriber's credential
+// again, the subscription is ended as interrupted (close 1013, try again
+// later), never as revoked (4403, which tells a client to sign in again):
+// an outage is not a revocation.
+func TestSubscribersToldWhenCredentialsCannotBeChecked(t *testing.T) {
+	url := dbtest.NewURL(t)
+	proxy := dbtest.NewProxy(t, url)
+	l := newLiveVia(t, proxy.URL(url), url) // queries and revocation notices through the proxy; events direct
+	f := newFixture(t, l.store, db.PropertyInput{})
+	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
+	c := l.dial(t, token)
+	next(t, c, "connection_ack")
+	subscribe(t, c, "1", unitSub, map[string]any{"p": f.property.ID})
+	eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+
+	proxy.Hold(true) // the database is unreachable: connections reset, new ones hang
+	t.Cleanup(func() { proxy.Hold(false); proxy.Cut() }) // what hangs is let go
+	proxy.Cut()
+	code, took := closedWith(t, c)
+	if code != 1013 {
+		t.Fatalf("close code %d after %v, want 1013", code, took)
+	}
+	t.Logf("with the database unreachable the subscriber was told after %v (close 1013)", took.Round(time.Millisecond))
+}
