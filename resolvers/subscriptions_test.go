@@ -486,8 +486,10 @@ func TestSubscribersToldWhenCredentialsCannotBeChecked(t *testing.T) {
 	subscribe(t, c, "1", unitSub, map[string]any{"p": f.property.ID})
 	eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
 
-	proxy.Hold(true)                                     // the database is unreachable: connections reset, new ones hang
-	t.Cleanup(func() { proxy.Hold(false); proxy.Cut() }) // what hangs is let go
+	// The database becomes unreachable: open connections reset, new ones
+	// hang (let go when the test ends).
+	proxy.Hold(true)
+	t.Cleanup(func() { proxy.Hold(false); proxy.Cut() })
 	proxy.Cut()
 	code, took := closedWith(t, c)
 	if code != 1013 {
