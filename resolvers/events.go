@@ -251,6 +251,16 @@ func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitI
 	return nil
 }
 
+// eventUnread ends a subscription whose event could not be read (the
+// database unreachable or failing) as interrupted: dropping the event would
+// leave the subscriber with a state the last event no longer matches, and
+// subscribing again reads it afresh.
+func eventUnread(ctx context.Context) {
+	if ctx.Err() == nil {
+		endSubscription(ctx, model.CodeUnavailable, "an event could not be read; subscribe again shortly")
+	}
+}
+
 // send hands v to a subscription's stream unless ctx ends first.
 func send[T any](ctx context.Context, out chan<- T, v T) bool {
 	select {
@@ -268,8 +278,11 @@ func (s *Service) UnitUpdates(ctx context.Context, propertyID uuid.UUID, unitID 
 	out := make(chan *model.Unit)
 	err := s.subscribeUnit(ctx, propertyID, unitID, func(u model.Unit) bool {
 		fresh, err := s.store.UnitByID(ctx, model.UnitScope(u.PropertyID, u.ID), u.ID)
-		if err != nil {
-			return ctx.Err() == nil && model.ErrorCode(err) != model.CodeNotFound // a unit gone ends it
+		if err != nil { // a unit gone ends it; one that cannot be read, too (see eventUnread)
+			if model.ErrorCode(err) != model.CodeNotFound {
+				eventUnread(ctx)
+			}
+			return false
 		}
 		return send(ctx, out, &fresh)
 	}, nil, func() { close(out) })
@@ -285,8 +298,12 @@ func (s *Service) ChangeUpdates(ctx context.Context, propertyID uuid.UUID, unitI
 	out := make(chan *model.ChangeRequest)
 	err := s.subscribeUnit(ctx, propertyID, unitID, nil, func(u model.Unit, id uuid.UUID) bool {
 		c, err := s.store.ChangeRequestByID(ctx, model.UnitScope(u.PropertyID, u.ID), id)
+		if model.ErrorCode(err) == model.CodeNotFound {
+			return ctx.Err() == nil // pruned or gone with its unit: nothing to tell
+		}
 		if err != nil {
-			return ctx.Err() == nil
+			eventUnread(ctx)
+			return false
 		}
 		return send(ctx, out, &c)
 	}, func() { close(out) })

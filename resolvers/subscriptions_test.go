@@ -497,3 +497,36 @@ func TestSubscribersToldWhenCredentialsCannotBeChecked(t *testing.T) {
 	}
 	t.Logf("with the database unreachable the subscriber was told after %v (close 1013)", took.Round(time.Millisecond))
 }
+
+// An event whose state cannot be read (here its table no longer has a
+// column the read needs) ends the subscription as interrupted (close
+// 1013): dropped, it would leave the subscriber with a state the last
+// event does not match.
+func TestSubscribersToldWhenAnEventCannotBeRead(t *testing.T) {
+	for _, c := range []struct{ name, query, break_, notice string }{
+		{"unit", unitSub, "ALTER TABLE units RENAME COLUMN description TO description_gone", "u:%[1]s"},
+		{"change request", `subscription($p: ID!) { changeRequestUpdated(propertyId: $p) { id status } }`,
+			"ALTER TABLE change_requests RENAME COLUMN detail TO detail_gone", "c:%[2]s:%[1]s"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLive(t, dbtest.NewURL(t))
+			ctx := context.Background()
+			f := newFixture(t, l.store, db.PropertyInput{})
+			token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+			ws := l.dial(t, token)
+			next(t, ws, "connection_ack")
+			subscribe(t, ws, "1", c.query, map[string]any{"p": f.property.ID})
+			eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+			change := dbtest.Must[[]model.ChangeRequest](t)(l.store.ChangeRequestsByUnit(ctx, f.unit.Unit.ID))[0].ID
+			if _, err := l.store.Pool().Exec(ctx, c.break_); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.store.Pool().Exec(ctx, `SELECT pg_notify($1, $2)`, db.EventsChannel, fmt.Sprintf(c.notice, f.unit.Unit.ID, change)); err != nil {
+				t.Fatal(err)
+			}
+			if code, _ := closedWith(t, ws); code != 1013 {
+				t.Fatalf("close code %d, want 1013", code)
+			}
+		})
+	}
+}
