@@ -397,13 +397,21 @@ func subscribedBehindProxy(t *testing.T) (*live, *dbtest.Proxy, fixture, string,
 	url := dbtest.NewURL(t)
 	proxy := dbtest.NewProxy(t, url)
 	l := newLiveVia(t, url, proxy.URL(url))
+	f, token, c := subscribedResident(t, l, unitSub)
+	return l, proxy, f, token, c
+}
+
+// subscribedResident makes a property with a unit on l and subscribes its
+// resident (token) to query on c.
+func subscribedResident(t *testing.T, l *live, query string) (fixture, string, *websocket.Conn) {
+	t.Helper()
 	f := newFixture(t, l.store, db.PropertyInput{})
 	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
 	c := l.dial(t, token)
 	next(t, c, "connection_ack")
-	subscribe(t, c, "1", unitSub, map[string]any{"p": f.property.ID})
+	subscribe(t, c, "1", query, map[string]any{"p": f.property.ID})
 	eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
-	return l, proxy, f, token, c
+	return f, token, c
 }
 
 // When the notice connection stalls, subscribers are told (close 1013, try
@@ -479,12 +487,7 @@ func TestSubscribersToldWhenCredentialsCannotBeChecked(t *testing.T) {
 	url := dbtest.NewURL(t)
 	proxy := dbtest.NewProxy(t, url)
 	l := newLiveVia(t, proxy.URL(url), url) // queries and revocation notices through the proxy; events direct
-	f := newFixture(t, l.store, db.PropertyInput{})
-	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
-	c := l.dial(t, token)
-	next(t, c, "connection_ack")
-	subscribe(t, c, "1", unitSub, map[string]any{"p": f.property.ID})
-	eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+	_, _, c := subscribedResident(t, l, unitSub)
 
 	// The database becomes unreachable: open connections reset, new ones
 	// hang (let go when the test ends).
@@ -511,12 +514,7 @@ func TestSubscribersToldWhenAnEventCannotBeRead(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			l := newLive(t, dbtest.NewURL(t))
 			ctx := context.Background()
-			f := newFixture(t, l.store, db.PropertyInput{})
-			token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
-			ws := l.dial(t, token)
-			next(t, ws, "connection_ack")
-			subscribe(t, ws, "1", c.query, map[string]any{"p": f.property.ID})
-			eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+			f, _, ws := subscribedResident(t, l, c.query)
 			change := dbtest.Must[[]model.ChangeRequest](t)(l.store.ChangeRequestsByUnit(ctx, f.unit.Unit.ID))[0].ID
 			if _, err := l.store.Pool().Exec(ctx, c.break_); err != nil {
 				t.Fatal(err)
