@@ -143,6 +143,14 @@ func (e *Events) unsubscribe(s *subscriber) {
 // Events is the service's live-update fan-out (nil without one).
 func (s *Service) Events() *Events { return s.events }
 
+// Up reports whether the notice connection is up, so that subscriptions
+// are taken.
+func (e *Events) Up() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return !e.down
+}
+
 // Subscribers counts the subscriptions held (for tests and metrics).
 func (e *Events) Subscribers() int {
 	e.mu.Lock()

@@ -61,7 +61,8 @@ func newLiveVia(tb testing.TB, url, listenURL string) *live {
 		store.Close()
 		listener.Close()
 	})
-	eventually(tb, "listener up", svc.Authenticator().Caching)
+	eventually(tb, "revocation listener up", svc.Authenticator().Caching)
+	eventually(tb, "event listener up", events.Up)
 	return &live{store: store, svc: svc, srv: srv}
 }
 
@@ -286,7 +287,7 @@ func TestSubscriptionsLeaveNoGoroutines(t *testing.T) {
 		c := l.dial(t, token)
 		next(t, c, "connection_ack")
 		subscribe(t, c, "1", unitSub, map[string]any{"p": f.property.ID})
-		eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+		awaitSubscribed(t, l, c)
 		c.Close(websocket.StatusNormalClosure, "")
 		eventually(t, "unsubscribed", func() bool { return subscribers(l) == 0 })
 	}
@@ -401,6 +402,23 @@ func subscribedBehindProxy(t *testing.T) (*live, *dbtest.Proxy, fixture, string,
 	return l, proxy, f, token, c
 }
 
+// awaitSubscribed waits until l holds one subscription, the one just sent
+// on c; if it never comes, it fails with what c received instead.
+func awaitSubscribed(tb testing.TB, l *live, c *websocket.Conn) {
+	tb.Helper()
+	for start := time.Now(); time.Since(start) < 10*time.Second; {
+		if subscribers(l) == 1 {
+			return
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var m wsMessage
+	err := wsjson.Read(ctx, c, &m)
+	tb.Fatalf("not subscribed within 10 s; the connection then gave %s %s (%v, close %d)", m.Type, m.Payload, err, websocket.CloseStatus(err))
+}
+
 // subscribedResident makes a property with a unit on l and subscribes its
 // resident (token) to query on c.
 func subscribedResident(t *testing.T, l *live, query string) (fixture, string, *websocket.Conn) {
@@ -410,7 +428,7 @@ func subscribedResident(t *testing.T, l *live, query string) (fixture, string, *
 	c := l.dial(t, token)
 	next(t, c, "connection_ack")
 	subscribe(t, c, "1", query, map[string]any{"p": f.property.ID})
-	eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+	awaitSubscribed(t, l, c)
 	return f, token, c
 }
 
