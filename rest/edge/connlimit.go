@@ -9,8 +9,9 @@ import (
 )
 
 // ConnLimits bounds the connections a listener keeps open: in all, and
-// from one client address. Connections from a trusted proxy count in the
-// total only (the proxy carries many clients, and bounds its own).
+// from one client (an IPv4 address or an IPv6 /64, see ClientPrefix).
+// Connections from a trusted proxy count in the total only (the proxy
+// carries many clients, and bounds its own).
 type ConnLimits struct {
 	Total, PerClient int
 	Trusted          []netip.Prefix
@@ -24,7 +25,7 @@ type ConnLimits struct {
 // portal_http_connections_refused_total{bound}; open connections are
 // portal_http_connections_open.
 func LimitConnections(ln net.Listener, lim ConnLimits, reg prometheus.Registerer) net.Listener {
-	l := &limitedListener{Listener: ln, lim: lim, byClient: map[netip.Addr]int{},
+	l := &limitedListener{Listener: ln, lim: lim, byClient: map[netip.Prefix]int{},
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_http_connections_refused_total",
 			Help: "Connections closed on arrival because a bound was reached: total or client (per client address)."}, []string{"bound"}),
 	}
@@ -46,7 +47,7 @@ type limitedListener struct {
 
 	mu       sync.Mutex
 	open     int
-	byClient map[netip.Addr]int // only addresses with a connection open
+	byClient map[netip.Prefix]int // only clients with a connection open
 }
 
 // Accept returns the next connection within the bounds, closing the ones
@@ -85,20 +86,20 @@ func (l *limitedListener) admit(c net.Conn) net.Conn {
 	return &countedConn{Conn: c, l: l, client: client, counted: counted}
 }
 
-// clientOf is c's peer address, and whether it counts as a client (a
-// trusted proxy does not).
-func (l *limitedListener) clientOf(c net.Conn) (netip.Addr, bool) {
+// clientOf is c's client (its peer's ClientPrefix), and whether it counts
+// as one (a trusted proxy does not).
+func (l *limitedListener) clientOf(c net.Conn) (netip.Prefix, bool) {
 	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
 	if err != nil {
-		return netip.Addr{}, false // not TCP/IP (a test's pipe): the total still counts it
+		return netip.Prefix{}, false // not TCP/IP (a test's pipe): the total still counts it
 	}
 	a := ap.Addr().Unmap()
 	for _, p := range l.lim.Trusted {
 		if p.Contains(a) {
-			return a, false
+			return netip.Prefix{}, false
 		}
 	}
-	return a, true
+	return ClientPrefix(a), true
 }
 
 func (l *limitedListener) release(c *countedConn) {
@@ -119,7 +120,7 @@ func (l *limitedListener) release(c *countedConn) {
 type countedConn struct {
 	net.Conn
 	l       *limitedListener
-	client  netip.Addr
+	client  netip.Prefix
 	counted bool
 	once    sync.Once
 }

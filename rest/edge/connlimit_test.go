@@ -131,3 +131,72 @@ func TestLimitConnectionsTrustedProxy(t *testing.T) {
 		t.Fatal("the proxy's fourth connection is served (total bound 3)")
 	}
 }
+
+// fakeListener hands out the connections of its channel; each claims to
+// come from its own address.
+type fakeListener struct{ conns chan net.Conn }
+
+func (f fakeListener) Accept() (net.Conn, error) {
+	c, ok := <-f.conns
+	if !ok {
+		return nil, net.ErrClosed
+	}
+	return c, nil
+}
+func (f fakeListener) Close() error   { return nil }
+func (f fakeListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+type fromConn struct {
+	net.Conn
+	from   net.Addr
+	closed chan struct{}
+}
+
+func (c *fromConn) RemoteAddr() net.Addr { return c.from }
+func (c *fromConn) Close() error         { close(c.closed); return c.Conn.Close() }
+
+// An IPv6 client is its /64: connections from other addresses of the same
+// /64 share its bound; another /64 is another client.
+func TestLimitConnectionsGroupsIPv6By64(t *testing.T) {
+	f := fakeListener{conns: make(chan net.Conn, 1)}
+	ln := edge.LimitConnections(f, edge.ConnLimits{Total: 100, PerClient: 2}, prometheus.NewRegistry())
+	accepted := make(chan net.Conn)
+	go func() {
+		for {
+			lc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- lc
+		}
+	}()
+	defer close(f.conns)
+	offer := func(addr string) (admitted bool) {
+		a, b := net.Pipe()
+		defer b.Close()
+		c := &fromConn{Conn: a, from: net.TCPAddrFromAddrPort(netip.MustParseAddrPort(addr)), closed: make(chan struct{})}
+		f.conns <- c
+		select {
+		case <-c.closed: // refused
+			return false
+		case <-accepted:
+			return true
+		case <-time.After(5 * time.Second):
+			t.Fatal("neither admitted nor closed")
+		}
+		return false
+	}
+	for i, c := range []struct {
+		from string
+		want bool
+	}{
+		{"[2001:db8:0:1::1]:1000", true},
+		{"[2001:db8:0:1:ffff:ffff:ffff:ffff]:1000", true},
+		{"[2001:db8:0:1::2]:1000", false}, // a third from the same /64
+		{"[2001:db8:0:2::1]:1000", true},  // another /64
+	} {
+		if got := offer(c.from); got != c.want {
+			t.Fatalf("connection %d from %s admitted %v, want %v", i+1, c.from, got, c.want)
+		}
+	}
+}

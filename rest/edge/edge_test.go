@@ -24,7 +24,12 @@ func TestClientIP(t *testing.T) {
 		{"OK trusted proxy", "10.1.2.3:5000", "198.51.100.1", "198.51.100.1"},
 		{"OK chain of proxies", "10.1.2.3:5000", "192.0.2.9, 198.51.100.1, 10.9.9.9", "198.51.100.1"},
 		{"OK spoofed left-most ignored", "10.1.2.3:5000", "1.1.1.1, 198.51.100.1", "198.51.100.1"},
-		{"OK IPv6", "[2001:db8::1]:5000", "", "2001:db8::1"},
+		// An IPv6 client is its /64: one subscriber may send from any address in it.
+		{"OK IPv6", "[2001:db8::1]:5000", "", "2001:db8::/64"},
+		{"OK IPv6 elsewhere in the /64", "[2001:db8::ffff:1:2:3]:5000", "", "2001:db8::/64"},
+		{"OK IPv6 another /64", "[2001:db8:0:1::1]:5000", "", "2001:db8:0:1::/64"},
+		{"OK IPv6 behind a proxy", "10.1.2.3:5000", "2001:db8:aa:bb:cc::7", "2001:db8:aa:bb::/64"},
+		{"OK IPv4-mapped IPv6", "[::ffff:203.0.113.7]:5000", "", "203.0.113.7"},
 		// An unparsable hop is the client, not the proxy (which would put
 		// everyone behind it in one sender's bucket).
 		{"OK malformed hop is the client", "10.1.2.3:5000", "garbage", "unparsable:garbage"},

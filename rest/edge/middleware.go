@@ -273,6 +273,7 @@ func IsTooLarge(err error) bool {
 // ClientIP is the request's client address: the peer, or — when the peer is
 // a trusted proxy — the right-most address of X-Forwarded-For that is not a
 // trusted proxy (TRUSTED_PROXIES). Nobody else's X-Forwarded-For is believed.
+// An IPv6 client is its /64 (see ClientPrefix).
 func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -292,11 +293,11 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 		return false
 	}
 	if !isTrusted(peer) {
-		return peer.String()
+		return clientString(peer)
 	}
 	xff := r.Header.Get("X-Forwarded-For")
 	if xff == "" {
-		return peer.String() // the proxy's own request
+		return clientString(peer) // the proxy's own request
 	}
 	hops := strings.Split(xff, ",")
 	for i := len(hops) - 1; i >= 0; i-- {
@@ -317,5 +318,27 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 			break
 		}
 	}
-	return peer.String()
+	return clientString(peer)
+}
+
+// ClientPrefix is the block of addresses one client holds: an IPv4
+// address, or the /64 an IPv6 address is in. SECURITY: a single IPv6
+// subscriber is given a /64 (or more) and may send from any address in it,
+// so a budget or a bound per IPv6 address would be one per attempt.
+func ClientPrefix(a netip.Addr) netip.Prefix {
+	a = a.Unmap()
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	p, _ := a.Prefix(64)
+	return p
+}
+
+// clientString names a client for its budgets: its IPv4 address, or its
+// IPv6 /64 ("2001:db8:1:2::/64").
+func clientString(a netip.Addr) string {
+	if a.Is4() {
+		return a.String()
+	}
+	return ClientPrefix(a).String()
 }
