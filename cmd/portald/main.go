@@ -18,8 +18,9 @@ import (
 // (a request's garbage is most of the heap, so this halves the collections)
 // but sooner as it nears 36 MiB, which keeps the process at about 60 MB
 // resident under load (BENCHMARKS.md; 28–30 MB of it are the binary's own
-// pages). Raise GOMEMLIMIT with the memory a
-// deployment gives portald; it is a target for the collector, not a cap.
+// pages). The limit rises with the live heap (followLiveHeap), so a server
+// holding many subscriptions is not collected back to back. Setting
+// GOMEMLIMIT (a target for the collector, not a cap) replaces all of this.
 const (
 	defaultGCPercent   = 400
 	defaultMemoryLimit = 36 << 20
@@ -31,6 +32,7 @@ func main() {
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
+		followLiveHeap(defaultMemoryLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+// sink keeps the test's garbage from being optimised away.
+var sink []byte
+
+// With 100 MB alive under the default 36 MiB soft limit, the limit follows
+// the live heap, so a gigabyte of garbage costs a few collections rather
+// than one after another (without followLiveHeap this test counts
+// hundreds).
+func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(defaultGCPercent))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(defaultMemoryLimit))
+	stop := followLiveHeap(defaultMemoryLimit)
+	defer stop()
+
+	live := make([][]byte, 100)
+	for i := range live {
+		live[i] = make([]byte, 1<<20)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for debug.SetMemoryLimit(-1) < 200<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the limit is %d MiB with 100 MiB alive, want at least 200", debug.SetMemoryLimit(-1)>>20)
+		}
+		runtime.GC()
+		<-time.After(10 * time.Millisecond) // the finalizer goroutine runs
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 1 << 14 { // 1 GiB in 64 KiB pieces
+		sink = make([]byte, 64<<10)
+	}
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(live)
+	cycles := after.NumGC - before.NumGC
+	t.Logf("limit %d MiB with 100 MiB alive; 1 GiB of garbage took %d collections", debug.SetMemoryLimit(-1)>>20, cycles)
+	if cycles > 40 {
+		t.Fatalf("%d collections for 1 GiB of garbage with 100 MiB alive: the collector runs back to back", cycles)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	for _, c := range []struct {
+		live, total, released, objects uint64
+		want                           int64
+	}{
+		{live: 5 << 20, total: 30 << 20, released: 2 << 20, objects: 12 << 20, want: 36 << 20},   // requests: the base
+		{live: 60 << 20, total: 150 << 20, released: 0, objects: 80 << 20, want: 190 << 20},      // subscribers: 2 × 60 + 70
+		{live: 20 << 20, total: 20 << 20, released: 30 << 20, objects: 20 << 20, want: 40 << 20}, // no negative overhead
+	} {
+		if got := memoryLimit(36<<20, c.live, c.total, c.released, c.objects); got != c.want {
+			t.Errorf("memoryLimit(%+v) = %d MiB, want %d", c, got>>20, c.want>>20)
+		}
+	}
+}
