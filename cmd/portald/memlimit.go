@@ -12,7 +12,7 @@ import (
 // all), re-reading both after every collection; base is the limit while the
 // live set is small. The default limit is sized for a server answering
 // requests, whose heap is mostly one request's garbage. A server holding
-// thousands of subscriptions keeps far more alive (≈ 63 KiB each, mostly
+// thousands of subscriptions keeps far more alive (≈ 66 KiB each, mostly
 // stacks): under a fixed 36 MiB limit the collector would run back to back,
 // and 2,000 idle subscribers kept both CPUs busy marking. Above base the
 // collector behaves as with GOGC=100. It returns the function that stops
