@@ -94,10 +94,8 @@ func (l *limitedListener) clientOf(c net.Conn) (netip.Prefix, bool) {
 		return netip.Prefix{}, false // not TCP/IP (a test's pipe): the total still counts it
 	}
 	a := ap.Addr().Unmap()
-	for _, p := range l.lim.Trusted {
-		if p.Contains(a) {
-			return netip.Prefix{}, false
-		}
+	if isTrusted(l.lim.Trusted, a) {
+		return netip.Prefix{}, false
 	}
 	return ClientPrefix(a), true
 }

@@ -284,15 +284,7 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 		return host
 	}
 	peer = peer.Unmap()
-	isTrusted := func(a netip.Addr) bool {
-		for _, p := range trusted {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
-	if !isTrusted(peer) {
+	if !isTrusted(trusted, peer) {
 		return clientString(peer)
 	}
 	xff := r.Header.Get("X-Forwarded-For")
@@ -314,11 +306,21 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 			return "unparsable:" + raw[:min(len(raw), 64)]
 		}
 		peer = hop.Unmap()
-		if !isTrusted(peer) {
+		if !isTrusted(trusted, peer) {
 			break
 		}
 	}
 	return clientString(peer)
+}
+
+// isTrusted reports whether a is one of the trusted proxies.
+func isTrusted(trusted []netip.Prefix, a netip.Addr) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // ClientPrefix is the block of addresses one client holds: an IPv4
