@@ -25,12 +25,11 @@ type ConnLimits struct {
 // portal_http_connections_refused_total{bound}; open connections are
 // portal_http_connections_open.
 func LimitConnections(ln net.Listener, lim ConnLimits, reg prometheus.Registerer) net.Listener {
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_http_connections_refused_total",
+		Help: "Connections closed on arrival because a bound was reached: total or client (per client address)."}, []string{"bound"})
 	l := &limitedListener{Listener: ln, lim: lim, byClient: map[netip.Prefix]int{},
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_http_connections_refused_total",
-			Help: "Connections closed on arrival because a bound was reached: total or client (per client address)."}, []string{"bound"}),
-	}
-	l.refusedTotal, l.refusedClient = l.refused.WithLabelValues("total"), l.refused.WithLabelValues("client")
-	reg.MustRegister(l.refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portal_http_connections_open",
+		refusedTotal: refused.WithLabelValues("total"), refusedClient: refused.WithLabelValues("client")}
+	reg.MustRegister(refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portal_http_connections_open",
 		Help: "Connections open on the public listener."}, func() float64 {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -42,7 +41,6 @@ func LimitConnections(ln net.Listener, lim ConnLimits, reg prometheus.Registerer
 type limitedListener struct {
 	net.Listener
 	lim                         ConnLimits
-	refused                     *prometheus.CounterVec
 	refusedTotal, refusedClient prometheus.Counter
 
 	mu       sync.Mutex
