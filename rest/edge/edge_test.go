@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph/model"
 )
 
@@ -183,4 +184,45 @@ func TestStartDeadline(t *testing.T) {
 	if _, ok := deadline(time.Minute, "Accept", "text/event-stream"); ok {
 		t.Fatal("an SSE subscription got a deadline")
 	}
+}
+
+// A request without an id of its own gets a fresh version-4 UUID, echoed
+// in the response.
+func TestNewRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 10000 {
+		id := newRequestID()
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || u.String() != id {
+			t.Fatalf("%q: %v, version %v, variant %v", id, err, u.Version(), u.Variant())
+		}
+		if seen[id] {
+			t.Fatalf("%q twice", id)
+		}
+		seen[id] = true
+	}
+	for _, sent := range []string{"", "not a token!", strings.Repeat("a", 65)} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("X-Request-Id", sent)
+		rec := httptest.NewRecorder()
+		var inside string
+		Start(0)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { inside = RequestID(r.Context()) })).ServeHTTP(rec, req)
+		got := rec.Header().Get("X-Request-Id")
+		if _, err := uuid.Parse(got); err != nil || got != inside {
+			t.Fatalf("sent %q: got %q, handler saw %q", sent, got, inside)
+		}
+	}
+}
+
+func BenchmarkNewRequestID(b *testing.B) {
+	b.Run("math/rand/v2", func(b *testing.B) {
+		for b.Loop() {
+			_ = newRequestID()
+		}
+	})
+	b.Run("uuid.NewString", func(b *testing.B) {
+		for b.Loop() {
+			_ = uuid.NewString()
+		}
+	})
 }

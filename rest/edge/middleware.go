@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/cors"
-	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph/model"
 )
 
@@ -28,6 +28,34 @@ func RequestID(ctx context.Context) string {
 
 var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
+// newRequestID returns a random version-4 UUID. The id only correlates a
+// response with its log lines and needs no secrecy, so its 122 random bits
+// come from math/rand/v2's per-thread ChaCha8 stream (no system call, no
+// lock) instead of crypto/rand, which costs several times as much per
+// request.
+func newRequestID() string {
+	hi, lo := rand.Uint64(), rand.Uint64()
+	hi = hi&^(0xf<<12) | 0x4<<12 // version 4
+	lo = lo&^(0x3<<62) | 0x2<<62 // variant 10 (RFC 9562)
+	const hex = "0123456789abcdef"
+	var b [36]byte
+	j := 0
+	for i := 0; i < 16; i++ {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		w := hi
+		if i >= 8 {
+			w = lo
+		}
+		v := byte(w >> (56 - 8*(i%8)))
+		b[j], b[j+1] = hex[v>>4], hex[v&0xf]
+		j += 2
+	}
+	return string(b[:])
+}
+
 // Start begins every request: its id (the caller's X-Request-Id when it is a
 // short token, a new UUID otherwise; echoed in the response), its
 // model.RequestInfo (see WithClientIP) and, when timeout is positive, its
@@ -40,7 +68,7 @@ func Start(timeout time.Duration) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := r.Header.Get("X-Request-Id")
 			if !safeRequestID.MatchString(id) {
-				id = uuid.NewString()
+				id = newRequestID()
 			}
 			w.Header()["X-Request-Id"] = []string{id}
 			ctx := model.WithRequestInfo(r.Context(), &model.RequestInfo{ID: id})
