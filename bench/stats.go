@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -33,3 +34,32 @@ func RSSKB(pid int) int64 {
 	}
 	return 0
 }
+
+// CPUTime is the CPU time process pid has used, user and system (0 when
+// it is gone), from /proc/PID/stat.
+func CPUTime(pid int) time.Duration {
+	t, _ := CPUTimeOK(pid)
+	return t
+}
+
+// CPUTimeOK is CPUTime, and false when pid is gone.
+func CPUTimeOK(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The fields after the command name (which may hold spaces), from
+	// state on: utime and stime are the 12th and 13th, in clock ticks.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	var n int64
+	for _, i := range []int{11, 12} {
+		if i < len(f) {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			n += v
+		}
+	}
+	return time.Duration(n) * time.Second / clockTicks, true
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on Linux).
+const clockTicks = 100

@@ -129,13 +129,13 @@ func (b *runner) hostile(report *strings.Builder) {
 		const n = 40
 		var lat []time.Duration
 		statuses := map[int]int{}
-		cpu := cpuTime(open.pid)
+		cpu := bench.CPUTime(open.pid)
 		for i := range n {
 			status, took := post(open.url, token, a.body(i))
 			statuses[status]++
 			lat = append(lat, took)
 		}
-		cpu = cpuTime(open.pid) - cpu
+		cpu = bench.CPUTime(open.pid) - cpu
 		slices.Sort(lat)
 		var st []string
 		for s, c := range statuses {

@@ -431,7 +431,7 @@ func (b *runner) run(t target, mk request, c int) result {
 	}
 	before := b.statements()
 	backends := b.watchBackends(t.app)
-	cpuBefore, genBefore := cpuTime(t.pid), cpuTime(os.Getpid())
+	cpuBefore, genBefore := bench.CPUTime(t.pid), bench.CPUTime(os.Getpid())
 	var n atomic.Int64
 	var errs atomic.Int64
 	lat := make([][]time.Duration, c)
@@ -484,7 +484,7 @@ func (b *runner) run(t target, mk request, c int) result {
 		all = append(all, l...)
 	}
 	return result{requests: len(all), errors: int(errs.Load()), elapsed: elapsed, latencies: all,
-		cpu: cpuTime(t.pid) - cpuBefore, genCPU: cpuTime(os.Getpid()) - genBefore, dbCPU: backends(),
+		cpu: bench.CPUTime(t.pid) - cpuBefore, genCPU: bench.CPUTime(os.Getpid()) - genBefore, dbCPU: backends(),
 		statements: b.statements() - before - 1, rssKB: rss.Load()}
 }
 
@@ -498,17 +498,6 @@ func (b *runner) statements() int64 {
 		log.Fatal(err)
 	}
 	return n
-}
-
-// cpuTime is the CPU time pid has used (user + system).
-func cpuTime(pid int) time.Duration { return ticks(pid, utime, stime) }
-
-// cpuTimeOK is cpuTime, and false when pid is gone.
-func cpuTimeOK(pid int) (time.Duration, bool) {
-	if statFields(pid) == nil {
-		return 0, false
-	}
-	return cpuTime(pid), true
 }
 
 // backendsQuery finds a server's backends by their application_name.
@@ -533,7 +522,7 @@ func (b *runner) watchBackends(app string) (stop func() time.Duration) {
 			log.Fatal(err)
 		}
 		for _, pid := range pids {
-			if cpu, ok := cpuTimeOK(int(pid)); ok {
+			if cpu, ok := bench.CPUTimeOK(int(pid)); ok {
 				last[int(pid)] = cpu
 			}
 		}
@@ -563,36 +552,3 @@ func (b *runner) watchBackends(app string) (stop func() time.Duration) {
 		return total
 	}
 }
-
-// Fields of /proc/PID/stat as statFields numbers them: CPU times in clock
-// ticks, the process's own and its reaped children's.
-const (
-	utime = 11
-	stime = 12
-)
-
-// ticks sums fields of /proc/PID/stat (0 for a process that is gone).
-func ticks(pid int, fields ...int) time.Duration {
-	f := statFields(pid)
-	var n int64
-	for _, i := range fields {
-		if i < len(f) {
-			v, _ := strconv.ParseInt(f[i], 10, 64)
-			n += v
-		}
-	}
-	return time.Duration(n) * time.Second / clockTicks
-}
-
-// statFields are the fields of /proc/PID/stat after the command name (which
-// may hold spaces), from state on.
-func statFields(pid int) []string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil
-	}
-	return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-}
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on Linux).
-const clockTicks = 100

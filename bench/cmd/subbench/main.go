@@ -66,6 +66,26 @@ func liveKB(metrics string) int64 {
 	return int64(total / 1024)
 }
 
+// idleWindow is how long idle CPU is measured.
+const idleWindow = 10 * time.Second
+
+// idleCPU is each replica's CPU use in ms per second over idleWindow,
+// read side by side.
+func idleCPU(reps []replica) []float64 {
+	before := make([]time.Duration, len(reps))
+	for i, r := range reps {
+		before[i] = bench.CPUTime(r.pid)
+	}
+	start := time.Now()
+	<-time.After(idleWindow)
+	elapsed := time.Since(start).Seconds()
+	out := make([]float64, len(reps))
+	for i, r := range reps {
+		out[i] = float64((bench.CPUTime(r.pid) - before[i]).Milliseconds()) / elapsed
+	}
+	return out
+}
+
 // closeReason names how a connection ended: its close status and reason,
 // or the error.
 func closeReason(err error) string {
@@ -117,6 +137,7 @@ func main() {
 	for i, r := range reps {
 		rssBefore[i], liveBefore[i] = bench.RSSKB(r.pid), liveKB(r.metrics)
 	}
+	idleBefore := idleCPU(reps)
 
 	// Arrivals: unit → description → the times its subscribers got it.
 	var mu sync.Mutex
@@ -195,6 +216,7 @@ func main() {
 	for _, r := range reps {
 		rss, live = append(rss, bench.RSSKB(r.pid)), append(live, liveKB(r.metrics))
 	}
+	idleWith := idleCPU(reps)
 	perUnit := *subscribers / len(units)
 
 	// One change at a time: commit → every subscriber of the unit has it.
@@ -276,14 +298,16 @@ func main() {
 	fmt.Fprintf(&out, "`bench/cmd/subbench`: %d WebSocket subscribers (graphql-transport-ws, `unitUpdated` with a manager key), "+
 		"one connection each, spread over %d units (%d per unit) and two portald replicas on one PostgreSQL; changes are made in SQL, "+
 		"as any writer's would be.\n\n", *subscribers, len(units), perUnit)
-	out.WriteString("| replica | subscribers | RSS before MB | RSS with them MB | RSS KB per subscriber | live heap + stacks KB per subscriber |\n|---|---|---|---|---|---|\n")
+	out.WriteString("| replica | subscribers | RSS before MB | RSS with them MB | RSS KB per subscriber | live heap + stacks KB per subscriber | idle CPU ms/s before | idle CPU ms/s with them | idle CPU µs/s per subscriber |\n|---|---|---|---|---|---|---|---|---|\n")
 	for i, r := range reps {
 		n := *subscribers / len(reps)
-		fmt.Fprintf(&out, "| %s | %d | %.0f | %.0f | %.1f | %.1f |\n", r.url, n, float64(rssBefore[i])/1024, float64(rss[i])/1024,
-			float64(rss[i]-rssBefore[i])/float64(n), float64(live[i]-liveBefore[i])/float64(n))
+		fmt.Fprintf(&out, "| %s | %d | %.0f | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", r.url, n, float64(rssBefore[i])/1024, float64(rss[i])/1024,
+			float64(rss[i]-rssBefore[i])/float64(n), float64(live[i]-liveBefore[i])/float64(n),
+			idleBefore[i], idleWith[i], (idleWith[i]-idleBefore[i])*1000/float64(n))
 	}
 	out.WriteString("\nLive heap and stacks are read from the Go runtime right after a forced collection; RSS also holds the garbage " +
-		"that portald's GOGC=400 lets accumulate, and memory the runtime has not yet returned.\n")
+		"that portald's GOGC=400 lets accumulate, and memory the runtime has not yet returned. " +
+		fmt.Sprintf("Idle CPU is each replica's process CPU time (/proc/PID/stat) over %v with nothing changing, before the subscribers connect and with them.\n", idleWindow))
 	fmt.Fprintf(&out, "\n%d changes one at a time, from the commit to the event at the last of the unit's %d subscribers "+
 		"(on both replicas): p50 %.1f ms, p90 %.1f ms, **p99 %.1f ms**, max %.1f ms.\n\n", len(lat), perUnit,
 		bench.Ms(bench.Pct(lat, 0.5)), bench.Ms(bench.Pct(lat, 0.9)), bench.Ms(bench.Pct(lat, 0.99)), bench.Ms(bench.Pct(lat, 1)))
