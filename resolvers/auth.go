@@ -54,6 +54,9 @@ type Authenticator struct {
 	// use, and the keys tokens are verified with do not change while the
 	// process runs; revocation is the units cache's business, as before.
 	verified map[string]model.UnitToken
+	// watches are the credential watches waiting for a notice, by what
+	// their credential's check read (see watch).
+	watches map[watchKey]map[*credentialWatch]struct{}
 }
 
 // NewAuthenticator returns an Authenticator that caches nothing until
@@ -61,7 +64,7 @@ type Authenticator struct {
 func NewAuthenticator(keys *model.Keyring, store AuthStore, now func() time.Time) *Authenticator {
 	return &Authenticator{keys: keys, store: store, now: now,
 		units: map[uuid.UUID]model.UnitAuth{}, managers: map[string]model.ManagerKey{},
-		verified: map[string]model.UnitToken{}}
+		verified: map[string]model.UnitToken{}, watches: map[watchKey]map[*credentialWatch]struct{}{}}
 }
 
 // parseToken is Keyring.ParseToken, each token's signature checked once.
@@ -98,6 +101,13 @@ func (a *Authenticator) ListenerUp(up bool) {
 	a.epoch++
 	clear(a.units)
 	clear(a.managers)
+	// Notices may have been missed, or checks go to the database from now
+	// on: every watcher checks again.
+	for _, set := range a.watches {
+		for w := range set {
+			a.fire(w)
+		}
+	}
 }
 
 // AuthChanged drops what is cached of a unit, a property's units or a
@@ -107,6 +117,9 @@ func (a *Authenticator) AuthChanged(kind string, id uuid.UUID) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.epoch++
+	for w := range a.watches[watchKey{kind, id}] {
+		a.fire(w)
+	}
 	switch kind {
 	case "unit":
 		delete(a.units, id)
@@ -166,7 +179,7 @@ func (a *Authenticator) authenticate(ctx context.Context, c *credentialOf) (mode
 	if u.PropertyID != t.PropertyID || u.TokenGeneration != t.Generation || u.Status != model.UnitEnabled || !u.PortalAllowed {
 		return model.Principal{}, model.ErrBadToken
 	}
-	return model.Principal{Kind: model.Resident, PropertyID: t.PropertyID, UnitID: t.UnitID}, nil
+	return model.Principal{Kind: model.Resident, PropertyID: t.PropertyID, UnitID: t.UnitID, Expires: t.ExpiresAt}, nil
 }
 
 var errAuthRequired = model.Errorf(model.CodeUnauthenticated, "authentication required")
@@ -351,4 +364,79 @@ func (s *Service) Principal(ctx context.Context) (model.Principal, error) { retu
 func (s *Service) Authorize(ctx context.Context, propertyID uuid.UUID) error {
 	_, _, err := s.access(ctx, propertyID)
 	return err
+}
+
+// watchKey names what a credential's check read: a unit, a property or a
+// manager key (the kinds of AuthChanged).
+type watchKey struct {
+	kind string
+	id   uuid.UUID
+}
+
+// credentialWatch is closed (changed) when a notice may have changed what
+// a credential's last check read, or when the revocation listener came or
+// went. A subscription holds one instead of checking its credential on a
+// timer: idle subscribers cost nothing, and the check still runs within a
+// notice's delivery of a revocation.
+type credentialWatch struct {
+	keys    [2]watchKey
+	changed chan struct{}
+	fired   bool // under the Authenticator's mu
+}
+
+// watch returns a watch over what checking p reads: its unit or manager
+// key, and its property. Register the watch before the check it guards,
+// so that no notice falls between them. Stop it with unwatch.
+func (a *Authenticator) watch(p model.Principal) *credentialWatch {
+	w := &credentialWatch{changed: make(chan struct{})}
+	w.keys[0] = watchKey{"unit", p.UnitID}
+	if p.Kind == model.Manager {
+		w.keys[0] = watchKey{"key", p.KeyID}
+	}
+	w.keys[1] = watchKey{"property", p.PropertyID}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, k := range w.keys {
+		set := a.watches[k]
+		if set == nil {
+			set = map[*credentialWatch]struct{}{}
+			a.watches[k] = set
+		}
+		set[w] = struct{}{}
+	}
+	return w
+}
+
+// unwatch stops w (fired or not).
+func (a *Authenticator) unwatch(w *credentialWatch) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !w.fired {
+		a.fire(w)
+	}
+}
+
+// fire closes w and forgets it. Called with mu held.
+func (a *Authenticator) fire(w *credentialWatch) {
+	w.fired = true
+	close(w.changed)
+	for _, k := range w.keys {
+		delete(a.watches[k], w)
+		if len(a.watches[k]) == 0 {
+			delete(a.watches, k)
+		}
+	}
+}
+
+// watching counts the watches held (for tests).
+func (a *Authenticator) watching() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	seen := map[*credentialWatch]bool{}
+	for _, set := range a.watches {
+		for w := range set {
+			seen[w] = true
+		}
+	}
+	return len(seen)
 }

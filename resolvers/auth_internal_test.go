@@ -52,3 +52,50 @@ func TestVerifiedTokens(t *testing.T) {
 		t.Fatalf("%d tokens kept past the bound of %d", len(a.verified), maxVerifiedTokens)
 	}
 }
+
+// A credential watch fires on the notices that can change what its check
+// read — its unit or manager key, its property, the listener coming or
+// going — and on no other; a fired or stopped watch is forgotten.
+func TestCredentialWatch(t *testing.T) {
+	a := NewAuthenticator(nil, nil, time.Now)
+	property, unit, key := uuid.New(), uuid.New(), uuid.New()
+	resident := model.Principal{Kind: model.Resident, PropertyID: property, UnitID: unit}
+	manager := model.Principal{Kind: model.Manager, PropertyID: property, KeyID: key}
+	fired := func(w *credentialWatch) bool {
+		select {
+		case <-w.changed:
+			return true
+		default:
+			return false
+		}
+	}
+	tests := []struct {
+		name     string
+		notice   func()
+		resident bool
+		manager  bool
+	}{
+		{"another unit", func() { a.AuthChanged("unit", uuid.New()) }, false, false},
+		{"another property", func() { a.AuthChanged("property", uuid.New()) }, false, false},
+		{"another key", func() { a.AuthChanged("key", uuid.New()) }, false, false},
+		{"the unit's id as a key", func() { a.AuthChanged("key", unit) }, false, false},
+		{"the resident's unit", func() { a.AuthChanged("unit", unit) }, true, false},
+		{"the manager's key", func() { a.AuthChanged("key", key) }, false, true},
+		{"their property", func() { a.AuthChanged("property", property) }, true, true},
+		{"the listener going", func() { a.ListenerUp(false) }, true, true},
+		{"the listener coming", func() { a.ListenerUp(true) }, true, true},
+	}
+	for _, tt := range tests {
+		r, m := a.watch(resident), a.watch(manager)
+		tt.notice()
+		if fired(r) != tt.resident || fired(m) != tt.manager {
+			t.Errorf("%s: resident's watch fired %v, manager's %v; want %v, %v", tt.name, fired(r), fired(m), tt.resident, tt.manager)
+		}
+		a.unwatch(r)
+		a.unwatch(m)
+		a.unwatch(m) // twice is harmless
+		if n := a.watching(); n != 0 || len(a.watches) != 0 {
+			t.Fatalf("%s: %d watches (%d keys) left", tt.name, n, len(a.watches))
+		}
+	}
+}

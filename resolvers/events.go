@@ -162,9 +162,15 @@ func (e *Events) Subscribers() int {
 	return n
 }
 
-// revocationCheck is how often a subscription checks its credential again
-// (in memory, as every token check: revocation ends it within a second).
-const revocationCheck = 250 * time.Millisecond
+// A subscription checks its credential again whenever a revocation notice
+// may have changed what its last check read (see credentialWatch), when its
+// token expires, at least every credentialRecheck, and every
+// revocationPoll while revocation notices are not arriving (checks then
+// read the database, and nothing else would tell).
+const (
+	revocationPoll    = 250 * time.Millisecond
+	credentialRecheck = time.Hour
+)
 
 type endKey struct{}
 
@@ -199,17 +205,22 @@ func (s *Service) recheck(ctx context.Context, propertyID uuid.UUID) error {
 
 // subscribeUnit authorises a subscription to a unit (the resident's own, or
 // the unit a manager names) and runs its loop until ctx ends: onUnit for a
-// change to the unit (coalesced), onChange for a change request; every
-// revocationCheck it checks the credential again and ends the subscription
-// through the transport when it was revoked or expired. A handler that
-// returns false ends it; then done runs. UNAUTHENTICATED, BAD_USER_INPUT,
-// NOT_FOUND, UNAVAILABLE (no live updates on this server).
+// change to the unit (coalesced), onChange for a change request. It checks
+// the credential again whenever it may have changed (see credentialWatch)
+// and ends the subscription through the transport when it was revoked or
+// expired. A handler that returns false ends it; then done runs.
+// UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND, UNAVAILABLE (no live updates
+// on this server).
 func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID,
 	onUnit func(model.Unit) bool, onChange func(model.Unit, uuid.UUID) bool, done func()) error {
 	if s.events == nil {
 		return model.Errorf(model.CodeUnavailable, "live updates are not available on this server")
 	}
 	u, err := s.Unit(ctx, propertyID, unitID)
+	if err != nil {
+		return err
+	}
+	p, err := principal(ctx) // checked by Unit
 	if err != nil {
 		return err
 	}
@@ -220,25 +231,21 @@ func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitI
 	go func() {
 		defer done()
 		defer s.events.unsubscribe(sub)
-		tick := time.NewTicker(revocationCheck)
-		defer tick.Stop()
+		// Watched from here, and checked once more: a change between the
+		// subscription's own check and the watch is not missed.
+		w := s.auth.watch(p)
+		defer func() { s.auth.unwatch(w) }()
+		if !s.credentialHolds(ctx, propertyID) {
+			return
+		}
+		check := time.NewTimer(s.nextCheck(p))
+		defer check.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
-				if err := s.recheck(ctx, propertyID); err != nil {
-					// An outage is not a revocation: a credential that
-					// cannot be checked ends the subscription as
-					// interrupted (the client subscribes again later),
-					// since a revocation could not be seen meanwhile.
-					if model.ErrorCode(err) == model.CodeUnauthenticated {
-						endSubscription(ctx, model.CodeUnauthenticated, "the credential was revoked or has expired")
-					} else if ctx.Err() == nil {
-						endSubscription(ctx, model.CodeUnavailable, "the credential cannot be checked right now; subscribe again shortly")
-					}
-					return
-				}
+			case <-w.changed:
+			case <-check.C:
 			case <-sub.behind:
 				endSubscription(ctx, model.CodeUnavailable, "the subscriber fell too far behind; subscribe again")
 				return
@@ -249,14 +256,56 @@ func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitI
 				if onUnit != nil && !onUnit(u) {
 					return
 				}
+				continue
 			case id := <-sub.changes:
 				if onChange != nil && !onChange(u, id) {
 					return
 				}
+				continue
 			}
+			s.auth.unwatch(w)
+			w = s.auth.watch(p)
+			if !s.credentialHolds(ctx, propertyID) {
+				return
+			}
+			check.Reset(s.nextCheck(p))
 		}
 	}()
 	return nil
+}
+
+// credentialHolds checks a subscription's credential again and, when it
+// no longer holds, ends the subscription through its transport.
+func (s *Service) credentialHolds(ctx context.Context, propertyID uuid.UUID) bool {
+	err := s.recheck(ctx, propertyID)
+	switch {
+	case err == nil:
+		return true
+	case model.ErrorCode(err) == model.CodeUnauthenticated:
+		endSubscription(ctx, model.CodeUnauthenticated, "the credential was revoked or has expired")
+	case ctx.Err() == nil:
+		// An outage is not a revocation: a credential that cannot be
+		// checked ends the subscription as interrupted (the client
+		// subscribes again later), since a revocation could not be seen
+		// meanwhile.
+		endSubscription(ctx, model.CodeUnavailable, "the credential cannot be checked right now; subscribe again shortly")
+	}
+	return false
+}
+
+// nextCheck is how long a subscription of p waits for its next check when
+// no notice comes: until its token expires (just past, so that the check
+// sees it expired), at most credentialRecheck, and revocationPoll while
+// revocation notices are not arriving.
+func (s *Service) nextCheck(p model.Principal) time.Duration {
+	next := credentialRecheck
+	if !p.Expires.IsZero() {
+		next = min(next, p.Expires.Sub(s.auth.now())+time.Millisecond)
+	}
+	if !s.auth.Caching() {
+		next = min(next, revocationPoll)
+	}
+	return max(next, 0)
 }
 
 // eventUnread ends a subscription whose event could not be read (the

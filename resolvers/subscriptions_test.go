@@ -34,18 +34,26 @@ type live struct {
 
 func newLive(tb testing.TB, url string) *live { return newLiveVia(tb, url, url) }
 
-// newLiveVia is newLive with its notice connections made to listenURL (a
-// proxy that can fail them).
+// newLiveVia is newLive with its revocation notices read with its queries
+// from url, and its event notices from listenURL (a proxy that can fail
+// them).
 func newLiveVia(tb testing.TB, url, listenURL string) *live {
+	return newLiveRouted(tb, url, url, listenURL)
+}
+
+// newLiveRouted is newLive with its queries, revocation notices and event
+// notices each made to a URL of their own.
+func newLiveRouted(tb testing.TB, url, revocationsURL, listenURL string) *live {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store := dbtest.Must[*db.DB](tb)(db.Open(ctx, url, dbtest.Keys(tb), db.Options{}))
+	revocations := dbtest.Must[*db.DB](tb)(db.Open(ctx, revocationsURL, dbtest.Keys(tb), db.Options{}))
 	listener := dbtest.Must[*db.DB](tb)(db.Open(ctx, listenURL, dbtest.Keys(tb), db.Options{}))
 	events := resolvers.NewEvents()
 	svc := resolvers.NewService(store, dbtest.Keys(tb), resolvers.Options{TokenTTL: time.Hour, Events: events})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	done := make(chan struct{}, 2)
-	go func() { store.ListenAuthChanges(ctx, svc.Authenticator(), quiet); done <- struct{}{} }()
+	go func() { revocations.ListenAuthChanges(ctx, svc.Authenticator(), quiet); done <- struct{}{} }()
 	go func() {
 		listener.Listen(ctx, db.EventsChannel, events.Notice, events.ListenerUp, quiet)
 		done <- struct{}{}
@@ -59,6 +67,7 @@ func newLiveVia(tb testing.TB, url, listenURL string) *live {
 		<-done
 		<-done
 		store.Close()
+		revocations.Close()
 		listener.Close()
 	})
 	eventually(tb, "revocation listener up", svc.Authenticator().Caching)
@@ -545,4 +554,47 @@ func TestSubscribersToldWhenAnEventCannotBeRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A subscription checks its credential when a notice says it may have
+// changed, not on a timer; so its token's expiry, which no notice
+// announces, ends it by itself (close 4403) as it passes.
+func TestSubscriptionEndsWhenItsTokenExpires(t *testing.T) {
+	l := newLive(t, dbtest.NewURL(t))
+	f := newFixture(t, l.store, db.PropertyInput{})
+	login := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
+	short := dbtest.Must[model.UnitToken](t)(dbtest.Keys(t).ParseToken(login, time.Now()))
+	short.ExpiresAt = time.Now().Add(1500 * time.Millisecond)
+	signed := dbtest.Keys(t).SignToken(short)
+	short = dbtest.Must[model.UnitToken](t)(dbtest.Keys(t).ParseToken(signed, time.Now())) // its expiry as signed (whole seconds)
+	c := l.dial(t, signed)
+	next(t, c, "connection_ack")
+	subscribe(t, c, "1", unitSub, map[string]any{"p": f.property.ID})
+	awaitSubscribed(t, l, c)
+	code, _ := closedWith(t, c)
+	late := time.Since(short.ExpiresAt)
+	if code != 4403 || late < 0 || late > time.Second {
+		t.Fatalf("close code %d, %v after the token expired", code, late)
+	}
+	t.Logf("closed with 4403 %v after the token expired", late.Round(time.Millisecond))
+}
+
+// While revocation notices cannot arrive, subscriptions check their
+// credentials against the database on a timer, so a revocation made then
+// still ends them within a second (close 4403).
+func TestSubscriptionRevokedWhileNoticesAreAway(t *testing.T) {
+	url := dbtest.NewURL(t)
+	proxy := dbtest.NewProxy(t, url)
+	l := newLiveRouted(t, url, proxy.URL(url), url) // revocation notices alone through the proxy
+	f, _, c := subscribedResident(t, l, unitSub)
+	proxy.Hold(true) // the revocation listener cannot come back
+	t.Cleanup(func() { proxy.Hold(false); proxy.Cut() })
+	proxy.Cut()
+	eventually(t, "revocation notices away", func() bool { return !l.svc.Authenticator().Caching() })
+	dbtest.Must[model.Unit](t)(l.store.SetUnitStatus(context.Background(), model.PropertyScope(f.property.ID), f.unit.Unit.ID, model.UnitDisabled))
+	code, took := closedWith(t, c)
+	if code != 4403 || took > time.Second {
+		t.Fatalf("close code %d after %v", code, took)
+	}
+	t.Logf("closed with 4403 %v after the unit was disabled, with no revocation notice", took.Round(time.Millisecond))
 }

@@ -30,6 +30,9 @@ type Principal struct {
 	UnitID uuid.UUID
 	// KeyID is the manager key's id (zero for residents).
 	KeyID uuid.UUID
+	// Expires is when the resident's token expires (zero for managers,
+	// whose keys last until revoked).
+	Expires time.Time
 }
 
 // UnitToken is the content of a signed unit token.
