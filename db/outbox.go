@@ -188,6 +188,10 @@ func (db *DB) ListChangeRequests(ctx context.Context, propertyID uuid.UUID, unit
 	return out, wrap("db.ListChangeRequests", err)
 }
 
+// relayCandidates bounds how far past the oldest units a relay looks for
+// units no other relay holds: ten relays can share a backlog.
+const relayCandidates = 10
+
 // RelayChanges hands pending change requests to publish and marks those it
 // reports published as PUBLISHED, all in one transaction. It takes the
 // units whose pending requests are oldest (at most units of them), and of
@@ -197,17 +201,22 @@ func (db *DB) ListChangeRequests(ctx context.Context, propertyID uuid.UUID, unit
 // transaction-scoped advisory lock, which other relays skip, and its rows
 // are read only once the lock is held, so no two relays publish a row
 // unless one of them failed to record it (the broker's de-duplication by
-// id covers that). publish returns the ids it published; for each unit
+// id covers that). A relay that finds the oldest units held takes the next
+// ones (among the relayCandidates × units oldest), so that replicas share a
+// backlog instead of waiting for one another. publish returns the ids it published; for each unit
 // they must be a prefix of its requests, so that the rest are published
 // later, after them. It returns how many rows it marked.
 func (db *DB) RelayChanges(ctx context.Context, units, limit int,
 	publish func(context.Context, []model.ChangeRequest) []uuid.UUID) (int, error) {
 	marked := 0
 	err := db.inTx(ctx, "db.RelayChanges", func(tx pgx.Tx) error {
+		// The limit stops the scan at the units-th lock taken: a unit
+		// another relay holds is passed over and stays unlocked here.
 		rows, err := tx.Query(ctx, `WITH heads AS MATERIALIZED (
 		    SELECT unit_id, min(seq) AS first FROM change_requests WHERE status = 'PENDING'
-		    GROUP BY unit_id ORDER BY first LIMIT $1)
-		  SELECT unit_id FROM heads WHERE pg_try_advisory_xact_lock(hashtextextended(unit_id::text, 0))`, units)
+		    GROUP BY unit_id ORDER BY first LIMIT $2)
+		  SELECT unit_id FROM heads WHERE pg_try_advisory_xact_lock(hashtextextended(unit_id::text, 0)) LIMIT $1`,
+			units, units*relayCandidates)
 		if err != nil {
 			return err
 		}

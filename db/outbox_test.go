@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,5 +173,79 @@ func TestPruneChanges(t *testing.T) {
 	}
 	if want := []uuid.UUID{rows[2].ID, rows[3].ID, rows[4].ID}; !slices.Equal(left, want) {
 		t.Fatalf("left %v, want %v (recent APPLIED, old PENDING, old PUBLISHED)", left, want)
+	}
+}
+
+// A relay that finds the units with the oldest requests held by another
+// relay takes the next ones instead of none, so that replicas share a
+// backlog; no unit is taken twice, and each unit's rows go in write order.
+func TestRelayChangesSharesABacklog(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.New(t)
+	p := newProperty(t, d, db.PropertyInput{TenantSetDpsk: dbtest.Ptr(true)})
+	var units []uuid.UUID
+	for i := range 4 {
+		u := newUnit(t, d, p.ID, fmt.Sprint(i))
+		units = append(units, u.Unit.ID)
+	}
+	for range 2 { // oldest first: unit 0, 1, 2, 3
+		for _, u := range units {
+			dbtest.Must[model.UnitUpdateResult](t)(d.UpdateUnit(ctx, model.PropertyScope(p.ID), u, model.UnitUpdate{Secret: dbtest.Ptr("")}))
+		}
+	}
+	// taken lists the units of rows, checking each unit's are in write order.
+	taken := func(rows []model.ChangeRequest) (out []uuid.UUID, ids []uuid.UUID) {
+		last := map[uuid.UUID]time.Time{}
+		for _, r := range rows {
+			if r.CreatedAt.Before(last[r.UnitID]) {
+				t.Errorf("unit %s: out of write order", r.UnitID)
+			}
+			if _, ok := last[r.UnitID]; !ok {
+				out = append(out, r.UnitID)
+			}
+			last[r.UnitID] = r.CreatedAt
+			ids = append(ids, r.ID)
+		}
+		return out, ids
+	}
+	holding, release := make(chan []uuid.UUID), make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	defer letGo() // a failing test does not leave the first transaction open
+	first := make(chan int, 1)
+	go func() {
+		n, err := d.RelayChanges(ctx, 2, 100, func(_ context.Context, rows []model.ChangeRequest) []uuid.UUID {
+			held, ids := taken(rows)
+			holding <- held
+			<-release
+			return ids
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		first <- n
+	}()
+	held := <-holding
+	if !slices.Equal(held, units[:2]) {
+		t.Fatalf("the first relay took units %v, want the two oldest %v", held, units[:2])
+	}
+	var second []uuid.UUID
+	n, err := d.RelayChanges(ctx, 2, 100, func(_ context.Context, rows []model.ChangeRequest) []uuid.UUID {
+		var ids []uuid.UUID
+		second, ids = taken(rows)
+		return ids
+	})
+	if err != nil || n == 0 || !slices.Equal(second, units[2:]) {
+		t.Fatalf("while the first relay holds the oldest units, the second took %v (%d rows, %v); want %v", second, n, err, units[2:])
+	}
+	letGo()
+	if n += <-first; n == 0 {
+		t.Fatal("the first relay marked nothing")
+	}
+	if left := dbtest.Must[int](t)(d.RelayChanges(ctx, 10, 100, func(_ context.Context, rows []model.ChangeRequest) []uuid.UUID {
+		t.Errorf("%d rows still pending", len(rows))
+		return nil
+	})); left != 0 {
+		t.Fatalf("%d more marked", left)
 	}
 }
