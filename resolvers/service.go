@@ -57,8 +57,9 @@ type Service struct {
 type LoginFailures interface {
 	// BeginLogin spends one of the client's failed logins before a login is
 	// evaluated (ok false, and how long to wait, when none is left);
-	// succeeded gives it back when the login was not a failed guess.
-	BeginLogin(ctx context.Context) (succeeded func(), wait time.Duration, ok bool)
+	// finish is told whether the login was a failed guess (when it was
+	// not, the failed login is given back).
+	BeginLogin(ctx context.Context) (finish func(failed bool), wait time.Duration, ok bool)
 }
 
 // Options configure a Service.
@@ -178,15 +179,13 @@ func (s *Service) Login(ctx context.Context, propertyID uuid.UUID, secret string
 	if s.loginFailures == nil {
 		return s.login(ctx, propertyID, secret)
 	}
-	succeeded, wait, ok := s.loginFailures.BeginLogin(ctx)
+	finish, wait, ok := s.loginFailures.BeginLogin(ctx)
 	if !ok {
 		return LoginResult{}, &model.Error{Code: model.CodeRateLimited, RetryAfter: wait,
 			Message: "too many failed logins from this client; try again later"}
 	}
 	res, err := s.login(ctx, propertyID, secret)
-	if model.ErrorCode(err) != model.CodeUnauthenticated {
-		succeeded()
-	}
+	finish(model.ErrorCode(err) == model.CodeUnauthenticated)
 	return res, err
 }
 

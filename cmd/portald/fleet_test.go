@@ -93,3 +93,46 @@ func TestFleetSharesOneBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetSharesTheFailedLoginBudget: with Redis, a client's failed logins
+// count on every replica. Ten wrong secrets spread over three replicas
+// spend the budget, and the next is refused on each (before, each replica
+// admitted ten of its own: thirty guesses a minute).
+func TestFleetSharesTheFailedLoginBudget(t *testing.T) {
+	rs := redistest.Start(t)
+	url := dbtest.NewURL(t)
+	store, err := db.Open(context.Background(), url, dbtest.Keys(t), db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	name := "Guarded House"
+	p, err := store.CreateProperty(context.Background(), db.PropertyInput{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATABASE_URL": url, "REDIS_URL": rs.URL()}
+	var fleet []*server
+	for range 3 {
+		fleet = append(fleet, start(t, env, nil))
+	}
+	guess := func(s *server) int {
+		resp, err := http.Post(fmt.Sprintf("%s/residents/properties/%s/units/logins", s.public, p.ID), "application/json",
+			strings.NewReader(`{"hashedSecret":"a wrong guess"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 10 {
+		if code := guess(fleet[i%3]); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d, want 401", i+1, code)
+		}
+	}
+	for i, s := range fleet {
+		if code := guess(s); code != http.StatusTooManyRequests {
+			t.Fatalf("replica %d after ten failed logins in the fleet: %d, want 429", i, code)
+		}
+	}
+}

@@ -101,12 +101,15 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	}
 
 	metrics.Registry.MustRegister(store.Collectors(counter)...)
-	limiter, clients, closeLimiter, err := newLimiters(cfg, log, metrics, tp)
+	lims, closeLimiter, err := newLimiters(cfg, log, metrics, tp)
 	if err != nil {
 		return err
 	}
 	defer closeLimiter()
-	guard := ratelimit.NewGuard(limiter, clients, metrics.Registry)
+	guard := ratelimit.NewGuard(lims.properties, lims.clients, metrics.Registry)
+	if lims.failedLogins != nil {
+		guard.ShareFailedLogins(lims.failedLogins)
+	}
 	events := resolvers.NewEvents()
 	svc := resolvers.NewService(store, keys, resolvers.Options{TokenTTL: cfg.TokenTTL, LoginFailures: guard,
 		ChangeCompleted: completionHistogram(metrics), Events: events})
@@ -221,19 +224,28 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	return nil
 }
 
-// newLimiters are the shared limiters of property buckets and of client
-// address buckets: in Redis when REDIS_URL is set (with per-replica
-// fallback), in memory otherwise.
-func newLimiters(cfg config.Config, log *slog.Logger, m *edge.Metrics, tp trace.TracerProvider) (properties, clients ratelimit.Limiter, closeFn func(), err error) {
+// limiters are the buckets a replica charges.
+type limiters struct {
+	properties, clients ratelimit.Limiter
+	// failedLogins is the fleet's failed-login budget (nil: each replica
+	// keeps its own).
+	failedLogins ratelimit.Limiter
+}
+
+// newLimiters are the shared limiters of property buckets, of client
+// address buckets and of failed logins: in Redis when REDIS_URL is set
+// (with per-replica fallback), in memory otherwise (failed logins are
+// then the guard's own, per replica).
+func newLimiters(cfg config.Config, log *slog.Logger, m *edge.Metrics, tp trace.TracerProvider) (lims limiters, closeFn func(), err error) {
 	shape := ratelimit.Config{Burst: cfg.RateLimitBurst, PerSecond: cfg.RateLimitPerSecond}
 	clientShape := ratelimit.Config{Burst: cfg.ClientRateLimitBurst, PerSecond: cfg.ClientRateLimitPerSecond}
 	degraded := ratelimit.DegradedGauge(m.Registry)
 	if cfg.RedisURL == "" {
-		return ratelimit.NewMemory(shape, nil, 0), ratelimit.NewMemory(clientShape, nil, 0), func() {}, nil
+		return limiters{properties: ratelimit.NewMemory(shape, nil, 0), clients: ratelimit.NewMemory(clientShape, nil, 0)}, func() {}, nil
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+		return lims, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 250*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond
 	opts.MaxRetries = 1            // one retry replaces a pooled connection that a Redis restart broke
@@ -244,12 +256,12 @@ func newLimiters(cfg config.Config, log *slog.Logger, m *edge.Metrics, tp trace.
 		// addresses) stay out of the spans.
 		if err := redisotel.InstrumentTracing(client, redisotel.WithTracerProvider(tp), redisotel.WithDBStatement(false),
 			redisotel.WithDialFilter(true)); err != nil {
-			return nil, nil, nil, fmt.Errorf("tracing Redis: %w", err)
+			return lims, nil, fmt.Errorf("tracing Redis: %w", err)
 		}
 	}
 	log.Info("rate limiter: buckets shared in Redis", "addr", opts.Addr)
-	return ratelimit.NewRedis(client, shape, log, degraded), ratelimit.NewRedis(client, clientShape, log, degraded),
-		func() { _ = client.Close() }, nil
+	return limiters{properties: ratelimit.NewRedis(client, shape, log, degraded), clients: ratelimit.NewRedis(client, clientShape, log, degraded),
+		failedLogins: ratelimit.NewRedis(client, ratelimit.FailedLogins, log, degraded)}, func() { _ = client.Close() }, nil
 }
 
 // redisLog adapts slog to go-redis's logger; the limiter itself reports

@@ -44,10 +44,13 @@ var DefaultClients = Config{Burst: 30, PerSecond: 10}
 // public routes, invented ids or bogus credentials past its own budget, and
 // no number of addresses can spend what the residents of a property have.
 type Guard struct {
-	limiter   Limiter // property buckets (residents' and public)
-	clients   Limiter // client address buckets
-	failed    *Memory
-	decisions *prometheus.CounterVec
+	limiter Limiter // property buckets (residents' and public)
+	clients Limiter // client address buckets
+	failed  *Memory
+	// failedShared, when set, counts every replica's failed logins (see
+	// ShareFailedLogins).
+	failedShared Limiter
+	decisions    *prometheus.CounterVec
 	// counted holds the decision counters by transport and outcome,
 	// resolved once (a label lookup per request costs a hash).
 	counted map[string][2]prometheus.Counter
@@ -200,17 +203,71 @@ func (g *Guard) count(transport string, allowed bool) {
 	g.counted[transport][i].Inc()
 }
 
+// ShareFailedLogins makes the failed-login budget the fleet's: every
+// failed login is also counted in shared (a Limiter shaped FailedLogins,
+// in Redis), and a client with no failures left there is refused on every
+// replica. Without it each replica keeps its own budget, so a client could
+// spend FailedLogins once per replica. The replica's own budget stays in
+// front: it holds a guess's failure before the guess is evaluated, so
+// that guesses sent at once to one replica cannot all pass the shared
+// check before their failures are counted.
+func (g *Guard) ShareFailedLogins(shared Limiter) { g.failedShared = shared }
+
 // BeginLogin spends one of the client's failed-login budget before a
-// login is evaluated (see resolvers.LoginFailures).
-func (g *Guard) BeginLogin(ctx context.Context) (succeeded func(), wait time.Duration, ok bool) {
-	return g.failed.Take(model.ClientIPFrom(ctx))
+// login is evaluated; finish gives it back when the login did not fail,
+// and counts the failure in the shared budget when it did (see
+// resolvers.LoginFailures).
+func (g *Guard) BeginLogin(ctx context.Context) (finish func(failed bool), wait time.Duration, ok bool) {
+	client := model.ClientIPFrom(ctx)
+	if d, blocked := g.sharedLoginBlocked(ctx, client); blocked {
+		return nil, d.Wait, false
+	}
+	giveBack, wait, ok := g.failed.Take(client)
+	if !ok {
+		return nil, wait, false
+	}
+	return func(failed bool) {
+		if !failed {
+			giveBack()
+			return
+		}
+		if g.failedShared != nil {
+			// Counted even when the request has ended meanwhile: the
+			// guess was evaluated.
+			g.failedShared.Allow(context.WithoutCancel(ctx), failedLoginsKey(client), 1)
+		}
+	}, 0, true
 }
 
-// loginBlocked reports whether the client has no failed logins left.
+// loginBlocked reports whether the client has no failed logins left, on
+// this replica or in the shared budget.
 func (g *Guard) loginBlocked(ctx context.Context) (Decision, bool) {
-	d := g.failed.Peek(model.ClientIPFrom(ctx))
+	client := model.ClientIPFrom(ctx)
+	if d, blocked := g.sharedLoginBlocked(ctx, client); blocked {
+		return d, true
+	}
+	d := g.failed.Peek(client)
 	return d, !d.Allowed
 }
+
+// sharedLoginBlocked reports whether the shared budget holds no failed
+// login for client (never, without one). A charge of nothing reads the
+// bucket without spending it.
+func (g *Guard) sharedLoginBlocked(ctx context.Context, client string) (Decision, bool) {
+	if g.failedShared == nil {
+		return Decision{}, false
+	}
+	d := g.failedShared.Allow(ctx, failedLoginsKey(client), 0)
+	if d.Remaining >= 1 {
+		return d, false
+	}
+	// The wait for one failure to be forgiven, at most.
+	return Decision{Burst: FailedLogins.Burst, Wait: time.Duration(float64(time.Second) / FailedLogins.PerSecond)}, true
+}
+
+// failedLoginsKey names a client's bucket in the shared failed-login
+// budget.
+func failedLoginsKey(client string) string { return "failed-logins:" + client }
 
 // REST returns the middleware that charges one call of a REST operation,
 // before anything else is checked but the body size (it runs after the

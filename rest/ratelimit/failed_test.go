@@ -1,0 +1,106 @@
+package ratelimit_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/rest/ratelimit"
+	"github.com/residentportal/bff/rest/ratelimit/redistest"
+)
+
+// With a shared budget (Redis), a client's failed logins count on every
+// replica: ten in all, however they are spread, where each replica alone
+// would admit ten of its own. Logins that succeed cost nothing, guesses
+// sent at once to one replica are still held to its own budget, and the
+// guard in front of the login route refuses too.
+func TestFailedLoginsSharedAcrossReplicas(t *testing.T) {
+	rs := redistest.Start(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	replica := func() *ratelimit.Guard {
+		c := redis.NewClient(&redis.Options{Addr: rs.Addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
+		t.Cleanup(func() { c.Close() })
+		g := ratelimit.NewGuard(ratelimit.NewMemory(ratelimit.Config{Burst: 100, PerSecond: 80}, nil, 0), nil, nil)
+		g.ShareFailedLogins(ratelimit.NewRedis(c, ratelimit.FailedLogins, log, nil))
+		return g
+	}
+	a, b := replica(), replica()
+	from := func(client string) context.Context {
+		return model.WithRequestInfo(context.Background(), &model.RequestInfo{ClientIP: client})
+	}
+
+	guesser := from("203.0.113.9")
+	for i := range ratelimit.FailedLogins.Burst {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		finish, _, ok := g.BeginLogin(guesser)
+		if !ok {
+			t.Fatalf("failed login %d refused", i+1)
+		}
+		finish(true)
+	}
+	for name, g := range map[string]*ratelimit.Guard{"a": a, "b": b} {
+		if _, wait, ok := g.BeginLogin(guesser); ok || wait <= 0 {
+			t.Fatalf("replica %s admitted an eleventh failed login (wait %v)", name, wait)
+		}
+	}
+	// The login route's guard refuses it before anything is charged.
+	route := b.REST(true, true)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("the login ran") }))
+	rec := httptest.NewRecorder()
+	route.ServeHTTP(rec, httptest.NewRequest("POST", "/", nil).WithContext(guesser))
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("login route: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+
+	// Another client is not held to the guesser's budget, and logins that
+	// succeed spend none of it.
+	resident := from("198.51.100.7")
+	for i := range 3 * ratelimit.FailedLogins.Burst {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		finish, _, ok := g.BeginLogin(resident)
+		if !ok {
+			t.Fatalf("successful login %d refused", i+1)
+		}
+		finish(false)
+	}
+
+	// Thirty guesses at once on one replica: its own budget admits ten
+	// before any of them has failed.
+	burst := from("192.0.2.44")
+	var mu sync.Mutex
+	var admitted int
+	var wg sync.WaitGroup
+	var finishes []func(bool)
+	for range 30 {
+		wg.Go(func() {
+			if finish, _, ok := a.BeginLogin(burst); ok {
+				mu.Lock()
+				admitted++
+				finishes = append(finishes, finish)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if admitted != ratelimit.FailedLogins.Burst {
+		t.Fatalf("%d of 30 guesses at once admitted, want %d", admitted, ratelimit.FailedLogins.Burst)
+	}
+	for _, finish := range finishes {
+		finish(true)
+	}
+	if _, _, ok := b.BeginLogin(burst); ok {
+		t.Fatal("the other replica admitted a guess after the burst's ten failures")
+	}
+}
