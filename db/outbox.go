@@ -188,14 +188,15 @@ func (db *DB) ListChangeRequests(ctx context.Context, propertyID uuid.UUID, unit
 	return out, wrap("db.ListChangeRequests", err)
 }
 
-// relayCandidates bounds how far past the oldest units a relay looks for
-// units no other relay holds: ten relays can share a backlog.
+// relayCandidates bounds how far past the oldest units (and rows) a relay
+// looks for units no other relay holds: ten relays can share a backlog.
 const relayCandidates = 10
 
 // RelayChanges hands pending change requests to publish and marks those it
 // reports published as PUBLISHED, all in one transaction. It takes the
-// units whose pending requests are oldest (at most units of them), and of
-// each unit its pending requests in write order (at most limit in all).
+// units whose pending requests are oldest (at most units of them, found
+// among the relayCandidates × limit oldest rows), and of each unit its
+// pending requests in write order (at most limit in all).
 //
 // Several relays may run at once: a unit being relayed is held by a
 // transaction-scoped advisory lock, which other relays skip, and its rows
@@ -210,13 +211,18 @@ func (db *DB) RelayChanges(ctx context.Context, units, limit int,
 	publish func(context.Context, []model.ChangeRequest) []uuid.UUID) (int, error) {
 	marked := 0
 	err := db.inTx(ctx, "db.RelayChanges", func(tx pgx.Tx) error {
-		// The limit stops the scan at the units-th lock taken: a unit
-		// another relay holds is passed over and stays unlocked here.
-		rows, err := tx.Query(ctx, `WITH heads AS MATERIALIZED (
-		    SELECT unit_id, min(seq) AS first FROM change_requests WHERE status = 'PENDING'
-		    GROUP BY unit_id ORDER BY first LIMIT $2)
+		// The candidates are the units of the oldest pending rows (by
+		// the index on their age: a bounded read however long the
+		// backlog, where grouping every pending row cost a scan of them
+		// all per batch), oldest first. The last limit stops at the
+		// units-th lock taken: a unit another relay holds is passed over
+		// and stays unlocked here.
+		rows, err := tx.Query(ctx, `WITH oldest AS MATERIALIZED (
+		    SELECT unit_id, seq FROM change_requests WHERE status = 'PENDING' ORDER BY created_at LIMIT $3),
+		  heads AS MATERIALIZED (
+		    SELECT unit_id, min(seq) AS first FROM oldest GROUP BY unit_id ORDER BY first LIMIT $2)
 		  SELECT unit_id FROM heads WHERE pg_try_advisory_xact_lock(hashtextextended(unit_id::text, 0)) LIMIT $1`,
-			units, units*relayCandidates)
+			units, units*relayCandidates, limit*relayCandidates)
 		if err != nil {
 			return err
 		}
