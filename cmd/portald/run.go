@@ -343,11 +343,13 @@ func startRelay(ctx context.Context, cfg config.Config, store *db.DB, log *slog.
 }
 
 // outboxCollector exposes the outbox's gauges, read at each scrape:
-// change requests by status and the age of the oldest pending one.
+// change requests in flight by status and the age of the oldest pending
+// one. Completed requests are counted as they complete
+// (portal_outbox_completion_seconds), not by counting the table.
 type outboxCollector struct{ store *db.DB }
 
 var (
-	outboxRequests = prometheus.NewDesc("portal_outbox_requests", "Change requests by status.", []string{"status"}, nil)
+	outboxRequests = prometheus.NewDesc("portal_outbox_requests", "Change requests in flight (PENDING, PUBLISHED) by status.", []string{"status"}, nil)
 	outboxOldest   = prometheus.NewDesc("portal_outbox_oldest_pending_seconds", "Age of the oldest PENDING change request (0 when none).", nil, nil)
 )
 
@@ -360,9 +362,8 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return // the database's own metrics say it is away
 	}
-	for _, st := range []model.ChangeStatus{model.ChangePending, model.ChangePublished, model.ChangeApplied, model.ChangeFailed} {
-		ch <- prometheus.MustNewConstMetric(outboxRequests, prometheus.GaugeValue, float64(s.ByStatus[st]), string(st))
-	}
+	ch <- prometheus.MustNewConstMetric(outboxRequests, prometheus.GaugeValue, float64(s.Pending), string(model.ChangePending))
+	ch <- prometheus.MustNewConstMetric(outboxRequests, prometheus.GaugeValue, float64(s.Published), string(model.ChangePublished))
 	ch <- prometheus.MustNewConstMetric(outboxOldest, prometheus.GaugeValue, s.OldestPending.Seconds())
 }
 
