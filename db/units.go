@@ -119,6 +119,15 @@ func (db *DB) UnitAuthByIDs(ctx context.Context, ids []uuid.UUID) ([]model.UnitA
 	return out, wrap("db.UnitAuthByIDs", err)
 }
 
+// AuthEpoch reads the auth epoch: a count that moves on with every
+// statement that changes what a token or manager key check depends on
+// (see migration 010). UNAVAILABLE.
+func (db *DB) AuthEpoch(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.pool.QueryRow(ctx, `SELECT n FROM auth_epoch`).Scan(&n)
+	return n, wrap("db.AuthEpoch", err)
+}
+
 // keysetPages is the statement (and its arguments) that reads one keyset
 // page per parent id in one go: the rows of selectFrom whose parent column
 // is the id, past after (a value of orderBy; nil for the first page), at

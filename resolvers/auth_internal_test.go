@@ -1,8 +1,10 @@
 package resolvers
 
 import (
+	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,5 +99,86 @@ func TestCredentialWatch(t *testing.T) {
 		if n := a.watching(); n != 0 || len(a.watches) != 0 {
 			t.Fatalf("%s: %d watches (%d keys) left", tt.name, n, len(a.watches))
 		}
+	}
+}
+
+// epochStore is an AuthStore whose auth epoch the test moves, counting
+// its reads.
+type epochStore struct {
+	AuthStore
+	mu    sync.Mutex
+	n     int64
+	err   error
+	reads int
+}
+
+func (s *epochStore) AuthEpoch(context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+	return s.n, s.err
+}
+
+func (s *epochStore) set(n int64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n, s.err = n, err
+}
+
+func (s *epochStore) readCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
+}
+
+// While revocation notices are away, WatchEpoch reads the auth epoch
+// and fires the watches only when it moved or cannot be read (and once at
+// the start); with the notices back it stops reading.
+func TestWatchEpoch(t *testing.T) {
+	store := &epochStore{}
+	a := NewAuthenticator(nil, store, time.Now)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.WatchEpoch(ctx) }()
+	defer func() { cancel(); <-done }()
+	p := model.Principal{Kind: model.Resident, PropertyID: uuid.New(), UnitID: uuid.New()}
+	fired := func(w *credentialWatch) bool {
+		select {
+		case <-w.changed:
+			return true
+		default:
+			return false
+		}
+	}
+	await := func(what string, cond func() bool) {
+		t.Helper()
+		for start := time.Now(); !cond(); {
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("%s: not within 5 s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	a.ListenerUp(true)
+	a.ListenerUp(false)
+	w := a.watch(p)
+	await("the first read fires the watches", func() bool { return fired(w) })
+	w = a.watch(p)
+	reads := store.readCount()
+	await("two more reads", func() bool { return store.readCount() >= reads+2 })
+	if fired(w) {
+		t.Fatal("the watch fired while the epoch stood still")
+	}
+	store.set(1, nil)
+	await("a moved epoch fires the watches", func() bool { return fired(w) })
+	w = a.watch(p)
+	store.set(1, errors.New("database unreachable"))
+	await("an unreadable epoch fires the watches", func() bool { return fired(w) })
+	store.set(1, nil)
+	a.ListenerUp(true)
+	reads = store.readCount()
+	time.Sleep(3 * authEpochPoll) // a negative: nothing to poll for
+	if n := store.readCount(); n > reads+1 {
+		t.Fatalf("%d reads with the notices back", n-reads)
 	}
 }

@@ -163,14 +163,11 @@ func (e *Events) Subscribers() int {
 }
 
 // A subscription checks its credential again whenever a revocation notice
-// may have changed what its last check read (see credentialWatch), when its
-// token expires, at least every credentialRecheck, and every
-// revocationPoll while revocation notices are not arriving (checks then
-// read the database, and nothing else would tell).
-const (
-	revocationPoll    = 250 * time.Millisecond
-	credentialRecheck = time.Hour
-)
+// may have changed what its last check read (see credentialWatch; while
+// the notices are away, the auth epoch stands in for them: see
+// Authenticator.WatchEpoch), when its token expires, and at least every
+// credentialRecheck.
+const credentialRecheck = time.Hour
 
 type endKey struct{}
 
@@ -294,16 +291,12 @@ func (s *Service) credentialHolds(ctx context.Context, propertyID uuid.UUID) boo
 }
 
 // nextCheck is how long a subscription of p waits for its next check when
-// no notice comes: until its token expires (just past, so that the check
-// sees it expired), at most credentialRecheck, and revocationPoll while
-// revocation notices are not arriving.
+// its watch does not fire: until its token expires (just past, so that
+// the check sees it expired), at most credentialRecheck.
 func (s *Service) nextCheck(p model.Principal) time.Duration {
 	next := credentialRecheck
 	if !p.Expires.IsZero() {
 		next = min(next, p.Expires.Sub(s.auth.now())+time.Millisecond)
-	}
-	if !s.auth.Caching() {
-		next = min(next, revocationPoll)
 	}
 	return max(next, 0)
 }

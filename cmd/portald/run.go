@@ -128,11 +128,16 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 			}
 		}}, log)
 	}()
+	epochDone := make(chan struct{})
+	go func() {
+		defer close(epochDone)
+		svc.Authenticator().WatchEpoch(listenCtx) // stands in for the revocation notices while they are away
+	}()
 	go func() {
 		defer close(eventsDone)
 		store.Listen(listenCtx, db.EventsChannel, events.Notice, events.ListenerUp, log)
 	}()
-	defer func() { stopListening(); <-listening; <-eventsDone }()
+	defer func() { stopListening(); <-listening; <-eventsDone; <-epochDone }()
 
 	var draining atomic.Bool
 	stopRelay, err := startRelay(ctx, cfg, store, log, metrics, tp)
