@@ -63,14 +63,6 @@ func TestCredentialWatch(t *testing.T) {
 	property, unit, key := uuid.New(), uuid.New(), uuid.New()
 	resident := model.Principal{Kind: model.Resident, PropertyID: property, UnitID: unit}
 	manager := model.Principal{Kind: model.Manager, PropertyID: property, KeyID: key}
-	fired := func(w *credentialWatch) bool {
-		select {
-		case <-w.changed:
-			return true
-		default:
-			return false
-		}
-	}
 	tests := []struct {
 		name     string
 		notice   func()
@@ -90,8 +82,8 @@ func TestCredentialWatch(t *testing.T) {
 	for _, tt := range tests {
 		r, m := a.watch(resident), a.watch(manager)
 		tt.notice()
-		if fired(r) != tt.resident || fired(m) != tt.manager {
-			t.Errorf("%s: resident's watch fired %v, manager's %v; want %v, %v", tt.name, fired(r), fired(m), tt.resident, tt.manager)
+		if watchFired(r) != tt.resident || watchFired(m) != tt.manager {
+			t.Errorf("%s: resident's watch fired %v, manager's %v; want %v, %v", tt.name, watchFired(r), watchFired(m), tt.resident, tt.manager)
 		}
 		a.unwatch(r)
 		a.unwatch(m)
@@ -142,14 +134,6 @@ func TestWatchEpoch(t *testing.T) {
 	go func() { defer close(done); a.WatchEpoch(ctx) }()
 	defer func() { cancel(); <-done }()
 	p := model.Principal{Kind: model.Resident, PropertyID: uuid.New(), UnitID: uuid.New()}
-	fired := func(w *credentialWatch) bool {
-		select {
-		case <-w.changed:
-			return true
-		default:
-			return false
-		}
-	}
 	await := func(what string, cond func() bool) {
 		t.Helper()
 		for start := time.Now(); !cond(); {
@@ -162,23 +146,33 @@ func TestWatchEpoch(t *testing.T) {
 	a.ListenerUp(true)
 	a.ListenerUp(false)
 	w := a.watch(p)
-	await("the first read fires the watches", func() bool { return fired(w) })
+	await("the first read fires the watches", func() bool { return watchFired(w) })
 	w = a.watch(p)
 	reads := store.readCount()
 	await("two more reads", func() bool { return store.readCount() >= reads+2 })
-	if fired(w) {
+	if watchFired(w) {
 		t.Fatal("the watch fired while the epoch stood still")
 	}
 	store.set(1, nil)
-	await("a moved epoch fires the watches", func() bool { return fired(w) })
+	await("a moved epoch fires the watches", func() bool { return watchFired(w) })
 	w = a.watch(p)
 	store.set(1, errors.New("database unreachable"))
-	await("an unreadable epoch fires the watches", func() bool { return fired(w) })
+	await("an unreadable epoch fires the watches", func() bool { return watchFired(w) })
 	store.set(1, nil)
 	a.ListenerUp(true)
 	reads = store.readCount()
 	time.Sleep(3 * authEpochPoll) // a negative: nothing to poll for
 	if n := store.readCount(); n > reads+1 {
 		t.Fatalf("%d reads with the notices back", n-reads)
+	}
+}
+
+// watchFired reports whether w has fired.
+func watchFired(w *credentialWatch) bool {
+	select {
+	case <-w.changed:
+		return true
+	default:
+		return false
 	}
 }

@@ -12,14 +12,14 @@ import (
 
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/rest/ratelimit/redistest"
 )
 
-// TestFleetSharesOneBudget runs three portald instances against one
-// database and one Redis (started by the test on a spare port): together
-// they admit what one process would, 100 plus 80 per second. Then Redis
-// stops and the fleet keeps answering.
-func TestFleetSharesOneBudget(t *testing.T) {
+// newFleet starts a Redis of the test's own and three portald instances
+// on it and on one database, which holds a property named name.
+func newFleet(t *testing.T, name string) (*redistest.Server, []*server, model.Property) {
+	t.Helper()
 	rs := redistest.Start(t)
 	url := dbtest.NewURL(t)
 	store, err := db.Open(context.Background(), url, dbtest.Keys(t), db.Options{})
@@ -27,7 +27,6 @@ func TestFleetSharesOneBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	name := "Fleet House"
 	p, err := store.CreateProperty(context.Background(), db.PropertyInput{Name: &name})
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +36,15 @@ func TestFleetSharesOneBudget(t *testing.T) {
 	for range 3 {
 		fleet = append(fleet, start(t, env, nil))
 	}
+	return rs, fleet, p
+}
+
+// TestFleetSharesOneBudget runs three portald instances against one
+// database and one Redis (started by the test on a spare port): together
+// they admit what one process would, 100 plus 80 per second. Then Redis
+// stops and the fleet keeps answering.
+func TestFleetSharesOneBudget(t *testing.T) {
+	rs, fleet, p := newFleet(t, "Fleet House")
 	path := fmt.Sprintf("/residents/properties/%s/access", p.ID)
 	client := &http.Client{Timeout: 5 * time.Second}
 	hammer := func(d time.Duration) (ok, limited, other int64) {
@@ -99,23 +107,7 @@ func TestFleetSharesOneBudget(t *testing.T) {
 // spend the budget, and the next is refused on each (before, each replica
 // admitted ten of its own: thirty guesses a minute).
 func TestFleetSharesTheFailedLoginBudget(t *testing.T) {
-	rs := redistest.Start(t)
-	url := dbtest.NewURL(t)
-	store, err := db.Open(context.Background(), url, dbtest.Keys(t), db.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	name := "Guarded House"
-	p, err := store.CreateProperty(context.Background(), db.PropertyInput{Name: &name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"DATABASE_URL": url, "REDIS_URL": rs.URL()}
-	var fleet []*server
-	for range 3 {
-		fleet = append(fleet, start(t, env, nil))
-	}
+	_, fleet, p := newFleet(t, "Guarded House")
 	guess := func(s *server) int {
 		resp, err := http.Post(fmt.Sprintf("%s/residents/properties/%s/units/logins", s.public, p.ID), "application/json",
 			strings.NewReader(`{"hashedSecret":"a wrong guess"}`))

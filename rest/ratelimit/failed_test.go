@@ -36,13 +36,17 @@ func TestFailedLoginsSharedAcrossReplicas(t *testing.T) {
 		return model.WithRequestInfo(context.Background(), &model.RequestInfo{ClientIP: client})
 	}
 
+	// turn alternates between the replicas.
+	turn := func(i int) *ratelimit.Guard {
+		if i%2 == 1 {
+			return b
+		}
+		return a
+	}
+
 	guesser := from("203.0.113.9")
 	for i := range ratelimit.FailedLogins.Burst {
-		g := a
-		if i%2 == 1 {
-			g = b
-		}
-		finish, _, ok := g.BeginLogin(guesser)
+		finish, _, ok := turn(i).BeginLogin(guesser)
 		if !ok {
 			t.Fatalf("failed login %d refused", i+1)
 		}
@@ -65,11 +69,7 @@ func TestFailedLoginsSharedAcrossReplicas(t *testing.T) {
 	// succeed spend none of it.
 	resident := from("198.51.100.7")
 	for i := range 3 * ratelimit.FailedLogins.Burst {
-		g := a
-		if i%2 == 1 {
-			g = b
-		}
-		finish, _, ok := g.BeginLogin(resident)
+		finish, _, ok := turn(i).BeginLogin(resident)
 		if !ok {
 			t.Fatalf("successful login %d refused", i+1)
 		}
