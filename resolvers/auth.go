@@ -104,12 +104,9 @@ func (a *Authenticator) ListenerUp(up bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.listening = up
-	a.epoch++
-	clear(a.units)
-	clear(a.managers)
 	// Notices may have been missed, or checks go to the database from now
-	// on: every watcher checks again.
-	a.fireAll()
+	// on: nothing cached stands, and every watcher checks again.
+	a.invalidateAll()
 	if !up {
 		select {
 		case a.away <- struct{}{}:
@@ -118,8 +115,12 @@ func (a *Authenticator) ListenerUp(up bool) {
 	}
 }
 
-// fireAll fires every watch. Called with mu held.
-func (a *Authenticator) fireAll() {
+// invalidateAll drops everything cached (and any read under way: see
+// remember) and fires every watch. Called with mu held.
+func (a *Authenticator) invalidateAll() {
+	a.epoch++
+	clear(a.units)
+	clear(a.managers)
 	for _, set := range a.watches {
 		for w := range set {
 			a.fire(w)
@@ -159,10 +160,7 @@ func (a *Authenticator) WatchEpoch(ctx context.Context) {
 			}
 			if err != nil || !known || n != last {
 				a.mu.Lock()
-				a.epoch++
-				clear(a.units)
-				clear(a.managers)
-				a.fireAll()
+				a.invalidateAll()
 				a.mu.Unlock()
 			}
 			last, known = n, err == nil
@@ -491,17 +489,4 @@ func (a *Authenticator) fire(w *credentialWatch) {
 			delete(a.watches, k)
 		}
 	}
-}
-
-// watching counts the watches held (for tests).
-func (a *Authenticator) watching() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	seen := map[*credentialWatch]bool{}
-	for _, set := range a.watches {
-		for w := range set {
-			seen[w] = true
-		}
-	}
-	return len(seen)
 }
