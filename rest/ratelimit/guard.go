@@ -219,12 +219,16 @@ func (g *Guard) ShareFailedLogins(shared Limiter) { g.failedShared = shared }
 // resolvers.LoginFailures).
 func (g *Guard) BeginLogin(ctx context.Context) (finish func(failed bool), wait time.Duration, ok bool) {
 	client := model.ClientIPFrom(ctx)
-	if d, blocked := g.sharedLoginBlocked(ctx, client); blocked {
-		return nil, d.Wait, false
-	}
+	// The replica's own budget first: a client it refuses costs no
+	// round trip to the shared one, and one request's aliased logins
+	// reach the shared budget at most FailedLogins.Burst times.
 	giveBack, wait, ok := g.failed.Take(client)
 	if !ok {
 		return nil, wait, false
+	}
+	if d, blocked := g.sharedLoginBlocked(ctx, client); blocked {
+		giveBack()
+		return nil, d.Wait, false
 	}
 	return func(failed bool) {
 		if !failed {
