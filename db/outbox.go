@@ -203,10 +203,10 @@ const relayCandidates = 10
 // are read only once the lock is held, so no two relays publish a row
 // unless one of them failed to record it (the broker's de-duplication by
 // id covers that). A relay that finds the oldest units held takes the next
-// ones (among the relayCandidates × units oldest), so that replicas share a
-// backlog instead of waiting for one another. publish returns the ids it published; for each unit
-// they must be a prefix of its requests, so that the rest are published
-// later, after them. It returns how many rows it marked.
+// ones, so that replicas share a backlog instead of waiting for one
+// another. publish returns the ids it published; for each unit they must
+// be a prefix of its requests, so that the rest are published later,
+// after them. It returns how many rows it marked.
 func (db *DB) RelayChanges(ctx context.Context, units, limit int,
 	publish func(context.Context, []model.ChangeRequest) []uuid.UUID) (int, error) {
 	marked := 0
