@@ -227,13 +227,13 @@ func (a *Authenticator) authenticate(ctx context.Context, c *credentialOf) (mode
 		return model.Principal{}, errAuthRequired
 	}
 	if strings.HasPrefix(credential, model.ManagerKeyPrefix) {
-		return a.manager(ctx, credential)
+		return a.manager(ctx, credential, c.fresh)
 	}
 	t, err := c.token()
 	if err != nil {
 		return model.Principal{}, err
 	}
-	u, err := a.unit(ctx, t.UnitID)
+	u, err := a.unit(ctx, t.UnitID, c.fresh)
 	if err != nil {
 		return model.Principal{}, err
 	}
@@ -247,9 +247,10 @@ func (a *Authenticator) authenticate(ctx context.Context, c *credentialOf) (mode
 
 var errAuthRequired = model.Errorf(model.CodeUnauthenticated, "authentication required")
 
-func (a *Authenticator) unit(ctx context.Context, id uuid.UUID) (model.UnitAuth, error) {
+func (a *Authenticator) unit(ctx context.Context, id uuid.UUID, fresh bool) (model.UnitAuth, error) {
 	a.mu.Lock()
 	u, ok := a.units[id]
+	ok = ok && !fresh
 	epoch, caching := a.epoch, a.listening
 	a.mu.Unlock()
 	if ok {
@@ -283,10 +284,11 @@ func remember[K comparable, V any](a *Authenticator, cache map[K]V, k K, v V, ep
 	cache[k] = v
 }
 
-func (a *Authenticator) manager(ctx context.Context, key string) (model.Principal, error) {
+func (a *Authenticator) manager(ctx context.Context, key string, fresh bool) (model.Principal, error) {
 	digest := string(model.ManagerKeyDigest(key))
 	a.mu.Lock()
 	k, ok := a.managers[digest]
+	ok = ok && !fresh
 	epoch, caching := a.epoch, a.listening
 	a.mu.Unlock()
 	if !ok {
@@ -318,9 +320,12 @@ type credentialOf struct {
 	auth         *Authenticator
 	raw          string
 	residentOnly bool
-	once         sync.Once
-	principal    model.Principal
-	err          error
+	// fresh reads what can revoke the credential from the database, not
+	// the cache (see Session.Current).
+	fresh     bool
+	once      sync.Once
+	principal model.Principal
+	err       error
 
 	tokenOnce sync.Once
 	parsed    model.UnitToken
@@ -436,22 +441,24 @@ type watchKey struct {
 	id   uuid.UUID
 }
 
-// credentialWatch is closed (changed) when a notice may have changed what
-// a credential's last check read, or when the revocation listener came or
-// went. A subscription holds one instead of checking its credential on a
-// timer: idle subscribers cost nothing, and the check still runs within a
-// notice's delivery of a revocation.
+// credentialWatch calls its onFire (in a goroutine of its own) when a
+// notice may have changed what a credential's last check read, or when the
+// revocation listener came or went. A live connection holds one instead of
+// checking its credential on a timer: idle connections cost nothing, not
+// even a waiting goroutine, and the check still runs within a notice's
+// delivery of a revocation.
 type credentialWatch struct {
-	keys    [2]watchKey
-	changed chan struct{}
-	fired   bool // under the Authenticator's mu
+	keys   [2]watchKey
+	onFire func()
+	fired  bool // under the Authenticator's mu
 }
 
 // watch returns a watch over what checking p reads: its unit or manager
-// key, and its property. Register the watch before the check it guards,
-// so that no notice falls between them. Stop it with unwatch.
-func (a *Authenticator) watch(p model.Principal) *credentialWatch {
-	w := &credentialWatch{changed: make(chan struct{})}
+// key, and its property; onFire runs once, when it fires. Register the
+// watch before the check it guards, so that no notice falls between them.
+// Stop it with unwatch.
+func (a *Authenticator) watch(p model.Principal, onFire func()) *credentialWatch {
+	w := &credentialWatch{onFire: onFire}
 	w.keys[0] = watchKey{"unit", p.UnitID}
 	if p.Kind == model.Manager {
 		w.keys[0] = watchKey{"key", p.KeyID}
@@ -470,19 +477,23 @@ func (a *Authenticator) watch(p model.Principal) *credentialWatch {
 	return w
 }
 
-// unwatch stops w (fired or not).
+// unwatch stops w (fired or not); its onFire does not run if it had not
+// fired.
 func (a *Authenticator) unwatch(w *credentialWatch) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !w.fired {
+		w.onFire = nil
 		a.fire(w)
 	}
 }
 
-// fire closes w and forgets it. Called with mu held.
+// fire forgets w and runs its onFire. Called with mu held.
 func (a *Authenticator) fire(w *credentialWatch) {
 	w.fired = true
-	close(w.changed)
+	if w.onFire != nil {
+		go w.onFire()
+	}
 	for _, k := range w.keys {
 		delete(a.watches[k], w)
 		if len(a.watches[k]) == 0 {

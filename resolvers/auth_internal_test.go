@@ -80,10 +80,10 @@ func TestCredentialWatch(t *testing.T) {
 		{"the listener coming", func() { a.ListenerUp(true) }, true, true},
 	}
 	for _, tt := range tests {
-		r, m := a.watch(resident), a.watch(manager)
+		r, m := a.watch(resident, nil), a.watch(manager, nil)
 		tt.notice()
-		if watchFired(r) != tt.resident || watchFired(m) != tt.manager {
-			t.Errorf("%s: resident's watch fired %v, manager's %v; want %v, %v", tt.name, watchFired(r), watchFired(m), tt.resident, tt.manager)
+		if watchFired(a, r) != tt.resident || watchFired(a, m) != tt.manager {
+			t.Errorf("%s: resident's watch fired %v, manager's %v; want %v, %v", tt.name, watchFired(a, r), watchFired(a, m), tt.resident, tt.manager)
 		}
 		a.unwatch(r)
 		a.unwatch(m)
@@ -145,19 +145,19 @@ func TestWatchEpoch(t *testing.T) {
 	}
 	a.ListenerUp(true)
 	a.ListenerUp(false)
-	w := a.watch(p)
-	await("the first read fires the watches", func() bool { return watchFired(w) })
-	w = a.watch(p)
+	w := a.watch(p, nil)
+	await("the first read fires the watches", func() bool { return watchFired(a, w) })
+	w = a.watch(p, nil)
 	reads := store.readCount()
 	await("two more reads", func() bool { return store.readCount() >= reads+2 })
-	if watchFired(w) {
+	if watchFired(a, w) {
 		t.Fatal("the watch fired while the epoch stood still")
 	}
 	store.set(1, nil)
-	await("a moved epoch fires the watches", func() bool { return watchFired(w) })
-	w = a.watch(p)
+	await("a moved epoch fires the watches", func() bool { return watchFired(a, w) })
+	w = a.watch(p, nil)
 	store.set(1, errors.New("database unreachable"))
-	await("an unreadable epoch fires the watches", func() bool { return watchFired(w) })
+	await("an unreadable epoch fires the watches", func() bool { return watchFired(a, w) })
 	store.set(1, nil)
 	a.ListenerUp(true)
 	reads = store.readCount()
@@ -168,11 +168,8 @@ func TestWatchEpoch(t *testing.T) {
 }
 
 // watchFired reports whether w has fired.
-func watchFired(w *credentialWatch) bool {
-	select {
-	case <-w.changed:
-		return true
-	default:
-		return false
-	}
+func watchFired(a *Authenticator, w *credentialWatch) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return w.fired
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,29 +36,25 @@ func NewEvents() *Events { return &Events{units: map[uuid.UUID]map[*subscriber]s
 // than holding memory for ever.
 const changeQueue = 64
 
-// subscriber is one subscription's inbox.
+// subscriber is one subscription's inbox. It holds no goroutine: news
+// calls wake, which runs the subscription's work until the inbox is empty
+// (see liveSubscription).
 type subscriber struct {
 	unit uuid.UUID
-	// dirty holds at most one signal: a burst of changes to the unit is
-	// coalesced into one read of its final state.
-	dirty chan struct{}
-	// changes holds the ids of change requests written or moved on.
-	changes chan uuid.UUID
-	// behind is closed when changes overflowed.
-	behind     chan struct{}
-	behindOnce sync.Once
-	// interrupted is closed when the notice connection was lost: events
-	// may be missed, so the subscription ends and its client subscribes
-	// again (graphql-ws clients retry by themselves).
-	interrupted     chan struct{}
-	interruptedOnce sync.Once
-}
+	// wantChanges: the subscription takes change requests.
+	wantChanges bool
+	wake        func()
 
-func (s *subscriber) mark() {
-	select {
-	case s.dirty <- struct{}{}:
-	default:
-	}
+	mu sync.Mutex
+	// dirty holds at most one mark: a burst of changes to the unit is
+	// coalesced into one read of its final state.
+	dirty bool
+	// changes holds the ids of change requests written or moved on.
+	changes []uuid.UUID
+	// behind: changes overflowed. interrupted: the notice connection was
+	// lost, so events may be missed; the subscription ends and its client
+	// subscribes again (graphql-ws clients retry by themselves).
+	behind, interrupted bool
 }
 
 // Notice takes one notification payload ("u:<unit>", "c:<change>:<unit>").
@@ -79,18 +76,20 @@ func (e *Events) Notice(payload string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for s := range e.units[unit] {
-		if kind == "u" {
-			s.mark()
+		s.mu.Lock()
+		switch {
+		case kind == "u":
+			s.dirty = true
+		case !s.wantChanges:
+			s.mu.Unlock()
 			continue
-		}
-		if s.changes == nil {
-			continue
-		}
-		select {
-		case s.changes <- change:
+		case len(s.changes) < changeQueue:
+			s.changes = append(s.changes, change)
 		default:
-			s.behindOnce.Do(func() { close(s.behind) })
+			s.behind = true
 		}
+		s.mu.Unlock()
+		s.wake()
 	}
 }
 
@@ -107,26 +106,26 @@ func (e *Events) ListenerUp(up bool) {
 	}
 	for _, subs := range e.units {
 		for s := range subs {
-			s.interruptedOnce.Do(func() { close(s.interrupted) })
+			s.mu.Lock()
+			s.interrupted = true
+			s.mu.Unlock()
+			s.wake()
 		}
 	}
 }
 
-func (e *Events) subscribe(unit uuid.UUID, changes bool) (*subscriber, error) {
-	s := &subscriber{unit: unit, dirty: make(chan struct{}, 1), behind: make(chan struct{}), interrupted: make(chan struct{})}
-	if changes { // a unit subscriber has no queue (a nil channel is never ready)
-		s.changes = make(chan uuid.UUID, changeQueue)
-	}
+func (e *Events) subscribe(s *subscriber) error {
+	unit := s.unit
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.down {
-		return nil, errEventsDown
+		return errEventsDown
 	}
 	if e.units[unit] == nil {
 		e.units[unit] = map[*subscriber]struct{}{}
 	}
 	e.units[unit][s] = struct{}{}
-	return s, nil
+	return nil
 }
 
 var errEventsDown = model.Errorf(model.CodeUnavailable, "live updates are interrupted; subscribe again shortly")
@@ -162,11 +161,9 @@ func (e *Events) Subscribers() int {
 	return n
 }
 
-// A subscription checks its credential again whenever a revocation notice
-// may have changed what its last check read (see credentialWatch; while
-// the notices are away, the auth epoch stands in for them: see
-// Authenticator.WatchEpoch), when its token expires, and at least every
-// credentialRecheck.
+// A live connection's session checks its credential again whenever a
+// revocation notice may have changed what its last check read, when its
+// token expires, and at least every credentialRecheck (see Session).
 const credentialRecheck = time.Hour
 
 type endKey struct{}
@@ -186,28 +183,107 @@ func endSubscription(ctx context.Context, code model.Code, reason string) {
 	}
 }
 
-// recheck authenticates the request's credential again, bypassing the
-// request's memo (the subscription outlives it). UNAUTHENTICATED.
-func (s *Service) recheck(ctx context.Context, propertyID uuid.UUID) error {
-	c, ok := credentialFrom(ctx)
-	if !ok {
-		return errAuthRequired
+// liveSubscription runs one subscription's work when its inbox has news,
+// in a goroutine that exists only while there is work: an idle
+// subscription costs its inbox and nothing else.
+type liveSubscription struct {
+	svc      *Service
+	ctx      context.Context
+	session  *Session
+	unit     model.Unit
+	sub      *subscriber
+	onUnit   func(model.Unit) bool
+	onChange func(model.Unit, uuid.UUID) bool
+	done     func()
+	stop     func() bool // unregisters the wake on ctx's end
+
+	running  atomic.Bool
+	finished atomic.Bool
+}
+
+// wake runs the subscription's work unless it is running already (then
+// the run in progress finds the news before it stops).
+func (l *liveSubscription) wake() {
+	if !l.finished.Load() && l.running.CompareAndSwap(false, true) {
+		go l.run()
 	}
-	p, err := s.auth.authenticate(ctx, &credentialOf{auth: s.auth, raw: c.raw, residentOnly: c.residentOnly})
-	if err == nil && p.PropertyID != propertyID {
-		err = model.ErrBadToken
+}
+
+// run empties the inbox, then stops; news that came meanwhile starts it
+// again.
+func (l *liveSubscription) run() {
+	for {
+		if !l.step() {
+			l.finish()
+			return
+		}
+		l.running.Store(false)
+		if !l.pending() || !l.running.CompareAndSwap(false, true) {
+			return
+		}
 	}
-	return err
+}
+
+func (l *liveSubscription) pending() bool {
+	s := l.sub
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dirty || len(s.changes) > 0 || s.behind || s.interrupted || l.ctx.Err() != nil
+}
+
+// step handles what the inbox holds; false ends the subscription.
+func (l *liveSubscription) step() bool {
+	s := l.sub
+	s.mu.Lock()
+	dirty, changes, behind, interrupted := s.dirty, s.changes, s.behind, s.interrupted
+	s.dirty, s.changes = false, nil
+	s.mu.Unlock()
+	switch {
+	case l.ctx.Err() != nil:
+		return false
+	case interrupted:
+		endSubscription(l.ctx, model.CodeUnavailable, errEventsDown.Message)
+		return false
+	case behind:
+		endSubscription(l.ctx, model.CodeUnavailable, "the subscriber fell too far behind; subscribe again")
+		return false
+	case !dirty && len(changes) == 0:
+		return true
+	}
+	// SECURITY: the credential is read from the database before anything
+	// is sent: an event's notice may overtake the notice of a revocation
+	// committed before it (they arrive on different connections), and the
+	// cache would still hold the credential then.
+	if err := l.session.Current(l.ctx); err != nil {
+		return false // the session ended the connection
+	}
+	if dirty && l.onUnit != nil && !l.onUnit(l.unit) {
+		return false
+	}
+	for _, id := range changes {
+		if l.onChange != nil && !l.onChange(l.unit, id) {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *liveSubscription) finish() {
+	if l.finished.Swap(true) {
+		return
+	}
+	l.stop()
+	l.svc.events.unsubscribe(l.sub)
+	l.done()
 }
 
 // subscribeUnit authorises a subscription to a unit (the resident's own, or
-// the unit a manager names) and runs its loop until ctx ends: onUnit for a
-// change to the unit (coalesced), onChange for a change request. It checks
-// the credential again whenever it may have changed (see credentialWatch)
-// and ends the subscription through the transport when it was revoked or
-// expired. A handler that returns false ends it; then done runs.
+// the unit a manager names) and runs it until ctx ends: onUnit for a change
+// to the unit (coalesced), onChange for a change request. A handler that
+// returns false ends it; then done runs. The live connection's session
+// watches the credential; each event checks it again first.
 // UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND, UNAVAILABLE (no live updates
-// on this server).
+// on this server, or not a live connection).
 func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID,
 	onUnit func(model.Unit) bool, onChange func(model.Unit, uuid.UUID) bool, done func()) error {
 	if s.events == nil {
@@ -217,88 +293,18 @@ func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitI
 	if err != nil {
 		return err
 	}
-	p, err := principal(ctx) // checked by Unit
-	if err != nil {
+	ss := sessionFrom(ctx)
+	if ss == nil {
+		return model.Errorf(model.CodeUnavailable, "subscriptions run over WebSocket or Server-Sent Events")
+	}
+	l := &liveSubscription{svc: s, ctx: ctx, session: ss, unit: u, onUnit: onUnit, onChange: onChange, done: done}
+	l.sub = &subscriber{unit: u.ID, wantChanges: onChange != nil, wake: l.wake}
+	if err := s.events.subscribe(l.sub); err != nil {
 		return err
 	}
-	sub, err := s.events.subscribe(u.ID, onChange != nil)
-	if err != nil {
-		return err
-	}
-	go func() {
-		defer done()
-		defer s.events.unsubscribe(sub)
-		// Watched from here, and checked once more: a change between the
-		// subscription's own check and the watch is not missed.
-		w := s.auth.watch(p)
-		defer func() { s.auth.unwatch(w) }()
-		if !s.credentialHolds(ctx, propertyID) {
-			return
-		}
-		check := time.NewTimer(s.nextCheck(p))
-		defer check.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-w.changed:
-			case <-check.C:
-			case <-sub.behind:
-				endSubscription(ctx, model.CodeUnavailable, "the subscriber fell too far behind; subscribe again")
-				return
-			case <-sub.interrupted:
-				endSubscription(ctx, model.CodeUnavailable, errEventsDown.Message)
-				return
-			case <-sub.dirty:
-				if onUnit != nil && !onUnit(u) {
-					return
-				}
-				continue
-			case id := <-sub.changes:
-				if onChange != nil && !onChange(u, id) {
-					return
-				}
-				continue
-			}
-			s.auth.unwatch(w)
-			w = s.auth.watch(p)
-			if !s.credentialHolds(ctx, propertyID) {
-				return
-			}
-			check.Reset(s.nextCheck(p))
-		}
-	}()
+	liveStarted(ctx)
+	l.stop = context.AfterFunc(ctx, l.wake)
 	return nil
-}
-
-// credentialHolds checks a subscription's credential again and, when it
-// no longer holds, ends the subscription through its transport.
-func (s *Service) credentialHolds(ctx context.Context, propertyID uuid.UUID) bool {
-	err := s.recheck(ctx, propertyID)
-	switch {
-	case err == nil:
-		return true
-	case model.ErrorCode(err) == model.CodeUnauthenticated:
-		endSubscription(ctx, model.CodeUnauthenticated, "the credential was revoked or has expired")
-	case ctx.Err() == nil:
-		// An outage is not a revocation: a credential that cannot be
-		// checked ends the subscription as interrupted (the client
-		// subscribes again later), since a revocation could not be seen
-		// meanwhile.
-		endSubscription(ctx, model.CodeUnavailable, "the credential cannot be checked right now; subscribe again shortly")
-	}
-	return false
-}
-
-// nextCheck is how long a subscription of p waits for its next check when
-// its watch does not fire: until its token expires (just past, so that
-// the check sees it expired), at most credentialRecheck.
-func (s *Service) nextCheck(p model.Principal) time.Duration {
-	next := credentialRecheck
-	if !p.Expires.IsZero() {
-		next = min(next, p.Expires.Sub(s.auth.now())+time.Millisecond)
-	}
-	return max(next, 0)
 }
 
 // eventUnread ends a subscription whose event could not be read (the
@@ -311,13 +317,28 @@ func eventUnread(ctx context.Context) {
 	}
 }
 
-// send hands v to a subscription's stream unless ctx ends first.
-func send[T any](ctx context.Context, out chan<- T, v T) bool {
+// deliver hands v to a subscription's stream unless ctx ends first: on a
+// WebSocket connection the transport takes it and writes it at once (see
+// pullFrom); an SSE stream's own loop reads it.
+func deliver[T any](ctx context.Context, out chan<- T, v T) bool {
 	select {
 	case out <- v:
-		return true
 	case <-ctx.Done():
 		return false
+	}
+	if pull := pullFrom(ctx); pull != nil {
+		pull()
+	}
+	return ctx.Err() == nil
+}
+
+// closeStream ends a subscription's stream.
+func closeStream[T any](ctx context.Context, out chan T) func() {
+	return func() {
+		close(out)
+		if pull := pullFrom(ctx); pull != nil {
+			pull()
+		}
 	}
 }
 
@@ -325,7 +346,7 @@ func send[T any](ctx context.Context, out chan<- T, v T) bool {
 // or its devices (bursts coalesced; the last event has the final state).
 // Errors as subscribeUnit.
 func (s *Service) UnitUpdates(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (<-chan *model.Unit, error) {
-	out := make(chan *model.Unit)
+	out := make(chan *model.Unit, 1)
 	err := s.subscribeUnit(ctx, propertyID, unitID, func(u model.Unit) bool {
 		fresh, err := s.store.UnitByID(ctx, model.UnitScope(u.PropertyID, u.ID), u.ID)
 		if err != nil { // a unit gone ends it; one that cannot be read, too (see eventUnread)
@@ -334,8 +355,8 @@ func (s *Service) UnitUpdates(ctx context.Context, propertyID uuid.UUID, unitID 
 			}
 			return false
 		}
-		return send(ctx, out, &fresh)
-	}, nil, func() { close(out) })
+		return deliver(ctx, out, &fresh)
+	}, nil, closeStream(ctx, out))
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +366,7 @@ func (s *Service) UnitUpdates(ctx context.Context, propertyID uuid.UUID, unitID 
 // ChangeUpdates streams the unit's change requests as they are written,
 // published, applied or failed. Errors as subscribeUnit.
 func (s *Service) ChangeUpdates(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (<-chan *model.ChangeRequest, error) {
-	out := make(chan *model.ChangeRequest)
+	out := make(chan *model.ChangeRequest, 1)
 	err := s.subscribeUnit(ctx, propertyID, unitID, nil, func(u model.Unit, id uuid.UUID) bool {
 		c, err := s.store.ChangeRequestByID(ctx, model.UnitScope(u.PropertyID, u.ID), id)
 		if model.ErrorCode(err) == model.CodeNotFound {
@@ -355,8 +376,8 @@ func (s *Service) ChangeUpdates(ctx context.Context, propertyID uuid.UUID, unitI
 			eventUnread(ctx)
 			return false
 		}
-		return send(ctx, out, &c)
-	}, func() { close(out) })
+		return deliver(ctx, out, &c)
+	}, closeStream(ctx, out))
 	if err != nil {
 		return nil, err
 	}

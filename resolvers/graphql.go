@@ -180,8 +180,9 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	if opts.Streams == nil {
 		opts.Streams = context.Background()
 	}
-	srv.AddTransport(sseTransport{streams: opts.Streams})
-	srv.AddTransport(websocketTransport(svc, opts.Streams))
+	srv.AddTransport(sseTransport{svc: svc, streams: opts.Streams})
+	srv.AddTransport(wsTransport{svc: svc, batches: newBatches(svc.store), plans: plans, streams: opts.Streams,
+		maxSubs: opts.MaxSubscriptionsPerConnection, log: opts.Log})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
 	parsed := newByteCache(opts.QueryCacheBytes, weighParsed)
@@ -202,7 +203,6 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	for _, ext := range opts.Interceptors {
 		srv.Use(ext)
 	}
-	srv.AroundOperations(subscriptionsPerConnection(opts.MaxSubscriptionsPerConnection))
 	// A subscription gets loaders of its own, made fresh before each event.
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Subscription {

@@ -3,8 +3,6 @@ package resolvers
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -14,8 +12,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/rest/edge"
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // The streaming transports of subscriptions, on /graphql beside POST and
@@ -24,16 +20,10 @@ import (
 // timeouts, REQUEST_TIMEOUT): a stream is kept honest by its liveness
 // (WebSocket pings; SSE keep-alives) and ends when its credential does.
 
-// Stream bounds (README "Hardening").
+// Stream bounds (README "Hardening"); the WebSocket's are in websocket.go.
 const (
-	wsInitTimeout      = 5 * time.Second
-	wsPingInterval     = 15 * time.Second
-	wsMaxMessage       = 64 << 10
-	sseKeepAlive       = 15 * time.Second
-	closeForbidden     = 4403
-	closeGoingAway     = 1001
-	closeTryAgainLater = 1013
-	unauthorizedText   = "Forbidden"
+	sseKeepAlive     = 15 * time.Second
+	unauthorizedText = "Forbidden"
 )
 
 // clearDeadlines lifts the server's read and write deadlines from a
@@ -44,82 +34,16 @@ func clearDeadlines(w http.ResponseWriter) {
 	_ = rc.SetWriteDeadline(time.Time{})
 }
 
-// websocketTransport is gqlgen's WebSocket transport with the credential
-// taken from connection_init ({"Authorization": "<token or key>"}): a
-// missing or invalid one closes the connection with 4403, and so does a
-// credential revoked while subscribed (WithEnd).
-func websocketTransport(svc *Service, streams context.Context) transport.Websocket {
-	limit := int64(wsMaxMessage)
-	return transport.Websocket{
-		Implementation:   holdingWebsocket{},
-		InitTimeout:      wsInitTimeout,
-		PingPongInterval: wsPingInterval,
-		// graphql-ws (the older protocol) keeps alive by server messages.
-		KeepAlivePingInterval: wsPingInterval,
-		PayloadReadLimit:      &limit,
-		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			// The upgrade's response is sent: the operations of the
-			// connection, which run concurrently, have no headers or
-			// status to set.
-			st := stateOf(ctx)
-			ctx = context.WithValue(ctx, httpStateKey{}, &httpState{loaders: st.loaders, plans: st.plans})
-			ctx = svc.auth.WithCredential(ctx, payload.GetString("Authorization"), false)
-			if _, err := principal(ctx); err != nil {
-				ctx = transport.AppendCloseReason(ctx, unauthorizedText)
-				return transport.WithWebsocketCloseCode(ctx, closeForbidden), nil, errors.New("invalid credential")
-			}
-			if h, ok := ctx.Value(wsHolderKey{}).(*wsHolder); ok && h.conn != nil {
-				conn := h.conn
-				ctx = WithEnd(ctx, func(code model.Code, reason string) {
-					closeCode := closeTryAgainLater
-					if code == model.CodeUnauthenticated {
-						closeCode = closeForbidden
-					}
-					_ = conn.WriteClose(closeCode, reason)
-					_ = conn.Close()
-				})
-				h.stop = context.AfterFunc(streams, func() { // the server is shutting down
-					_ = conn.WriteClose(closeGoingAway, "server shutting down")
-					_ = conn.Close()
-				})
-			}
-			return ctx, nil, nil
-		},
-		CloseFunc: func(ctx context.Context, _ int) {
-			if h, ok := ctx.Value(wsHolderKey{}).(*wsHolder); ok && h.stop != nil {
-				h.stop()
-			}
-		},
-	}
-}
-
-type wsHolderKey struct{}
-
-// wsHolder lets the init function reach the connection the upgrade made.
-type wsHolder struct {
-	conn   transport.WebsocketConn
-	stop   func() bool  // unregisters the shutdown hook
-	active atomic.Int64 // subscriptions running on the connection
-}
-
-// holdingWebsocket is gqlgen's default WebSocket implementation that also
-// records the connection in the request's wsHolder, and lifts the server's
-// deadlines first (the hijacked connection would keep them).
-type holdingWebsocket struct{}
-
-func (holdingWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	clearDeadlines(w)
-	conn, err := transport.CoderWebsocketImplementation{}.Accept(w, r, opts)
-	if h, ok := r.Context().Value(wsHolderKey{}).(*wsHolder); ok && err == nil {
-		h.conn = conn
-	}
-	return conn, err
-}
-
 // sseTransport is gqlgen's SSE transport on a stream that outlives the
-// server's deadlines; a subscription the server ends gets an error event
-// with its code (UNAUTHENTICATED, UNAVAILABLE), then the end of the stream.
-type sseTransport struct{ streams context.Context }
+// server's deadlines but not a client that stops reading (every write has
+// wsWriteTimeout), held by a Session like a WebSocket connection: a
+// credential that stops holding, or a subscription the server ends, gets
+// an error event with its code (UNAUTHENTICATED, UNAVAILABLE), then the
+// end of the stream, and nothing after.
+type sseTransport struct {
+	svc     *Service
+	streams context.Context
+}
 
 func (sseTransport) Supports(r *http.Request) bool { return transport.SSE{}.Supports(r) }
 
@@ -129,21 +53,32 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(t.streams, cancel)() // the server is shutting down
-	ctx = WithEnd(ctx, func(code model.Code, reason string) {
+	end := func(code model.Code, reason string) {
 		b, _ := json.Marshal(map[string]any{"errors": []map[string]any{{"message": reason, "extensions": map[string]any{"code": string(code)}}}})
-		_, _ = lw.Write(append(append([]byte("event: next\ndata: "), b...), "\n\n"...))
-		lw.Flush()
+		lw.last(append(append([]byte("event: next\ndata: "), b...), "\n\n"...))
 		cancel()
-	})
+	}
+	ctx = WithEnd(ctx, end)
+	if c, ok := credentialFrom(ctx); ok {
+		// The stream's session; a credential that does not hold is
+		// reported by the operation as on any request.
+		if ss, err := t.svc.OpenSession(ctx, c.raw, end); err == nil {
+			defer ss.Close()
+			ctx = withSession(ctx, ss)
+		}
+	}
 	transport.SSE{KeepAlivePingInterval: sseKeepAlive}.Do(lw, r.WithContext(ctx), exec)
 }
 
 // lockedWriter serialises the writes of gqlgen's SSE stream and of an
-// ending subscription.
+// ending subscription, each within wsWriteTimeout; after the last one
+// nothing more is written.
 type lockedWriter struct {
-	mu sync.Mutex
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	mu     sync.Mutex
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	ended  atomic.Bool
+	broken bool
 }
 
 func (l *lockedWriter) Header() http.Header { return l.w.Header() }
@@ -153,23 +88,70 @@ func (l *lockedWriter) WriteHeader(code int) {
 	l.w.WriteHeader(code)
 }
 func (l *lockedWriter) Write(b []byte) (int, error) {
+	if l.ended.Load() {
+		return 0, errClosing
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(b)
+	return l.writeLocked(b)
 }
+
+func (l *lockedWriter) writeLocked(b []byte) (int, error) {
+	if l.broken {
+		return 0, errClosing
+	}
+	_ = l.rc.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
+	n, err := l.w.Write(b)
+	if err == nil {
+		err = l.rc.Flush()
+	}
+	if err != nil {
+		l.broken = true
+	}
+	return n, err
+}
+
 func (l *lockedWriter) Flush() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_ = l.rc.Flush()
+	if !l.broken {
+		_ = l.rc.Flush()
+	}
+}
+
+// last writes b and ends the stream: a write stalled on a client that
+// does not read gives up at once, and nothing is written after b.
+func (l *lockedWriter) last(b []byte) {
+	if l.ended.Swap(true) {
+		return
+	}
+	_ = l.rc.SetWriteDeadline(time.Now())
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, _ = l.writeLocked(b)
 }
 
 // streamGate bounds the streams (WebSocket connections and SSE
-// subscriptions) open per client address, and gives an upgrade request a
-// holder for its connection. Past the bound: 429.
+// subscriptions) open per client address. Past the bound: 429. A WebSocket
+// connection outlives its upgrade request, so its transport claims the
+// request's slot and gives it back when the connection ends.
 type streamGate struct {
 	max  int
 	mu   sync.Mutex
 	open map[string]int
+}
+
+// streamSlot is one stream's place in the gate.
+type streamSlot struct {
+	release func()
+	claimed bool
+}
+
+type streamSlotKey struct{}
+
+func slotFrom(ctx context.Context) *streamSlot {
+	s, _ := ctx.Value(streamSlotKey{}).(*streamSlot)
+	return s
 }
 
 func (g *streamGate) wrap(next http.Handler) http.Handler {
@@ -188,42 +170,19 @@ func (g *streamGate) wrap(next http.Handler) http.Handler {
 		}
 		g.open[client]++
 		g.mu.Unlock()
-		defer func() {
-			g.mu.Lock()
-			if g.open[client]--; g.open[client] <= 0 {
-				delete(g.open, client)
-			}
-			g.mu.Unlock()
-		}()
-		if r.Header.Get("Upgrade") != "" {
-			r = r.WithContext(context.WithValue(r.Context(), wsHolderKey{}, &wsHolder{}))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// subscriptionsPerConnection bounds the subscriptions one WebSocket
-// connection runs at once; past it a subscribe gets an error.
-func subscriptionsPerConnection(max int) graphql.OperationMiddleware {
-	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		oc := graphql.GetOperationContext(ctx)
-		h, ok := ctx.Value(wsHolderKey{}).(*wsHolder)
-		if !ok || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
-			return next(ctx)
-		}
-		if h.active.Add(1) > int64(max) {
-			h.active.Add(-1)
-			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{Message: fmt.Sprintf("at most %d subscriptions per connection", max),
-				Extensions: map[string]any{"code": string(model.CodeRateLimited)}}}})
-		}
-		responses := next(ctx)
 		var once sync.Once
-		return func(ctx context.Context) *graphql.Response {
-			r := responses(ctx)
-			if r == nil {
-				once.Do(func() { h.active.Add(-1) })
-			}
-			return r
+		slot := &streamSlot{release: func() {
+			once.Do(func() {
+				g.mu.Lock()
+				if g.open[client]--; g.open[client] <= 0 {
+					delete(g.open, client)
+				}
+				g.mu.Unlock()
+			})
+		}}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), streamSlotKey{}, slot)))
+		if !slot.claimed {
+			slot.release()
 		}
-	}
+	})
 }

@@ -1,9 +1,11 @@
 package edge
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -125,6 +127,15 @@ func (c *countedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.release(c) })
 	return err
+}
+
+// SyscallConn reaches the socket: the WebSocket transport waits on it for
+// something to read without holding a buffer.
+func (c *countedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }
 
 // CloseWrite keeps net/http's half-close (it sends an error response, then

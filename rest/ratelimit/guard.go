@@ -324,6 +324,11 @@ func (q graphQLGuard) InterceptOperation(ctx context.Context, next graphql.Opera
 	case ast.Mutation:
 		root = "Mutation"
 	case ast.Subscription:
+		if resolvers.OnLiveConnection(ctx) {
+			// A WebSocket connection's subscribe messages spend its own
+			// budget (resolvers' wsSubscribeRate), not the property's.
+			return next(ctx)
+		}
 		root = "Subscription" // subscribing costs one call per root field; events cost nothing
 	}
 	var charges []charge
