@@ -45,6 +45,13 @@ func newLiveVia(tb testing.TB, url, listenURL string) *live {
 // notices each made to a URL of their own.
 func newLiveRouted(tb testing.TB, url, revocationsURL, listenURL string) *live {
 	tb.Helper()
+	return newLiveCustom(tb, url, revocationsURL, listenURL, nil)
+}
+
+// newLiveCustom is newLiveRouted with the GraphQL options and the test
+// server changed by tweak before it starts (nil: as they are).
+func newLiveCustom(tb testing.TB, url, revocationsURL, listenURL string, tweak func(*resolvers.GraphQLOptions, *httptest.Server)) *live {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store := dbtest.Must[*db.DB](tb)(db.Open(ctx, url, dbtest.Keys(tb), db.Options{}))
 	revocations := dbtest.Must[*db.DB](tb)(db.Open(ctx, revocationsURL, dbtest.Keys(tb), db.Options{}))
@@ -59,9 +66,15 @@ func newLiveRouted(tb testing.TB, url, revocationsURL, listenURL string) *live {
 		listener.Listen(ctx, db.EventsChannel, events.Notice, events.ListenerUp, quiet)
 		done <- struct{}{}
 	}()
-	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes, Streams: ctx})
-	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: quiet, Metrics: edge.NewMetrics(),
-		RequestTimeout: 2 * time.Second, PublicBaseURL: "http://localhost", GraphQL: gql}))
+	opts := resolvers.GraphQLOptions{ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes, Streams: ctx}
+	srv := httptest.NewUnstartedServer(nil)
+	if tweak != nil {
+		tweak(&opts, srv)
+	}
+	gql := resolvers.NewGraphQLHandler(svc, opts)
+	srv.Config.Handler = rest.NewHandler(rest.Deps{Service: svc, Log: quiet, Metrics: edge.NewMetrics(),
+		RequestTimeout: 2 * time.Second, PublicBaseURL: "http://localhost", GraphQL: gql})
+	srv.Start()
 	tb.Cleanup(func() {
 		cancel()
 		srv.Close()
