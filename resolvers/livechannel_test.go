@@ -8,6 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -431,3 +434,150 @@ func TestWebSocketCloseCodes(t *testing.T) {
 	})
 }
 
+
+// clientEvent is one line of the graphql-ws client script.
+type clientEvent struct {
+	Event   string          `json:"event"`
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data"`
+	Errors  json.RawMessage `json:"errors"`
+}
+
+// The real graphql-ws client (the page's, from its lockfile) in Node: the
+// close code it sees for each thing the server refuses, and what it
+// retries (4408, 1008: try again) or gives up on (4409: a client's
+// mistake, which retrying would repeat; 4403: the credential is gone,
+// every retry is refused again). The client checks its own messages, so
+// 4400, 4401 and 4429 are the raw-frame test's (TestWebSocketCloseCodes).
+func TestGraphQLWSClient(t *testing.T) {
+	script, _ := filepath.Abs("../graph/portal/web/tests/graphqlws-client.mjs")
+	if _, err := os.Stat("../graph/portal/web/node_modules/graphql-ws"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the page's npm packages are not installed (make page)")
+		}
+		t.Skip("the page's npm packages are not installed: make page")
+	}
+	url := dbtest.NewURL(t)
+	l := newLive(t, url)
+	ctx := context.Background()
+	run := func(t *testing.T, scenario string, onEvent func(clientEvent)) []clientEvent {
+		t.Helper()
+		f := newFixture(t, l.store, db.PropertyInput{})
+		token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(cctx, "node", "--experimental-websocket", "--no-warnings", script, scenario,
+			"ws"+strings.TrimPrefix(l.srv.URL, "http")+"/graphql", token, f.property.ID.String())
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var events []clientEvent
+		dec := json.NewDecoder(out)
+		for {
+			var e clientEvent
+			if dec.Decode(&e) != nil {
+				break
+			}
+			events = append(events, e)
+			if onEvent != nil {
+				onEvent(e)
+			}
+			if e.Event == "next" && scenario == "revoked" && strings.Contains(string(e.Data), "unitUpdated") {
+				continue
+			}
+			if e.Event == "next" && scenario == "revoked" && strings.Contains(string(e.Data), "updateUnit") {
+				// The mutation's own event reaches the subscription that
+				// follows; disable the unit once it is subscribed.
+				go func() {
+					eventually(t, "subscribed", func() bool { return subscribers(l) == 1 })
+					dbtest.Must[model.Unit](t)(l.store.SetUnitStatus(ctx, model.PropertyScope(f.property.ID), f.unit.Unit.ID, model.UnitDisabled))
+				}()
+			}
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("node: %v\n%s", err, stderr.String())
+		}
+		t.Logf("%s: %s", scenario, summarise(events))
+		return events
+	}
+	count := func(events []clientEvent, event string) int {
+		n := 0
+		for _, e := range events {
+			if e.Event == event {
+				n++
+			}
+		}
+		return n
+	}
+	closes := func(events []clientEvent) []int {
+		var codes []int
+		for _, e := range events {
+			if e.Event == "closed" {
+				codes = append(codes, e.Code)
+			}
+		}
+		return codes
+	}
+	t.Run("revoked", func(t *testing.T) {
+		events := run(t, "revoked", nil)
+		var data []string
+		for _, e := range events {
+			if e.Event == "next" {
+				data = append(data, string(e.Data))
+			}
+		}
+		if len(data) != 2 || !strings.Contains(data[0], `"number":"101"`) || !strings.Contains(data[1], `"description":"from node"`) {
+			t.Fatalf("the query and the mutation over the socket, and nothing after the revocation: %v", data)
+		}
+		// The client is lazy: it closes (1000) when no operation is left.
+		// Then 4403, and every retry (2) refused with 4403 again: the
+		// client gives up with 4403.
+		if c := closes(events); len(c) != 5 || c[2] != 4403 || c[3] != 4403 || c[4] != 4403 {
+			t.Fatalf("close codes %v, want 1000, 1000 then 4403 three times", c)
+		}
+		if last := events[len(events)-2]; last.Event != "error" || last.Code != 4403 {
+			t.Fatalf("the subscription ended with %+v", last)
+		}
+	})
+	for _, tt := range []struct {
+		scenario string
+		code     int
+	}{{"same-id", 4409}} {
+		t.Run(tt.scenario, func(t *testing.T) {
+			events := run(t, tt.scenario, nil)
+			if c := closes(events); len(c) != 1 || c[0] != tt.code || count(events, "connecting") != 1 {
+				t.Fatalf("close codes %v after %d connections, want %d once, not retried", c, count(events, "connecting"), tt.code)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		scenario string
+		code     int
+	}{{"late-init", 4408}, {"flood", 1008}} {
+		t.Run(tt.scenario, func(t *testing.T) {
+			events := run(t, tt.scenario, nil)
+			if c := closes(events); len(c) < 1 || c[0] != tt.code || count(events, "connected") < 1 || count(events, "complete") != 1 {
+				t.Fatalf("close codes %v, want %d, then a retry that answers the query", c, tt.code)
+			}
+		})
+	}
+}
+
+func summarise(events []clientEvent) string {
+	var parts []string
+	for _, e := range events {
+		s := e.Event
+		if e.Code != 0 {
+			s += fmt.Sprintf(" %d", e.Code)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
