@@ -114,9 +114,11 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ "Change delivery" == *"${BENCH_ONLY}"* ]]; the
   DATABASE_URL=$DB "$out/bin/relaybench" -db "$DB" -nats nats://127.0.0.1:14222 >> "${BENCH_OUT:-BENCHMARKS.md}"
 fi
 if [ -z "${BENCH_ONLY:-}" ] || [[ "Live updates" == *"${BENCH_ONLY}"* ]]; then
-  echo "== live updates (10,000 WebSocket subscribers over two replicas)"
-  "$out/bin/subbench" -data "$out/data.json" -db "$DB" \
-    -targets "http://127.0.0.1:18080=$P_PORTALD=http://127.0.0.1:19090,http://127.0.0.1:18084=$P_OPEN=http://127.0.0.1:19094" >> "${BENCH_OUT:-BENCHMARKS.md}"
+  echo "== live updates (10,000, then 50,000 WebSocket subscribers on one replica)"
+  for n in 10000 50000; do
+    "$out/bin/subbench" -data "$out/data.json" -db "$DB" -subscribers $n -title "Live updates: $n WebSocket subscribers on one replica" \
+      -targets "http://127.0.0.1:18080=$P_PORTALD=http://127.0.0.1:19090" >> "${BENCH_OUT:-BENCHMARKS.md}"
+  done
 fi
 if [ -z "${BENCH_ONLY:-}" ] || [[ "Resident page" == *"${BENCH_ONLY}"* ]]; then
   echo "== resident page (headless Chromium, cold loads)"

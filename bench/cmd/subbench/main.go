@@ -1,8 +1,9 @@
 // Command subbench measures live updates for `make bench` and prints a
 // section of BENCHMARKS.md: many idle WebSocket subscribers spread over
-// two replicas (memory per subscriber), the time from a change's commit to
-// its event at every subscriber of the unit, and a burst of changes to one
-// unit (events delivered, final state).
+// the replicas given (memory and goroutines per subscriber), the time from
+// a change's commit to its event at every subscriber of the unit, a burst
+// of changes to one unit (events delivered, final state), and revocations
+// under churn (commit to close 4403 at the revoked subscriber).
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -27,6 +29,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/residentportal/bff/bench"
+	"github.com/residentportal/bff/graph/model"
 )
 
 type msg struct {
@@ -66,6 +69,32 @@ func liveKB(metrics string) int64 {
 	return int64(total / 1024)
 }
 
+// goroutines is a replica's go_goroutines.
+func goroutines(metrics string) int64 {
+	resp, err := http.Get(metrics + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return int64(n)
+		}
+	}
+	return 0
+}
+
+// dialer spreads the subscribers' connections over source addresses
+// 127.0.0.1–127.0.0.16: one address has too few ephemeral ports for
+// 50,000 connections to one replica.
+func dialer(i int) *http.Client {
+	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%16))}
+	d := &net.Dialer{LocalAddr: local, Timeout: 30 * time.Second}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
 // idleWindow is how long idle CPU is measured.
 const idleWindow = 10 * time.Second
 
@@ -103,6 +132,9 @@ func main() {
 	subscribers := flag.Int("subscribers", 10000, "WebSocket subscribers in all")
 	unitsN := flag.Int("units", 2000, "units they watch")
 	changes := flag.Int("changes", 200, "changes timed one by one")
+	revocations := flag.Int("revocations", 200, "subscribers with a manager key of their own, revoked one by one under churn")
+	churn := flag.Int("churn", 10, "changes a second made during the revocations")
+	title := flag.String("title", "Live updates: WebSocket subscribers", "the section's heading")
 	flag.Parse()
 	raw, err := os.ReadFile(*dataFile)
 	if err != nil {
@@ -133,9 +165,19 @@ func main() {
 		_ = rows.Scan(&id)
 		units = append(units, id)
 	}
-	rssBefore, liveBefore := make([]int64, len(reps)), make([]int64, len(reps))
+	// The first revocations subscribers hold keys of their own.
+	keys := make([]string, *revocations)
+	keyIDs := make([]uuid.UUID, *revocations)
+	for i := range keys {
+		keys[i], keyIDs[i] = model.MintManagerKey(), uuid.New()
+		if _, err := conn.Exec(ctx, `INSERT INTO manager_keys (id, property_id, key_digest, hint) VALUES ($1, $2, $3, 'bench')`,
+			keyIDs[i], d.Property, model.ManagerKeyDigest(keys[i])); err != nil {
+			log.Fatal(err)
+		}
+	}
+	rssBefore, liveBefore, gBefore := make([]int64, len(reps)), make([]int64, len(reps)), make([]int64, len(reps))
 	for i, r := range reps {
-		rssBefore[i], liveBefore[i] = bench.RSSKB(r.pid), liveKB(r.metrics)
+		rssBefore[i], liveBefore[i], gBefore[i] = bench.RSSKB(r.pid), liveKB(r.metrics), goroutines(r.metrics)
 	}
 	idleBefore := idleCPU(reps)
 
@@ -148,6 +190,9 @@ func main() {
 	var lost atomic.Int64
 	closes := map[string]int{}
 	last := make([]atomic.Value, *subscribers) // each subscriber's last description
+	// When and how each revoked subscriber's connection ended.
+	revokedAt := make([]atomic.Int64, *revocations)
+	revokedCode := make([]atomic.Int64, *revocations)
 	var wg sync.WaitGroup
 	subCtx, stopSubs := context.WithCancel(ctx)
 	for i := range *subscribers {
@@ -155,7 +200,7 @@ func main() {
 		rep := reps[i%len(reps)]
 		wg.Go(func() {
 			c, _, err := websocket.Dial(subCtx, "ws"+strings.TrimPrefix(rep.url, "http")+"/graphql",
-				&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+				&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPClient: dialer(i)})
 			if err != nil {
 				log.Printf("dial: %v", err)
 				lost.Add(1)
@@ -165,13 +210,23 @@ func main() {
 				return
 			}
 			defer c.CloseNow()
-			init, _ := json.Marshal(map[string]string{"Authorization": d.ManagerKey})
+			c.SetReadLimit(1 << 20)
+			key := d.ManagerKey
+			if i < len(keys) {
+				key = keys[i]
+			}
+			init, _ := json.Marshal(map[string]string{"Authorization": key})
 			_ = wsjson.Write(subCtx, c, msg{Type: "connection_init", Payload: init})
 			q, _ := json.Marshal(map[string]any{"query": `subscription($p: ID!, $u: ID) { unitUpdated(propertyId: $p, unitId: $u) { id description } }`,
 				"variables": map[string]any{"p": d.Property, "u": unit}})
 			for {
 				var m msg
 				if err := wsjson.Read(subCtx, c, &m); err != nil {
+					if i < len(keys) && websocket.CloseStatus(err) == 4403 {
+						revokedAt[i].Store(time.Now().UnixNano())
+						revokedCode[i].Store(4403)
+						return
+					}
 					if subCtx.Err() == nil {
 						lost.Add(1)
 						mu.Lock()
@@ -212,9 +267,9 @@ func main() {
 		<-time.After(50 * time.Millisecond)
 	}
 	<-time.After(2 * time.Second) // subscriptions registered, the processes settled
-	var rss, live []int64
+	var rss, live, gWith []int64
 	for _, r := range reps {
-		rss, live = append(rss, bench.RSSKB(r.pid)), append(live, liveKB(r.metrics))
+		rss, live, gWith = append(rss, bench.RSSKB(r.pid)), append(live, liveKB(r.metrics)), append(gWith, goroutines(r.metrics))
 	}
 	idleWith := idleCPU(reps)
 	perUnit := *subscribers / len(units)
@@ -285,6 +340,53 @@ func main() {
 			finalSeen++
 		}
 	}
+	// Revocations under churn: changes to random units at the churn rate
+	// while each key is revoked in turn; commit → close 4403 at its
+	// subscriber.
+	churnCtx, stopChurn := context.WithCancel(ctx)
+	churned := make(chan int)
+	go func() {
+		n := 0
+		defer func() { churned <- n }()
+		cconn, err := pgx.Connect(ctx, *dbURL)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer cconn.Close(ctx)
+		tick := time.NewTicker(time.Second / time.Duration(max(1, *churn)))
+		defer tick.Stop()
+		for {
+			select {
+			case <-churnCtx.Done():
+				return
+			case <-tick.C:
+			}
+			if _, err := cconn.Exec(ctx, `UPDATE units SET description = $2 WHERE id = $1`, units[n%len(units)], fmt.Sprint("churn ", n)); err == nil {
+				n++
+			}
+		}
+	}()
+	var revLat []time.Duration
+	revMissed := 0
+	for i := range keys {
+		if _, err := conn.Exec(ctx, `UPDATE manager_keys SET revoked_at = now() WHERE id = $1`, keyIDs[i]); err != nil {
+			log.Fatal(err)
+		}
+		commit := time.Now()
+		for revokedCode[i].Load() == 0 && time.Since(commit) < 5*time.Second {
+			<-time.After(time.Millisecond)
+		}
+		if revokedCode[i].Load() == 0 {
+			revMissed++
+			revLat = append(revLat, 5*time.Second)
+			continue
+		}
+		revLat = append(revLat, max(0, time.Unix(0, revokedAt[i].Load()).Sub(commit)))
+		<-time.After(20 * time.Millisecond)
+	}
+	stopChurn()
+	churnedN := <-churned
+	slices.Sort(revLat)
 	stopSubs()
 	wg.Wait()
 	var ended []string
@@ -294,19 +396,19 @@ func main() {
 	slices.Sort(ended)
 
 	var out strings.Builder
-	out.WriteString("## Live updates: WebSocket subscribers\n\n")
+	fmt.Fprintf(&out, "## %s\n\n", *title)
 	fmt.Fprintf(&out, "`bench/cmd/subbench`: %d WebSocket subscribers (graphql-transport-ws, `unitUpdated` with a manager key), "+
-		"one connection each, spread over %d units (%d per unit) and two portald replicas on one PostgreSQL; changes are made in SQL, "+
-		"as any writer's would be.\n\n", *subscribers, len(units), perUnit)
-	out.WriteString("| replica | subscribers | RSS before MB | RSS with them MB | RSS KB per subscriber | live heap + stacks KB per subscriber | idle CPU ms/s before | idle CPU ms/s with them | idle CPU µs/s per subscriber |\n|---|---|---|---|---|---|---|---|---|\n")
+		"one connection each, spread over %d units (%d per unit) and %d portald replica(s) on one PostgreSQL; changes are made in SQL, "+
+		"as any writer's would be.\n\n", *subscribers, len(units), perUnit, len(reps))
+	out.WriteString("| replica | subscribers | RSS before MB | RSS with them MB | RSS KB per subscriber | live heap + stacks KB per subscriber | goroutines per subscriber | idle CPU ms/s before | idle CPU ms/s with them | idle CPU µs/s per subscriber |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, r := range reps {
 		n := *subscribers / len(reps)
-		fmt.Fprintf(&out, "| %s | %d | %.0f | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", r.url, n, float64(rssBefore[i])/1024, float64(rss[i])/1024,
-			float64(rss[i]-rssBefore[i])/float64(n), float64(live[i]-liveBefore[i])/float64(n),
+		fmt.Fprintf(&out, "| %s | %d | %.0f | %.0f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f |\n", r.url, n, float64(rssBefore[i])/1024, float64(rss[i])/1024,
+			float64(rss[i]-rssBefore[i])/float64(n), float64(live[i]-liveBefore[i])/float64(n), float64(gWith[i]-gBefore[i])/float64(n),
 			idleBefore[i], idleWith[i], (idleWith[i]-idleBefore[i])*1000/float64(n))
 	}
 	out.WriteString("\nLive heap and stacks are read from the Go runtime right after a forced collection; RSS also holds the garbage " +
-		"that portald's GOGC=400 lets accumulate, and memory the runtime has not yet returned. " +
+		"that the collector lets accumulate, and memory the runtime has not yet returned. " +
 		fmt.Sprintf("Idle CPU is each replica's process CPU time (/proc/PID/stat) over %v with nothing changing, before the subscribers connect and with them.\n", idleWindow))
 	fmt.Fprintf(&out, "\n%d changes one at a time, from the commit to the event at the last of the unit's %d subscribers "+
 		"(on both replicas): p50 %.1f ms, p90 %.1f ms, **p99 %.1f ms**, max %.1f ms.\n\n", len(lat), perUnit,
@@ -314,6 +416,12 @@ func main() {
 	fmt.Fprintf(&out, "A burst of 100 changes to one unit (committed one after another): %d events reached its %d subscribers "+
 		"(%.1f each, coalesced from 100), and the last event of %d of the %d is the final state.\n\n", burstEvents, perUnit,
 		float64(burstEvents)/float64(perUnit), finalSeen, perUnit)
+	if len(revLat) > 0 {
+		fmt.Fprintf(&out, "%d subscribers, each with a manager key of its own, revoked one at a time while %d changes a second went on (%d made): "+
+			"from the revoking commit to close 4403 at the subscriber p50 %.1f ms, p90 %.1f ms, **p99 %.1f ms**, max %.1f ms; %d not closed within 5 s.\n\n",
+			len(revLat), *churn, churnedN, bench.Ms(bench.Pct(revLat, 0.5)), bench.Ms(bench.Pct(revLat, 0.9)), bench.Ms(bench.Pct(revLat, 0.99)),
+			bench.Ms(bench.Pct(revLat, 1)), revMissed)
+	}
 	if lost.Load() > 0 {
 		fmt.Fprintf(&out, "%d subscribers' connections ended during the run (they do not reconnect, and miss every later event): %s.\n\n",
 			lost.Load(), strings.Join(ended, "; "))
