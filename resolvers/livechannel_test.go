@@ -581,3 +581,36 @@ func summarise(events []clientEvent) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// The older graphql-ws protocol keeps its own behaviour: start right
+// behind connection_init (its clients do not wait for the ack), data, a
+// keep-alive, and 1002 for what it does not allow.
+func TestLegacyGraphQLWS(t *testing.T) {
+	url := dbtest.NewURL(t)
+	l := newLive(t, url)
+	f := newFixture(t, l.store, db.PropertyInput{})
+	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
+	c := rawDial(t, l.srv.URL, 0, "graphql-ws")
+	rawSend(t, c, map[string]any{"type": "connection_init", "payload": map[string]string{"Authorization": token}})
+	rawSend(t, c, map[string]any{"id": "1", "type": "start", "payload": map[string]any{"query": unitQuery, "variables": map[string]any{"p": f.property.ID}}})
+	var got []string
+	for len(got) < 3 {
+		msg, err := wsutil.ReadServerText(c)
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		var m wsMessage
+		_ = json.Unmarshal(msg, &m)
+		got = append(got, m.Type)
+		if m.Type == "data" && !strings.Contains(string(m.Payload), `"secret"`) {
+			t.Fatalf("%s", msg)
+		}
+	}
+	if strings.Join(got, " ") != "connection_ack data complete" {
+		t.Fatalf("got %v", got)
+	}
+	rawSend(t, c, map[string]any{"type": "subscribe"})
+	if code, _ := rawClose(t, c, 5*time.Second); code != 1002 {
+		t.Fatalf("close code %d, want 1002", code)
+	}
+}

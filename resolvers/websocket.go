@@ -415,6 +415,12 @@ func (c *wsConn) init(payload json.RawMessage) {
 		c.invalid("Authorization must be a string")
 		return
 	}
+	if c.proto.legacy {
+		// The older protocol's clients send start right behind
+		// connection_init, without waiting for the ack: it is taken first.
+		c.open(raw)
+		return
+	}
 	go c.open(raw) // a database read, off the reader's stack
 }
 
@@ -509,18 +515,16 @@ type wsOp struct {
 // (4409 if in use), then the operation is parsed and run off the reader.
 func (c *wsConn) subscribe(m wsMessage) {
 	c.mu.Lock()
-	acked, inited := c.acked, c.inited
+	acked := c.acked
 	allowed := c.subscribes.take(time.Now(), wsSubscribeRate, wsSubscribeBurst)
 	c.mu.Unlock()
 	switch {
 	case !acked && !c.proto.legacy:
 		c.closeWith(closeUnauthorized, "Unauthorized")
 		return
-	case !acked && !inited:
+	case !acked:
 		c.closeWith(closeProtocolError, "start before connection_init")
 		return
-	case !acked:
-		return // the legacy protocol's start during init is dropped, as before
 	case m.ID == nil || *m.ID == "" || len(*m.ID) > 128:
 		c.invalid("a subscribe message needs an id (a string of at most 128 bytes)")
 		return
