@@ -434,7 +434,6 @@ func TestWebSocketCloseCodes(t *testing.T) {
 	})
 }
 
-
 // clientEvent is one line of the graphql-ws client script.
 type clientEvent struct {
 	Event   string          `json:"event"`
