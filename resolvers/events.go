@@ -195,7 +195,9 @@ type liveSubscription struct {
 	onUnit   func(model.Unit) bool
 	onChange func(model.Unit, uuid.UUID) bool
 	done     func()
-	stop     func() bool // unregisters the wake on ctx's end
+
+	mu   sync.Mutex
+	stop func() bool // unregisters the wake on ctx's end (nil until set)
 
 	running  atomic.Bool
 	finished atomic.Bool
@@ -272,7 +274,12 @@ func (l *liveSubscription) finish() {
 	if l.finished.Swap(true) {
 		return
 	}
-	l.stop()
+	l.mu.Lock()
+	stop := l.stop
+	l.mu.Unlock()
+	if stop != nil { // nil: ctx ended as the wake was registered, which ran it
+		stop()
+	}
 	l.svc.events.unsubscribe(l.sub)
 	l.done()
 }
@@ -299,11 +306,18 @@ func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitI
 	}
 	l := &liveSubscription{svc: s, ctx: ctx, session: ss, unit: u, onUnit: onUnit, onChange: onChange, done: done}
 	l.sub = &subscriber{unit: u.ID, wantChanges: onChange != nil, wake: l.wake}
+	l.mu.Lock()
+	l.stop = context.AfterFunc(ctx, l.wake)
+	l.mu.Unlock()
 	if err := s.events.subscribe(l.sub); err != nil {
+		l.finished.Store(true)
+		l.stop()
 		return err
 	}
+	if l.finished.Load() { // ctx ended before the subscription was in place
+		s.events.unsubscribe(l.sub)
+	}
 	liveStarted(ctx)
-	l.stop = context.AfterFunc(ctx, l.wake)
 	return nil
 }
 

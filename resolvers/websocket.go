@@ -228,8 +228,10 @@ func (b *budget) take(now time.Time, rate, burst float64) bool {
 }
 
 // readers lend buffers to connections while they read a message; an idle
-// connection holds none.
-var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+// connection holds none. They are small (a ping's or a subscribe's frame):
+// a larger payload is read past them straight into its own slice, and the
+// pool, emptied at every collection, makes little garbage refilling.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 512) }}
 
 var errClosing = errors.New("the connection is closing")
 

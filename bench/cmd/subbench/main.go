@@ -411,7 +411,7 @@ func main() {
 		"that the collector lets accumulate, and memory the runtime has not yet returned. " +
 		fmt.Sprintf("Idle CPU is each replica's process CPU time (/proc/PID/stat) over %v with nothing changing, before the subscribers connect and with them.\n", idleWindow))
 	fmt.Fprintf(&out, "\n%d changes one at a time, from the commit to the event at the last of the unit's %d subscribers "+
-		"(on both replicas): p50 %.1f ms, p90 %.1f ms, **p99 %.1f ms**, max %.1f ms.\n\n", len(lat), perUnit,
+		"(on every replica): p50 %.1f ms, p90 %.1f ms, **p99 %.1f ms**, max %.1f ms.\n\n", len(lat), perUnit,
 		bench.Ms(bench.Pct(lat, 0.5)), bench.Ms(bench.Pct(lat, 0.9)), bench.Ms(bench.Pct(lat, 0.99)), bench.Ms(bench.Pct(lat, 1)))
 	fmt.Fprintf(&out, "A burst of 100 changes to one unit (committed one after another): %d events reached its %d subscribers "+
 		"(%.1f each, coalesced from 100), and the last event of %d of the %d is the final state.\n\n", burstEvents, perUnit,
