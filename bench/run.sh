@@ -122,7 +122,7 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ "Live updates" == *"${BENCH_ONLY}"* ]]; then
         "$n" "$(ulimit -n)" "$n" >> "${BENCH_OUT:-BENCHMARKS.md}"
       continue
     fi
-    "$out/bin/subbench" -data "$out/data.json" -db "$DB" -subscribers $n -title "Live updates: $n WebSocket subscribers on one replica" \
+    "$out/bin/subbench" -data "$out/data.json" -db "$DB" -subscribers $n -hold 20s -title "Live updates: $n WebSocket subscribers on one replica" \
       -targets "http://127.0.0.1:18080=$P_PORTALD=http://127.0.0.1:19090" >> "${BENCH_OUT:-BENCHMARKS.md}"
   done
 fi

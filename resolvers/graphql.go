@@ -182,7 +182,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	}
 	srv.AddTransport(sseTransport{svc: svc, streams: opts.Streams})
 	srv.AddTransport(wsTransport{svc: svc, batches: newBatches(svc.store), plans: plans, streams: opts.Streams,
-		maxSubs: opts.MaxSubscriptionsPerConnection, log: opts.Log})
+		maxSubs: opts.MaxSubscriptionsPerConnection, log: opts.Log, poll: &poller{}})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
 	parsed := newByteCache(opts.QueryCacheBytes, weighParsed)
@@ -206,15 +206,17 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 	// A subscription gets loaders of its own, made fresh before each event.
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
-			ctx = context.WithValue(ctx, eventLoadersKey{}, &eventLoaders{current: loadersFrom(ctx).fresh()})
+			l := loadersFrom(ctx)
+			ctx = context.WithValue(ctx, eventLoadersKey{}, &eventLoaders{batches: l.batches, current: l.fresh()})
 		}
 		return next(ctx)
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		if ev, ok := ctx.Value(eventLoadersKey{}).(*eventLoaders); ok {
-			if l := stateOf(ctx).loaders; l != nil {
-				ev.current = l.fresh()
-			}
+			// Loaders of the event's own, let go once it is written: an
+			// idle subscription holds none.
+			ev.current = newLoaders(ev.batches)
+			defer func() { ev.current = nil }()
 		}
 		return next(ctx)
 	})

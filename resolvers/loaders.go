@@ -388,6 +388,9 @@ func (l *loaders) fresh() *loaders { return newLoaders(l.batches) }
 // eventLoaders is the loaders slot of one subscription: the response
 // interceptor puts fresh loaders in it before each event is resolved
 // (gqlgen resolves a subscription's events one after the other).
-type eventLoaders struct{ current *loaders }
+type eventLoaders struct {
+	batches *batches
+	current *loaders
+}
 
 type eventLoadersKey struct{}

@@ -45,8 +45,11 @@ import (
 
 // Bounds of a WebSocket connection (README "Hardening").
 const (
-	wsInitTimeout  = 5 * time.Second
-	wsPingInterval = 15 * time.Second
+	wsInitTimeout = 5 * time.Second
+	// wsPingInterval: a ping to every connection, often enough that a
+	// proxy's idle timeout (nginx: 60 s) never ends a quiet one; a client
+	// not heard from for two intervals is cut off.
+	wsPingInterval = 30 * time.Second
 	wsMaxMessage   = 64 << 10
 	// wsWriteTimeout bounds every frame's write: a client that has not
 	// taken it by then is cut off.
@@ -118,6 +121,9 @@ type wsTransport struct {
 	streams context.Context
 	maxSubs int
 	log     *slog.Logger
+	// poll watches idle connections (Linux; elsewhere each keeps a reader
+	// goroutine).
+	poll *poller
 }
 
 func (wsTransport) Supports(r *http.Request) bool {
@@ -166,6 +172,7 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	c.msgs = budget{tokens: wsMessageBurst, at: time.Now()}
 	c.subscribes = budget{tokens: wsSubscribeBurst, at: time.Now()}
 	c.stopShutdown = context.AfterFunc(t.streams, func() { c.closeWith(closeGoingAway, "server shutting down") })
+	c.timer = time.AfterFunc(wsInitTimeout, c.tick)
 	switch {
 	case proto == nil && offered:
 		proto, c.proto = transportWS, transportWS
@@ -173,8 +180,9 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	case proto == nil: // no subprotocol asked for: the older protocol, as before
 		c.proto = legacyWS
 	}
-	c.timer = time.AfterFunc(wsInitTimeout, c.tick)
-	go c.readLoop()
+	if len(c.early) > 0 || !t.poll.add(t.streams, c) {
+		go c.readLoop()
+	}
 }
 
 // wsConn is one WebSocket connection.
@@ -189,6 +197,12 @@ type wsConn struct {
 	release      func() // gives the connection's stream slot back
 	stopShutdown func() bool
 	timer        *time.Timer // the init timeout, then the liveness ping
+
+	// Where the poller watches the connection (see poller).
+	pmu    sync.Mutex
+	fd     int
+	pid    uint64
+	polled bool
 
 	// lastHeard is when the client last sent a frame (unix ns).
 	lastHeard atomic.Int64
@@ -236,20 +250,23 @@ var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 512) }
 var errClosing = errors.New("the connection is closing")
 
 // readLoop reads the client's frames until the connection ends, then
-// releases everything it holds.
+// releases everything it holds. Its goroutine keeps a small stack: each
+// message is handled on a goroutine of its own (see handle), so that the
+// one goroutine an idle connection holds was never deep.
 func (c *wsConn) readLoop() {
 	defer c.finish()
-	var src io.Reader = c.conn
+	src := &drainReader{conn: c.conn}
+	var in io.Reader = src
 	if len(c.early) > 0 {
-		src = io.MultiReader(bytes.NewReader(c.early), c.conn)
+		in = io.MultiReader(bytes.NewReader(c.early), src)
 	}
 	for {
-		if len(c.early) == 0 && !waitReadable(c.conn) {
+		if len(c.early) == 0 && !waitReadable(c.conn, src.drained) {
 			return
 		}
 		c.early = nil
 		br := readers.Get().(*bufio.Reader)
-		br.Reset(src)
+		br.Reset(in)
 		for {
 			_ = c.conn.SetReadDeadline(time.Now().Add(wsFrameTimeout))
 			if !c.readFrame(br) {
@@ -266,8 +283,46 @@ func (c *wsConn) readLoop() {
 		}
 		br.Reset(nil)
 		readers.Put(br)
-		src = c.conn
+		in = src
 	}
+}
+
+// serveReadable reads what came on a connection the poller watches, then
+// has it watched again; it runs only while there is something to read.
+func (c *wsConn) serveReadable() {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(c.conn)
+	defer func() {
+		br.Reset(nil)
+		readers.Put(br)
+	}()
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(wsFrameTimeout))
+		if !c.readFrame(br) {
+			c.finish()
+			return
+		}
+		if br.Buffered() == 0 {
+			break
+		}
+	}
+	if !c.t.poll.rearm(c) {
+		c.finish()
+	}
+}
+
+// drainReader remembers whether its last read took less than it asked
+// for: the socket was empty then, so any byte that comes later wakes the
+// poller, and waitReadable need not look first.
+type drainReader struct {
+	conn    net.Conn
+	drained bool
+}
+
+func (d *drainReader) Read(p []byte) (int, error) {
+	n, err := d.conn.Read(p)
+	d.drained = n < len(p)
+	return n, err
 }
 
 // readFrame reads and handles one frame; false ends the connection.
@@ -329,7 +384,14 @@ func (c *wsConn) readFrame(br *bufio.Reader) bool {
 			return true
 		}
 	}
-	c.handle(payload)
+	// Handled on a goroutine of its own, and waited for (messages are
+	// taken in order): decoding grows a stack the reader does not keep.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.handle(payload)
+	}()
+	<-done
 	return true
 }
 
@@ -630,6 +692,12 @@ func (op *wsOp) run(env envelope) {
 	}
 	ctx = context.WithValue(ctx, wsOpKey{}, op)
 	responses, rctx := c.exec.DispatchOperation(ctx, rc)
+	// Subscribed: the loaders of the subscribe are let go (each event has
+	// its own).
+	stateOf(op.ctx).loaders = nil
+	if ev, ok := rctx.Value(eventLoadersKey{}).(*eventLoaders); ok {
+		ev.current = nil
+	}
 	op.mu.Lock()
 	op.responses, op.rctx = responses, rctx
 	live := op.live
@@ -804,7 +872,7 @@ func (c *wsConn) writeLocked(op ws.OpCode, payload []byte, timeout time.Duration
 	_ = c.conn.SetWriteDeadline(time.Now().Add(timeout))
 	if _, err := c.conn.Write(buf.Bytes()); err != nil {
 		c.broken = true
-		_ = c.conn.Close() // the reader ends, and with it the connection
+		go c.finish() // not under wmu: the connection ends
 		return err
 	}
 	return nil
@@ -829,20 +897,18 @@ func (c *wsConn) closeWith(code ws.StatusCode, reason string) {
 	}
 	c.wmu.Unlock()
 	_ = c.conn.SetReadDeadline(time.Now().Add(wsCloseTimeout))
+	time.AfterFunc(wsCloseTimeout, c.finish) // the client's close is awaited no longer
 }
 
 // abort closes the socket without a closing handshake.
-func (c *wsConn) abort() {
-	c.closing.Store(true)
-	c.cancel()
-	_ = c.conn.Close()
-}
+func (c *wsConn) abort() { c.finish() }
 
 // finish releases what the connection holds, once, when its reader ends.
 func (c *wsConn) finish() {
 	c.finished.Do(func() {
 		c.closing.Store(true)
 		c.cancel()
+		c.t.poll.remove(c) // before the socket closes: its descriptor is free then
 		_ = c.conn.Close()
 		c.timer.Stop()
 		c.stopShutdown()

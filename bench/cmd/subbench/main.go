@@ -95,8 +95,9 @@ func dialer(i int) *http.Client {
 	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 }
 
-// idleWindow is how long idle CPU is measured.
-const idleWindow = 10 * time.Second
+// idleWindow is how long idle CPU is measured: one ping interval of
+// portald's (every connection pinged once).
+const idleWindow = 30 * time.Second
 
 // idleCPU is each replica's CPU use in ms per second over idleWindow,
 // read side by side.
@@ -134,6 +135,7 @@ func main() {
 	changes := flag.Int("changes", 200, "changes timed one by one")
 	revocations := flag.Int("revocations", 200, "subscribers with a manager key of their own, revoked one by one under churn")
 	churn := flag.Int("churn", 10, "changes a second made during the revocations")
+	hold := flag.Duration("hold", 0, "how long the subscribers stay idle before anything is measured (to profile them)")
 	title := flag.String("title", "Live updates: WebSocket subscribers", "the section's heading")
 	flag.Parse()
 	raw, err := os.ReadFile(*dataFile)
@@ -267,6 +269,7 @@ func main() {
 		<-time.After(50 * time.Millisecond)
 	}
 	<-time.After(2 * time.Second) // subscriptions registered, the processes settled
+	<-time.After(*hold)
 	var rss, live, gWith []int64
 	for _, r := range reps {
 		rss, live, gWith = append(rss, bench.RSSKB(r.pid)), append(live, liveKB(r.metrics)), append(gWith, goroutines(r.metrics))
