@@ -57,8 +57,10 @@ type poller struct {
 	once  sync.Once
 	epfd  int
 	wake  int // an eventfd that ends the loop
-	err   error
-	mu    sync.Mutex
+	err error
+	// mu guards the epoll instance's life (read: in use; write: closing
+	// it) and conns.
+	mu    sync.RWMutex
 	conns map[uint64]*wsConn
 	next  uint64
 }
@@ -114,9 +116,9 @@ func (p *poller) loop() {
 				p.shutdown()
 				return
 			}
-			p.mu.Lock()
+			p.mu.RLock()
 			c := p.conns[id]
-			p.mu.Unlock()
+			p.mu.RUnlock()
 			if c != nil {
 				go c.serveReadable()
 			}
@@ -179,10 +181,9 @@ func (p *poller) rearm(c *wsConn) bool {
 	}
 	ev := unix.EpollEvent{Events: pollEvents}
 	setID(&ev, c.pid)
-	p.mu.Lock()
-	epfd := p.epfd
-	p.mu.Unlock()
-	return epfd >= 0 && unix.EpollCtl(epfd, unix.EPOLL_CTL_MOD, c.fd, &ev) == nil
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.epfd >= 0 && unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev) == nil
 }
 
 // remove stops watching c, before its socket is closed (so its descriptor
