@@ -54,10 +54,10 @@ func waitReadable(conn net.Conn, drained bool) bool {
 // that reads what came (serveReadable), which arms it again; data left in
 // the socket fires again at once, so nothing is missed.
 type poller struct {
-	once  sync.Once
-	epfd  int
-	wake  int // an eventfd that ends the loop
-	err error
+	once sync.Once
+	epfd int
+	wake int // an eventfd that ends the loop
+	err  error
 	// mu guards the epoll instance's life (read: in use; write: closing
 	// it) and conns.
 	mu    sync.RWMutex
