@@ -1,12 +1,15 @@
 package resolvers
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/residentportal/bff/graph/model"
 )
 
 // postTransport is gqlgen's POST transport, except for one thing: a
@@ -33,7 +36,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	switch r.Header.Get("Accept") {
 	case "", "*/*", "application/json":
 	default:
-		t.POST.Do(w, r, exec)
+		t.POST.Do(&endedWriter{ResponseWriter: w, ctx: r.Context()}, r, exec)
 		return
 	}
 	// perRequest decoded the envelope (and left the body for gqlgen's
@@ -43,7 +46,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	start := graphql.Now()
 	params := &graphql.RawParams{}
 	if env == nil {
-		t.POST.Do(w, r, exec)
+		t.POST.Do(&endedWriter{ResponseWriter: w, ctx: r.Context()}, r, exec)
 		return
 	}
 	env.params(params)
@@ -71,6 +74,10 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	st.direct = direct
 	responses, ctx := exec.DispatchOperation(ctx, oc)
 	resp := responses(ctx)
+	if resp == nil {
+		writeEnded(w, r.Context())
+		return
+	}
 	w.Header()["Content-Type"] = jsonContentType // shared, never written in place
 	if direct.data != nil && len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.HasNext == nil &&
 		len(resp.Data) == len(direct.data) && len(resp.Data) > 0 && &resp.Data[0] == &direct.data[0] {
@@ -94,8 +101,38 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 type getTransport struct{ transport.GET }
 
 func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	t.GET.Do(&notAcceptable{ResponseWriter: w}, r, exec)
+	t.GET.Do(&notAcceptable{ResponseWriter: &endedWriter{ResponseWriter: w, ctx: r.Context()}}, r, exec)
 }
+
+// The executor answers nothing (a nil response) once the request's
+// context has ended, and gqlgen's transports write that as the body null.
+// writeEnded answers it instead: nothing to a client that went away, and
+// to a request whose deadline passed or whose server is stopping, 503 with
+// UNAVAILABLE, as the direct executor answers a late request.
+func writeEnded(w http.ResponseWriter, ctx context.Context) {
+	if errors.Is(ctx.Err(), context.Canceled) && errors.Is(context.Cause(ctx), context.Canceled) {
+		return // the client went away: no one reads an answer
+	}
+	WriteGraphQLError(w, http.StatusServiceUnavailable, string(model.CodeUnavailable), errLate.msg)
+}
+
+// endedWriter is writeEnded for gqlgen's own transports: the body null
+// (a nil response) becomes writeEnded's answer.
+type endedWriter struct {
+	http.ResponseWriter
+	ctx context.Context
+}
+
+func (e *endedWriter) Write(b []byte) (int, error) {
+	if e.ctx.Err() != nil && string(b) == "null" {
+		writeEnded(e.ResponseWriter, e.ctx)
+		return len(b), nil
+	}
+	return e.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (e *endedWriter) Unwrap() http.ResponseWriter { return e.ResponseWriter }
 
 // notAcceptable turns gqlgen's 406 into a coded 405 and drops its body.
 type notAcceptable struct {
