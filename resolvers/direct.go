@@ -331,6 +331,22 @@ func (e *direct) query(sel ast.SelectionSet) error {
 			}, e.prefetchProperties, e.property)
 		case "unit":
 			return e.unitRoot(f)
+		case "portalAccess": // the page's first read, before any credential
+			return root(e, f, "PortalAccess", func() (model.Property, error) {
+				id, err := e.idArg(f, "propertyId")
+				if err != nil {
+					return model.Property{}, err
+				}
+				return e.svc.PortalAccess(e.ctx, id)
+			}, noPrefetch, e.portalAccess)
+		case "uiConfiguration":
+			return root(e, f, "UiConfiguration", func() (model.Property, error) {
+				id, err := e.idArg(f, "propertyId")
+				if err != nil {
+					return model.Property{}, err
+				}
+				return e.svc.UiConfiguration(e.ctx, id)
+			}, noPrefetch, e.uiConfiguration)
 		case "unitUser":
 			return root(e, f, "UnitUser", func() (model.UnitUser, error) {
 				pid, err := e.idArg(f, "propertyId")
@@ -725,6 +741,12 @@ func (e *direct) property(p *model.Property, fields []graphql.CollectedField) er
 				e.str(s)
 			}
 			e.out = append(e.out, ']')
+		case "uiConfiguration":
+			fields, err := e.collect(f.Selections, "UiConfiguration")
+			if err != nil {
+				return err
+			}
+			return e.uiConfiguration(p, fields)
 		case "units":
 			if err := e.svc.RequireManager(e.ctx, p.ID); err != nil {
 				return err
@@ -890,6 +912,69 @@ func child[K comparable, T any](e *direct, l *loader[K, *T], key K, sel ast.Sele
 		return err
 	}
 	return write(obj, fields)
+}
+
+// noPrefetch is root's prefetch for an object with nothing below to
+// fetch.
+func noPrefetch([]*model.Property, []graphql.CollectedField) error { return nil }
+
+func (e *direct) portalAccess(p *model.Property, fields []graphql.CollectedField) error {
+	return e.object(fields, "PortalAccess", func(f graphql.CollectedField) error {
+		switch f.Name {
+		case "loginText":
+			e.str(p.LoginText)
+		case "portalAllowed":
+			e.bool(p.PortalAllowed)
+		default:
+			return errNotDirect
+		}
+		return nil
+	})
+}
+
+// uiParts are UiConfiguration's objects: each one's type and its string
+// fields (UiAccess.tenantSetDpsk, the one other, is written apart).
+var uiParts = map[string]struct {
+	typeName string
+	fields   map[string]func(*model.Property) string
+}{
+	"access": {"UiAccess", nil},
+	"text": {"UiText", map[string]func(*model.Property) string{
+		"title": func(p *model.Property) string { return p.Title }, "subTitle": func(p *model.Property) string { return p.Subtitle },
+		"loginText": func(p *model.Property) string { return p.LoginText }, "announcements": func(p *model.Property) string { return p.Announcements },
+		"helpText": func(p *model.Property) string { return p.HelpText }}},
+	"color": {"UiColor", map[string]func(*model.Property) string{
+		"mainColor": func(p *model.Property) string { return p.MainColor }, "accentColor": func(p *model.Property) string { return p.AccentColor },
+		"separatorColor": func(p *model.Property) string { return p.SeparatorColor }, "textColor": func(p *model.Property) string { return p.TextColor }}},
+	"files": {"UiFiles", map[string]func(*model.Property) string{
+		"logoFileName": func(p *model.Property) string { return p.LogoFileName }, "favIconFileName": func(p *model.Property) string { return p.FavIconFileName }}},
+}
+
+// uiConfiguration writes a property's UiConfiguration (the page's
+// branding), as convert.go's uiConfiguration gives it to gqlgen.
+func (e *direct) uiConfiguration(p *model.Property, fields []graphql.CollectedField) error {
+	return e.object(fields, "UiConfiguration", func(f graphql.CollectedField) error {
+		part, ok := uiParts[f.Name]
+		if !ok {
+			return errNotDirect
+		}
+		sub, err := e.collect(f.Selections, part.typeName)
+		if err != nil {
+			return err
+		}
+		return e.object(sub, part.typeName, func(g graphql.CollectedField) error {
+			if part.typeName == "UiAccess" && g.Name == "tenantSetDpsk" {
+				e.bool(p.TenantSetDpsk)
+				return nil
+			}
+			get, ok := part.fields[g.Name]
+			if !ok {
+				return errNotDirect
+			}
+			e.str(get(p))
+			return nil
+		})
+	})
 }
 
 func (e *direct) contact(c *model.Contact, sel ast.SelectionSet) error {

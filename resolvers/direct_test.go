@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -210,6 +211,27 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 		map[string]any{"p": pid, "u": f.neighbour.Unit.ID.String(), "user": user})
 	e.compare(t, "direct", token, `query($p: ID!) { unit(propertyId: $p) { users(first: 1) { edges { node { id } } } } }`, vars)
 
+	// The page's own queries, as its manifest has them, and the branding
+	// whole (with strings that need escaping).
+	if _, err := e.store.Pool().Exec(ctx, `UPDATE properties SET title = $1, subtitle = $1, login_text = $1, main_color = '#102030'`, awkward); err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct {
+		Operations []struct{ Name, Type, Body string }
+	}
+	if err := json.Unmarshal(dbtest.Must[[]byte](t)(os.ReadFile("../graph/portal/manifest.json")), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range manifest.Operations {
+		if o.Type == "query" {
+			e.compare(t, "direct", token, o.Body, map[string]any{"propertyId": pid})
+		}
+	}
+	e.compare(t, "direct", key, `query($p: ID!) { property(propertyId: $p) { name uiConfiguration { __typename
+	  access { __typename tenantSetDpsk } text { title subTitle loginText announcements helpText }
+	  color { mainColor accentColor separatorColor textColor } files { logoFileName favIconFileName } } }
+	  ui: uiConfiguration(propertyId: $p) { t: text { title } } portalAccess(propertyId: $p) { __typename portalAllowed loginText } }`, vars)
+
 	// What it does not run — errors, fields it does not know, mutations,
 	// introspection — gqlgen runs, with the same result as without it.
 	for _, c := range []struct {
@@ -224,8 +246,7 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 		{key, `query($p: ID!, $u: ID) { unit(propertyId: $p, unitId: $u) { id } }`, map[string]any{"p": pid, "u": uuid.NewString()}},
 		{key, `query($p: ID!) { unitUser(propertyId: $p, userId: "nope") { id } }`, vars},
 		{"", `query($p: ID!) { unit(propertyId: $p) { id } }`, vars},
-		{token, `query($p: ID!) { property(propertyId: $p) { name uiConfiguration { text { title } } } }`, vars},
-		{token, `query($p: ID!) { unit(propertyId: $p) { id } portalAccess(propertyId: $p) { portalAllowed } }`, vars},
+		{token, `query($p: ID!) { unit(propertyId: $p) { id } portalAccess(propertyId: "` + uuid.NewString() + `") { portalAllowed } }`, vars},
 		{token, `query($p: ID!) { unitDevices(propertyId: $p, type: UNIT) { id } }`, vars},
 		{token, `query($p: ID!) { unitUsers(propertyId: $p, first: 2) { edges { node { id } } } }`, vars},
 		{token, `query { __schema { queryType { name } } }`, nil},
