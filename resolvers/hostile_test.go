@@ -134,7 +134,7 @@ func TestDirectExecutorBounds(t *testing.T) {
 	req.Header.Set("Authorization", token)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
-	if w.Code != 503 || strings.Contains(w.Body.String(), `"data":{`) {
+	if w.Code != 499 || strings.Contains(w.Body.String(), `"data":{`) || !strings.Contains(w.Body.String(), "UNAVAILABLE") {
 		t.Fatalf("cancelled request: %d %s", w.Code, w.Body.String())
 	}
 }

@@ -104,14 +104,22 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	t.GET.Do(&notAcceptable{ResponseWriter: &endedWriter{ResponseWriter: w, ctx: r.Context()}}, r, exec)
 }
 
+// statusClientClosed is the status of a request whose client went away
+// before its answer (nginx's 499).
+const statusClientClosed = 499
+
 // The executor answers nothing (a nil response) once the request's
 // context has ended, and gqlgen's transports write that as the body null.
-// writeEnded answers it instead: nothing to a client that went away, and
+// writeEnded answers it instead: 499 to a client that went away, and
 // to a request whose deadline passed or whose server is stopping, 503 with
 // UNAVAILABLE, as the direct executor answers a late request.
 func writeEnded(w http.ResponseWriter, ctx context.Context) {
 	if errors.Is(ctx.Err(), context.Canceled) && errors.Is(context.Cause(ctx), context.Canceled) {
-		return // the client went away: no one reads an answer
+		// The client went away: no one reads the answer, but the access
+		// log and the metrics tell it from a server error (499, as proxies
+		// log a closed request).
+		WriteGraphQLError(w, statusClientClosed, string(model.CodeUnavailable), "the client closed the request")
+		return
 	}
 	WriteGraphQLError(w, http.StatusServiceUnavailable, string(model.CodeUnavailable), errLate.msg)
 }
