@@ -18,6 +18,7 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 )
@@ -48,9 +49,9 @@ func TestRequestsEndingMidway(t *testing.T) {
 	ctx := context.Background()
 	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
 	t.Cleanup(store.Close)
-	events := resolvers.NewEvents()
+	events := service.NewEvents()
 	events.ListenerUp(true)
-	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{TokenTTL: time.Hour, Events: events})
+	svc := service.New(store, dbtest.Keys(t), service.Options{TokenTTL: time.Hour, Events: events})
 	serve := func(timeout time.Duration, logs *lockedBuffer) *httptest.Server {
 		log := slog.New(slog.NewTextHandler(logs, nil))
 		gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes, Log: log, Streams: ctx})

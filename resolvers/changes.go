@@ -7,40 +7,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/graph-gophers/dataloader/v7"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/service"
 )
 
-// Change requests (SPEC §8.2): residents and managers read them; the Wi-Fi
-// side, with a manager key, reports their results.
-
-// ChangeRequest returns a change request: of the resident's own unit, or
-// any of the property's with a manager key. UNAUTHENTICATED, NOT_FOUND.
-func (s *Service) ChangeRequest(ctx context.Context, propertyID, id uuid.UUID) (model.ChangeRequest, error) {
-	_, scope, err := s.access(ctx, propertyID)
-	if err != nil {
-		return model.ChangeRequest{}, err
-	}
-	return s.store.ChangeRequestByID(ctx, scope, id)
-}
-
-// CompleteChangeRequest records the Wi-Fi side's result of a change request
-// of the property (see db.CompleteChangeRequest: the same result twice is a
-// no-op). UNAUTHENTICATED, FORBIDDEN for a resident, BAD_USER_INPUT,
-// NOT_FOUND, CONFLICT.
-func (s *Service) CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUID, result model.ChangeStatus, detail *string) (model.ChangeRequest, error) {
-	p, _, err := s.access(ctx, propertyID)
-	if err != nil {
-		return model.ChangeRequest{}, err
-	}
-	// SECURITY: only the Wi-Fi side, with a manager key, reports results.
-	if p.Kind != model.Manager {
-		return model.ChangeRequest{}, model.Errorf(model.CodeForbidden, "reporting a change request's result needs a manager key")
-	}
-	c, completed, err := s.store.CompleteChangeRequest(ctx, propertyID, id, result, detail)
-	if completed && s.completed != nil {
-		s.completed(c.Status, c.CompletedAt.Sub(c.CreatedAt))
-	}
-	return c, err
-}
+// Change requests (SPEC §8.2) as GraphQL pages them: a unit's, through
+// the per-request loader.
 
 // changeKey asks for one page of a unit's change requests.
 type changeKey struct {
@@ -54,7 +25,7 @@ type changeKey struct {
 
 // changePages is the batch function of Unit.changeRequests: keys asking
 // for the same page of different units share one statement.
-func changePages(s Store) dataloader.BatchFunc[changeKey, model.Page[model.ChangeRequest]] {
+func changePages(s service.Store) dataloader.BatchFunc[changeKey, model.Page[model.ChangeRequest]] {
 	return func(ctx context.Context, keys []changeKey) []*dataloader.Result[model.Page[model.ChangeRequest]] {
 		type args struct {
 			first   int

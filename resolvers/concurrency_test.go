@@ -10,7 +10,7 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
-	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 )
 
 func TestConcurrentRegenerations(t *testing.T) {
@@ -174,7 +174,7 @@ func TestConcurrentResetAndLogin(t *testing.T) {
 	if _, err := b.svc.Login(ctx, pid, secret); model.ErrorCode(err) != model.CodeUnauthenticated {
 		t.Fatalf("a rotated portal secret still logs in: %v", err)
 	}
-	fresh := dbtest.Must[resolvers.LoginResult](t)(b.svc.Login(ctx, pid, last.PortalSecret))
+	fresh := dbtest.Must[service.LoginResult](t)(b.svc.Login(ctx, pid, last.PortalSecret))
 	if _, err := a.svc.Authenticator().Authenticate(ctx, fresh.Token); err != nil {
 		t.Fatalf("the current secret's token is refused: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -44,9 +45,9 @@ func decodeCursor(s *string) (*cursor, error) {
 // pageSize checks a connection's first argument: 1 to 100, default 20.
 func pageSize(first *int) (int, error) {
 	if first == nil {
-		return DefaultPageSize, nil
+		return service.DefaultPageSize, nil
 	}
-	if *first < 1 || *first > MaxPageSize {
+	if *first < 1 || *first > service.MaxPageSize {
 		return 0, model.InvalidField("first", "must be between 1 and 100")
 	}
 	return *first, nil
@@ -97,7 +98,7 @@ func valuePosition(c *cursor) string { return c.Value }
 
 // below returns a direct executor over the operation ctx belongs to and
 // the selection of the field being resolved.
-func below(ctx context.Context, svc *Service) (*direct, ast.SelectionSet, bool) {
+func below(ctx context.Context, svc *service.Service) (*direct, ast.SelectionSet, bool) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
 		return nil, nil, false
@@ -106,7 +107,7 @@ func below(ctx context.Context, svc *Service) (*direct, ast.SelectionSet, bool) 
 }
 
 // prefetchUnitChildren serves a field that returns a UnitConnection.
-func prefetchUnitChildren(ctx context.Context, svc *Service, units []*model.Unit) {
+func prefetchUnitChildren(ctx context.Context, svc *service.Service, units []*model.Unit) {
 	if e, sel, ok := below(ctx, svc); ok && len(units) > 1 {
 		_ = e.belowNodes(sel, "UnitConnection", "UnitEdge", func(nodes []graphql.CollectedField) error {
 			return e.prefetchUnits(units, nodes)
@@ -115,7 +116,7 @@ func prefetchUnitChildren(ctx context.Context, svc *Service, units []*model.Unit
 }
 
 // prefetchUserChildren serves a field that returns a UnitUserConnection.
-func prefetchUserChildren(ctx context.Context, svc *Service, users []*model.UnitUser) {
+func prefetchUserChildren(ctx context.Context, svc *service.Service, users []*model.UnitUser) {
 	if e, sel, ok := below(ctx, svc); ok && len(users) > 1 {
 		_ = e.belowNodes(sel, "UnitUserConnection", "UnitUserEdge", func(nodes []graphql.CollectedField) error {
 			return e.prefetchUsers(users, nodes)
@@ -124,7 +125,7 @@ func prefetchUserChildren(ctx context.Context, svc *Service, users []*model.Unit
 }
 
 // prefetchDeviceChildren serves a field that returns a list of devices.
-func prefetchDeviceChildren(ctx context.Context, svc *Service, devices []*model.Device) {
+func prefetchDeviceChildren(ctx context.Context, svc *service.Service, devices []*model.Device) {
 	if e, sel, ok := below(ctx, svc); ok && len(devices) > 1 {
 		_ = e.prefetchDevices(devices, sel)
 	}

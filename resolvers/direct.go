@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/graph/scalar"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -39,7 +40,7 @@ import (
 // in front of it.
 type directSchema struct {
 	graphql.ExecutableSchema
-	svc   *Service
+	svc   *service.Service
 	opts  GraphQLOptions
 	plans *plans
 	// slots bound the operations running at once (nil: no bound).
@@ -177,7 +178,7 @@ func recycle(b []byte) {
 type direct struct {
 	ctx context.Context
 	oc  *graphql.OperationContext
-	svc *Service
+	svc *service.Service
 	l   *loaders
 	out []byte
 
@@ -193,7 +194,7 @@ type direct struct {
 	objects, checked, maxObjects int
 }
 
-func newDirect(ctx context.Context, oc *graphql.OperationContext, svc *Service, l *loaders) *direct {
+func newDirect(ctx context.Context, oc *graphql.OperationContext, svc *service.Service, l *loaders) *direct {
 	return &direct{ctx: ctx, oc: oc, svc: svc, l: l, maxObjects: DefaultMaxObjects}
 }
 

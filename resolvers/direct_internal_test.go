@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -22,7 +23,7 @@ import (
 func panickingRead(t *testing.T) (directSchema, *strings.Builder, *graphql.OperationContext, context.Context) {
 	t.Helper()
 	logs := &strings.Builder{}
-	s := directSchema{svc: &Service{},
+	s := directSchema{svc: &service.Service{},
 		opts: GraphQLOptions{Log: slog.New(slog.NewJSONHandler(logs, nil)), RequestID: func(context.Context) string { return "req-1" }}}
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}}).Schema()
 	doc, errs := gqlparser.LoadQuery(schema, `{ unit(propertyId: "00000000-0000-0000-0000-000000000001") { id } }`)
@@ -30,8 +31,8 @@ func panickingRead(t *testing.T) (directSchema, *strings.Builder, *graphql.Opera
 		t.Fatal(errs)
 	}
 	oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: map[string]any{}}
-	ctx := graphql.WithOperationContext(context.WithValue(context.Background(), httpStateKey{}, &httpState{loaders: newLoaders(&batches{})}), oc)
-	return s, logs, oc, (*Authenticator)(nil).WithCredential(ctx, "a token", false)
+	ctx := graphql.WithOperationContext(withState(context.Background(), &httpState{loaders: newLoaders(&batches{})}), oc)
+	return s, logs, oc, (*service.Authenticator)(nil).WithCredential(ctx, "a token", false)
 }
 
 // A panic in the direct executor is logged with the request id and the

@@ -1,9 +1,7 @@
-// Package resolvers is the resident portal's one service layer — every
-// validation, authorisation and orchestration rule — and the GraphQL glue
-// over it (gqlgen resolvers and per-request dataloaders). The REST layer
-// calls the same Service methods, so a value read or written through either
-// transport is the same value.
-//
-// It reads and writes through the small Store interface it declares (the db
-// package implements it) and never imports storage itself.
+// Package resolvers is the GraphQL side of the resident portal over the
+// service layer (package service): gqlgen's resolvers, the per-request
+// dataloaders, the bounds, trusted documents and complexity limit, the
+// direct executor (the fast path for hot reads) and the GraphQL transports
+// (POST, GET, SSE and the WebSocket transport). Every rule lives in the
+// service; this package turns GraphQL into service calls and back.
 package resolvers

@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -103,9 +104,9 @@ func complexity() graph.ComplexityRoot {
 	var c graph.ComplexityRoot
 	page := func(first *int) int {
 		if first == nil || *first < 1 {
-			return DefaultPageSize
+			return service.DefaultPageSize
 		}
-		return min(*first, MaxPageSize)
+		return min(*first, service.MaxPageSize)
 	}
 	c.Property.Units = func(child int, first *int, _ *string) int { return weigh(page(first), child) }
 	c.Unit.Users = func(child int, first *int, _ *string) int { return weigh(page(first), child) }
@@ -140,7 +141,7 @@ var registerCodes sync.Once
 // introspection as configured, per-request dataloaders, an error presenter
 // that maps domain codes to extensions.code and hides internal errors, and
 // panic recovery that logs with the request id.
-func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
+func NewGraphQLHandler(svc *service.Service, opts GraphQLOptions) http.Handler {
 	registerCodes.Do(func() {
 		errcode.RegisterErrorType("COMPLEXITY_LIMIT_EXCEEDED", errcode.KindProtocol)
 		errcode.RegisterErrorType(CodeNotInList, errcode.KindProtocol)
@@ -181,7 +182,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 		opts.Streams = context.Background()
 	}
 	srv.AddTransport(sseTransport{svc: svc, streams: opts.Streams})
-	srv.AddTransport(wsTransport{svc: svc, batches: newBatches(svc.store), plans: plans, streams: opts.Streams,
+	srv.AddTransport(wsTransport{svc: svc, batches: newBatches(svc.Store()), plans: plans, streams: opts.Streams,
 		maxSubs: opts.MaxSubscriptionsPerConnection, log: opts.Log, poll: &poller{}})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
@@ -227,7 +228,7 @@ func NewGraphQLHandler(svc *Service, opts GraphQLOptions) http.Handler {
 		return &model.Error{Code: model.CodeInternal, Message: "internal error", Err: errRecovered}
 	})
 	gate := &streamGate{max: opts.MaxStreamsPerClient, open: map[string]int{}}
-	return gate.wrap(perRequest(svc.store, svc.auth, plans, opts.MaxBodyBytes, srv))
+	return gate.wrap(perRequest(svc.Store(), svc.Authenticator(), plans, opts.MaxBodyBytes, srv))
 }
 
 // presenter maps every error to a client-safe message and extensions.code.
@@ -410,7 +411,7 @@ type httpState struct {
 	// cred is the request's Authorization header, for the service layer to
 	// authenticate on demand (a WebSocket connection's operations carry
 	// the one its connection_init sent instead, see websocketTransport).
-	cred credentialOf
+	cred service.Credential
 
 	ownHint   statusHint
 	writer    hintedWriter
@@ -418,13 +419,20 @@ type httpState struct {
 	ownDirect directData
 }
 
-type httpStateKey struct{}
+// Credential is the request's credential, for the service layer (the
+// state is the request's service.CredentialHolder: one context value).
+func (st *httpState) Credential() *service.Credential { return &st.cred }
+
+// withState returns ctx carrying st.
+func withState(ctx context.Context, st *httpState) context.Context {
+	return service.WithHolder(ctx, st)
+}
 
 var noState = &httpState{}
 
 // stateOf is ctx's request state (empty outside the GraphQL endpoint).
 func stateOf(ctx context.Context) *httpState {
-	if st, ok := ctx.Value(httpStateKey{}).(*httpState); ok {
+	if st, ok := service.Holder(ctx).(*httpState); ok {
 		return st
 	}
 	return noState
@@ -501,11 +509,11 @@ func getTooLarge(r *http.Request, maxBody int64) bool {
 // reads a POST body within the limit (413 past it, 400 for JSON that does
 // not parse — without echoing the body, which may hold a secret) and maps
 // operation errors to HTTP statuses.
-func perRequest(s Store, auth *Authenticator, pl *plans, maxBody int64, next http.Handler) http.Handler {
+func perRequest(s service.Store, auth *service.Authenticator, pl *plans, maxBody int64, next http.Handler) http.Handler {
 	b := newBatches(s)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &httpState{loaders: newLoaders(b), plans: pl, single: r.Header.Get("Upgrade") == ""}
-		st.cred.auth, st.cred.raw = auth, r.Header.Get("Authorization")
+		auth.Attach(&st.cred, r.Header.Get("Authorization"))
 		if r.Method == http.MethodPost && !jsonBody(r) {
 			WriteGraphQLError(w, http.StatusUnsupportedMediaType, "BAD_REQUEST",
 				"a GraphQL POST is sent as Content-Type: application/json")
@@ -563,7 +571,7 @@ func perRequest(s Store, auth *Authenticator, pl *plans, maxBody int64, next htt
 		st.ownHint.header = w.Header()
 		st.hint = &st.ownHint
 		st.writer = hintedWriter{ResponseWriter: w, hint: st.hint}
-		next.ServeHTTP(&st.writer, r.WithContext(context.WithValue(r.Context(), httpStateKey{}, st)))
+		next.ServeHTTP(&st.writer, r.WithContext(withState(r.Context(), st)))
 	})
 }
 

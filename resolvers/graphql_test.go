@@ -18,6 +18,7 @@ import (
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 )
@@ -417,7 +418,7 @@ func TestGraphQLErrorCodes(t *testing.T) {
 func TestGraphQLUnavailable(t *testing.T) {
 	store := dbtest.Must[*db.DB](t)(db.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", dbtest.Keys(t), db.Options{}))
 	defer store.Close()
-	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{})
+	svc := service.New(store, dbtest.Keys(t), service.Options{})
 	h := rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(), RequestTimeout: 5 * time.Second,
 		PublicBaseURL: "http://localhost", GraphQL: resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 1000})})
 	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ portalAccess(propertyId: \"`+uuid.NewString()+`\") { portalAllowed } }"}`))

@@ -19,12 +19,13 @@ import (
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 )
 
 // endpoint builds the public handler around a GraphQL endpoint with opts.
-func endpoint(tb testing.TB, svc *resolvers.Service, opts resolvers.GraphQLOptions) http.Handler {
+func endpoint(tb testing.TB, svc *service.Service, opts resolvers.GraphQLOptions) http.Handler {
 	tb.Helper()
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = edge.MaxBodyBytes
@@ -140,7 +141,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 // panicky is a store whose reads panic.
-type panicky struct{ resolvers.Store }
+type panicky struct{ service.Store }
 
 func (panicky) PropertyByID(context.Context, uuid.UUID) (model.Property, error) {
 	panic("boom: secret internal state")
@@ -148,7 +149,7 @@ func (panicky) PropertyByID(context.Context, uuid.UUID) (model.Property, error) 
 
 func TestPanicRecovered(t *testing.T) {
 	var logs strings.Builder
-	svc := resolvers.NewService(panicky{}, dbtest.Keys(t), resolvers.Options{})
+	svc := service.New(panicky{}, dbtest.Keys(t), service.Options{})
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 1000, RequestID: edge.RequestID,
 		Log: slog.New(slog.NewJSONHandler(&logs, nil))})
 	h := rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(),

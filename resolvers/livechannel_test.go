@@ -26,6 +26,7 @@ import (
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest/edge"
 )
 
@@ -73,7 +74,7 @@ func TestRevocationClosesAConnectionOfQueries(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, l.store, db.PropertyInput{})
-			credential := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+			credential := dbtest.Must[service.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
 			var keyID uuid.UUID
 			vars := map[string]any{"p": f.property.ID}
 			if tt.manager {
@@ -100,7 +101,7 @@ func TestRevocationClosesAConnectionOfQueries(t *testing.T) {
 	}
 	t.Run("token expired", func(t *testing.T) {
 		f := newFixture(t, l.store, db.PropertyInput{})
-		login := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+		login := dbtest.Must[service.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
 		short := dbtest.Must[model.UnitToken](t)(dbtest.Keys(t).ParseToken(login, time.Now()))
 		short.ExpiresAt = time.Now().Add(1500 * time.Millisecond)
 		signed := dbtest.Keys(t).SignToken(short)
@@ -128,7 +129,7 @@ func TestQueryAfterRevocationIsNotAnswered(t *testing.T) {
 	eventually(t, "revocation notices away", func() bool { return !l.svc.Authenticator().Caching() })
 	ctx := context.Background()
 	f := newFixture(t, l.store, db.PropertyInput{TenantSetDpsk: dbtest.Ptr(true)})
-	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	token := dbtest.Must[service.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
 	c := l.dial(t, token)
 	next(t, c, "connection_ack")
 	vars := map[string]any{"p": f.property.ID}
@@ -270,7 +271,7 @@ func TestBadInitLeavesNoSocket(t *testing.T) {
 	took := eventually(t, "every socket closed by the server", func() bool { return open() == 0 })
 	t.Logf("%d bad connection_init: every socket closed %v after the last was sent (the clients kept theirs open)", n, took.Round(time.Millisecond))
 	f := newFixture(t, l.store, db.PropertyInput{})
-	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
+	token := dbtest.Must[service.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
 	c := l.dial(t, token)
 	next(t, c, "connection_ack")
 }
@@ -287,7 +288,7 @@ func TestNonReadingSubscriber(t *testing.T) {
 	ctx := context.Background()
 	stall := func(t *testing.T) (fixture, net.Conn) {
 		f := newFixture(t, l.store, db.PropertyInput{TenantSetDpsk: dbtest.Ptr(true)})
-		token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+		token := dbtest.Must[service.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
 		c := rawDial(t, l.srv.URL, 4096)
 		rawSend(t, c, map[string]any{"type": "connection_init", "payload": map[string]string{"Authorization": token}})
 		if msg, err := wsutil.ReadServerText(c); err != nil || !bytes.Contains(msg, []byte("connection_ack")) {
@@ -354,7 +355,7 @@ func TestWebSocketCloseCodes(t *testing.T) {
 	url := dbtest.NewURL(t)
 	l := newLive(t, url)
 	f := newFixture(t, l.store, db.PropertyInput{})
-	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
+	token := dbtest.Must[service.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
 	init := map[string]any{"type": "connection_init", "payload": map[string]string{"Authorization": token}}
 	sub := func(id any) map[string]any {
 		m := map[string]any{"type": "subscribe", "payload": map[string]any{"query": unitSub, "variables": map[string]any{"p": f.property.ID}}}
@@ -463,7 +464,7 @@ func TestGraphQLWSClient(t *testing.T) {
 	run := func(t *testing.T, scenario string, onEvent func(clientEvent)) []clientEvent {
 		t.Helper()
 		f := newFixture(t, l.store, db.PropertyInput{})
-		token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+		token := dbtest.Must[service.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
 		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(cctx, "node", "--experimental-websocket", "--no-warnings", script, scenario,
@@ -588,7 +589,7 @@ func TestLegacyGraphQLWS(t *testing.T) {
 	url := dbtest.NewURL(t)
 	l := newLive(t, url)
 	f := newFixture(t, l.store, db.PropertyInput{})
-	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
+	token := dbtest.Must[service.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
 	c := rawDial(t, l.srv.URL, 0, "graphql-ws")
 	rawSend(t, c, map[string]any{"type": "connection_init", "payload": map[string]string{"Authorization": token}})
 	rawSend(t, c, map[string]any{"id": "1", "type": "start", "payload": map[string]any{"query": unitQuery, "variables": map[string]any{"p": f.property.ID}}})

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/graph-gophers/dataloader/v7"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/service"
 )
 
 // loaderWait is how long a loader collects keys before it queries when a
@@ -71,7 +72,7 @@ type batches struct {
 	changePages dataloader.BatchFunc[changeKey, model.Page[model.ChangeRequest]]
 }
 
-func newBatches(s Store) *batches {
+func newBatches(s service.Store) *batches {
 	b := &batches{
 		property: byID(s.PropertiesByIDs, func(p model.Property) uuid.UUID { return p.ID }, "property"),
 		unit:     byID(s.UnitsByIDs, func(u model.Unit) uuid.UUID { return u.ID }, "unit"),

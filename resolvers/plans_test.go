@@ -121,7 +121,7 @@ func TestRootFieldsAndRequestPlans(t *testing.T) {
 	a := &graphql.OperationContext{Doc: d, Operation: d.Operations.ForName("A"), Variables: map[string]any{}}
 	b := &graphql.OperationContext{Doc: d, Operation: d.Operations.ForName("B"), Variables: map[string]any{"s": true}}
 	st := &httpState{plans: p, single: true}
-	ctx := context.WithValue(context.Background(), httpStateKey{}, st)
+	ctx := withState(context.Background(), st)
 
 	first := RootFields(ctx, a, "Query")
 	if want := graphql.CollectFields(a, a.Operation.SelectionSet, []string{"Query"}); !reflect.DeepEqual(first, want) || len(first) != 2 {
@@ -139,7 +139,7 @@ func TestRootFieldsAndRequestPlans(t *testing.T) {
 		t.Fatalf("B: %d fields, plan %v", len(got), st.plan)
 	}
 	ws := &httpState{plans: p}
-	if RootFields(context.WithValue(context.Background(), httpStateKey{}, ws), a, "Query"); ws.planOf != nil {
+	if RootFields(withState(context.Background(), ws), a, "Query"); ws.planOf != nil {
 		t.Fatal("a WebSocket connection's state kept a plan")
 	}
 }

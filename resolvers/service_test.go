@@ -13,13 +13,13 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
-	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 )
 
 // replica is one server's service layer over a shared database, with its
 // own pool, statement counter and revocation listener.
 type replica struct {
-	svc     *resolvers.Service
+	svc     *service.Service
 	store   *db.DB
 	counter *db.StatementCounter
 	clock   *clock
@@ -41,7 +41,7 @@ func newReplica(tb testing.TB, url string) *replica {
 	tb.Helper()
 	r := &replica{counter: &db.StatementCounter{}, clock: &clock{now: time.Now()}}
 	r.store = dbtest.Must[*db.DB](tb)(db.Open(context.Background(), url, dbtest.Keys(tb), db.Options{Tracer: r.counter}))
-	r.svc = resolvers.NewService(r.store, dbtest.Keys(tb), resolvers.Options{TokenTTL: time.Hour, Now: r.clock.Now})
+	r.svc = service.New(r.store, dbtest.Keys(tb), service.Options{TokenTTL: time.Hour, Now: r.clock.Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -97,7 +97,7 @@ func newFixture(tb testing.TB, store *db.DB, in db.PropertyInput) fixture {
 
 func (r *replica) login(tb testing.TB, propertyID uuid.UUID, secret string) string {
 	tb.Helper()
-	res := dbtest.Must[resolvers.LoginResult](tb)(r.svc.Login(context.Background(), propertyID, secret))
+	res := dbtest.Must[service.LoginResult](tb)(r.svc.Login(context.Background(), propertyID, secret))
 	return res.Token
 }
 
@@ -285,7 +285,7 @@ func TestUseCases(t *testing.T) {
 		}
 	})
 	t.Run("query users", func(t *testing.T) {
-		page := dbtest.Must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{}))
+		page := dbtest.Must[service.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, service.UnitUserQuery{}))
 		if page.Total != 3 || len(page.Users) != 3 || page.PageSize != 20 {
 			t.Fatalf("page = %+v", page)
 		}
@@ -294,19 +294,19 @@ func TestUseCases(t *testing.T) {
 				t.Fatal("default order is not userId ascending")
 			}
 		}
-		byName := dbtest.Must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{Sort: []string{"type"}, Desc: true, PageSize: 2, Page: 1}))
+		byName := dbtest.Must[service.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, service.UnitUserQuery{Sort: []string{"type"}, Desc: true, PageSize: 2, Page: 1}))
 		if byName.Total != 3 || len(byName.Users) != 1 || byName.Users[0].Type != model.UserTypeGuest {
 			t.Fatalf("type DESC page 1 = %+v", byName.Users)
 		}
-		past := dbtest.Must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{Page: 7}))
+		past := dbtest.Must[service.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, service.UnitUserQuery{Page: 7}))
 		if len(past.Users) != 0 || past.Total != 3 {
 			t.Fatalf("past the end = %+v", past)
 		}
-		one := dbtest.Must[resolvers.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, resolvers.UnitUserQuery{UserID: &linked.ID}))
+		one := dbtest.Must[service.UnitUserPage](t)(r.svc.QueryUnitUsers(me, pid, service.UnitUserQuery{UserID: &linked.ID}))
 		if one.Total != 1 || one.Users[0].ID != linked.ID {
 			t.Fatalf("filtered = %+v", one)
 		}
-		for _, q := range []resolvers.UnitUserQuery{{Page: -1}, {PageSize: -1}, {PageSize: 101}, {Sort: []string{"passphrase"}}} {
+		for _, q := range []service.UnitUserQuery{{Page: -1}, {PageSize: -1}, {PageSize: 101}, {Sort: []string{"passphrase"}}} {
 			_, err := r.svc.QueryUnitUsers(me, pid, q)
 			dbtest.WantCode(t, err, model.CodeBadUserInput)
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
-	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 )
 
 // A LISTEN connection that stalls without closing (a frozen proxy, a dead
@@ -27,7 +27,7 @@ func TestRevocationSurvivesAStalledListener(t *testing.T) {
 	t.Cleanup(store.Close)
 	listener := dbtest.Must[*db.DB](t)(db.Open(ctx, proxy.URL(url), dbtest.Keys(t), db.Options{}))
 	t.Cleanup(listener.Close)
-	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{TokenTTL: time.Hour})
+	svc := service.New(store, dbtest.Keys(t), service.Options{TokenTTL: time.Hour})
 	auth := svc.Authenticator()
 	listenCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -39,7 +39,7 @@ func TestRevocationSurvivesAStalledListener(t *testing.T) {
 	eventually(t, "listener up", auth.Caching)
 
 	f := newFixture(t, store, db.PropertyInput{})
-	token := dbtest.Must[resolvers.LoginResult](t)(svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	token := dbtest.Must[service.LoginResult](t)(svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
 	if _, err := auth.Authenticate(ctx, token); err != nil { // cached from here on
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestSlowListenerStopsCachingMeanwhile(t *testing.T) {
 	t.Cleanup(listener.Close)
 	store := dbtest.Must[*db.DB](t)(db.Open(ctx, url, dbtest.Keys(t), db.Options{}))
 	t.Cleanup(store.Close)
-	auth := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{TokenTTL: time.Hour}).Authenticator()
+	auth := service.New(store, dbtest.Keys(t), service.Options{TokenTTL: time.Hour}).Authenticator()
 	var logs strings.Builder
 	var mu sync.Mutex
 	listenCtx, stop := context.WithCancel(ctx)

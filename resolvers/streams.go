@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest/edge"
 )
 
@@ -41,7 +42,7 @@ func clearDeadlines(w http.ResponseWriter) {
 // an error event with its code (UNAUTHENTICATED, UNAVAILABLE), then the
 // end of the stream, and nothing after.
 type sseTransport struct {
-	svc     *Service
+	svc     *service.Service
 	streams context.Context
 }
 
@@ -58,13 +59,13 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		lw.last(append(append([]byte("event: next\ndata: "), b...), "\n\n"...))
 		cancel()
 	}
-	ctx = WithEnd(ctx, end)
-	if c, ok := credentialFrom(ctx); ok {
+	ctx = service.WithEnd(ctx, end)
+	if raw := r.Header.Get("Authorization"); raw != "" {
 		// The stream's session; a credential that does not hold is
 		// reported by the operation as on any request.
-		if ss, err := t.svc.OpenSession(ctx, c.raw, end); err == nil {
+		if ss, err := t.svc.OpenSession(ctx, raw, end); err == nil {
 			defer ss.Close()
-			ctx = withSession(ctx, ss)
+			ctx = service.WithSession(ctx, ss)
 		}
 	}
 	transport.SSE{KeepAlivePingInterval: sseKeepAlive}.Do(lw, r.WithContext(ctx), exec)

@@ -21,6 +21,7 @@ import (
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 )
@@ -28,7 +29,7 @@ import (
 // live is a replica serving subscriptions over a real socket.
 type live struct {
 	store *db.DB
-	svc   *resolvers.Service
+	svc   *service.Service
 	srv   *httptest.Server
 }
 
@@ -56,8 +57,8 @@ func newLiveCustom(tb testing.TB, url, revocationsURL, listenURL string, tweak f
 	store := dbtest.Must[*db.DB](tb)(db.Open(ctx, url, dbtest.Keys(tb), db.Options{}))
 	revocations := dbtest.Must[*db.DB](tb)(db.Open(ctx, revocationsURL, dbtest.Keys(tb), db.Options{}))
 	listener := dbtest.Must[*db.DB](tb)(db.Open(ctx, listenURL, dbtest.Keys(tb), db.Options{}))
-	events := resolvers.NewEvents()
-	svc := resolvers.NewService(store, dbtest.Keys(tb), resolvers.Options{TokenTTL: time.Hour, Events: events})
+	events := service.NewEvents()
+	svc := service.New(store, dbtest.Keys(tb), service.Options{TokenTTL: time.Hour, Events: events})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	done := make(chan struct{}, 3)
 	go func() { revocations.ListenAuthChanges(ctx, svc.Authenticator(), quiet); done <- struct{}{} }()
@@ -163,7 +164,7 @@ func TestSubscriptionsOverWebSocket(t *testing.T) {
 	a, b := newLive(t, url), newLive(t, url) // two replicas on one database
 	ctx := context.Background()
 	f := newFixture(t, a.store, db.PropertyInput{TenantSetDpsk: dbtest.Ptr(true)})
-	token := dbtest.Must[resolvers.LoginResult](t)(a.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	token := dbtest.Must[service.LoginResult](t)(a.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
 	scope := model.PropertyScope(f.property.ID)
 	vars := map[string]any{"p": f.property.ID}
 
@@ -254,7 +255,7 @@ func TestSubscriptionsOverSSE(t *testing.T) {
 	l := newLive(t, dbtest.NewURL(t))
 	ctx := context.Background()
 	f := newFixture(t, l.store, db.PropertyInput{})
-	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	token := dbtest.Must[service.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
 	body, _ := json.Marshal(map[string]any{"query": `subscription($p: ID!) { changeRequestUpdated(propertyId: $p) { kind status } }`,
 		"variables": map[string]any{"p": f.property.ID}})
 	req, _ := http.NewRequest("POST", l.srv.URL+"/graphql", strings.NewReader(string(body)))
@@ -306,7 +307,7 @@ func TestSubscriptionsLeaveNoGoroutines(t *testing.T) {
 	l := newLive(t, dbtest.NewURL(t))
 	ctx := context.Background()
 	f := newFixture(t, l.store, db.PropertyInput{})
-	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	token := dbtest.Must[service.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
 	cycle := func() {
 		c := l.dial(t, token)
 		next(t, c, "connection_ack")
@@ -331,7 +332,7 @@ func TestWebSocketProtocolAbuse(t *testing.T) {
 	l := newLive(t, dbtest.NewURL(t))
 	ctx := context.Background()
 	f := newFixture(t, l.store, db.PropertyInput{})
-	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
+	token := dbtest.Must[service.LoginResult](t)(l.svc.Login(ctx, f.property.ID, f.unit.PortalSecret)).Token
 	raw := func(t *testing.T) *websocket.Conn {
 		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(l.srv.URL, "http")+"/graphql",
 			&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
@@ -448,7 +449,7 @@ func awaitSubscribed(tb testing.TB, l *live, c *websocket.Conn) {
 func subscribedResident(t *testing.T, l *live, query string) (fixture, string, *websocket.Conn) {
 	t.Helper()
 	f := newFixture(t, l.store, db.PropertyInput{})
-	token := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
+	token := dbtest.Must[service.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
 	c := l.dial(t, token)
 	next(t, c, "connection_ack")
 	subscribe(t, c, "1", query, map[string]any{"p": f.property.ID})
@@ -577,7 +578,7 @@ func TestSubscribersToldWhenAnEventCannotBeRead(t *testing.T) {
 func TestSubscriptionEndsWhenItsTokenExpires(t *testing.T) {
 	l := newLive(t, dbtest.NewURL(t))
 	f := newFixture(t, l.store, db.PropertyInput{})
-	login := dbtest.Must[resolvers.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
+	login := dbtest.Must[service.LoginResult](t)(l.svc.Login(context.Background(), f.property.ID, f.unit.PortalSecret)).Token
 	short := dbtest.Must[model.UnitToken](t)(dbtest.Keys(t).ParseToken(login, time.Now()))
 	short.ExpiresAt = time.Now().Add(1500 * time.Millisecond)
 	signed := dbtest.Keys(t).SignToken(short)

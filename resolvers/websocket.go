@@ -20,6 +20,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/gobwas/ws"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -115,7 +116,7 @@ type wsConnKey struct{}
 
 // wsTransport serves WebSocket upgrades on /graphql.
 type wsTransport struct {
-	svc     *Service
+	svc     *service.Service
 	batches *batches
 	plans   *plans
 	streams context.Context
@@ -216,7 +217,7 @@ type wsConn struct {
 	acked      bool
 	inited     bool
 	raw        string
-	session    *Session
+	session    *service.Session
 	ops        map[string]*wsOp
 	subs       int // subscriptions among ops
 	running    int // queries and mutations among ops
@@ -490,7 +491,7 @@ func (c *wsConn) init(payload json.RawMessage) {
 
 // open authenticates the connection's credential and acknowledges it.
 func (c *wsConn) open(raw string) {
-	ctx, cancel := context.WithTimeout(c.ctx, sessionCheckTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, service.SessionCheckTimeout)
 	defer cancel()
 	ss, err := c.t.svc.OpenSession(ctx, raw, c.end)
 	if err != nil {
@@ -511,7 +512,7 @@ func (c *wsConn) open(raw string) {
 		return
 	}
 	c.raw, c.session, c.acked = raw, ss, true
-	c.ctx = withSession(WithEnd(c.ctx, c.end), ss)
+	c.ctx = service.WithSession(service.WithEnd(c.ctx, c.end), ss)
 	c.mu.Unlock()
 	_ = c.send(wsOut{Type: c.proto.ack})
 	c.timer.Reset(wsPingInterval)
@@ -568,7 +569,7 @@ type wsOp struct {
 	ready     chan struct{} // closed once responses is set
 	responses graphql.ResponseHandler
 	rctx      context.Context
-	live      bool // the subscription started (see liveStarted)
+	live      bool // the subscription started (see Started)
 	done      bool
 	// counted is where admit counted the operation: &c.subs, &c.running
 	// (nil: not counted).
@@ -627,8 +628,8 @@ func (c *wsConn) subscribe(m wsMessage) {
 	// Each operation reads its credential afresh and has loaders of its
 	// own, as an HTTP request does.
 	st := &httpState{loaders: newLoaders(c.t.batches), plans: c.t.plans}
-	st.cred.auth, st.cred.raw = c.t.svc.auth, c.raw
-	op.ctx, op.cancel = context.WithCancel(context.WithValue(c.ctx, httpStateKey{}, st))
+	c.t.svc.Authenticator().Attach(&st.cred, c.raw)
+	op.ctx, op.cancel = context.WithCancel(withState(c.ctx, st))
 	c.ops[id] = op
 	c.mu.Unlock()
 	go op.run(env)
@@ -677,9 +678,9 @@ func (op *wsOp) run(env envelope) {
 	// SECURITY: every operation is authorised against the credential's
 	// current state; one that no longer holds closes the connection (4403)
 	// instead of answering.
-	if _, err := principal(op.ctx); err != nil {
+	if _, err := c.t.svc.Principal(op.ctx); err != nil {
 		if model.ErrorCode(err) == model.CodeUnauthenticated {
-			c.end(model.CodeUnauthenticated, errRevoked.Message)
+			c.end(model.CodeUnauthenticated, service.ErrRevoked.Message)
 			return
 		}
 		op.result(&graphql.Response{Errors: gqlerror.List{{Message: model.ErrorMessage(err), Extensions: map[string]any{"code": string(model.ErrorCode(err))}}}})
@@ -690,7 +691,7 @@ func (op *wsOp) run(env envelope) {
 		op.result(responses(rctx))
 		return
 	}
-	ctx = context.WithValue(ctx, wsOpKey{}, op)
+	ctx = service.WithLive(ctx, op)
 	responses, rctx := c.exec.DispatchOperation(ctx, rc)
 	// Subscribed: the loaders of the subscribe are let go (each event has
 	// its own).
@@ -704,8 +705,8 @@ func (op *wsOp) run(env envelope) {
 	close(op.ready)
 	op.mu.Unlock()
 	if !live { // refused before it started: its errors, then complete
-		op.pull()
-		op.pull()
+		op.Pull()
+		op.Pull()
 	}
 }
 
@@ -729,32 +730,18 @@ func (op *wsOp) admit() string {
 	return ""
 }
 
-type wsOpKey struct{}
-
-// liveStarted tells the transport that ctx's subscription started: its
-// events come through pull.
-func liveStarted(ctx context.Context) {
-	if op, ok := ctx.Value(wsOpKey{}).(*wsOp); ok {
-		op.mu.Lock()
-		op.live = true
-		op.mu.Unlock()
-	}
+// Started tells the operation that its subscription is in place: its
+// events come through Pull (service.Live).
+func (op *wsOp) Started() {
+	op.mu.Lock()
+	op.live = true
+	op.mu.Unlock()
 }
 
-// pullFrom is how a subscription of ctx hands its transport an event it
-// put on its channel: the transport reads it (through the executor) and
-// writes it before pull returns, so no goroutine waits on the channel (nil
-// outside a WebSocket connection: SSE reads the channel itself).
-func pullFrom(ctx context.Context) func() {
-	if op, ok := ctx.Value(wsOpKey{}).(*wsOp); ok {
-		return op.pull
-	}
-	return nil
-}
-
-// pull takes the subscription's next response and sends it; the end of
-// the stream completes the operation.
-func (op *wsOp) pull() {
+// Pull takes the subscription's next response and sends it, before it
+// returns (service.Live: no goroutine waits on the subscription's
+// channel); the end of the stream completes the operation.
+func (op *wsOp) Pull() {
 	select {
 	case <-op.ready:
 	case <-op.ctx.Done():

@@ -12,14 +12,14 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph/model"
-	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest/edge"
 )
 
 // api holds what the handlers need: the one service layer and the base of
 // absolute links.
 type api struct {
-	svc  *resolvers.Service
+	svc  *service.Service
 	base string
 	log  *slog.Logger
 }
@@ -298,7 +298,7 @@ func (a *api) residentFetchUnitDevices(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, model.InvalidField("type", "is required (UNIT or GUEST)"))
 		return
 	}
-	t, err := resolvers.ParseUserType("type", q.Get("type"))
+	t, err := service.ParseUserType("type", q.Get("type"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -335,7 +335,7 @@ func (a *api) queryUnitUsers(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	var q resolvers.UnitUserQuery
+	var q service.UnitUserQuery
 	if p := b.integer("page"); p != nil {
 		q.Page = *p
 	}
@@ -365,7 +365,7 @@ func (a *api) queryUnitUsers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, negotiated(r), a.springPage(pid, page))
 }
 
-func (a *api) springPage(pid uuid.UUID, p resolvers.UnitUserPage) springPage {
+func (a *api) springPage(pid uuid.UUID, p service.UnitUserPage) springPage {
 	content := make([]unitUserResponse, len(p.Users))
 	for i, u := range p.Users {
 		content[i] = unitUserWire(u, a.userURL(pid, u.ID))

@@ -22,6 +22,7 @@ import (
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 )
@@ -36,7 +37,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 type world struct {
 	srv   *httptest.Server
 	store *db.DB
-	svc   *resolvers.Service
+	svc   *service.Service
 	// p allows guest secrets and lets residents choose passphrases; q neither.
 	p, q          model.Property
 	unit, other   db.CreatedUnit // two units of p
@@ -51,7 +52,7 @@ func newWorld(tb testing.TB) *world {
 	ctx := context.Background()
 	store := dbtest.Must[*db.DB](tb)(db.Open(ctx, dbtest.NewURL(tb), dbtest.Keys(tb), db.Options{}))
 	tb.Cleanup(store.Close)
-	svc := resolvers.NewService(store, dbtest.Keys(tb), resolvers.Options{TokenTTL: time.Hour})
+	svc := service.New(store, dbtest.Keys(tb), service.Options{TokenTTL: time.Hour})
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes})
 	h := rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(),
 		RequestTimeout: 10 * time.Second, PublicBaseURL: "https://portal.example.com", GraphQL: gql})
@@ -79,8 +80,8 @@ func newWorld(tb testing.TB) *world {
 	if err := store.SetPropertyFile(ctx, model.PropertyFile{PropertyID: w.p.ID, Type: model.FileLogo, FileName: "logo.gif", ContentType: "image/gif", Data: []byte("GIF89alogo")}); err != nil {
 		tb.Fatal(err)
 	}
-	w.token = dbtest.Must[resolvers.LoginResult](tb)(svc.Login(ctx, w.p.ID, w.unit.PortalSecret)).Token
-	w.qToken = dbtest.Must[resolvers.LoginResult](tb)(svc.Login(ctx, w.q.ID, w.plain.PortalSecret)).Token
+	w.token = dbtest.Must[service.LoginResult](tb)(svc.Login(ctx, w.p.ID, w.unit.PortalSecret)).Token
+	w.qToken = dbtest.Must[service.LoginResult](tb)(svc.Login(ctx, w.q.ID, w.plain.PortalSecret)).Token
 	w.replacements = []string{
 		w.p.ID.String(), "{propertyId}", w.q.ID.String(), "{otherPropertyId}",
 		w.unit.Unit.ID.String(), "{unitId}", w.other.Unit.ID.String(), "{neighbourUnitId}",
@@ -335,7 +336,7 @@ func TestErrors(t *testing.T) {
 	})
 	t.Run("disabled unit and closed portal", func(t *testing.T) {
 		ctx := context.Background()
-		tok := dbtest.Must[resolvers.LoginResult](t)(w.svc.Login(ctx, pid, w.other.PortalSecret)).Token
+		tok := dbtest.Must[service.LoginResult](t)(w.svc.Login(ctx, pid, w.other.PortalSecret)).Token
 		dbtest.Must[model.Unit](t)(w.store.SetUnitStatus(ctx, model.PropertyScope(pid), w.other.Unit.ID, model.UnitDisabled))
 		wantError(t, w.do(t, "GET", w.path("%s/units", pid), nil, "Authorization", tok), 401, "")
 		wantError(t, w.do(t, "POST", w.path("%s/units/logins", pid), map[string]string{"hashedSecret": w.other.PortalSecret}), 401, "")
@@ -428,7 +429,7 @@ func TestPercentEncodedMAC(t *testing.T) {
 func TestDatabaseDown(t *testing.T) {
 	store := dbtest.Must[*db.DB](t)(db.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", dbtest.Keys(t), db.Options{}))
 	defer store.Close()
-	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{})
+	svc := service.New(store, dbtest.Keys(t), service.Options{})
 	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(),
 		RequestTimeout: 5 * time.Second, PublicBaseURL: "http://localhost"}))
 	defer srv.Close()

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest/edge"
 	"github.com/residentportal/bff/rest/ratelimit"
 	"go.opentelemetry.io/otel/propagation"
@@ -22,7 +23,7 @@ import (
 
 // Deps is what the public HTTP surface is built from.
 type Deps struct {
-	Service        *resolvers.Service
+	Service        *service.Service
 	Log            *slog.Logger
 	Metrics        *edge.Metrics
 	PublicBaseURL  string
@@ -115,7 +116,7 @@ func NewHandler(d Deps) http.Handler {
 		// SECURITY: REST is resident-only; a manager key is refused there.
 		// The credential is attached first (unchecked) so that the limiter
 		// can tell a recognised one from the rest.
-		mws := []func(http.Handler) http.Handler{auth.Middleware(true)}
+		mws := []func(http.Handler) http.Handler{withCredential(auth)}
 		if d.Guard != nil {
 			mws = append(mws, d.Guard.REST(!rt.Token, rt.OperationID == "residentLogin"))
 		}
@@ -208,4 +209,14 @@ var ErrorStatus = map[model.Code]int{
 	model.CodeRateLimited:     http.StatusTooManyRequests,
 	model.CodeUnavailable:     http.StatusServiceUnavailable,
 	model.CodeInternal:        http.StatusInternalServerError,
+}
+
+// withCredential attaches the request's Authorization header to its
+// context, resident-only, for the service layer to authenticate on demand.
+func withCredential(auth *service.Authenticator) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(auth.WithCredential(r.Context(), r.Header.Get("Authorization"), true)))
+		})
+	}
 }

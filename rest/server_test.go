@@ -13,7 +13,7 @@ import (
 
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
-	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 )
@@ -24,7 +24,7 @@ func TestReadyzWithoutDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	h := rest.NewHandler(rest.Deps{Service: resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{}),
+	h := rest.NewHandler(rest.Deps{Service: service.New(store, dbtest.Keys(t), service.Options{}),
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: edge.NewMetrics(), RequestTimeout: 5 * time.Second,
 		PublicBaseURL: "http://localhost:8080"})
 	srv := httptest.NewServer(h)

@@ -23,6 +23,7 @@ import (
 	"github.com/residentportal/bff/db/relay/relaytest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 )
@@ -61,7 +62,7 @@ func TestWifisyncEndToEnd(t *testing.T) {
 	store := dbtest.Must[*db.DB](t)(db.Open(ctx, dbtest.NewURL(t), dbtest.Keys(t), db.Options{}))
 	defer store.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{})
+	svc := service.New(store, dbtest.Keys(t), service.Options{})
 	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: quiet, Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
 		PublicBaseURL: "http://localhost", GraphQL: resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000})}))
 	defer srv.Close()

@@ -17,7 +17,7 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
-	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 )
 
 // TestPlaygroundInBrowser loads /graphiql from a running portald in headless
@@ -46,7 +46,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	login, err := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{}).Login(context.Background(), p.ID, u.PortalSecret)
+	login, err := service.New(store, dbtest.Keys(t), service.Options{}).Login(context.Background(), p.ID, u.PortalSecret)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
-	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 )
 
 // TestDatabaseOutage runs portald against a private PostgreSQL, writes under
@@ -50,7 +50,7 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 		users = append(users, u.ID)
 	}
-	login, err := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{}).Login(ctx, p.ID, unit.PortalSecret)
+	login, err := service.New(store, dbtest.Keys(t), service.Options{}).Login(ctx, p.ID, unit.PortalSecret)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/go-chi/chi/v5"
@@ -31,6 +32,7 @@ import (
 	"github.com/residentportal/bff/graph/playground"
 	"github.com/residentportal/bff/graph/portal"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 	"github.com/residentportal/bff/rest/ratelimit"
@@ -110,8 +112,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	if lims.failedLogins != nil {
 		guard.ShareFailedLogins(lims.failedLogins)
 	}
-	events := resolvers.NewEvents()
-	svc := resolvers.NewService(store, keys, resolvers.Options{TokenTTL: cfg.TokenTTL, LoginFailures: guard,
+	events := service.NewEvents()
+	svc := service.New(store, keys, service.Options{TokenTTL: cfg.TokenTTL, LoginFailures: guard,
 		ChangeCompleted: completionHistogram(metrics), Events: events})
 	var staleKey atomic.Bool
 	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))

@@ -1,8 +1,7 @@
-package resolvers
+package service
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -209,7 +208,7 @@ func (a *Authenticator) AuthChanged(kind string, id uuid.UUID) {
 // Authenticate checks a credential as sent in the Authorization header (a
 // bare token, "Bearer <token>", or a manager key). Errors: UNAUTHENTICATED.
 func (a *Authenticator) Authenticate(ctx context.Context, credential string) (model.Principal, error) {
-	return a.authenticate(ctx, &credentialOf{auth: a, raw: credential})
+	return a.authenticate(ctx, &Credential{auth: a, raw: credential})
 }
 
 // bare strips "Bearer " and blanks from an Authorization header.
@@ -221,7 +220,7 @@ func bare(credential string) string {
 	return credential
 }
 
-func (a *Authenticator) authenticate(ctx context.Context, c *credentialOf) (model.Principal, error) {
+func (a *Authenticator) authenticate(ctx context.Context, c *Credential) (model.Principal, error) {
 	credential := bare(c.raw)
 	if credential == "" {
 		return model.Principal{}, errAuthRequired
@@ -313,10 +312,10 @@ var errBadKey = model.Errorf(model.CodeUnauthenticated, "invalid or revoked mana
 var errKeyOnREST = model.Errorf(model.CodeUnauthenticated,
 	"the REST API is for residents: send a unit token (manager keys work on the GraphQL API)")
 
-// credentialOf is a request's Authorization header, authenticated at most
+// Credential is a request's Authorization header, authenticated at most
 // once and only when an operation needs it (public routes ignore the
 // header); a token's signature is checked at most once too.
-type credentialOf struct {
+type Credential struct {
 	auth         *Authenticator
 	raw          string
 	residentOnly bool
@@ -333,7 +332,7 @@ type credentialOf struct {
 }
 
 // token is the credential's unit token, its signature and expiry checked.
-func (c *credentialOf) token() (model.UnitToken, error) {
+func (c *Credential) token() (model.UnitToken, error) {
 	c.tokenOnce.Do(func() { c.parsed, c.tokenErr = c.auth.parseToken(bare(c.raw)) })
 	return c.parsed, c.tokenErr
 }
@@ -372,30 +371,52 @@ type credentialKey struct{}
 // WithCredential returns ctx carrying the raw credential of a request. With
 // residentOnly, a manager key is refused (the REST layer is resident-only).
 func (a *Authenticator) WithCredential(ctx context.Context, raw string, residentOnly bool) context.Context {
-	return context.WithValue(ctx, credentialKey{}, &credentialOf{auth: a, raw: raw, residentOnly: residentOnly})
+	return context.WithValue(ctx, credentialKey{}, &Credential{auth: a, raw: raw, residentOnly: residentOnly})
 }
 
 // credentialFrom is the credential of ctx: one attached by WithCredential,
-// else the GraphQL request's own (see perRequest).
-func credentialFrom(ctx context.Context) (*credentialOf, bool) {
-	if c, ok := ctx.Value(credentialKey{}).(*credentialOf); ok {
+// else the one its request's holder carries (see WithHolder).
+func credentialFrom(ctx context.Context) (*Credential, bool) {
+	if c, ok := ctx.Value(credentialKey{}).(*Credential); ok {
 		return c, true
 	}
-	if st := stateOf(ctx); st.cred.auth != nil {
-		return &st.cred, true
+	if h, ok := ctx.Value(holderKey{}).(CredentialHolder); ok {
+		if c := h.Credential(); c != nil && c.auth != nil {
+			return c, true
+		}
 	}
 	return nil, false
 }
 
-// Middleware attaches the request's Authorization header to its context for
-// the service layer to authenticate on demand. Shared by both transports.
-func (a *Authenticator) Middleware(residentOnly bool) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(a.WithCredential(r.Context(), r.Header.Get("Authorization"), residentOnly)))
-		})
-	}
+// CredentialHolder is a transport's state of one request that carries the
+// request's credential among other things (the GraphQL endpoint keeps its
+// loaders there too): one context value for both, so a request pays for
+// one. The service reads the credential from it; it never reads the rest.
+type CredentialHolder interface {
+	// Credential is the request's credential (nil: none), filled in by
+	// Authenticator.Attach.
+	Credential() *Credential
 }
+
+type holderKey struct{}
+
+// WithHolder returns ctx carrying h (see CredentialHolder).
+func WithHolder(ctx context.Context, h CredentialHolder) context.Context {
+	return context.WithValue(ctx, holderKey{}, h)
+}
+
+// Holder is the CredentialHolder of ctx (nil: none).
+func Holder(ctx context.Context) CredentialHolder {
+	h, _ := ctx.Value(holderKey{}).(CredentialHolder)
+	return h
+}
+
+// Attach makes c the credential raw (an Authorization header, a
+// connection_init's), authenticated by a on demand, at most once.
+func (a *Authenticator) Attach(c *Credential, raw string) { c.auth, c.raw = a, raw }
+
+// Raw is the credential as the client sent it.
+func (c *Credential) Raw() string { return c.raw }
 
 // principal authenticates the request's credential (once per request).
 func principal(ctx context.Context) (model.Principal, error) {

@@ -1,4 +1,4 @@
-package resolvers
+package service
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package resolvers
+package service
 
 import (
 	"context"
@@ -317,7 +317,35 @@ func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitI
 	if l.finished.Load() { // ctx ended before the subscription was in place
 		s.events.unsubscribe(l.sub)
 	}
-	liveStarted(ctx)
+	if l, ok := ctx.Value(liveKey{}).(Live); ok {
+		l.Started()
+	}
+	return nil
+}
+
+// Live is how a streaming transport takes a subscription's events without
+// a goroutine waiting on the subscription's channel: told that the
+// subscription is in place, then, each time the service has put an event
+// (or the end) on the channel, asked to read it (through its executor)
+// and write it before Pull returns. Without one in the context (SSE), the
+// transport's own loop reads the channel.
+type Live interface {
+	Started()
+	Pull()
+}
+
+type liveKey struct{}
+
+// WithLive returns ctx carrying the transport's Live for one subscription.
+func WithLive(ctx context.Context, l Live) context.Context {
+	return context.WithValue(ctx, liveKey{}, l)
+}
+
+// pullFrom is the Live's Pull of ctx (nil without one).
+func pullFrom(ctx context.Context) func() {
+	if l, ok := ctx.Value(liveKey{}).(Live); ok {
+		return l.Pull
+	}
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package resolvers
+package service
 
 import (
 	"context"
@@ -52,6 +52,11 @@ type Service struct {
 	events        *Events
 }
 
+// Store is the storage the service reads and writes: the GraphQL loaders'
+// batch functions read through it too (resolvers.newBatches), which keep
+// no rules of their own: each is reached after an access check.
+func (s *Service) Store() Store { return s.store }
+
 // LoginFailures is the per-client budget of failed logins (the rate
 // limiter keeps it).
 type LoginFailures interface {
@@ -77,8 +82,8 @@ type Options struct {
 	Events *Events
 }
 
-// NewService returns the service over store, minting tokens with keys.
-func NewService(store Store, keys *model.Keyring, opts Options) *Service {
+// New returns the service over store, minting tokens with keys.
+func New(store Store, keys *model.Keyring, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

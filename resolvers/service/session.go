@@ -1,4 +1,4 @@
-package resolvers
+package service
 
 import (
 	"context"
@@ -36,8 +36,8 @@ type Session struct {
 	again    bool
 }
 
-// sessionCheckTimeout bounds one check of a session's credential.
-const sessionCheckTimeout = 5 * time.Second
+// SessionCheckTimeout bounds one check of a session's credential.
+const SessionCheckTimeout = 5 * time.Second
 
 // OpenSession authenticates raw (a unit token or a manager key, as sent in
 // connection_init or the Authorization header) and holds it for a live
@@ -46,7 +46,7 @@ const sessionCheckTimeout = 5 * time.Second
 // Close). Errors: UNAUTHENTICATED, UNAVAILABLE.
 func (s *Service) OpenSession(ctx context.Context, raw string, end func(code model.Code, reason string)) (*Session, error) {
 	ss := &Session{auth: s.auth, raw: raw, end: end}
-	p, err := s.auth.authenticate(ctx, &credentialOf{auth: s.auth, raw: raw})
+	p, err := s.auth.authenticate(ctx, &Credential{auth: s.auth, raw: raw})
 	if err != nil {
 		return nil, err
 	}
@@ -57,12 +57,14 @@ func (s *Service) OpenSession(ctx context.Context, raw string, end func(code mod
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.closed {
-		return nil, errRevoked
+		return nil, ErrRevoked
 	}
 	return ss, nil
 }
 
-var errRevoked = model.Errorf(model.CodeUnauthenticated, "the credential was revoked or has expired")
+// ErrRevoked is how a session's end names a credential that no longer
+// holds.
+var ErrRevoked = model.Errorf(model.CodeUnauthenticated, "the credential was revoked or has expired")
 
 // Principal is the caller the session's credential names.
 func (ss *Session) Principal() model.Principal { return ss.p }
@@ -74,7 +76,7 @@ func (ss *Session) Principal() model.Principal { return ss.p }
 // credential that no longer holds ends the session. UNAUTHENTICATED,
 // UNAVAILABLE.
 func (ss *Session) Current(ctx context.Context) error {
-	p, err := ss.auth.authenticate(ctx, &credentialOf{auth: ss.auth, raw: ss.raw, fresh: true})
+	p, err := ss.auth.authenticate(ctx, &Credential{auth: ss.auth, raw: ss.raw, fresh: true})
 	if err == nil && p.PropertyID != ss.p.PropertyID {
 		err = model.ErrBadToken
 	}
@@ -109,8 +111,8 @@ func (ss *Session) check() {
 		if old != nil {
 			ss.auth.unwatch(old)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), sessionCheckTimeout)
-		p, err := ss.auth.authenticate(ctx, &credentialOf{auth: ss.auth, raw: ss.raw})
+		ctx, cancel := context.WithTimeout(context.Background(), SessionCheckTimeout)
+		p, err := ss.auth.authenticate(ctx, &Credential{auth: ss.auth, raw: ss.raw})
 		cancel()
 		if err == nil && p.PropertyID != ss.p.PropertyID {
 			err = model.ErrBadToken
@@ -159,7 +161,7 @@ func (ss *Session) fail(err error) {
 		return
 	}
 	if model.ErrorCode(err) == model.CodeUnauthenticated {
-		ss.end(model.CodeUnauthenticated, errRevoked.Message)
+		ss.end(model.CodeUnauthenticated, ErrRevoked.Message)
 		return
 	}
 	ss.end(model.CodeUnavailable, "the credential cannot be checked right now; connect again shortly")
@@ -187,8 +189,8 @@ func (ss *Session) Close() { ss.stop() }
 
 type sessionKey struct{}
 
-// withSession returns ctx carrying the live connection's session.
-func withSession(ctx context.Context, ss *Session) context.Context {
+// WithSession returns ctx carrying the live connection's session.
+func WithSession(ctx context.Context, ss *Session) context.Context {
 	return context.WithValue(ctx, sessionKey{}, ss)
 }
 

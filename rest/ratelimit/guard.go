@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest/edge"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -37,7 +38,7 @@ var DefaultClients = Config{Burst: 30, PerSecond: 10}
 // Guard serves both transports.
 //
 // SECURITY: a call whose credential is recognised without a database round
-// trip (resolvers.Recognised: a token signed for the property, a cached
+// trip (service.Recognised: a token signed for the property, a cached
 // manager key) is charged to its property's bucket. Every other call is
 // charged first to its client address's bucket and then to the property's
 // public bucket, which is not the residents': so one address cannot flood
@@ -112,7 +113,7 @@ type charge struct {
 // its client's alone when property is not a property id.
 func (g *Guard) charges(ctx context.Context, property string, public bool) []charge {
 	id, err := uuid.Parse(property)
-	if err == nil && !public && resolvers.Recognised(ctx, id) {
+	if err == nil && !public && service.Recognised(ctx, id) {
 		return []charge{{g.limiter, bucketKey("property:", id), "property", 0}}
 	}
 	client := charge{g.clients, "client:" + model.ClientIPFrom(ctx), "client", 0}
@@ -216,7 +217,7 @@ func (g *Guard) ShareFailedLogins(shared Limiter) { g.failedShared = shared }
 // BeginLogin spends one of the client's failed-login budget before a
 // login is evaluated; finish gives it back when the login did not fail,
 // and counts the failure in the shared budget when it did (see
-// resolvers.LoginFailures).
+// service.LoginFailures).
 func (g *Guard) BeginLogin(ctx context.Context) (finish func(failed bool), wait time.Duration, ok bool) {
 	client := model.ClientIPFrom(ctx)
 	// The replica's own budget first: a client it refuses costs no

@@ -20,6 +20,7 @@ import (
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 	"github.com/residentportal/bff/rest/ratelimit"
@@ -71,7 +72,7 @@ func newServerWith(t *testing.T, clients ratelimit.Config) *server {
 	limiter := ratelimit.NewMemory(ratelimit.Config{Burst: 100, PerSecond: 80}, c.now, 0)
 	registry := prometheus.NewRegistry()
 	guard := ratelimit.NewGuard(limiter, ratelimit.NewMemory(clients, c.now, 0), registry)
-	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{LoginFailures: guard})
+	svc := service.New(store, dbtest.Keys(t), service.Options{LoginFailures: guard})
 	// Text bounds raised: operations of 150 aliased root fields are the
 	// limiter's to refuse here.
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 1_000_000, MaxBodyBytes: edge.MaxBodyBytes,

@@ -17,6 +17,7 @@ import (
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 )
@@ -40,7 +41,7 @@ func TestFloorServesWhatPortaldServes(t *testing.T) {
 		units, linked = append(units, u), append(linked, l.ID)
 	}
 	const base = "http://localhost"
-	svc := resolvers.NewService(store, dbtest.Keys(t), resolvers.Options{TokenTTL: time.Hour})
+	svc := service.New(store, dbtest.Keys(t), service.Options{TokenTTL: time.Hour})
 	portald := rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(),
 		RequestTimeout: 10 * time.Second, PublicBaseURL: base,
 		GraphQL: resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes})})
@@ -71,7 +72,7 @@ func TestFloorServesWhatPortaldServes(t *testing.T) {
 	}
 
 	for i, u := range units {
-		login := dbtest.Must[resolvers.LoginResult](t)(svc.Login(ctx, p.ID, u.PortalSecret))
+		login := dbtest.Must[service.LoginResult](t)(svc.Login(ctx, p.ID, u.PortalSecret))
 		same("resident "+u.Unit.Number,
 			serve(floor, httptest.NewRequest("GET", fmt.Sprintf("/resident?property=%s&unit=%s", p.ID, u.Unit.ID), nil)),
 			graphql(login.Token, bench.ResidentQuery))
