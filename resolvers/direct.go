@@ -323,31 +323,13 @@ func (e *direct) query(sel ast.SelectionSet) error {
 	return e.object(fields, "Query", func(f graphql.CollectedField) error {
 		switch f.Name {
 		case "property":
-			return root(e, f, "Property", func() (model.Property, error) {
-				id, err := e.idArg(f, "propertyId")
-				if err != nil {
-					return model.Property{}, err
-				}
-				return e.svc.Property(e.ctx, id)
-			}, e.prefetchProperties, e.property)
+			return root(e, f, "Property", e.ofProperty(f, e.svc.Property), e.prefetchProperties, e.property)
 		case "unit":
 			return e.unitRoot(f)
 		case "portalAccess": // the page's first read, before any credential
-			return root(e, f, "PortalAccess", func() (model.Property, error) {
-				id, err := e.idArg(f, "propertyId")
-				if err != nil {
-					return model.Property{}, err
-				}
-				return e.svc.PortalAccess(e.ctx, id)
-			}, noPrefetch, e.portalAccess)
+			return root(e, f, "PortalAccess", e.ofProperty(f, e.svc.PortalAccess), noPrefetch, e.portalAccess)
 		case "uiConfiguration":
-			return root(e, f, "UiConfiguration", func() (model.Property, error) {
-				id, err := e.idArg(f, "propertyId")
-				if err != nil {
-					return model.Property{}, err
-				}
-				return e.svc.UiConfiguration(e.ctx, id)
-			}, noPrefetch, e.uiConfiguration)
+			return root(e, f, "UiConfiguration", e.ofProperty(f, e.svc.UiConfiguration), noPrefetch, e.uiConfiguration)
 		case "unitUser":
 			return root(e, f, "UnitUser", func() (model.UnitUser, error) {
 				pid, err := e.idArg(f, "propertyId")
@@ -913,6 +895,18 @@ func child[K comparable, T any](e *direct, l *loader[K, *T], key K, sel ast.Sele
 		return err
 	}
 	return write(obj, fields)
+}
+
+// ofProperty is root's fetch of a root field that reads a property by its
+// propertyId argument.
+func (e *direct) ofProperty(f graphql.CollectedField, read func(context.Context, uuid.UUID) (model.Property, error)) func() (model.Property, error) {
+	return func() (model.Property, error) {
+		id, err := e.idArg(f, "propertyId")
+		if err != nil {
+			return model.Property{}, err
+		}
+		return read(e.ctx, id)
+	}
 }
 
 // noPrefetch is root's prefetch for an object with nothing below to
