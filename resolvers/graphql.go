@@ -39,12 +39,11 @@ type GraphQLOptions struct {
 	// Bounds hold an operation's text before it is validated (zero:
 	// DefaultBounds).
 	Bounds Bounds
-	// AdmitParse, when set, is asked before a document that is not in the
-	// parsed-query cache is parsed and validated; an error (RATE_LIMITED)
-	// refuses it. The rate limiter charges the client's bucket there, so
-	// one address cannot make the server parse and validate new documents
-	// faster than its budget.
-	AdmitParse func(context.Context) error
+	// RateLimiter, when set, charges every operation once it is parsed and
+	// validated, and the client for every document not in the
+	// parsed-query cache before it is parsed (one address cannot make the
+	// server parse and validate new documents faster than its budget).
+	RateLimiter RateLimiter
 	// Streams, when it ends, ends every subscription stream (WebSocket and
 	// SSE): the server is shutting down (nil: never).
 	Streams context.Context
@@ -189,7 +188,17 @@ func NewGraphQLHandler(svc *service.Service, opts GraphQLOptions) http.Handler {
 	parsed := newByteCache(opts.QueryCacheBytes, weighParsed)
 	srv.SetQueryCache(parsed)
 	srv.SetParserTokenLimit(opts.Bounds.Tokens)
-	srv.Use(operationBounds{bounds: opts.Bounds, parsed: parsed, admit: opts.AdmitParse, trusted: opts.TrustedDocuments,
+	var admit func(context.Context) error
+	if rl := opts.RateLimiter; rl != nil {
+		admit = func(ctx context.Context) error {
+			header := ResponseHeader(ctx)
+			if header == nil {
+				header = http.Header{}
+			}
+			return rl.AdmitParse(ctx, header)
+		}
+	}
+	srv.Use(operationBounds{bounds: opts.Bounds, parsed: parsed, admit: admit, trusted: opts.TrustedDocuments,
 		apq: extension.AutomaticPersistedQuery{Cache: newByteCache(opts.QueryCacheBytes/4, weighText)}})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
@@ -203,6 +212,9 @@ func NewGraphQLHandler(svc *service.Service, opts GraphQLOptions) http.Handler {
 	}
 	for _, ext := range opts.Interceptors {
 		srv.Use(ext)
+	}
+	if opts.RateLimiter != nil {
+		srv.Use(rateCharge{opts.RateLimiter})
 	}
 	// A subscription gets loaders of its own, made fresh before each event.
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -166,8 +165,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		MaxSubscriptionsPerConnection: cfg.GraphQLMaxSubscriptionsPerConnection, Log: log, Introspection: cfg.GraphQLIntrospection, ComplexityLimit: cfg.GraphQLComplexity,
 		Bounds: resolvers.Bounds{Tokens: cfg.GraphQLMaxTokens, Depth: cfg.GraphQLMaxDepth, Fields: cfg.GraphQLMaxFields,
 			Aliases: cfg.GraphQLMaxAliases, RootFields: cfg.GraphQLMaxRootFields},
-		QueryCacheBytes: cfg.GraphQLQueryCacheBytes, AdmitParse: guard.AdmitParse,
-		MaxBodyBytes: edge.MaxBodyBytes, RequestID: edge.RequestID, Interceptors: []graphql.HandlerExtension{guard.GraphQL()},
+		QueryCacheBytes: cfg.GraphQLQueryCacheBytes, RateLimiter: guard,
+		MaxBodyBytes: edge.MaxBodyBytes, RequestID: edge.RequestID,
 		Executed: executedCounter(metrics),
 	})
 	handler := rest.NewHandler(rest.Deps{

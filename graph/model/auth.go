@@ -91,6 +91,16 @@ func (k *Keyring) ParseToken(s string, now time.Time) (UnitToken, error) {
 	return t, nil
 }
 
+// Call is one call a rate limiter charges: a REST operation, or one root
+// field of a GraphQL operation. Property is the property it acts on (its
+// propertyId, "" when it names none); Public marks a call that needs no
+// credential; Login marks a login, first held to the client's budget of
+// failed logins.
+type Call struct {
+	Property      string
+	Public, Login bool
+}
+
 // RequestInfo is what the HTTP edge knows of a request: its id and its
 // client's address (TRUSTED_PROXIES considered). The edge puts one in the
 // request's context once, and fills it in before any handler runs.

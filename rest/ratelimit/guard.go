@@ -9,16 +9,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/residentportal/bff/graph/model"
-	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest/edge"
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // FailedLogins is the per-client-IP budget of failed logins: a few a
@@ -305,33 +301,14 @@ func (g *Guard) REST(public, login bool) func(http.Handler) http.Handler {
 	}
 }
 
-// GraphQL returns the gqlgen extension that charges an operation, once it
-// is parsed and validated, one call per root field it selects (aliases and
-// fragments expanded, at least one) to the property each field acts on.
-func (g *Guard) GraphQL() graphql.HandlerExtension { return graphQLGuard{g} }
-
-type graphQLGuard struct{ g *Guard }
-
-func (graphQLGuard) ExtensionName() string                   { return "PropertyRateLimit" }
-func (graphQLGuard) Validate(graphql.ExecutableSchema) error { return nil }
-
-func (q graphQLGuard) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	oc := graphql.GetOperationContext(ctx)
-	if oc == nil || oc.Operation == nil {
-		return next(ctx)
-	}
-	root := "Query"
-	switch oc.Operation.Operation {
-	case ast.Mutation:
-		root = "Mutation"
-	case ast.Subscription:
-		if resolvers.OnLiveConnection(ctx) {
-			// A WebSocket connection's subscribe messages spend its own
-			// budget (resolvers' wsSubscribeRate), not the property's.
-			return next(ctx)
-		}
-		root = "Subscription" // subscribing costs one call per root field; events cost nothing
-	}
+// ChargeGraphQL charges a GraphQL operation, once it is parsed and
+// validated: one call per root field (aliases and fragments expanded) to
+// the property each acts on, one call of the client's when none names a
+// property; a login is first held to the client's failed-login budget. It
+// writes the rate-limit headers into header and returns why it refused
+// the operation ("" when it did not). The GraphQL endpoint calls it for
+// every operation (resolvers.GraphQLOptions.RateLimiter).
+func (g *Guard) ChargeGraphQL(ctx context.Context, header http.Header, calls []model.Call) string {
 	var charges []charge
 	var at map[string]int // bucket key → index in charges, past a few
 	login := false
@@ -360,85 +337,36 @@ func (q graphQLGuard) InterceptOperation(ctx context.Context, next graphql.Opera
 		c.n = 1
 		charges = append(charges, c)
 	}
-	for _, f := range resolvers.RootFields(ctx, oc, root) {
-		login = login || f.Name == "login"
-		property, _ := argument(f, "propertyId", oc.Variables).(string)
-		for _, c := range q.g.charges(ctx, property, publicFields[f.Name]) {
-			add(c)
+	for _, c := range calls {
+		login = login || c.Login
+		for _, ch := range g.charges(ctx, c.Property, c.Public) {
+			add(ch)
 		}
 	}
 	if len(charges) == 0 {
-		for _, c := range q.g.charges(ctx, "", true) {
+		for _, c := range g.charges(ctx, "", true) {
 			add(c)
 		}
 	}
-	header := resolvers.ResponseHeader(ctx)
-	if header == nil {
-		header = http.Header{}
-	}
 	if login {
-		if d, blocked := q.g.loginBlocked(ctx); blocked {
-			q.g.count("graphql", false)
+		if d, blocked := g.loginBlocked(ctx); blocked {
+			g.count("graphql", false)
 			setHeaders(header, failedLoginsPolicy, d)
-			return limited(ctx, "too many failed logins from this client; try again later")
+			return "too many failed logins from this client; try again later"
 		}
 	}
-	if msg := q.g.spend(ctx, header, "graphql", charges); msg != "" {
-		return limited(ctx, msg)
-	}
-	return next(ctx)
-}
-
-// argument is f's argument name as f.ArgumentMap(vars)[name] has it —
-// its value, else its default; nil for an argument f's field does not
-// define — without building the map.
-func argument(f graphql.CollectedField, name string, vars map[string]any) any {
-	if f.Definition == nil {
-		return nil
-	}
-	def := f.Definition.Arguments.ForName(name)
-	if def == nil {
-		return nil
-	}
-	if a := f.Arguments.ForName(name); a != nil {
-		if a.Value.Kind != ast.Variable {
-			v, _ := a.Value.Value(vars)
-			return v
-		}
-		if v, ok := vars[a.Value.Raw]; ok {
-			return v
-		}
-	}
-	if def.DefaultValue != nil {
-		v, _ := def.DefaultValue.Value(vars)
-		return v
-	}
-	return nil
+	return g.spend(ctx, header, "graphql", charges)
 }
 
 // AdmitParse charges one call to the client's bucket for a GraphQL
 // document the server has not parsed before (see
-// resolvers.GraphQLOptions.AdmitParse): parsing and validating are the
+// resolvers.GraphQLOptions.RateLimiter): parsing and validating are the
 // expensive part of a new document, and they happen before any property is
 // known. RATE_LIMITED when the bucket is empty.
-func (g *Guard) AdmitParse(ctx context.Context) error {
-	header := resolvers.ResponseHeader(ctx)
-	if header == nil {
-		header = http.Header{}
-	}
+func (g *Guard) AdmitParse(ctx context.Context, header http.Header) error {
 	c := charge{g.clients, "client:" + model.ClientIPFrom(ctx), "client", 1}
 	if msg := g.spend(ctx, header, "graphql", []charge{c}); msg != "" {
 		return &model.Error{Code: model.CodeRateLimited, Message: "too many new GraphQL documents from this client address; try again later"}
 	}
 	return nil
-}
-
-// publicFields are the root fields that need no credential; they are
-// charged as calls without a recognised credential, like public routes.
-var publicFields = map[string]bool{"portalAccess": true, "uiConfiguration": true, "login": true}
-
-func limited(ctx context.Context, msg string) graphql.ResponseHandler {
-	resolvers.Hint(ctx, model.CodeRateLimited)
-	err := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": string(model.CodeRateLimited)}}
-	return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/residentportal/bff/db"
@@ -76,8 +75,8 @@ func newServerWith(t *testing.T, clients ratelimit.Config) *server {
 	// Text bounds raised: operations of 150 aliased root fields are the
 	// limiter's to refuse here.
 	gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 1_000_000, MaxBodyBytes: edge.MaxBodyBytes,
-		Bounds:       resolvers.Bounds{Tokens: 100_000, Depth: 15, Fields: 10_000, Aliases: 1000, RootFields: 1000},
-		Interceptors: []graphql.HandlerExtension{guard.GraphQL()}, AdmitParse: guard.AdmitParse})
+		Bounds:      resolvers.Bounds{Tokens: 100_000, Depth: 15, Fields: 10_000, Aliases: 1000, RootFields: 1000},
+		RateLimiter: guard})
 	h := rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
 		PublicBaseURL: "http://localhost", GraphQL: gql, Guard: guard})
 	s := &server{srv: httptest.NewServer(h), registry: registry, property: p, unit: u, limiter: limiter, clock: c}

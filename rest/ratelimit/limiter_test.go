@@ -11,10 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
-	"github.com/vektah/gqlparser/v2"
-	"github.com/vektah/gqlparser/v2/ast"
 )
 
 type fakeClock struct {
@@ -171,26 +168,5 @@ func TestSetHeaders(t *testing.T) {
 	setHeaders(h2, failedLoginsPolicy, Decision{Allowed: true, Burst: 10, Remaining: 9})
 	if got := h2.Get("Ratelimit-Policy") + " " + h2.Get("Ratelimit"); got != `"failed-logins";q=10;w=60 "failed-logins";r=9;t=0` {
 		t.Fatal(got)
-	}
-}
-
-// argument reads one argument as ArgumentMap would: a literal, a variable,
-// a default when the argument or its variable is missing.
-func TestArgumentIsArgumentMaps(t *testing.T) {
-	schema := gqlparser.MustLoadSchema(&ast.Source{Input: `type Query { f(propertyId: ID = "dflt", n: Int): Int  g(propertyId: ID): Int }`})
-	doc := gqlparser.MustLoadQuery(schema, `query($p: ID, $q: ID) { a: f(propertyId: "lit") b: f(propertyId: $p) c: f(propertyId: $q) d: f(n: 1) e: g g: g(propertyId: $p) }`)
-	vars := map[string]any{"p": "from-var"}
-	oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: vars}
-	fields := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"})
-	if len(fields) != 6 {
-		t.Fatalf("%d fields", len(fields))
-	}
-	for _, f := range fields {
-		if got, want := argument(f, "propertyId", vars), f.ArgumentMap(vars)["propertyId"]; got != want {
-			t.Errorf("%s: %v, want %v", f.Alias, got, want)
-		}
-		if got := argument(f, "undefined", vars); got != nil {
-			t.Errorf("%s: undefined argument: %v", f.Alias, got)
-		}
 	}
 }
