@@ -12,7 +12,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers/service"
-	"github.com/residentportal/bff/rest/edge"
 )
 
 // The streaming transports of subscriptions, on /graphql beside POST and
@@ -157,7 +156,7 @@ func slotFrom(ctx context.Context) *streamSlot {
 
 func (g *streamGate) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !edge.Streaming(r) {
+		if info := model.RequestInfoFrom(r.Context()); info == nil || !info.Stream { // the edge says
 			next.ServeHTTP(w, r)
 			return
 		}

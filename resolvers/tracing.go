@@ -7,7 +7,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
-	"github.com/residentportal/bff/rest/edge"
+	"github.com/residentportal/bff/graph/model"
 	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -42,7 +42,10 @@ func (operationTracing) InterceptOperation(ctx context.Context, next graphql.Ope
 		name = name[:maxSpanOperationName] + "…"
 	}
 	title := strings.TrimSpace(typ + " " + name)
-	edge.NameSpan(ctx, title)
+	parent.SetName(title) // the edge would name it after the route
+	if info := model.RequestInfoFrom(ctx); info != nil {
+		info.SpanNamed = true
+	}
 	attrs := trace.WithAttributes(attribute.String("graphql.operation.type", typ), attribute.String("graphql.operation.name", name))
 	tracer := parent.TracerProvider().Tracer(TracerName)
 	for _, step := range []struct {

@@ -107,6 +107,13 @@ type Call struct {
 type RequestInfo struct {
 	ID       string
 	ClientIP string
+	// Stream: the request opens a stream (a WebSocket upgrade, or
+	// Server-Sent Events), which outlives request deadlines.
+	Stream bool
+	// SpanNamed: a layer below the edge named the request's span (GraphQL
+	// names it after its operation), which the edge would otherwise name
+	// after the route.
+	SpanNamed bool
 }
 
 type requestInfoKey struct{}

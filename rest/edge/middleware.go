@@ -71,8 +71,9 @@ func Start(timeout time.Duration) func(http.Handler) http.Handler {
 				id = newRequestID()
 			}
 			w.Header()["X-Request-Id"] = []string{id}
-			ctx := model.WithRequestInfo(r.Context(), &model.RequestInfo{ID: id})
-			if timeout > 0 && !Streaming(r) {
+			stream := Streaming(r)
+			ctx := model.WithRequestInfo(r.Context(), &model.RequestInfo{ID: id, Stream: stream})
+			if timeout > 0 && !stream {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/residentportal/bff/graph/model"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -14,28 +15,10 @@ import (
 // TracerName names the spans of the HTTP edge.
 const TracerName = "github.com/residentportal/bff/rest/edge"
 
-type spanNameKey struct{}
-
-// spanName records that a layer below named the request's span.
-type spanName struct{ named bool }
-
-// NameSpan names the request's span (GraphQL names it after its operation:
-// "query MyUnit"), which the edge would otherwise name after the route.
-func NameSpan(ctx context.Context, name string) {
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
-		return
-	}
-	span.SetName(name)
-	if n, ok := ctx.Value(spanNameKey{}).(*spanName); ok {
-		n.named = true
-	}
-}
-
 // Trace starts a server span per request (subscription streams aside), the child of the client's span
 // when its traceparent is well formed (a malformed one is ignored: a new
 // trace starts), named "METHOD /route/{template}" unless a layer below
-// names it (NameSpan). Its attributes carry the method, the route, the
+// names it (and says so in the request's model.RequestInfo: SpanNamed). Its attributes carry the method, the route, the
 // path (ids, never secrets) and the status; never the query string,
 // headers or bodies. tp nil: no spans, no cost.
 func Trace(tp trace.TracerProvider, prop propagation.TextMapPropagator) func(http.Handler) http.Handler {
@@ -62,11 +45,10 @@ func Trace(tp trace.TracerProvider, prop propagation.TextMapPropagator) func(htt
 				return
 			}
 			span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path))
-			named := &spanName{}
 			rec := &statusRecorder{ResponseWriter: w}
-			next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, spanNameKey{}, named)))
+			next.ServeHTTP(rec, r.WithContext(ctx))
 			route := RoutePattern(r)
-			if !named.named {
+			if info := model.RequestInfoFrom(ctx); info == nil || !info.SpanNamed {
 				span.SetName(r.Method + " " + route)
 			}
 			status := rec.status
