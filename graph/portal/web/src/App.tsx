@@ -9,17 +9,14 @@ import {
   UnitUpdatedDocument,
   type BrandingFragment,
   type ChangeViewFragment,
-  type ResidentUnitQuery,
   type UnitViewFragment,
 } from './gql/graphql';
 import { contrast, inkOnWhite, isColor, onColor } from './colors';
 import { readLink, saveToken, savedToken } from './session';
-import { UnitPage } from './UnitPage';
+import { UnitPage, type Property } from './UnitPage';
 
 /** Why the unit cannot be shown. */
 export type Failure = 'invalid-link' | 'portal-off' | 'revoked' | 'unavailable';
-
-export type Property = ResidentUnitQuery['unit']['property'];
 
 type Phase =
   | { kind: 'loading' }

@@ -9,10 +9,13 @@ import {
   type BrandingFragment,
   type ChangeViewFragment,
   type DeviceViewFragment,
+  type ResidentUnitQuery,
   type UnitViewFragment,
 } from './gql/graphql';
-import type { Property } from './App';
 import { passphraseProblem, qrDataURL, wifiText } from './wifi';
+
+/** The unit's property, as the page reads it. */
+export type Property = ResidentUnitQuery['unit']['property'];
 
 type User = UnitViewFragment['users']['edges'][number]['node'];
 
