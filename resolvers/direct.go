@@ -50,6 +50,15 @@ type directSchema struct {
 // errNotDirect makes the direct executor hand the operation to gqlgen.
 var errNotDirect = errors.New("not for the direct executor")
 
+// fallback is errNotDirect for a field the direct executor has no case
+// for: the operation runs on gqlgen's, and the field is told
+// (GraphQLOptions.FellBack, a debug log) so that a query a client sends
+// does not fall back unseen.
+type fallback struct{ field string }
+
+func (f *fallback) Error() string        { return "not for the direct executor: " + f.field }
+func (f *fallback) Is(target error) bool { return target == errNotDirect }
+
 func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	if oc.Operation != nil && oc.Operation.Operation == ast.Query {
@@ -61,6 +70,7 @@ func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 			return graphql.OneShot(&graphql.Response{Data: data})
 		}
+		s.fellBack(ctx, oc, err)
 		if stop, ok := err.(*stopped); ok {
 			// Running it again on gqlgen's executor would cost as much.
 			s.tell("direct")
@@ -71,6 +81,20 @@ func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	}
 	s.tell("gqlgen")
 	return s.ExecutableSchema.Exec(ctx)
+}
+
+// fellBack tells of a query that runs on gqlgen's executor because the
+// direct one has no case for one of its fields.
+func (s directSchema) fellBack(ctx context.Context, oc *graphql.OperationContext, err error) {
+	var fb *fallback
+	if !errors.As(err, &fb) {
+		return // an error: gqlgen answers it, as it should
+	}
+	if s.opts.FellBack != nil {
+		s.opts.FellBack(fb.field)
+	}
+	s.opts.Log.DebugContext(ctx, "the direct executor handed a query to gqlgen's", "request_id", s.opts.RequestID(ctx),
+		"operation", oc.OperationName, "field", fb.field)
 }
 
 // stopped ends an operation on the direct executor with an error instead of
@@ -875,6 +899,9 @@ func (e *direct) object(fields []graphql.CollectedField, typeName string, field 
 			continue
 		}
 		if err := field(f); err != nil {
+			if err == errNotDirect {
+				return &fallback{field: typeName + "." + f.Name}
+			}
 			return err
 		}
 	}

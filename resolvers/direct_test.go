@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,8 +28,9 @@ type executors struct {
 	*replica
 	direct, gqlgen http.Handler
 
-	mu  sync.Mutex
-	ran []string // which executor ran each operation on the direct side
+	mu   sync.Mutex
+	ran  []string // which executor ran each operation on the direct side
+	fell []string // the fields it handed to gqlgen's for
 }
 
 func newExecutors(tb testing.TB) *executors {
@@ -41,6 +43,10 @@ func newExecutors(tb testing.TB) *executors {
 					e.ran = append(e.ran, x)
 					e.mu.Unlock()
 				}
+			}, FellBack: func(field string) {
+				e.mu.Lock()
+				e.fell = append(e.fell, field)
+				e.mu.Unlock()
 			}})
 		return rest.NewHandler(rest.Deps{Service: e.svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(),
 			RequestTimeout: 10 * time.Second, PublicBaseURL: "http://localhost:8080", GraphQL: gql})
@@ -256,6 +262,20 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 	} {
 		e.compare(t, "gqlgen", c.credential, c.query, c.vars)
 	}
+	// A fallback names the field the direct executor has no case for; an
+	// error is no fallback.
+	e.mu.Lock()
+	e.fell = e.fell[:0]
+	e.mu.Unlock()
+	e.compare(t, "gqlgen", token, `query($p: ID!) { unit(propertyId: $p) { id } unitDevices(propertyId: $p, type: UNIT) { id } }`, vars)
+	e.compare(t, "gqlgen", key, `query($p: ID!) { unit(propertyId: $p) { id } }`, vars)
+	e.mu.Lock()
+	fell := slices.Clone(e.fell)
+	e.mu.Unlock()
+	if !slices.Equal(fell, []string{"Query.unitDevices"}) {
+		t.Errorf("fallbacks told: %v, want [Query.unitDevices]", fell)
+	}
+
 	// Nothing at all runs for an operation that does not validate.
 	e.compare(t, "", token, `query { unit { id } }`, nil)
 	e.compare(t, "", token, `query($p: ID!) { unit(propertyId: $p) { devices(type: NOBODY) { id } } }`, vars)

@@ -81,6 +81,10 @@ type GraphQLOptions struct {
 	// Executed, when set, is told which executor ran each operation:
 	// "direct" or "gqlgen" (portald counts them in a metric).
 	Executed func(executor string)
+	// FellBack, when set, is told the field ("Type.field") for which the
+	// direct executor handed a query to gqlgen's (portald counts them by
+	// field: a bounded set, the schema's).
+	FellBack func(field string)
 }
 
 // Assumed sizes of lists without a page size, for complexity.

@@ -167,7 +167,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 			Aliases: cfg.GraphQLMaxAliases, RootFields: cfg.GraphQLMaxRootFields},
 		QueryCacheBytes: cfg.GraphQLQueryCacheBytes, RateLimiter: guard,
 		MaxBodyBytes: edge.MaxBodyBytes, RequestID: edge.RequestID,
-		Executed: executedCounter(metrics),
+		Executed: executedCounter(metrics), FellBack: fallbackCounter(metrics),
 	})
 	handler := rest.NewHandler(rest.Deps{
 		Service: svc, Log: log, Metrics: metrics, PublicBaseURL: cfg.PublicBaseURL,
@@ -302,6 +302,16 @@ func migrateWithRetry(ctx context.Context, store *db.DB, log *slog.Logger) error
 
 // executedCounter counts GraphQL operations by the executor that ran them
 // (direct or gqlgen: see resolvers/direct.go).
+// fallbackCounter counts the queries the direct executor handed to gqlgen's
+// by the field it has no case for.
+func fallbackCounter(m *edge.Metrics) func(string) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portal_graphql_direct_fallbacks_total", Help: "Queries the direct executor handed to gqlgen's, by the field it has no case for (Type.field).",
+	}, []string{"field"})
+	m.Registry.MustRegister(c)
+	return func(field string) { c.WithLabelValues(field).Inc() }
+}
+
 func executedCounter(m *edge.Metrics) func(string) {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portal_graphql_operations_total", Help: "GraphQL operations by the executor that ran them (direct or gqlgen).",
