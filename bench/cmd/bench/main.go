@@ -26,6 +26,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/residentportal/bff/bench"
+	"github.com/residentportal/bff/graph/portal"
 )
 
 // target is one server under test.
@@ -252,6 +253,22 @@ func graphqlBody(query string, vars map[string]any) []byte {
 	return body
 }
 
+// documentID is the id of the resident page's operation name in its
+// manifest (the page sends it by documentId).
+func documentID(name string) string {
+	var m struct{ Operations []struct{ ID, Name string } }
+	if err := json.Unmarshal(portal.Manifest(), &m); err != nil {
+		log.Fatal(err)
+	}
+	for _, o := range m.Operations {
+		if o.Name == name {
+			return o.ID
+		}
+	}
+	log.Fatalf("no %s in the page's manifest", name)
+	return ""
+}
+
 // ahead makes the n values of f before the clock starts; the i-th request
 // takes value i mod n.
 func ahead[T any](n int, f func(i int) T) func(i int) T {
@@ -315,6 +332,10 @@ func (b *runner) scenarios() []scenario {
 	}
 	pg4ResidentBody, pg5ResidentBody := perUnit(pg4Resident), perUnit(pg5Resident)
 	residentBody := graphqlBody(residentQuery, map[string]any{"p": pid})
+	pageBody, err := json.Marshal(map[string]any{"documentId": "sha256:" + documentID("ResidentUnit"), "variables": map[string]any{"propertyId": pid}})
+	if err != nil {
+		log.Fatal(err)
+	}
 	managerBody := graphqlBody(managerQuery, map[string]any{"p": pid})
 	pg4ManagerBody, pg5ManagerBody := graphqlBody(pg4Manager, map[string]any{"p": pid}), graphqlBody(pg5Manager, map[string]any{"p": pid})
 	pagingBody := graphqlBody(pagingQuery, map[string]any{"p": b.d.PagingProp})
@@ -353,6 +374,21 @@ func (b *runner) scenarios() []scenario {
 				},
 				"portald-sampled": func(i int) (*http.Request, error) {
 					return graphqlReq(t["portald-sampled"].url, b.tokens[i%len(b.tokens)], residentBody)
+				},
+			},
+		},
+		{
+			title: "The resident page's own query (ResidentUnit by documentId)", concurrency: []int{16, 64},
+			about: "What the page sends, beside the resident query above, on two portald processes of the same binary and settings: " +
+				"`portald` runs the resident query, `portald-open` the page's ResidentUnit (its manifest's document by `documentId`: " +
+				"the unit, its contact, 20 users with their devices, 5 change requests, the property and its branding). " +
+				"The ratio is what the page's query costs against the benchmark's.",
+			reqs: map[string]request{
+				"portald": func(i int) (*http.Request, error) {
+					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentBody)
+				},
+				"portald-open": func(i int) (*http.Request, error) {
+					return graphqlReq(t["portald-open"].url, b.tokens[i%len(b.tokens)], pageBody)
 				},
 			},
 		},
