@@ -84,6 +84,13 @@ func (c *Consumer) Handle(ctx context.Context, msg jetstream.Msg) {
 	err := c.apply(ctx, m)
 	if err == nil {
 		if err := c.API.Complete(ctx, m.PropertyID, m.ID, "APPLIED", ""); err != nil {
+			if terminal(err) {
+				// Completed otherwise already (or gone): delivering it
+				// again would apply it again, and never complete it.
+				_ = msg.Ack()
+				log.Warn("applied, but the portal keeps its own result; not delivered again", "error", err)
+				return
+			}
 			log.Warn("applied, but the result could not be reported; will be delivered again", "error", err)
 			_ = msg.NakWithDelay(c.RetryDelay)
 			return
@@ -135,6 +142,18 @@ type API struct {
 
 var errGone = errors.New("no longer exists")
 
+// portalError is an error the portal answered, with its code.
+type portalError struct{ code, message string }
+
+func (e *portalError) Error() string { return fmt.Sprintf("portal: %s (%s)", e.message, e.code) }
+
+// terminal reports whether err is an answer that no retry changes: the
+// change request was completed with another result (CONFLICT) or is gone.
+func terminal(err error) bool {
+	var pe *portalError
+	return errors.Is(err, errGone) || errors.As(err, &pe) && pe.code == "CONFLICT"
+}
+
 // traceparentKey carries a message's W3C traceparent to the API calls made
 // for it.
 type traceparentKey struct{}
@@ -181,7 +200,8 @@ func (a *API) do(ctx context.Context, property uuid.UUID, query string, vars map
 		if res.Errors[0].Extensions["code"] == "NOT_FOUND" {
 			return errGone
 		}
-		return fmt.Errorf("portal: %s (%v)", res.Errors[0].Message, res.Errors[0].Extensions["code"])
+		code, _ := res.Errors[0].Extensions["code"].(string)
+		return &portalError{code: code, message: res.Errors[0].Message}
 	}
 	return json.Unmarshal(res.Data, out)
 }

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
@@ -202,5 +203,69 @@ func TestAPICallsContinueTheTrace(t *testing.T) {
 	}
 	if !traceparent.MatchString(tp) || traceparent.MatchString("00-zz-b7ad6b7169203331-01") {
 		t.Fatal("the traceparent pattern")
+	}
+}
+
+// stubMsg is a JetStream message whose acknowledgement the test reads.
+type stubMsg struct {
+	jetstream.Msg
+	data      []byte
+	delivered uint64
+	acked     string // "ack", "nak" or "term"
+}
+
+func (m *stubMsg) Data() []byte                     { return m.data }
+func (m *stubMsg) Subject() string                  { return "test" }
+func (m *stubMsg) Headers() nats.Header             { return nats.Header{} }
+func (m *stubMsg) Ack() error                       { m.acked = "ack"; return nil }
+func (m *stubMsg) Term() error                      { m.acked = "term"; return nil }
+func (m *stubMsg) NakWithDelay(time.Duration) error { m.acked = "nak"; return nil }
+func (m *stubMsg) Metadata() (*jetstream.MsgMetadata, error) {
+	return &jetstream.MsgMetadata{NumDelivered: m.delivered}, nil
+}
+
+// A change another key has completed already (CONFLICT when this one
+// reports) is acknowledged after it is applied once: delivering it again
+// would apply it again, and never complete it. A retryable answer (the
+// portal unreachable) is delivered again.
+func TestConflictIsNotRetried(t *testing.T) {
+	ctx := context.Background()
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx, dbtest.NewURL(t), dbtest.Keys(t), db.Options{}))
+	defer store.Close()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := service.New(store, dbtest.Keys(t), service.Options{})
+	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: quiet, Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
+		PublicBaseURL: "http://localhost", GraphQL: resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000})}))
+	defer srv.Close()
+	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Conflict House")}))
+	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
+	key := dbtest.Must[db.CreatedManagerKey](t)(store.CreateManagerKey(ctx, p.ID)).Key
+	scope := model.PropertyScope(p.ID)
+	dbtest.Must[model.Device](t)(store.AddDevice(ctx, scope, db.NewDevice{UserID: u.Unit.UnitUserID, MACAddress: "02:00:00:00:00:02"}))
+	removed := dbtest.Must[model.ChangeRequest](t)(store.RemoveDevice(ctx, scope, u.Unit.ID, nil, "02:00:00:00:00:02"))
+	detail := "completed by another key"
+	if _, _, err := store.CompleteChangeRequest(ctx, p.ID, removed.ID, model.ChangeFailed, &detail); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(relay.Message{ID: removed.ID, Kind: removed.Kind, PropertyID: p.ID, UnitID: u.Unit.ID, MACAddress: removed.MACAddress})
+	for _, tt := range []struct {
+		name, url, want string
+	}{
+		{"conflict", srv.URL + "/graphql", "ack"},
+		{"portal unreachable", "http://127.0.0.1:1/graphql", "nak"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := &recorder{}
+			c := &Consumer{API: &API{URL: tt.url, Keys: map[uuid.UUID]string{p.ID: key}, Client: http.DefaultClient},
+				Sink: sink, Log: quiet, MaxDeliver: 5, RetryDelay: time.Millisecond}
+			msg := &stubMsg{data: data, delivered: 1}
+			c.Handle(ctx, msg)
+			if msg.acked != tt.want || len(sink.applied) != 1 {
+				t.Fatalf("acknowledged %q after %d applications, want %q after 1", msg.acked, len(sink.applied), tt.want)
+			}
+		})
+	}
+	if r := dbtest.Must[model.ChangeRequest](t)(store.ChangeRequestByID(ctx, scope, removed.ID)); r.Status != model.ChangeFailed {
+		t.Fatalf("the other key's result was overwritten: %s", r.Status)
 	}
 }
