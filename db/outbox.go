@@ -267,11 +267,13 @@ func (db *DB) PruneChanges(ctx context.Context, before time.Time, limit int) (in
 
 // OutboxStats are the outbox's gauges: the requests in flight by status
 // (PENDING and PUBLISHED; how many were completed is counted as they
-// complete, by the service's ChangeCompleted) and the age of the oldest
-// pending one (zero when none is).
+// complete, by the service's ChangeCompleted), the age of the oldest
+// pending one and the time since the oldest published one was published
+// (each zero when none is): a request the Wi-Fi side never completes stays
+// PUBLISHED, and this is how it shows.
 type OutboxStats struct {
-	Pending, Published int
-	OldestPending      time.Duration
+	Pending, Published             int
+	OldestPending, OldestPublished time.Duration
 }
 
 // OutboxStats reads the outbox's gauges, through the partial indexes of
@@ -279,13 +281,17 @@ type OutboxStats struct {
 // UNAVAILABLE.
 func (db *DB) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	var s OutboxStats
-	var age *time.Duration
+	var pending, published *time.Duration
 	err := db.pool.QueryRow(ctx, `SELECT
 	    (SELECT count(*) FROM change_requests WHERE status = 'PENDING'),
 	    (SELECT count(*) FROM change_requests WHERE status = 'PUBLISHED'),
-	    (SELECT now() - min(created_at) FROM change_requests WHERE status = 'PENDING')`).Scan(&s.Pending, &s.Published, &age)
-	if age != nil {
-		s.OldestPending = *age
+	    (SELECT now() - min(created_at) FROM change_requests WHERE status = 'PENDING'),
+	    (SELECT now() - min(published_at) FROM change_requests WHERE status = 'PUBLISHED')`).Scan(&s.Pending, &s.Published, &pending, &published)
+	if pending != nil {
+		s.OldestPending = *pending
+	}
+	if published != nil {
+		s.OldestPublished = *published
 	}
 	return s, wrap("db.OutboxStats", err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +69,20 @@ func TestPortaldRelaysChanges(t *testing.T) {
 			t.Fatalf("completeChangeRequest: %s", body)
 		}
 	}
+	// The one left PUBLISHED was published an hour ago, with no result.
+	if _, err := store.Pool().Exec(ctx, `UPDATE change_requests SET published_at = now() - interval '1 hour' WHERE id = $1`, rows[0].ID); err != nil {
+		t.Fatal(err)
+	}
 	_, metrics := get(t, s.metrics+"/metrics")
+	var unanswered float64
+	for _, line := range strings.Split(metrics, "\n") {
+		if v, ok := strings.CutPrefix(line, "portal_outbox_oldest_published_seconds "); ok {
+			unanswered, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if unanswered < 3600 || unanswered > 3700 {
+		t.Fatalf("portal_outbox_oldest_published_seconds = %v, want about 3600", unanswered)
+	}
 	for _, want := range []string{`portal_outbox_requests{status="PUBLISHED"} 1`, `portal_outbox_requests{status="PENDING"} 0`,
 		"portal_outbox_oldest_pending_seconds 0", "portal_outbox_published_total 2", `portal_outbox_completion_seconds_count{result="APPLIED"} 1`} {
 		if !strings.Contains(metrics, want) {

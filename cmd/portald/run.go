@@ -359,17 +359,23 @@ func startRelay(ctx context.Context, cfg config.Config, store *db.DB, log *slog.
 }
 
 // outboxCollector exposes the outbox's gauges, read at each scrape:
-// change requests in flight by status and the age of the oldest pending
-// one. Completed requests are counted as they complete
+// change requests in flight by status, the age of the oldest pending one
+// and the time since the oldest published one was published. Completed requests are counted as they complete
 // (portal_outbox_completion_seconds), not by counting the table.
 type outboxCollector struct{ store *db.DB }
 
 var (
 	outboxRequests = prometheus.NewDesc("portal_outbox_requests", "Change requests in flight (PENDING, PUBLISHED) by status.", []string{"status"}, nil)
 	outboxOldest   = prometheus.NewDesc("portal_outbox_oldest_pending_seconds", "Age of the oldest PENDING change request (0 when none).", nil, nil)
+	outboxStuck    = prometheus.NewDesc("portal_outbox_oldest_published_seconds",
+		"Time since the oldest PUBLISHED change request was published, with no result from the Wi-Fi side yet (0 when none).", nil, nil)
 )
 
-func (outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- outboxRequests; ch <- outboxOldest }
+func (outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxRequests
+	ch <- outboxOldest
+	ch <- outboxStuck
+}
 
 func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -381,6 +387,7 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(outboxRequests, prometheus.GaugeValue, float64(s.Pending), string(model.ChangePending))
 	ch <- prometheus.MustNewConstMetric(outboxRequests, prometheus.GaugeValue, float64(s.Published), string(model.ChangePublished))
 	ch <- prometheus.MustNewConstMetric(outboxOldest, prometheus.GaugeValue, s.OldestPending.Seconds())
+	ch <- prometheus.MustNewConstMetric(outboxStuck, prometheus.GaugeValue, s.OldestPublished.Seconds())
 }
 
 // completionHistogram observes the time from a change request's creation
