@@ -174,6 +174,19 @@ func (db *DB) RetryChangeRequest(ctx context.Context, id uuid.UUID) (model.Chang
 	return c, err
 }
 
+// RepublishUnanswered puts back to PENDING, at most limit at a time, the
+// change requests published longer than olderThan ago that the Wi-Fi side
+// never answered (its consumer died mid-way, or gave up after its last
+// delivery), so that the relay publishes them again: nothing stays
+// PUBLISHED for ever. Rows another transaction holds are passed over. It
+// returns how many it put back.
+func (db *DB) RepublishUnanswered(ctx context.Context, olderThan time.Duration, limit int) (int, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE change_requests SET status = 'PENDING', published_at = NULL
+	  WHERE id IN (SELECT id FROM change_requests WHERE status = 'PUBLISHED' AND published_at < now() - $1::interval
+	    ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, olderThan, limit)
+	return int(tag.RowsAffected()), wrap("db.RepublishUnanswered", err)
+}
+
 // ListChangeRequests lists a property's change requests, newest first,
 // optionally of one unit and one status, at most limit (portalctl changes
 // list).

@@ -346,7 +346,8 @@ func startRelay(ctx context.Context, cfg config.Config, store *db.DB, log *slog.
 		nc.Close()
 		return nil, fmt.Errorf("NATS_URL: %w", err)
 	}
-	r, err := relay.New(store, js, relay.Config{Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSSubjectPrefix, Tracing: tp}, log, m.Registry)
+	r, err := relay.New(store, js, relay.Config{Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSSubjectPrefix, Tracing: tp,
+		RepublishAfter: cfg.OutboxRepublishAfter}, log, m.Registry)
 	if err != nil {
 		nc.Close()
 		return nil, err

@@ -65,6 +65,11 @@ type Config struct {
 	// publish span's when there is one) in its traceparent header, so the
 	// Wi-Fi side's consumer continues the trace.
 	Tracing trace.TracerProvider
+	// RepublishAfter is how long a published change request may go
+	// unanswered by the Wi-Fi side before it is published again (see
+	// db.RepublishUnanswered; default an hour, never less than twice
+	// Duplicates, inside which the broker would drop it as a duplicate).
+	RepublishAfter time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -92,6 +97,10 @@ func (c Config) withDefaults() Config {
 	if c.Linger <= 0 {
 		c.Linger = 20 * time.Millisecond
 	}
+	if c.RepublishAfter <= 0 {
+		c.RepublishAfter = time.Hour
+	}
+	c.RepublishAfter = max(c.RepublishAfter, 2*c.Duplicates)
 	return c
 }
 
@@ -102,8 +111,30 @@ type Relay struct {
 	cfg Config
 	log *slog.Logger
 
-	published, failures prometheus.Counter
-	streamReady         bool
+	published, failures, republished prometheus.Counter
+	streamReady                      bool
+	// swept is when the relay last looked for unanswered requests.
+	swept time.Time
+}
+
+// sweep puts unanswered published requests back to PENDING, at most every
+// tenth of RepublishAfter, and reports whether it put any back.
+func (r *Relay) sweep(ctx context.Context) bool {
+	if time.Since(r.swept) < r.cfg.RepublishAfter/10 {
+		return false
+	}
+	r.swept = time.Now()
+	n, err := r.db.RepublishUnanswered(ctx, r.cfg.RepublishAfter, r.cfg.Batch)
+	if err != nil {
+		r.log.Warn("relay: could not look for unanswered change requests", "error", err)
+		return false
+	}
+	if n > 0 {
+		r.republished.Add(float64(n))
+		r.log.Warn("relay: change requests unanswered by the Wi-Fi side are published again", "count", n,
+			"unanswered_for", r.cfg.RepublishAfter.String())
+	}
+	return n > 0
 }
 
 // ErrReconnectBuffer reports a connection that keeps publications while it
@@ -123,9 +154,11 @@ func New(store *db.DB, js jetstream.JetStream, cfg Config, log *slog.Logger, reg
 			Help: "Change requests this replica published to the broker."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "portal_outbox_publish_errors_total",
 			Help: "Change requests whose publication failed (they are published again later)."}),
+		republished: prometheus.NewCounter(prometheus.CounterOpts{Name: "portal_outbox_republished_total",
+			Help: "Published change requests the Wi-Fi side left unanswered past OUTBOX_REPUBLISH_AFTER, put back to be published again."}),
 	}
 	if reg != nil {
-		reg.MustRegister(r.published, r.failures)
+		reg.MustRegister(r.published, r.failures, r.republished)
 	}
 	return r, nil
 }
@@ -184,6 +217,7 @@ func (r *Relay) Run(ctx context.Context) {
 	defer func() { <-listening }()
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
+		r.sweep(ctx)
 		if err := r.Drain(ctx); err != nil && ctx.Err() == nil {
 			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
 			r.log.Warn("relay: change requests wait for the broker", "error", err, "retry_in", backoff.String())

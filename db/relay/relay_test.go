@@ -336,3 +336,47 @@ func run(tb testing.TB, w *world, js jetstream.JetStream, cfg relay.Config) (sto
 	go func() { defer close(done); r.Run(ctx) }()
 	return func() { cancel(); <-done }
 }
+
+// A change request the Wi-Fi side took and never answered is published
+// again once it has been unanswered for RepublishAfter (past the broker's
+// duplicate window): nothing stays PUBLISHED for ever. One answered, or
+// published more recently, is left alone.
+func TestUnansweredRequestsArePublishedAgain(t *testing.T) {
+	js := relaytest.JetStream(t)
+	cfg := relaytest.Names(t, js, "republish")
+	cfg.Poll, cfg.Duplicates, cfg.RepublishAfter = 50*time.Millisecond, time.Second, 2*time.Second
+	w := newWorld(t, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := dbtest.Must[*relay.Relay](t)(relay.New(w.store, js, cfg, quiet, nil))
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	w.await(t, "every request published", func(pending, published int) bool { return pending == 0 && published == len(w.units) })
+	// The first unit's request is answered; the second's never is.
+	first := w.outbox(t)[w.units[0].Unit.ID][0]
+	if _, _, err := w.store.CompleteChangeRequest(ctx, w.p.ID, first.ID, model.ChangeApplied, nil); err != nil {
+		t.Fatal(err)
+	}
+	second := w.outbox(t)[w.units[1].Unit.ID][0]
+	start := time.Now()
+	for {
+		got := streamed(t, js, cfg)
+		if len(got[w.units[1].Unit.ID]) == 2 {
+			if took := time.Since(start); took < time.Second {
+				t.Fatalf("published again after %v, before RepublishAfter", took)
+			}
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("not published again within 30 s: %v", got)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+	got := streamed(t, js, cfg)
+	if m := got[w.units[1].Unit.ID]; m[1].ID != second.ID || len(got[w.units[0].Unit.ID]) != 1 {
+		t.Fatalf("streamed: %v", got)
+	}
+	if r := w.outbox(t)[w.units[1].Unit.ID][0]; r.Status != model.ChangePublished || r.PublishedAt == nil || !r.PublishedAt.After(start) {
+		t.Fatalf("the unanswered request after it was published again: %+v", r)
+	}
+}

@@ -50,6 +50,9 @@ type Config struct {
 	// OutboxRetention is how long APPLIED and FAILED change requests are
 	// kept after they were completed (0: for ever).
 	OutboxRetention time.Duration
+	// OutboxRepublishAfter is how long a published change request may go
+	// unanswered by the Wi-Fi side before the relay publishes it again.
+	OutboxRepublishAfter time.Duration
 	// The text bounds of a GraphQL operation and the parsed-query cache.
 	GraphQLMaxTokens, GraphQLMaxDepth, GraphQLMaxFields, GraphQLMaxAliases, GraphQLMaxRootFields int
 	GraphQLQueryCacheBytes                                                                       int
@@ -147,6 +150,7 @@ func Load(getenv func(string) string) (Config, error) {
 		NATSStream:                           str("NATS_STREAM", "PORTAL_CHANGES"),
 		NATSSubjectPrefix:                    str("NATS_SUBJECT_PREFIX", "portal.changes"),
 		OutboxRetention:                      durOrOff("OUTBOX_RETENTION", 30*24*time.Hour),
+		OutboxRepublishAfter:                 dur("OUTBOX_REPUBLISH_AFTER", time.Hour),
 		RateLimitBurst:                       positive("RATE_LIMIT_BURST", 100),
 		ClientRateLimitBurst:                 positive("CLIENT_RATE_LIMIT_BURST", 30),
 		GraphQLIntrospection:                 boolean("GRAPHQL_INTROSPECTION", true),
