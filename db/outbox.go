@@ -243,25 +243,76 @@ func (db *DB) RelayChanges(ctx context.Context, units, limit int,
 		if err != nil || len(claimed) == 0 {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT `+changeColumns+` FROM change_requests c
+		// The claimed units' pending rows in write order, then those of
+		// them no other transaction holds, locked: a row someone holds (a
+		// report, a retry, an operator's session) is not waited for — its
+		// unit's rows up to it are published, it and the ones after it
+		// wait for a later batch, so a unit's order holds and no other
+		// unit waits behind it.
+		rows, err = tx.Query(ctx, `SELECT c.id, c.unit_id FROM change_requests c
 		  WHERE c.unit_id = ANY($1) AND c.status = 'PENDING' ORDER BY c.seq LIMIT $2`, claimed, limit)
 		if err != nil {
 			return err
 		}
-		pending, err := pgx.CollectRows(rows, collectChange)
-		if err != nil || len(pending) == 0 {
+		order, err := pgx.CollectRows(rows, pgx.RowToStructByPos[candidate])
+		if err != nil || len(order) == 0 {
 			return err
+		}
+		ids := make([]uuid.UUID, len(order))
+		for i, c := range order {
+			ids[i] = c.ID
+		}
+		rows, err = tx.Query(ctx, `SELECT `+changeColumns+` FROM change_requests c
+		  WHERE c.id = ANY($1) AND c.status = 'PENDING' ORDER BY c.seq FOR UPDATE OF c SKIP LOCKED`, ids)
+		if err != nil {
+			return err
+		}
+		locked, err := pgx.CollectRows(rows, collectChange)
+		if err != nil || len(locked) == 0 {
+			return err
+		}
+		pending := heldBack(order, locked)
+		if len(pending) == 0 {
+			return nil
 		}
 		published := publish(ctx, pending)
 		if len(published) == 0 {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, `UPDATE change_requests SET status = 'PUBLISHED', published_at = now()
+		// clock_timestamp: when they were published, not when the
+		// transaction began.
+		tag, err := tx.Exec(ctx, `UPDATE change_requests SET status = 'PUBLISHED', published_at = clock_timestamp()
 		  WHERE id = ANY($1) AND status = 'PENDING'`, published)
 		marked = int(tag.RowsAffected())
 		return err
 	})
 	return marked, err
+}
+
+// candidate is a pending row's place: its id and unit.
+type candidate struct{ ID, UnitID uuid.UUID }
+
+// heldBack returns the rows of locked, in write order, that come before
+// any row of their unit another transaction held (order holds every
+// candidate in write order): what can be published without a unit's row
+// overtaking an earlier one.
+func heldBack(order []candidate, locked []model.ChangeRequest) []model.ChangeRequest {
+	byID := make(map[uuid.UUID]*model.ChangeRequest, len(locked))
+	for i := range locked {
+		byID[locked[i].ID] = &locked[i]
+	}
+	blocked := map[uuid.UUID]bool{}
+	out := make([]model.ChangeRequest, 0, len(locked))
+	for _, c := range order {
+		switch r := byID[c.ID]; {
+		case blocked[c.UnitID]:
+		case r == nil: // held elsewhere (or no longer pending): the unit waits
+			blocked[c.UnitID] = true
+		default:
+			out = append(out, *r)
+		}
+	}
+	return out
 }
 
 // PruneChanges deletes at most limit APPLIED or FAILED change requests

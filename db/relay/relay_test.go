@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/residentportal/bff/db"
@@ -378,5 +379,47 @@ func TestUnansweredRequestsArePublishedAgain(t *testing.T) {
 	}
 	if r := w.outbox(t)[w.units[1].Unit.ID][0]; r.Status != model.ChangePublished || r.PublishedAt == nil || !r.PublishedAt.After(start) {
 		t.Fatalf("the unanswered request after it was published again: %+v", r)
+	}
+}
+
+// A pending row another session holds (an operator's SELECT … FOR UPDATE)
+// stalls nobody: the other units are published at once, and the held
+// row's unit up to it; once it is let go, it and the rows after it follow,
+// in write order.
+func TestAHeldRowStallsNoOne(t *testing.T) {
+	js := relaytest.JetStream(t)
+	cfg := relaytest.Names(t, js, "held")
+	cfg.Poll = 50 * time.Millisecond
+	w := newWorld(t, 3)
+	w.churn(t, 2) // three rows a unit: IDENTITY_CREATED, then two passphrase changes
+	ctx, cancel := context.WithCancel(context.Background())
+	held := w.outbox(t)[w.units[0].Unit.ID][1]
+	tx := dbtest.Must[pgx.Tx](t)(w.store.Pool().Begin(ctx))
+	if _, err := tx.Exec(ctx, `SELECT id FROM change_requests WHERE id = $1 FOR UPDATE`, held.ID); err != nil {
+		t.Fatal(err)
+	}
+	r := dbtest.Must[*relay.Relay](t)(relay.New(w.store, js, cfg, quiet, nil))
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	w.await(t, "everything but the held row's unit from it on", func(pending, published int) bool { return pending == 2 && published == 3*3-2 })
+	for _, c := range w.outbox(t)[w.units[0].Unit.ID] {
+		if want := c.Seq < held.Seq; (c.Status == model.ChangePublished) != want {
+			t.Fatalf("unit 0, seq %d: %s (the held row's seq is %d)", c.Seq, c.Status, held.Seq)
+		}
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.await(t, "the rest once the row is let go", func(pending, published int) bool { return pending == 0 && published == 3*3 })
+	got := streamed(t, js, cfg)[w.units[0].Unit.ID]
+	rows := w.outbox(t)[w.units[0].Unit.ID]
+	if len(got) != len(rows) {
+		t.Fatalf("unit 0: %d messages for %d rows", len(got), len(rows))
+	}
+	for i := range rows {
+		if got[i].ID != rows[i].ID {
+			t.Fatalf("unit 0 out of order: message %d is %s, row %d is %s", i, got[i].ID, i, rows[i].ID)
+		}
 	}
 }
