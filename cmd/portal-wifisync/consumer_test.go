@@ -49,6 +49,21 @@ func (r *recorder) Apply(_ context.Context, c Change) error {
 	return nil
 }
 
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// newPortal is a portal over a fresh database, with its store; both end
+// with the test.
+func newPortal(t *testing.T) (*db.DB, *httptest.Server) {
+	t.Helper()
+	store := dbtest.Must[*db.DB](t)(db.Open(context.Background(), dbtest.NewURL(t), dbtest.Keys(t), db.Options{}))
+	t.Cleanup(store.Close)
+	svc := service.New(store, dbtest.Keys(t), service.Options{})
+	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: quiet, Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
+		PublicBaseURL: "http://localhost", GraphQL: resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000})}))
+	t.Cleanup(srv.Close)
+	return store, srv
+}
+
 // End to end: writes through the portal reach the outbox, the relay
 // publishes them, the consumer reads the current state through GraphQL
 // with the manager key, applies it and reports APPLIED — or, for a change
@@ -60,13 +75,7 @@ func TestWifisyncEndToEnd(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	store := dbtest.Must[*db.DB](t)(db.Open(ctx, dbtest.NewURL(t), dbtest.Keys(t), db.Options{}))
-	defer store.Close()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := service.New(store, dbtest.Keys(t), service.Options{})
-	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: quiet, Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
-		PublicBaseURL: "http://localhost", GraphQL: resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000})}))
-	defer srv.Close()
+	store, srv := newPortal(t)
 
 	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Sync House"), TenantSetDpsk: dbtest.Ptr(true)}))
 	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
@@ -230,13 +239,7 @@ func (m *stubMsg) Metadata() (*jetstream.MsgMetadata, error) {
 // portal unreachable) is delivered again.
 func TestConflictIsNotRetried(t *testing.T) {
 	ctx := context.Background()
-	store := dbtest.Must[*db.DB](t)(db.Open(ctx, dbtest.NewURL(t), dbtest.Keys(t), db.Options{}))
-	defer store.Close()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := service.New(store, dbtest.Keys(t), service.Options{})
-	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: quiet, Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
-		PublicBaseURL: "http://localhost", GraphQL: resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000})}))
-	defer srv.Close()
+	store, srv := newPortal(t)
 	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Conflict House")}))
 	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
 	key := dbtest.Must[db.CreatedManagerKey](t)(store.CreateManagerKey(ctx, p.ID)).Key
