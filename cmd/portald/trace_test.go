@@ -257,7 +257,17 @@ func TestTraceReachesTheBroker(t *testing.T) {
 	if !strings.HasPrefix(change.TraceParent, "00-"+traceID+"-") {
 		t.Fatalf("the change request keeps traceparent %q", change.TraceParent)
 	}
-	stream := dbtest.Must[jetstream.Stream](t)(js.Stream(ctx, cfg.Stream))
+	var stream jetstream.Stream
+	for deadline := time.Now().Add(10 * time.Second); ; { // the relay makes the stream
+		var err error
+		if stream, err = js.Stream(ctx, cfg.Stream); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		<-time.After(20 * time.Millisecond)
+	}
 	subject := cfg.SubjectPrefix + "." + p.ID.String() + "." + u.Unit.ID.String()
 	var msg *jetstream.RawStreamMsg
 	for deadline := time.Now().Add(10 * time.Second); ; {

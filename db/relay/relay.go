@@ -217,7 +217,6 @@ func (r *Relay) Run(ctx context.Context) {
 	defer func() { <-listening }()
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
-		r.sweep(ctx)
 		if err := r.Drain(ctx); err != nil && ctx.Err() == nil {
 			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
 			r.log.Warn("relay: change requests wait for the broker", "error", err, "retry_in", backoff.String())
@@ -228,6 +227,9 @@ func (r *Relay) Run(ctx context.Context) {
 			continue
 		}
 		backoff = 0
+		if r.sweep(ctx) {
+			continue // what it put back is published at once
+		}
 		select {
 		case <-ctx.Done():
 		case <-wake:
