@@ -91,6 +91,18 @@ func NewHandler(d Deps) http.Handler {
 		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ready"})
 	})
 	r.Get("/v3/api-docs", apiDocs())
+	// The root points at what a person or a client looks for: the page,
+	// the playground, the API's documents.
+	index := map[string]string{"graphql": "/graphql", "openapi": "/v3/api-docs", "health": "/healthz"}
+	if d.Portal != nil {
+		index["portal"] = d.PortalPath // portalctl prints each unit's link to it
+	}
+	if d.Playground != nil {
+		index["playground"] = "/graphiql"
+	}
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, "application/json", map[string]any{"service": "resident portal", "links": index})
+	})
 	auth := d.Service.Authenticator()
 	if d.GraphQL != nil {
 		// GraphQL over HTTP is GET and POST (WebSocket upgrades are GETs);

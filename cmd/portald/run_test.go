@@ -115,6 +115,11 @@ func TestProbesMetricsAndHeaders(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `"ok"`) {
 		t.Fatalf("/healthz = %d %s", resp.StatusCode, body)
 	}
+	// The root points at the page, the playground and the API's documents.
+	if resp, body := get(t, s.public+"/"); resp.StatusCode != 200 || !strings.Contains(body, `"playground":"/graphiql"`) ||
+		!strings.Contains(body, `"portal":"/portal/"`) || !strings.Contains(body, `"openapi":"/v3/api-docs"`) {
+		t.Fatalf("/ = %d %s", resp.StatusCode, body)
+	}
 	resp, body = get(t, s.public+"/readyz", "X-Request-Id", "probe-1")
 	if resp.StatusCode != 200 || !strings.Contains(body, `"ready"`) {
 		t.Fatalf("/readyz = %d %s", resp.StatusCode, body)
