@@ -76,7 +76,11 @@ func (ss *Session) Principal() model.Principal { return ss.p }
 // credential that no longer holds ends the session. UNAUTHENTICATED,
 // UNAVAILABLE.
 func (ss *Session) Current(ctx context.Context) error {
-	p, err := ss.auth.authenticate(ctx, &Credential{auth: ss.auth, raw: ss.raw, fresh: true})
+	// Bounded like every other check: a database that does not answer
+	// ends the session as interrupted instead of holding the event.
+	check, cancel := context.WithTimeout(ctx, SessionCheckTimeout)
+	defer cancel()
+	p, err := ss.auth.authenticate(check, &Credential{auth: ss.auth, raw: ss.raw, fresh: true})
 	if err == nil && p.PropertyID != ss.p.PropertyID {
 		err = model.ErrBadToken
 	}
@@ -105,6 +109,11 @@ func (ss *Session) check() {
 	for {
 		w := ss.auth.watch(ss.p, ss.check)
 		ss.mu.Lock()
+		if ss.closed { // stopped meanwhile: stop unwatched the old one only
+			ss.mu.Unlock()
+			ss.auth.unwatch(w)
+			return
+		}
 		old := ss.w
 		ss.w = w
 		ss.mu.Unlock()
