@@ -251,9 +251,8 @@ var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 512) }
 var errClosing = errors.New("the connection is closing")
 
 // readLoop reads the client's frames until the connection ends, then
-// releases everything it holds. Its goroutine keeps a small stack: each
-// message is handled on a goroutine of its own (see handle), so that the
-// one goroutine an idle connection holds was never deep.
+// releases everything it holds: the reader of a connection the poller does
+// not watch (off Linux, or with bytes read before the upgrade completed).
 func (c *wsConn) readLoop() {
 	defer c.finish()
 	src := &drainReader{conn: c.conn}
@@ -385,14 +384,7 @@ func (c *wsConn) readFrame(br *bufio.Reader) bool {
 			return true
 		}
 	}
-	// Handled on a goroutine of its own, and waited for (messages are
-	// taken in order): decoding grows a stack the reader does not keep.
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.handle(payload)
-	}()
-	<-done
+	c.handle(payload)
 	return true
 }
 
