@@ -28,11 +28,15 @@ func (r *queryResolver) ChangeRequest(ctx context.Context, propertyID uuid.UUID,
 }
 
 func (r *subscriptionResolver) UnitUpdated(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (<-chan *model.Unit, error) {
-	return r.svc.UnitUpdates(ctx, propertyID, unitID)
+	return liveStream(ctx, func(ctx context.Context) (<-chan *model.Unit, error) {
+		return r.svc.UnitUpdates(ctx, propertyID, unitID)
+	})
 }
 
 func (r *subscriptionResolver) ChangeRequestUpdated(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (<-chan *model.ChangeRequest, error) {
-	return r.svc.ChangeUpdates(ctx, propertyID, unitID)
+	return liveStream(ctx, func(ctx context.Context) (<-chan *model.ChangeRequest, error) {
+		return r.svc.ChangeUpdates(ctx, propertyID, unitID)
+	})
 }
 
 func (r *unitResolver) ChangeRequests(ctx context.Context, obj *model.Unit, first *int, after *string, status *model.ChangeStatus) (*model.ChangeRequestConnection, error) {

@@ -79,7 +79,9 @@ func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Extensions: map[string]any{"code": string(stop.code)}}}})
 		}
 	}
-	s.tell("gqlgen")
+	if !renderingEvent(ctx) { // an event is not an operation
+		s.tell("gqlgen")
+	}
 	return s.ExecutableSchema.Exec(ctx)
 }
 

@@ -428,7 +428,13 @@ type httpState struct {
 	// authenticate on demand (a WebSocket connection's operations carry
 	// the one its connection_init sent instead, see websocketTransport).
 	cred service.Credential
+}
 
+// requestState is an HTTP request's state with what it owns, in one
+// allocation; a WebSocket connection's operations have the bare state,
+// which a subscription keeps for its life.
+type requestState struct {
+	httpState
 	ownHint   statusHint
 	writer    hintedWriter
 	ownEnv    envelope
@@ -528,7 +534,8 @@ func getTooLarge(r *http.Request, maxBody int64) bool {
 func perRequest(s service.Store, auth *service.Authenticator, pl *plans, maxBody int64, next http.Handler) http.Handler {
 	b := newBatches(s)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &httpState{loaders: newLoaders(b), plans: pl, single: r.Header.Get("Upgrade") == ""}
+		rs := &requestState{httpState: httpState{loaders: newLoaders(b), plans: pl, single: r.Header.Get("Upgrade") == ""}}
+		st := &rs.httpState
 		auth.Attach(&st.cred, r.Header.Get("Authorization"))
 		if r.Method == http.MethodPost && !jsonBody(r) {
 			WriteGraphQLError(w, http.StatusUnsupportedMediaType, "BAD_REQUEST",
@@ -560,12 +567,13 @@ func perRequest(s service.Store, auth *service.Authenticator, pl *plans, maxBody
 					return
 				}
 			}
-			if !parseEnvelope(b, &st.ownEnv) {
+			if !parseEnvelope(b, &rs.ownEnv) {
 				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST",
 					"the request body must be a JSON object with a query string and optional variables and extensions objects")
 				return
 			}
-			st.env = &st.ownEnv
+			st.env = &rs.ownEnv
+			st.direct = &rs.ownDirect
 			r.Body = io.NopCloser(bytes.NewReader(b))
 		}
 		if r.Method == http.MethodGet && maxBody > 0 && getTooLarge(r, maxBody) {
@@ -584,10 +592,10 @@ func perRequest(s service.Store, auth *service.Authenticator, pl *plans, maxBody
 			r = r.Clone(r.Context())
 			r.URL.RawQuery = q.Encode()
 		}
-		st.ownHint.header = w.Header()
-		st.hint = &st.ownHint
-		st.writer = hintedWriter{ResponseWriter: w, hint: st.hint}
-		next.ServeHTTP(&st.writer, r.WithContext(withState(r.Context(), st)))
+		rs.ownHint.header = w.Header()
+		st.hint = &rs.ownHint
+		rs.writer = hintedWriter{ResponseWriter: w, hint: st.hint}
+		next.ServeHTTP(&rs.writer, r.WithContext(withState(r.Context(), st)))
 	})
 }
 

@@ -70,8 +70,11 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		_, _ = w.Write(b)
 		return
 	}
-	direct := &st.ownDirect
-	st.direct = direct
+	direct := st.direct // perRequest's, for a POST
+	if direct == nil {
+		direct = &directData{}
+		st.direct = direct
+	}
 	responses, ctx := exec.DispatchOperation(ctx, oc)
 	resp := responses(ctx)
 	if resp == nil {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,7 +170,9 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	if info := model.RequestInfoFrom(r.Context()); info != nil {
 		base = model.WithRequestInfo(base, &model.RequestInfo{ID: info.ID, ClientIP: info.ClientIP})
 	}
-	c.ctx, c.cancel = context.WithCancel(context.WithValue(base, wsConnKey{}, c))
+	// The connection's context carries values only: its operations are
+	// ended one by one (cancelOps), so it keeps no set of children.
+	c.ctx = context.WithValue(base, wsConnKey{}, c)
 	c.msgs = budget{tokens: wsMessageBurst, at: time.Now()}
 	c.subscribes = budget{tokens: wsSubscribeBurst, at: time.Now()}
 	c.stopShutdown = context.AfterFunc(t.streams, func() { c.closeWith(closeGoingAway, "server shutting down") })
@@ -194,7 +197,6 @@ type wsConn struct {
 	proto        *wsProtocol
 	early        []byte // bytes read before the upgrade completed
 	ctx          context.Context
-	cancel       context.CancelFunc
 	release      func() // gives the connection's stream slot back
 	stopShutdown func() bool
 	timer        *time.Timer // the init timeout, then the liveness ping
@@ -218,7 +220,7 @@ type wsConn struct {
 	inited     bool
 	raw        string
 	session    *service.Session
-	ops        map[string]*wsOp
+	ops        []*wsOp
 	subs       int // subscriptions among ops
 	running    int // queries and mutations among ops
 	msgs       budget
@@ -555,14 +557,19 @@ type wsOp struct {
 	id     string
 	ctx    context.Context
 	cancel context.CancelFunc
+	base   context.Context // ctx with the operation as the service's Live
 	sub    bool
 
-	mu        sync.Mutex
-	ready     chan struct{} // closed once responses is set
-	responses graphql.ResponseHandler
-	rctx      context.Context
-	live      bool // the subscription started (see Started)
-	done      bool
+	mu    sync.Mutex
+	ready chan struct{} // closed once rc and stream are set
+	// A subscription keeps its operation and its stream, and nothing of
+	// gqlgen's execution: each event is resolved by dispatching the
+	// operation again over the same stream (see liveStream), so an idle
+	// subscription holds no resolver state, field contexts or caches.
+	rc     *graphql.OperationContext
+	stream any  // the subscription resolver's channel
+	live   bool // the subscription started (see Started)
+	done   bool
 	// counted is where admit counted the operation: &c.subs, &c.running
 	// (nil: not counted).
 	counted *int
@@ -604,7 +611,7 @@ func (c *wsConn) subscribe(m wsMessage) {
 	}
 	id := *m.ID
 	c.mu.Lock()
-	if _, taken := c.ops[id]; taken {
+	if c.op(id) != nil {
 		c.mu.Unlock()
 		if c.proto.legacy {
 			c.closeWith(closeProtocolError, "Subscriber for "+id+" already exists")
@@ -613,8 +620,9 @@ func (c *wsConn) subscribe(m wsMessage) {
 		c.closeWith(closeIDInUse, "Subscriber for "+id+" already exists")
 		return
 	}
-	if c.ops == nil {
-		c.ops = map[string]*wsOp{}
+	if c.closing.Load() { // cancelOps has run, or will not see this one
+		c.mu.Unlock()
+		return
 	}
 	op := &wsOp{c: c, id: id, ready: make(chan struct{})}
 	// Each operation reads its credential afresh and has loaders of its
@@ -622,7 +630,7 @@ func (c *wsConn) subscribe(m wsMessage) {
 	st := &httpState{loaders: newLoaders(c.t.batches), plans: c.t.plans}
 	c.t.svc.Authenticator().Attach(&st.cred, c.raw)
 	op.ctx, op.cancel = context.WithCancel(withState(c.ctx, st))
-	c.ops[id] = op
+	c.ops = append(c.ops, op)
 	c.mu.Unlock()
 	go op.run(env)
 }
@@ -631,7 +639,7 @@ func (c *wsConn) subscribe(m wsMessage) {
 // complete in answer.
 func (c *wsConn) stop(id string) {
 	c.mu.Lock()
-	op := c.ops[id]
+	op := c.op(id)
 	c.mu.Unlock()
 	if op != nil {
 		op.finish(false)
@@ -683,23 +691,78 @@ func (op *wsOp) run(env envelope) {
 		op.result(responses(rctx))
 		return
 	}
-	ctx = service.WithLive(ctx, op)
-	responses, rctx := c.exec.DispatchOperation(ctx, rc)
-	// Subscribed: the loaders of the subscribe are let go (each event has
-	// its own).
-	stateOf(op.ctx).loaders = nil
-	if ev, ok := rctx.Value(eventLoadersKey{}).(*eventLoaders); ok {
-		ev.current = nil
-	}
+	// The service's subscription runs in the operation's own context,
+	// not in the chain of contexts gqlgen builds to resolve the field:
+	// that chain is let go once subscribed.
+	op.base = service.WithLive(op.ctx, op)
+	responses, rctx := c.exec.DispatchOperation(context.WithValue(ctx, wsStreamKey{}, op), rc)
+	stateOf(op.ctx).loaders = nil // each event has loaders of its own
 	op.mu.Lock()
-	op.responses, op.rctx = responses, rctx
+	op.rc = bareOperation(rc)
 	live := op.live
 	close(op.ready)
-	op.mu.Unlock()
 	if !live { // refused before it started: its errors, then complete
-		op.Pull()
-		op.Pull()
+		if resp := responses(rctx); resp != nil {
+			_ = c.send(wsOut{ID: op.id, Type: c.proto.next, Payload: mustJSON(resp)})
+		}
+		op.doneLocked(true)
 	}
+	op.mu.Unlock()
+}
+
+// wsStreamKey carries, to a subscription resolver, the WebSocket operation
+// it resolves for (see liveStream).
+type wsStreamKey struct{}
+
+// liveStream is how a subscription resolver starts its stream. On a
+// WebSocket connection the first call (the subscribe) starts it in the
+// operation's own context and keeps it on the operation; each later call
+// (one per event, see wsOp.render) returns that same stream, from which
+// gqlgen reads the one event the service has just put on it. Elsewhere
+// (SSE) it starts the stream in ctx.
+func liveStream[T any](ctx context.Context, start func(context.Context) (<-chan T, error)) (<-chan T, error) {
+	op, _ := ctx.Value(wsStreamKey{}).(*wsOp)
+	if op == nil {
+		return start(ctx)
+	}
+	if op.stream != nil {
+		s, _ := op.stream.(<-chan T)
+		return s, nil
+	}
+	s, err := start(op.base)
+	if err == nil {
+		op.stream = s
+	}
+	return s, err
+}
+
+// renderingEvent reports whether ctx resolves an event of a subscription
+// already running (not an operation of its own).
+func renderingEvent(ctx context.Context) bool {
+	op, _ := ctx.Value(wsStreamKey{}).(*wsOp)
+	return op != nil && op.stream != nil
+}
+
+// render resolves the subscription's next event (or its end: nil) by
+// dispatching its operation again; loaders of the event's own are let go
+// when it is written.
+func (op *wsOp) render() *graphql.Response {
+	st := stateOf(op.ctx)
+	st.loaders = newLoaders(op.c.t.batches)
+	defer func() { st.loaders = nil }()
+	ctx := context.WithValue(graphql.StartOperationTrace(op.ctx), wsStreamKey{}, op)
+	responses, rctx := op.c.exec.DispatchOperation(ctx, bareOperation(op.rc))
+	return responses(rctx)
+}
+
+// bareOperation is rc without what its execution gathered (statistics,
+// gqlgen's cache of collected fields): what a subscription keeps, and a
+// fresh copy of it for each event.
+func bareOperation(rc *graphql.OperationContext) *graphql.OperationContext {
+	return &graphql.OperationContext{RawQuery: rc.RawQuery, Variables: rc.Variables, OperationName: rc.OperationName,
+		Doc: rc.Doc, Extensions: rc.Extensions, Headers: rc.Headers, Operation: rc.Operation,
+		DisableIntrospection: rc.DisableIntrospection, RecoverFunc: rc.RecoverFunc,
+		ResolverMiddleware: rc.ResolverMiddleware, RootResolverMiddleware: rc.RootResolverMiddleware}
 }
 
 // admit counts the operation among the connection's running ones, or
@@ -744,7 +807,7 @@ func (op *wsOp) Pull() {
 	if op.done {
 		return
 	}
-	resp := op.responses(op.rctx)
+	resp := op.render()
 	if resp == nil {
 		op.doneLocked(true)
 		return
@@ -782,8 +845,8 @@ func (op *wsOp) doneLocked(complete bool) {
 	op.cancel()
 	c := op.c
 	c.mu.Lock()
-	if c.ops[op.id] == op {
-		delete(c.ops, op.id)
+	if i := slices.Index(c.ops, op); i >= 0 {
+		c.ops = slices.Delete(c.ops, i, i+1)
 	}
 	if op.counted != nil {
 		*op.counted--
@@ -865,7 +928,7 @@ func (c *wsConn) closeWith(code ws.StatusCode, reason string) {
 	if !c.closing.CompareAndSwap(false, true) {
 		return
 	}
-	c.cancel() // the operations end; nothing they produce is sent
+	c.cancelOps() // the operations end; nothing they produce is sent
 	_ = c.conn.SetWriteDeadline(time.Now())
 	c.wmu.Lock()
 	if !c.broken {
@@ -879,6 +942,29 @@ func (c *wsConn) closeWith(code ws.StatusCode, reason string) {
 	time.AfterFunc(wsCloseTimeout, c.finish) // the client's close is awaited no longer
 }
 
+// op is the operation with id (nil if none). A connection runs at most
+// MaxSubscriptionsPerConnection subscriptions and wsMaxRunning other
+// operations: a slice searched in order costs less than a map.
+func (c *wsConn) op(id string) *wsOp {
+	for _, op := range c.ops {
+		if op.id == id {
+			return op
+		}
+	}
+	return nil
+}
+
+// cancelOps ends every operation of the connection (one that comes after
+// closing is set is not started, see subscribe).
+func (c *wsConn) cancelOps() {
+	c.mu.Lock()
+	ops := slices.Clone(c.ops)
+	c.mu.Unlock()
+	for _, op := range ops {
+		op.cancel()
+	}
+}
+
 // abort closes the socket without a closing handshake.
 func (c *wsConn) abort() { c.finish() }
 
@@ -886,7 +972,7 @@ func (c *wsConn) abort() { c.finish() }
 func (c *wsConn) finish() {
 	c.finished.Do(func() {
 		c.closing.Store(true)
-		c.cancel()
+		c.cancelOps()
 		c.t.poll.remove(c) // before the socket closes: its descriptor is free then
 		_ = c.conn.Close()
 		c.timer.Stop()

@@ -187,14 +187,15 @@ func endSubscription(ctx context.Context, code model.Code, reason string) {
 // in a goroutine that exists only while there is work: an idle
 // subscription costs its inbox and nothing else.
 type liveSubscription struct {
-	svc      *Service
-	ctx      context.Context
-	session  *Session
-	unit     model.Unit
-	sub      *subscriber
-	onUnit   func(model.Unit) bool
-	onChange func(model.Unit, uuid.UUID) bool
-	done     func()
+	svc     *Service
+	ctx     context.Context
+	session *Session
+	// Only the unit's identity is kept: each event reads the rest afresh.
+	propertyID, unitID uuid.UUID
+	sub                *subscriber
+	onUnit             func(model.Unit) bool
+	onChange           func(model.Unit, uuid.UUID) bool
+	done               func()
 
 	mu   sync.Mutex
 	stop func() bool // unregisters the wake on ctx's end (nil until set)
@@ -259,11 +260,12 @@ func (l *liveSubscription) step() bool {
 	if err := l.session.Current(l.ctx); err != nil {
 		return false // the session ended the connection
 	}
-	if dirty && l.onUnit != nil && !l.onUnit(l.unit) {
+	unit := model.Unit{ID: l.unitID, PropertyID: l.propertyID}
+	if dirty && l.onUnit != nil && !l.onUnit(unit) {
 		return false
 	}
 	for _, id := range changes {
-		if l.onChange != nil && !l.onChange(l.unit, id) {
+		if l.onChange != nil && !l.onChange(unit, id) {
 			return false
 		}
 	}
@@ -304,7 +306,7 @@ func (s *Service) subscribeUnit(ctx context.Context, propertyID uuid.UUID, unitI
 	if ss == nil {
 		return model.Errorf(model.CodeUnavailable, "subscriptions run over WebSocket or Server-Sent Events")
 	}
-	l := &liveSubscription{svc: s, ctx: ctx, session: ss, unit: u, onUnit: onUnit, onChange: onChange, done: done}
+	l := &liveSubscription{svc: s, ctx: ctx, session: ss, propertyID: u.PropertyID, unitID: u.ID, onUnit: onUnit, onChange: onChange, done: done}
 	l.sub = &subscriber{unit: u.ID, wantChanges: onChange != nil, wake: l.wake}
 	l.mu.Lock()
 	l.stop = context.AfterFunc(ctx, l.wake)
