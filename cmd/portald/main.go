@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 )
 
 // Garbage collector defaults, unless the environment sets GOGC or
@@ -27,12 +28,15 @@ const (
 )
 
 func main() {
+	requests := 0 // GOGC set: the collector's percentage is left alone
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
+		requests = defaultGCPercent
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
-		followLiveHeap(defaultMemoryLimit)
+		followLiveHeap(defaultMemoryLimit, requests)
+		returnAfterBursts(5*time.Second, 16<<20)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

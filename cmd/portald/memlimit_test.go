@@ -3,6 +3,7 @@ package main
 import (
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -17,7 +18,7 @@ var sink []byte
 func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(defaultGCPercent))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(defaultMemoryLimit))
-	stop := followLiveHeap(defaultMemoryLimit)
+	stop := followLiveHeap(defaultMemoryLimit, defaultGCPercent)
 	defer stop()
 
 	live := make([][]byte, 100)
@@ -31,6 +32,9 @@ func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
 		}
 		runtime.GC()
 		<-time.After(10 * time.Millisecond) // the finalizer goroutine runs
+	}
+	if p := debug.SetGCPercent(heldGCPercent); p != heldGCPercent {
+		t.Fatalf("GOGC is %d with 100 MiB alive, want %d", p, heldGCPercent)
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -59,5 +63,33 @@ func TestMemoryLimit(t *testing.T) {
 		if got := memoryLimit(36<<20, c.live, c.total, c.idle, c.objects); got != c.want {
 			t.Errorf("memoryLimit(%+v) = %d MiB, want %d", c, got>>20, c.want>>20)
 		}
+	}
+}
+
+// A burst that leaves 200 MiB of garbage in a quiet process is collected
+// and its pages returned within a few intervals, without waiting for the
+// runtime's two-minute collection.
+func TestMemoryReturnsAfterABurst(t *testing.T) {
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
+	held := func() uint64 {
+		metrics.Read(samples)
+		return samples[0].Value.Uint64() + samples[1].Value.Uint64()
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection but returnAfterBursts's
+	stop := returnAfterBursts(100*time.Millisecond, 16<<20)
+	defer stop()
+	for range 200 {
+		sink = make([]byte, 1<<20)
+	}
+	sink = nil
+	if h := held(); h < 150<<20 {
+		t.Fatalf("the burst left %d MiB held, want at least 150 (the test measures nothing)", h>>20)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for held() > 100<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d MiB still held 10 s after the burst", held()>>20)
+		}
+		<-time.After(20 * time.Millisecond)
 	}
 }
