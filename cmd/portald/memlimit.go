@@ -79,21 +79,21 @@ func afterNextGC(f func()) {
 	runtime.SetFinalizer(&sentinel{}, func(*sentinel) { f() })
 }
 
-// returnAfterBursts gives memory back to the system once the process has
-// gone a whole interval without a collection while holding much more than
-// its live heap (garbage and free pages): a burst — 10,000 WebSocket
-// connections opened in seconds, a large export — leaves the heap at its
-// peak, and an idle server would not collect it for two minutes, nor
-// return the pages for longer. Under load, collections come more often
-// than the interval and it does nothing. It returns the function that
-// stops it.
+// returnAfterBursts gives memory back to the system once the process holds
+// far more than its live heap (garbage and free pages) and has allocated
+// little over the last interval: a burst — 10,000 WebSocket connections
+// opened in seconds, a large export — leaves the heap at its peak, and a
+// quiet server would not collect it for two minutes, nor return the pages
+// for longer. Under load the allocations are many and it does nothing. It
+// returns the function that stops it.
 func returnAfterBursts(every time.Duration, slack uint64) (stop func()) {
-	samples := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/live:bytes"},
+	samples := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/live:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
 	t := time.NewTicker(every)
 	done := make(chan struct{})
 	go func() {
-		var last uint64
+		metrics.Read(samples)
+		last := samples[0].Value.Uint64()
 		for {
 			select {
 			case <-done:
@@ -101,14 +101,14 @@ func returnAfterBursts(every time.Duration, slack uint64) (stop func()) {
 			case <-t.C:
 			}
 			metrics.Read(samples)
-			cycles, live := samples[0].Value.Uint64(), samples[1].Value.Uint64()
+			allocs, live := samples[0].Value.Uint64(), samples[1].Value.Uint64()
 			held := samples[2].Value.Uint64() + samples[3].Value.Uint64()
-			if cycles == last && held > live+max(live/2, slack) {
+			if waste := held - min(held, live); waste > max(live/2, slack) && allocs-last < waste/4 {
 				debug.FreeOSMemory()
 				metrics.Read(samples)
-				cycles = samples[0].Value.Uint64()
+				allocs = samples[0].Value.Uint64()
 			}
-			last = cycles
+			last = allocs
 		}
 	}()
 	return func() { t.Stop(); close(done) }

@@ -66,7 +66,7 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
-// A burst that leaves 200 MiB of garbage in a quiet process is collected
+// A burst that leaves 200 MiB of garbage in a process that then goes quiet is collected
 // and its pages returned within a few intervals, without waiting for the
 // runtime's two-minute collection.
 func TestMemoryReturnsAfterABurst(t *testing.T) {
