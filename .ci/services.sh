@@ -5,6 +5,7 @@
 #   .ci/services.sh redis      → makes sure Redis answers on 127.0.0.1:6379
 #   .ci/services.sh nats       → makes sure NATS (JetStream on) answers on 127.0.0.1:4222
 #   .ci/services.sh chromium   → makes sure Debian's chromium is installed (the browser test)
+#   .ci/services.sh radclient  → makes sure FreeRADIUS's radclient and dictionaries are installed (the RADIUS tests)
 # PostgreSQL: the machine's cluster on 127.0.0.1:5432 if it answers or can be
 # started; otherwise a private cluster under .data/pg (git-ignored) on port
 # 55432, run as the postgres user (PostgreSQL refuses to run as root).
@@ -90,6 +91,12 @@ ensure_promtool() {
   return 0
 }
 
+ensure_radclient() {
+  command -v radclient >/dev/null 2>&1 && [ -f /usr/share/freeradius/dictionary ] && return
+  log "installing Debian's freeradius-utils (radclient) and FreeRADIUS's dictionaries"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends freeradius-utils freeradius-common >&2
+}
+
 ensure_database() {
   local admin name=$1
   admin=$(ensure_postgres)
@@ -115,5 +122,6 @@ case "${1:-}" in
   nats) ensure_nats ;;
   chromium) ensure_chromium ;;
   promtool) ensure_promtool ;;
-  *) echo "usage: $0 postgres | database NAME | drop-database NAME | redis | nats | chromium | promtool" >&2; exit 2 ;;
+  radclient) ensure_radclient ;;
+  *) echo "usage: $0 postgres | database NAME | drop-database NAME | redis | nats | chromium | promtool | radclient" >&2; exit 2 ;;
 esac

@@ -31,6 +31,9 @@ var constraintErrors = map[string]*model.Error{
 	"devices_unit_id_user_id_fkey":        model.ErrNotFound("unit user"),
 	"property_files_property_id_fkey":     model.ErrNotFound("property"),
 	"manager_keys_property_id_fkey":       model.ErrNotFound("property"),
+	"nas_clients_property_id_fkey":        model.ErrNotFound("property"),
+	"nas_clients_property_name_key":       model.Errorf(model.CodeConflict, "the property already has an access point of this name"),
+	"nas_clients_address_excl":            model.Errorf(model.CodeConflict, "another access point already has this address (or a network that overlaps it)"),
 }
 
 // errPassphraseTaken reports whether err is a violation of the per-property

@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -45,10 +46,16 @@ func TestKeyCheck(t *testing.T) {
 	if err := open(newKey).VerifyKey(ctx); !errors.Is(err, db.ErrOtherKey) {
 		t.Fatalf("another key: %v", err)
 	}
+	nas := dbtest.Must[db.CreatedNAS](t)(old.CreateNAS(ctx, model.NAS{PropertyID: newProperty(t, old, db.PropertyInput{}).ID,
+		Name: "lobby", Address: netip.MustParsePrefix("192.0.2.10/32"), Profile: model.NASHostapd}))
 	next, _ := model.NewKeyring(newKey)
 	dbtest.Must[int](t)(old.Rekey(ctx, next))
 	if err := open(newKey).VerifyKey(ctx); err != nil {
 		t.Fatalf("after rekey, the new key: %v", err)
+	}
+	// An access point's secret moved with the rest.
+	if all, err := open(newKey).NASClients(ctx); err != nil || len(all) != 1 || all[0].Secret != nas.Secret {
+		t.Fatalf("after rekey, the access points under the new key: %v, %v", all, err)
 	}
 	if err := open(oldKey).VerifyKey(ctx); !errors.Is(err, db.ErrOtherKey) {
 		t.Fatalf("after rekey, the old key: %v", err)

@@ -25,12 +25,13 @@ func (db *DB) Rekey(ctx context.Context, next *model.Keyring) (int, error) {
 		if _, err := tx.Exec(ctx, `SELECT FROM key_check FOR UPDATE`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `LOCK TABLE units, unit_users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		if _, err := tx.Exec(ctx, `LOCK TABLE units, unit_users, nas_clients IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return err
 		}
 		for _, t := range []struct{ table, cipher, digest string }{
 			{"units", "portal_secret_cipher", "portal_secret_digest"},
 			{"unit_users", "passphrase_cipher", "passphrase_digest"},
+			{"nas_clients", "secret_cipher", ""}, // no lookup by secret: no digest
 		} {
 			rows, err := tx.Query(ctx, `SELECT id, `+t.cipher+` FROM `+t.table)
 			if err != nil {
@@ -52,6 +53,10 @@ func (db *DB) Rekey(ctx context.Context, next *model.Keyring) (int, error) {
 				plain, err := db.keys.Decrypt(s.box, s.id[:])
 				if err != nil {
 					return err
+				}
+				if t.digest == "" {
+					batch.Queue(`UPDATE `+t.table+` SET `+t.cipher+` = $2 WHERE id = $1`, s.id, next.Encrypt(plain, s.id[:]))
+					continue
 				}
 				batch.Queue(`UPDATE `+t.table+` SET `+t.cipher+` = $2, `+t.digest+` = $3 WHERE id = $1`,
 					s.id, next.Encrypt(plain, s.id[:]), next.Digest(plain))

@@ -31,6 +31,7 @@ import (
 	"github.com/residentportal/bff/graph/playground"
 	"github.com/residentportal/bff/graph/portal"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/radius"
 	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
@@ -44,6 +45,8 @@ import (
 type hooks struct {
 	// ready receives the bound public and metrics addresses once serving.
 	ready func(public, metrics string)
+	// radius receives the RADIUS server's bound address (when it serves).
+	radius func(addr string)
 	// extra mounts more routes on the public router.
 	extra func(chi.Router)
 	// tracing, when set, replaces the tracing the OTEL_* variables set up
@@ -196,7 +199,27 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		WriteTimeout: cfg.HTTPWriteTimeout, IdleTimeout: cfg.HTTPIdleTimeout, MaxHeaderBytes: cfg.HTTPMaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	metricsSrv := &http.Server{Handler: metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
+	radiusCtx, stopRadius := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRadius()
+	if cfg.RadiusAddr != "" {
+		conn, err := net.ListenPacket("udp", cfg.RadiusAddr)
+		if err != nil {
+			public.Close()
+			metricsLn.Close()
+			return fmt.Errorf("listen on RADIUS_ADDR: %w", err)
+		}
+		rs := radius.New(svc, radius.Options{Log: log, Registry: metrics.Registry})
+		go func() {
+			if err := rs.Serve(radiusCtx, conn); err != nil {
+				errs <- fmt.Errorf("radius: %w", err)
+			}
+		}()
+		log.Info("radius serving", "radius_addr", conn.LocalAddr().String())
+		if h.radius != nil {
+			h.radius(conn.LocalAddr().String())
+		}
+	}
 	go func() { errs <- srv.Serve(public) }()
 	go func() { errs <- metricsSrv.Serve(metricsLn) }()
 	log.Info("portald serving", "listen_addr", public.Addr().String(), "metrics_addr", metricsLn.Addr().String(),
@@ -222,6 +245,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 	endStreams() // subscriptions end; their clients reconnect to another replica
 	<-time.After(cfg.ShutdownDrain)
 	err = srv.Shutdown(shutdownCtx)
+	stopRadius()
 	_ = metricsSrv.Shutdown(shutdownCtx)
 	if err != nil {
 		return fmt.Errorf("shutdown: requests still running after SHUTDOWN_GRACE: %w", err)

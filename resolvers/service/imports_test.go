@@ -25,6 +25,7 @@ var house = map[string][]string{
 	"db/relay":          {"db", "graph/model"},
 	"rest/edge":         {"graph/model"},
 	"resolvers":         {"graph", "graph/model", "graph/scalar", "resolvers/service"},
+	"resolvers/radius":  {"graph/model", "resolvers/service"}, // RADIUS over the service, beside GraphQL
 	"rest/ratelimit":    {"graph/model", "resolvers/service", "rest/edge"},
 	"rest":              {"graph/model", "resolvers", "resolvers/service", "rest/edge", "rest/ratelimit"},
 }

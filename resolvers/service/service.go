@@ -35,6 +35,8 @@ type Store interface {
 	ChangeRequestByID(ctx context.Context, scope model.Scope, id uuid.UUID) (model.ChangeRequest, error)
 	ChangeRequestPages(ctx context.Context, unitIDs []uuid.UUID, limit int, before *int64, status *model.ChangeStatus, skipTotal bool) (map[uuid.UUID]model.Page[model.ChangeRequest], error)
 	CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUID, result model.ChangeStatus, detail *string) (model.ChangeRequest, bool, error)
+	NASClients(ctx context.Context) ([]model.NASClient, error)
+	WifiDevicesByMAC(ctx context.Context, propertyID uuid.UUID, mac string) ([]model.WifiDevice, error)
 }
 
 // ServerVersion is reported by login.

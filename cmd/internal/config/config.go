@@ -44,6 +44,8 @@ type Config struct {
 	// GraphQLTrustedDocuments is off, allow or enforce (SPEC §8.3), and
 	// GraphQLTrustedDocumentsFile a manifest to add to the page's.
 	GraphQLTrustedDocuments, GraphQLTrustedDocumentsFile string
+	// RadiusAddr turns the RADIUS server on (UDP, SPEC §9.1).
+	RadiusAddr string
 	// NATSURL turns the outbox relay on; NATSStream and NATSSubjectPrefix
 	// name its stream and subjects.
 	NATSURL, NATSStream, NATSSubjectPrefix string
@@ -147,6 +149,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TokenTTL:                             dur("TOKEN_TTL", 12*time.Hour),
 		RedisURL:                             str("REDIS_URL", ""),
 		NATSURL:                              str("NATS_URL", ""),
+		RadiusAddr:                           str("RADIUS_ADDR", ""),
 		NATSStream:                           str("NATS_STREAM", "PORTAL_CHANGES"),
 		NATSSubjectPrefix:                    str("NATS_SUBJECT_PREFIX", "portal.changes"),
 		OutboxRetention:                      durOrOff("OUTBOX_RETENTION", 30*24*time.Hour),
@@ -182,6 +185,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.RateLimitPerSecond = rate("RATE_LIMIT_PER_SECOND", 80)
 	c.ClientRateLimitPerSecond = rate("CLIENT_RATE_LIMIT_PER_SECOND", 10)
+	if c.RadiusAddr != "" {
+		if _, _, err := net.SplitHostPort(c.RadiusAddr); err != nil {
+			errs = append(errs, fmt.Errorf("RADIUS_ADDR: %q is not host:port", c.RadiusAddr))
+		}
+	}
 	for _, a := range []struct{ name, v string }{{"LISTEN_ADDR", c.ListenAddr}, {"METRICS_ADDR", c.MetricsAddr}} {
 		if _, _, err := net.SplitHostPort(a.v); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", a.name, a.v))

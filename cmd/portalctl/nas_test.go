@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// Access points: added with a secret shown once, listed and shown without
+// it, a new secret on rotation, overlapping addresses and duplicate names
+// refused, removed.
+func TestNASCommands(t *testing.T) {
+	c := newCtl(t)
+	c.ok(nil, "migrate")
+	pid := c.ok([]string{"propertyId"}, "property", "create", "--name", "Harbour View", "--ssid", "Residents")["propertyId"].(string)
+	added := c.ok([]string{"nasId", "secret"}, "nas", "add", "--property", pid, "--name", "lobby", "--address", "192.0.2.10", "--profile", "cisco")
+	secret := added["secret"].(string)
+	if len(secret) < 32 || added["address"] != "192.0.2.10/32" || added["coaPort"] != float64(3799) {
+		t.Fatalf("nas add = %v", added)
+	}
+	id := added["nasId"].(string)
+	for _, out := range []map[string]any{c.ok([]string{"accessPoints"}, "nas", "list", "--property", pid), c.ok([]string{"profile"}, "nas", "show", "--nas", id)} {
+		if s := strings.Join(strings.Fields(strings.TrimSpace(toJSON(t, out))), ""); strings.Contains(s, secret) || strings.Contains(s, `"secret"`) {
+			t.Fatalf("a listing shows the secret: %v", out)
+		}
+	}
+	rotated := c.ok([]string{"secret"}, "nas", "rotate-secret", "--nas", id)
+	if rotated["secret"] == secret {
+		t.Fatal("rotate-secret kept the secret")
+	}
+	c.ok(nil, "nas", "add", "--property", pid, "--name", "garage", "--address", "198.51.100.0/24", "--profile", "hostapd", "--coa-port", "1700")
+	c.fails(1, "overlaps", "nas", "add", "--property", pid, "--name", "roof", "--address", "198.51.100.7", "--profile", "mist")
+	c.fails(1, "already has an access point of this name", "nas", "add", "--property", pid, "--name", "lobby", "--address", "203.0.113.1", "--profile", "mist")
+	c.fails(1, "property not found", "nas", "add", "--property", "00000000-0000-0000-0000-000000000001", "--name", "x", "--address", "203.0.113.1", "--profile", "mist")
+	c.fails(2, "--profile: must be one of", "nas", "add", "--property", pid, "--name", "x", "--address", "203.0.113.1", "--profile", "netgear")
+	c.fails(2, "--address: must be an IP address", "nas", "add", "--property", pid, "--name", "x", "--address", "lobby", "--profile", "mist")
+	c.fails(2, "--coa-port", "nas", "add", "--property", pid, "--name", "x", "--address", "203.0.113.1", "--profile", "mist", "--coa-port", "70000")
+	c.ok([]string{"nasId"}, "nas", "remove", "--nas", id)
+	c.fails(1, "access point not found", "nas", "show", "--nas", id)
+	if list := c.ok([]string{"accessPoints"}, "nas", "list", "--property", pid)["accessPoints"].([]any); len(list) != 1 {
+		t.Fatalf("after remove: %v", list)
+	}
+}
+
+func toJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

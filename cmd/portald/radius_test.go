@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/graph/model"
+)
+
+// portald with RADIUS_ADDR answers an access point (FreeRADIUS's radclient)
+// with the passphrase it holds, the new one as soon as it changes, and a
+// reject once the device is removed; its metrics count each answer.
+func TestRadiusEndToEnd(t *testing.T) {
+	if _, err := exec.LookPath("radclient"); err != nil {
+		t.Fatal("radclient is required: make test installs it (.ci/services.sh radclient)")
+	}
+	ctx := context.Background()
+	dbURL, store, p, u := seeded(t, db.PropertyInput{Name: dbtest.Ptr("Harbour View"), SSIDs: []string{"Residents"}})
+	scope := model.UnitScope(p.ID, u.Unit.ID)
+	dbtest.Must[model.Device](t)(store.AddDevice(ctx, scope, db.NewDevice{UserID: u.Unit.UnitUserID, MACAddress: "02:11:22:33:44:55"}))
+	nas := dbtest.Must[db.CreatedNAS](t)(store.CreateNAS(ctx, model.NAS{PropertyID: p.ID, Name: "lobby",
+		Address: netip.MustParsePrefix("127.0.0.1/32"), Profile: model.NASMeraki}))
+	radiusAddr := make(chan string, 1)
+	s := startWith(t, map[string]string{"DATABASE_URL": dbURL, "RADIUS_ADDR": "127.0.0.1:0"},
+		hooks{radius: func(a string) { radiusAddr <- a }})
+	addr := <-radiusAddr
+	ask := func() string {
+		cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "3", "-D", "/usr/share/freeradius", "-d", "/nonexistent", addr, "auth", nas.Secret)
+		cmd.Stdin = strings.NewReader(`User-Name = "021122334455", Calling-Station-Id = "02-11-22-33-44-55", ` +
+			`Called-Station-Id = "0A-00-00-00-00-01:Residents", Message-Authenticator = 0x00` + "\n")
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	if out := ask(); !strings.Contains(out, "Received Access-Accept") || !strings.Contains(out, `Tunnel-Password:0 = "`+u.Unit.Secret+`"`) {
+		t.Fatalf("want an accept with the unit's passphrase:\n%s", out)
+	}
+	regenerate := "" // a new generated passphrase
+	res, err := store.UpdateUnitUser(ctx, scope, u.Unit.UnitUserID, model.UnitUserUpdate{Passphrase: &regenerate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := res.User.Passphrase
+	if next == u.Unit.Secret {
+		t.Fatal("the passphrase did not change")
+	}
+	if out := ask(); !strings.Contains(out, `Tunnel-Password:0 = "`+next+`"`) {
+		t.Fatalf("want the new passphrase at once:\n%s", out)
+	}
+	if _, err := store.RemoveDevice(ctx, scope, u.Unit.ID, nil, "02:11:22:33:44:55"); err != nil {
+		t.Fatal(err)
+	}
+	if out := ask(); !strings.Contains(out, "Received Access-Reject") || !strings.Contains(out, `Reply-Message = "unknown device"`) {
+		t.Fatalf("want a reject for the removed device:\n%s", out)
+	}
+	_, body := get(t, s.metrics+"/metrics")
+	for _, want := range []string{`portal_radius_requests_total{reason="",result="accept"} 2`,
+		`portal_radius_requests_total{reason="unknown_device",result="reject"} 1`, "portal_radius_access_points 1"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

@@ -1,0 +1,37 @@
+package radius
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	requests      *prometheus.CounterVec
+	seconds       *prometheus.HistogramVec
+	dropped       *prometheus.CounterVec
+	retransmitted prometheus.Counter
+	nas           prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_radius_requests_total",
+			Help: "RADIUS requests answered, by result (accept, reject) and the reason of a reject."}, []string{"result", "reason"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "portal_radius_request_seconds",
+			Help:    "Time from a RADIUS request's turn to its reply, by result.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"result"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_radius_dropped_total",
+			Help: "RADIUS packets dropped without a reply, by cause."}, []string{"cause"}),
+		retransmitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "portal_radius_retransmissions_total",
+			Help: "Retransmitted RADIUS requests answered with the reply already sent."}),
+		nas: prometheus.NewGauge(prometheus.GaugeOpts{Name: "portal_radius_access_points",
+			Help: "Access points (NAS clients) in the RADIUS server's table."}),
+	}
+	for _, cause := range []string{"malformed", "unknown_source", "unexpected_code", "in_progress", "nas_budget", "global_budget",
+		"busy", "no_message_authenticator", "bad_message_authenticator", "unavailable", "encode"} {
+		m.dropped.WithLabelValues(cause)
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.seconds, m.dropped, m.retransmitted, m.nas)
+	}
+	return m
+}
+
+func (m *metrics) drop(cause string) { m.dropped.WithLabelValues(cause).Inc() }

@@ -1,0 +1,392 @@
+// Package radius answers access points over RADIUS (SPEC §9): Access-Requests
+// on one UDP socket, decided by the service layer like any other transport's
+// requests. The codec is layeh.com/radius; this package holds what a server
+// adds around it: who may ask (the NAS table), the Blast-RADIUS rule,
+// retransmissions, bounds on work per NAS and in all, and each profile's
+// reply attributes.
+package radius
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/service"
+	"golang.org/x/time/rate"
+	"layeh.com/radius"
+)
+
+// Options configure a Server. Zero values take the defaults below.
+type Options struct {
+	Log      *slog.Logger
+	Registry prometheus.Registerer
+	// Refresh is how often the NAS table is read again (access points
+	// added, removed or given a new secret, on any replica).
+	Refresh time.Duration
+	// Workers decide requests at once; Queue more wait for one. A packet
+	// that finds the queue full is dropped (the access point retries).
+	Workers, Queue int
+	// PerNAS and PerNASBurst bound one access point's requests a second;
+	// Global and GlobalBurst all of them: work past either is dropped,
+	// never queued, so one access point cannot starve another.
+	PerNAS, Global           float64
+	PerNASBurst, GlobalBurst int
+	// Deadline bounds a request's work (the service's reads): an access
+	// point retries after a few seconds, and a late answer is no answer.
+	Deadline time.Duration
+	// Replay is how long a reply is kept for a retransmission (RFC 5080).
+	Replay time.Duration
+}
+
+const (
+	DefaultRefresh  = 5 * time.Second
+	DefaultDeadline = 2 * time.Second
+	DefaultReplay   = 30 * time.Second
+	// maxPacket is RFC 2865's largest packet; anything longer is malformed.
+	maxPacket = 4096
+	// maxReplies bounds the retransmission cache.
+	maxReplies = 1 << 16
+)
+
+func (o *Options) defaults() {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Refresh <= 0 {
+		o.Refresh = DefaultRefresh
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	if o.Queue <= 0 {
+		o.Queue = 4 * o.Workers
+	}
+	if o.PerNAS <= 0 {
+		o.PerNAS, o.PerNASBurst = 200, 400
+	}
+	if o.Global <= 0 {
+		o.Global, o.GlobalBurst = 2000, 4000
+	}
+	if o.PerNASBurst <= 0 {
+		o.PerNASBurst = int(o.PerNAS)
+	}
+	if o.GlobalBurst <= 0 {
+		o.GlobalBurst = int(o.Global)
+	}
+	if o.Deadline <= 0 {
+		o.Deadline = DefaultDeadline
+	}
+	if o.Replay <= 0 {
+		o.Replay = DefaultReplay
+	}
+}
+
+// Server is the RADIUS server of one portald.
+type Server struct {
+	svc     *service.Service
+	opts    Options
+	table   atomic.Pointer[table]
+	global  *rate.Limiter
+	replies *replyCache
+	m       *metrics
+}
+
+// New returns a server deciding with svc. Its NAS table is empty until Run
+// has read it.
+func New(svc *service.Service, opts Options) *Server {
+	opts.defaults()
+	s := &Server{svc: svc, opts: opts, global: rate.NewLimiter(rate.Limit(opts.Global), opts.GlobalBurst),
+		replies: newReplyCache(opts.Replay, maxReplies), m: newMetrics(opts.Registry)}
+	s.table.Store(&table{})
+	return s
+}
+
+// nas is an access point in the table, with its budget.
+type nas struct {
+	model.NASClient
+	secret []byte
+	budget *rate.Limiter
+}
+
+// table finds the access point a packet comes from: single addresses by
+// map, networks by a scan (few; they cannot overlap, see the migration).
+type table struct {
+	hosts    map[netip.Addr]*nas
+	networks []*nas
+}
+
+func (t *table) lookup(a netip.Addr) *nas {
+	a = a.Unmap()
+	if n := t.hosts[a]; n != nil {
+		return n
+	}
+	for _, n := range t.networks {
+		if n.Address.Contains(a) {
+			return n
+		}
+	}
+	return nil
+}
+
+// Refresh reads the NAS table again; budgets of access points that stay
+// are kept. UNAVAILABLE when the store is (the old table stays).
+func (s *Server) Refresh(ctx context.Context) error {
+	all, err := s.svc.NASClients(ctx)
+	if err != nil {
+		return err
+	}
+	old := s.table.Load()
+	t := &table{hosts: make(map[netip.Addr]*nas, len(all))}
+	for _, c := range all {
+		n := &nas{NASClient: c, secret: []byte(c.Secret)}
+		if prev := old.byID(c.ID); prev != nil {
+			n.budget = prev.budget
+		} else {
+			n.budget = rate.NewLimiter(rate.Limit(s.opts.PerNAS), s.opts.PerNASBurst)
+		}
+		if c.Address.IsSingleIP() {
+			t.hosts[c.Address.Addr()] = n
+		} else {
+			t.networks = append(t.networks, n)
+		}
+	}
+	s.table.Store(t)
+	s.m.nas.Set(float64(len(all)))
+	return nil
+}
+
+func (t *table) byID(id [16]byte) *nas {
+	for _, n := range t.hosts {
+		if n.ID == id {
+			return n
+		}
+	}
+	for _, n := range t.networks {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// job is one packet handed to a worker.
+type job struct {
+	b    []byte
+	from netip.AddrPort
+	nas  *nas
+	key  replyKey
+}
+
+// Serve answers Access-Requests on conn until ctx ends (then it closes
+// conn), keeping the NAS table fresh. It returns nil when ctx ended.
+func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
+	if err := s.Refresh(ctx); err != nil {
+		s.opts.Log.WarnContext(ctx, "radius: the access points could not be read; retrying", "error", err.Error())
+	}
+	jobs := make(chan job, s.opts.Queue)
+	var wg sync.WaitGroup
+	for range s.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				s.handle(ctx, conn, j)
+			}
+		}()
+	}
+	refresh := time.NewTicker(s.opts.Refresh)
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				refresh.Stop()
+				return
+			case <-refresh.C:
+				if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+					s.opts.Log.WarnContext(ctx, "radius: the access points could not be read again", "error", err.Error())
+				}
+				s.replies.sweep(time.Now())
+			}
+		}
+	}()
+	defer func() {
+		stop()
+		close(jobs)
+		wg.Wait()
+	}()
+	udp, _ := conn.(*net.UDPConn)
+	buf := make([]byte, maxPacket+1)
+	for {
+		var n int
+		var from netip.AddrPort
+		var err error
+		if udp != nil {
+			n, from, err = udp.ReadFromUDPAddrPort(buf)
+		} else {
+			var a net.Addr
+			n, a, err = conn.ReadFrom(buf)
+			if ua, ok := a.(*net.UDPAddr); ok {
+				from = ua.AddrPort()
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			s.opts.Log.WarnContext(ctx, "radius: read failed", "error", err.Error())
+			continue
+		}
+		s.admit(conn, jobs, buf[:n], from)
+	}
+}
+
+// admit does the cheap checks on the reader, in order of cost — size,
+// source, code, budgets, retransmission — and queues what passes.
+func (s *Server) admit(conn net.PacketConn, jobs chan<- job, b []byte, from netip.AddrPort) {
+	if len(b) < 20 || len(b) > maxPacket || int(b[2])<<8|int(b[3]) < 20 || int(b[2])<<8|int(b[3]) > len(b) {
+		s.m.drop("malformed")
+		return
+	}
+	b = b[:int(b[2])<<8|int(b[3])] // bytes past the length are padding (RFC 2865 §3)
+	n := s.table.Load().lookup(from.Addr())
+	switch {
+	case n == nil:
+		s.m.drop("unknown_source")
+		return
+	case radius.Code(b[0]) != radius.CodeAccessRequest:
+		s.m.drop("unexpected_code")
+		return
+	}
+	key := replyKey{from: from, id: b[1], auth: [16]byte(b[4:20])}
+	if reply, seen := s.replies.get(key, time.Now()); seen {
+		if reply != nil { // answered: the same answer (RFC 5080 §2.2.2)
+			s.m.retransmitted.Inc()
+			_, _ = conn.WriteTo(reply, net.UDPAddrFromAddrPort(from))
+		} else { // still being decided: the answer will come
+			s.m.drop("in_progress")
+		}
+		return
+	}
+	if !n.budget.Allow() {
+		s.m.drop("nas_budget")
+		return
+	}
+	if !s.global.Allow() {
+		s.m.drop("global_budget")
+		return
+	}
+	s.replies.start(key, time.Now())
+	select {
+	case jobs <- job{b: append([]byte(nil), b...), from: from, nas: n, key: key}:
+	default:
+		s.replies.forget(key)
+		s.m.drop("busy")
+	}
+}
+
+// handle decides one Access-Request and answers it.
+func (s *Server) handle(ctx context.Context, conn net.PacketConn, j job) {
+	start := time.Now()
+	reply, result, reason := s.decide(ctx, j)
+	if reply == nil {
+		s.replies.forget(j.key)
+		return
+	}
+	s.replies.finish(j.key, reply, time.Now())
+	if _, err := conn.WriteTo(reply, net.UDPAddrFromAddrPort(j.from)); err != nil && ctx.Err() == nil {
+		s.opts.Log.WarnContext(ctx, "radius: a reply could not be sent", "nas", j.nas.Name, "error", err.Error())
+	}
+	s.m.requests.WithLabelValues(result, reason).Inc()
+	s.m.seconds.WithLabelValues(result).Observe(time.Since(start).Seconds())
+}
+
+// decide parses and checks the request and asks the service; a nil reply
+// means the packet is dropped (counted).
+func (s *Server) decide(ctx context.Context, j job) (reply []byte, result, reason string) {
+	p, err := radius.Parse(j.b, j.nas.secret)
+	if err != nil {
+		s.m.drop("malformed")
+		return nil, "", ""
+	}
+	// SECURITY (Blast-RADIUS, CVE-2024-3596): an Access-Request counts only
+	// with a valid Message-Authenticator.
+	switch verifyRequest(j.b, j.nas.secret) {
+	case errNoAuthenticator:
+		s.m.drop("no_message_authenticator")
+		return nil, "", ""
+	case errBadAuthenticator:
+		s.m.drop("bad_message_authenticator")
+		return nil, "", ""
+	}
+	mac := attrString(p, 31) // Calling-Station-Id
+	if mac == "" {
+		mac = attrString(p, 1) // User-Name
+	}
+	ssid := ssidOf(attrString(p, 30)) // Called-Station-Id
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Deadline)
+	defer cancel()
+	access, err := s.svc.AuthorizeMAC(ctx, j.nas.NASClient, mac, ssid)
+	if err != nil {
+		// No answer: the access point retries, or asks another server.
+		s.m.drop("unavailable")
+		s.opts.Log.WarnContext(ctx, "radius: a request could not be decided", "nas", j.nas.Name, "error", err.Error())
+		return nil, "", ""
+	}
+	if !access.Granted {
+		out, err := encodeReply(p, radius.CodeAccessReject, func(r *radius.Packet) error {
+			return addString(r, 18, access.Reason) // Reply-Message
+		})
+		if err != nil {
+			s.m.drop("encode")
+			return nil, "", ""
+		}
+		return out, "reject", reasonLabel(access.Reason)
+	}
+	out, err := encodeReply(p, radius.CodeAccessAccept, func(r *radius.Packet) error {
+		return grant(r, j.nas.Profile, access)
+	})
+	if err != nil {
+		s.m.drop("encode")
+		s.opts.Log.ErrorContext(ctx, "radius: an Access-Accept could not be encoded", "nas", j.nas.Name, "error", err.Error())
+		return nil, "", ""
+	}
+	return out, "accept", ""
+}
+
+// ssidOf is the SSID of a Called-Station-Id, "<BSSID>:<SSID>" (the BSSID
+// in any MAC notation); "" without one.
+func ssidOf(called string) string {
+	for _, n := range []int{17, 14, 12} { // aa:bb:cc:dd:ee:ff, aabb.ccdd.eeff, aabbccddeeff
+		if len(called) > n && called[n] == ':' {
+			if _, err := model.ParseMAC(called[:n]); err == nil {
+				return called[n+1:]
+			}
+		}
+	}
+	return ""
+}
+
+func reasonLabel(reason string) string {
+	switch reason {
+	case service.RefusedUnknownDevice:
+		return "unknown_device"
+	case service.RefusedAmbiguous:
+		return "ambiguous_device"
+	case service.RefusedBlocked:
+		return "identity_blocked"
+	case service.RefusedUnitDisabled:
+		return "unit_disabled"
+	case service.RefusedSSID:
+		return "ssid"
+	}
+	return "other"
+}

@@ -1,0 +1,75 @@
+package service
+
+import (
+	"context"
+	"slices"
+
+	"github.com/residentportal/bff/graph/model"
+)
+
+// The Wi-Fi side (SPEC §9): access points ask, over RADIUS, whether a
+// device may join and with which passphrase. The RADIUS server is a
+// transport like the others: it knows the protocol, the service knows the
+// rules.
+
+// Refusal reasons, as the Reply-Message of an Access-Reject says them:
+// never a secret, and nothing an unknown device could learn a resident
+// from.
+const (
+	RefusedUnknownDevice = "unknown device"
+	RefusedAmbiguous     = "the device is in more than one unit"
+	RefusedBlocked       = "identity blocked"
+	RefusedUnitDisabled  = "unit disabled"
+	RefusedSSID          = "SSID not this property's"
+)
+
+// classAAD binds a Class to its use.
+var classAAD = []byte("radius class")
+
+// Access is the answer to an access request: the device and its
+// identity's passphrase when granted, the reason otherwise.
+type Access struct {
+	Granted bool
+	Reason  string
+	Device  model.WifiDevice
+	// Class names the identity opaquely (sealed under the server's key),
+	// for the access point to echo in accounting.
+	Class []byte
+}
+
+// NASClients are every access point with its secret and its property's
+// SSIDs, for the RADIUS server's table. UNAVAILABLE when the store is.
+func (s *Service) NASClients(ctx context.Context) ([]model.NASClient, error) {
+	return s.store.NASClients(ctx)
+}
+
+// AuthorizeMAC decides an identity-PSK request (SPEC §9.2): a device of an
+// ACTIVE identity of an ENABLED unit of the access point's property, on
+// one of the property's SSIDs. mac is any usual notation; ssid is the one
+// the device asks to join. UNAVAILABLE when the store is.
+func (s *Service) AuthorizeMAC(ctx context.Context, nas model.NASClient, mac, ssid string) (Access, error) {
+	if !slices.Contains(nas.SSIDs, ssid) {
+		return Access{Reason: RefusedSSID}, nil
+	}
+	m, err := model.ParseMAC(mac)
+	if err != nil {
+		return Access{Reason: RefusedUnknownDevice}, nil
+	}
+	found, err := s.store.WifiDevicesByMAC(ctx, nas.PropertyID, m)
+	switch {
+	case err != nil:
+		return Access{}, err
+	case len(found) == 0:
+		return Access{Reason: RefusedUnknownDevice}, nil
+	case len(found) > 1:
+		return Access{Reason: RefusedAmbiguous}, nil
+	}
+	d := found[0]
+	switch {
+	case d.UnitStatus != model.UnitEnabled:
+		return Access{Reason: RefusedUnitDisabled}, nil
+	case d.UserStatus != model.UserActive:
+		return Access{Reason: RefusedBlocked}, nil
+	}
+	return Access{Granted: true, Device: d, Class: s.keys.Encrypt(d.UserID.String(), classAAD)}, nil
+}
