@@ -10,12 +10,12 @@ import (
 )
 
 const deviceSelect = `SELECT d.id, d.unit_id, d.user_id, d.user_type, d.mac_address, d.display_name,
-  d.description, d.os_type, d.last_seen
+  d.description, d.os_type, d.last_seen, coalesce(d.online_until > now(), false)
 FROM devices d`
 
 // deviceTargets are the scan targets of deviceSelect's columns.
 func deviceTargets(d *model.Device) []any {
-	return []any{&d.ID, &d.UnitID, &d.UserID, &d.UserType, &d.MACAddress, &d.DisplayName, &d.Description, &d.OSType, &d.LastSeen}
+	return []any{&d.ID, &d.UnitID, &d.UserID, &d.UserType, &d.MACAddress, &d.DisplayName, &d.Description, &d.OSType, &d.LastSeen, &d.Online}
 }
 
 func scanDevice(row pgx.Row) (model.Device, error) {

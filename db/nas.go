@@ -132,3 +132,43 @@ func (db *DB) WifiDevicesByMAC(ctx context.Context, propertyID uuid.UUID, mac st
 	})
 	return out, wrap("db.WifiDevicesByMAC", err)
 }
+
+// Accounting records what an access point reports of a device's session
+// (SPEC §9.4) for the devices with the MAC in the access point's property:
+// Start and Interim-Update mark it seen and online until onlineUntil, with
+// the session; Stop marks it seen and offline (unless a newer session has
+// begun). It returns how many devices it updated.
+func (db *DB) Accounting(ctx context.Context, a model.Accounting) (int, error) {
+	var args []any
+	var sql string
+	switch a.Status {
+	case model.AcctStart, model.AcctInterim:
+		sql = `UPDATE devices d SET last_seen = now(), online_until = $5, session_nas_id = $3, session_id = $4
+		  FROM unit_users uu WHERE uu.id = d.user_id AND uu.property_id = $1 AND d.mac_address = $2`
+		args = []any{a.PropertyID, a.MAC, a.NASID, a.SessionID, a.OnlineUntil}
+	case model.AcctStop:
+		sql = `UPDATE devices d SET last_seen = now(), online_until = NULL, session_nas_id = NULL, session_id = NULL
+		  FROM unit_users uu WHERE uu.id = d.user_id AND uu.property_id = $1 AND d.mac_address = $2
+		    AND (d.session_id IS NULL OR (d.session_nas_id = $3 AND d.session_id = $4))`
+		args = []any{a.PropertyID, a.MAC, a.NASID, a.SessionID}
+	default:
+		return 0, model.Errorf(model.CodeBadUserInput, "unknown accounting status")
+	}
+	tag, err := db.pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, wrap("db.Accounting", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// EndSessions ends every session an access point has open (it said
+// Accounting-On or -Off: it restarted, and its sessions with it). It
+// returns how many it ended.
+func (db *DB) EndSessions(ctx context.Context, nasID uuid.UUID) (int, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE devices SET online_until = NULL, session_nas_id = NULL, session_id = NULL
+	  WHERE session_nas_id = $1`, nasID)
+	if err != nil {
+		return 0, wrap("db.EndSessions", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -82,6 +82,7 @@ type ComplexityRoot struct {
 		LastSeen    func(childComplexity int) int
 		MACAddress  func(childComplexity int) int
 		OSType      func(childComplexity int) int
+		Online      func(childComplexity int) int
 		User        func(childComplexity int) int
 		UserType    func(childComplexity int) int
 	}
@@ -449,6 +450,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.OSType(childComplexity), true
+	case "Device.online":
+		if e.ComplexityRoot.Device.Online == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.Online(childComplexity), true
 	case "Device.user":
 		if e.ComplexityRoot.Device.User == nil {
 			break
@@ -1816,6 +1823,8 @@ type Device {
   osType: String!
   "When the device was last seen; null if unknown."
   lastSeen: Time
+  "Whether an access point has the device's session open (RADIUS accounting; false without RADIUS)."
+  online: Boolean!
   "The type of the user whose passphrase it joined with."
   type: UnitUserType!
   "The user whose passphrase it joined with."
@@ -2077,6 +2086,8 @@ func (ec *executionContext) childFields_Device(ctx context.Context, field graphq
 		return ec.fieldContext_Device_osType(ctx, field)
 	case "lastSeen":
 		return ec.fieldContext_Device_lastSeen(ctx, field)
+	case "online":
+		return ec.fieldContext_Device_online(ctx, field)
 	case "type":
 		return ec.fieldContext_Device_type(ctx, field)
 	case "user":
@@ -3660,6 +3671,29 @@ func (ec *executionContext) _Device_lastSeen(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Device_lastSeen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Device", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Device_online(ctx context.Context, field graphql.CollectedField, obj *model.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_online(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Online, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Device_online(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Device", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Device_type(ctx context.Context, field graphql.CollectedField, obj *model.Device) (ret graphql.Marshaler) {
@@ -8104,6 +8138,11 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 		case "lastSeen":
 			out.Values[i] = ec._Device_lastSeen(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "online":
+			out.Values[i] = ec._Device_online(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "type":

@@ -1090,6 +1090,8 @@ func (e *direct) device(d *model.Device, fields []graphql.CollectedField) error 
 			e.str(string(d.UserType))
 		case "lastSeen":
 			e.time(d.LastSeen)
+		case "online":
+			e.bool(d.Online)
 		case "user":
 			if err := child(e, &e.l.user, d.UserID, f.Selections, "UnitUser", e.user); err != nil {
 				return err

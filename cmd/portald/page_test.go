@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image/gif"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -256,6 +257,16 @@ func residentPage(t *testing.T, mode string) {
 	ctl("device", "add", "--user", u.Unit.UnitUserID.String(), "--mac", mac, "--name", "Test phone", "--os", "Android")
 	poll[bool](t, ctx, "the device added by portalctl", byTestID("device-"+mac)+` !== null && window.__sameDocument === true`)
 	screenshots(t, ctx, mode)
+	// An access point reports the device's session (RADIUS accounting, as
+	// the RADIUS server records it): the page shows it online, live.
+	apAddress := map[string]string{"allow": "192.0.2.1/32", "enforce": "192.0.2.2/32"}[mode] // one per run: they may share a database
+	nas := dbtest.Must[db.CreatedNAS](t)(store.CreateNAS(ctx0, model.NAS{PropertyID: p.ID, Name: "lobby",
+		Address: netip.MustParsePrefix(apAddress), Profile: model.NASHostapd}))
+	if _, err := store.Accounting(ctx0, model.Accounting{PropertyID: p.ID, NASID: nas.NAS.ID, Status: model.AcctStart, MAC: mac,
+		SessionID: "s-1", OnlineUntil: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the device online", byTestID("online-"+mac)+`?.textContent.includes('Online') === true`)
 	if err := chromedp.Do(ctx, chromedp.Click(`[data-testid="remove-device-`+mac+`"]`)); err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestRadiusEndToEnd(t *testing.T) {
 		Address: netip.MustParsePrefix("127.0.0.1/32"), Profile: model.NASMeraki}))
 	radiusAddr := make(chan string, 1)
 	s := startWith(t, map[string]string{"DATABASE_URL": dbURL, "RADIUS_ADDR": "127.0.0.1:0"},
-		hooks{radius: func(a string) { radiusAddr <- a }})
+		hooks{radius: func(auth, _ string) { radiusAddr <- auth }})
 	addr := <-radiusAddr
 	ask := func() string {
 		cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "3", "-D", "/usr/share/freeradius", "-d", "/nonexistent", addr, "auth", nas.Secret)

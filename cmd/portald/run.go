@@ -45,8 +45,8 @@ import (
 type hooks struct {
 	// ready receives the bound public and metrics addresses once serving.
 	ready func(public, metrics string)
-	// radius receives the RADIUS server's bound address (when it serves).
-	radius func(addr string)
+	// radius receives the RADIUS server's bound addresses (when it serves).
+	radius func(auth, acct string)
 	// extra mounts more routes on the public router.
 	extra func(chi.Router)
 	// tracing, when set, replaces the tracing the OTEL_* variables set up
@@ -209,15 +209,22 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 			metricsLn.Close()
 			return fmt.Errorf("listen on RADIUS_ADDR: %w", err)
 		}
+		acct, err := net.ListenPacket("udp", cfg.RadiusAcctAddr)
+		if err != nil {
+			conn.Close()
+			public.Close()
+			metricsLn.Close()
+			return fmt.Errorf("listen on RADIUS_ACCT_ADDR: %w", err)
+		}
 		rs := radius.New(svc, radius.Options{Log: log, Registry: metrics.Registry})
 		go func() {
-			if err := rs.Serve(radiusCtx, conn); err != nil {
+			if err := rs.Serve(radiusCtx, conn, acct); err != nil {
 				errs <- fmt.Errorf("radius: %w", err)
 			}
 		}()
-		log.Info("radius serving", "radius_addr", conn.LocalAddr().String())
+		log.Info("radius serving", "radius_addr", conn.LocalAddr().String(), "radius_acct_addr", acct.LocalAddr().String())
 		if h.radius != nil {
-			h.radius(conn.LocalAddr().String())
+			h.radius(conn.LocalAddr().String(), acct.LocalAddr().String())
 		}
 	}
 	go func() { errs <- srv.Serve(public) }()

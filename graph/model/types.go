@@ -215,6 +215,9 @@ type Device struct {
 	Description string
 	OSType      string
 	LastSeen    *time.Time
+	// Online: an access point has the device's session open (RADIUS
+	// accounting, SPEC §9.4).
+	Online bool
 }
 
 // ChangeRequest is one outbox row: what changed, for the Wi-Fi side.

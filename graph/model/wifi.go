@@ -95,3 +95,24 @@ type WifiDevice struct {
 	Passphrase string
 	VLAN       *int
 }
+
+// AcctStatus is an accounting request's Acct-Status-Type (RFC 2866).
+type AcctStatus int
+
+const (
+	AcctStart         AcctStatus = 1
+	AcctStop          AcctStatus = 2
+	AcctInterim       AcctStatus = 3
+	AcctAccountingOn  AcctStatus = 7
+	AcctAccountingOff AcctStatus = 8
+)
+
+// Accounting is what an access point reports of a device's session.
+type Accounting struct {
+	PropertyID  uuid.UUID
+	NASID       uuid.UUID
+	Status      AcctStatus
+	MAC         string // AA:BB:CC:DD:EE:FF
+	SessionID   string
+	OnlineUntil time.Time
+}

@@ -13,7 +13,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_radius_requests_total",
-			Help: "RADIUS requests answered, by result (accept, reject) and the reason of a reject."}, []string{"result", "reason"}),
+			Help: "RADIUS requests answered, by result (accept, reject, accounted) and the reason of a reject."}, []string{"result", "reason"}),
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "portal_radius_request_seconds",
 			Help:    "Time from a RADIUS request's turn to its reply, by result.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"result"}),
@@ -25,7 +25,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Access points (NAS clients) in the RADIUS server's table."}),
 	}
 	for _, cause := range []string{"malformed", "unknown_source", "unexpected_code", "in_progress", "nas_budget", "global_budget",
-		"busy", "no_message_authenticator", "bad_message_authenticator", "unavailable", "encode"} {
+		"busy", "bad_authenticator", "no_message_authenticator", "bad_message_authenticator", "unavailable", "encode"} {
 		m.dropped.WithLabelValues(cause)
 	}
 	if reg != nil {

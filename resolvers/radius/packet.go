@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers/service"
@@ -15,13 +16,18 @@ import (
 )
 
 // Attribute numbers and vendors, as FreeRADIUS's dictionaries define them
-// (dictionary.rfc2865, .rfc2868, .rfc2869, .cisco, .aruba).
+// (dictionary.rfc2865, .rfc2866, .rfc2868, .rfc2869, .cisco, .aruba).
 const (
 	attrUserName             = 1
 	attrReplyMessage         = 18
 	attrClass                = 25
 	attrVendorSpecific       = 26
+	attrCalledStationID      = 30
+	attrCallingStationID     = 31
+	attrAcctStatusType       = 40
+	attrAcctSessionID        = 44
 	attrMessageAuthenticator = 80
+	attrAcctInterimInterval  = 85
 
 	vendorCisco     = 9
 	ciscoAVPair     = 1
@@ -81,10 +87,16 @@ func encodeReply(req *radius.Packet, code radius.Code, add func(*radius.Packet) 
 		return nil, err
 	}
 	// Message-Authenticator over the reply with the request's
-	// authenticator in place (RFC 3579 §3.2), then the reply's own.
+	// authenticator in place (RFC 3579 §3.2), then the reply's own
+	// authenticator.
 	b, err := r.MarshalBinary()
 	if err != nil {
 		return nil, err
+	}
+	if code == radius.CodeAccountingResponse {
+		// As FreeRADIUS signs and checks it: over a zeroed authenticator,
+		// like the accounting request's own.
+		clear(b[4:20])
 	}
 	mac := hmac.New(md5.New, r.Secret)
 	mac.Write(b)
@@ -171,5 +183,8 @@ func grant(r *radius.Packet, profile model.NASProfile, a service.Access) error {
 	if len(a.Class) > 0 {
 		r.Add(attrClass, radius.Attribute(a.Class))
 	}
+	// Sessions are reported this often, so a device's online state holds
+	// (service.OnlineWindow).
+	r.Add(attrAcctInterimInterval, radius.NewInteger(uint32(service.InterimInterval/time.Second)))
 	return nil
 }

@@ -177,17 +177,19 @@ func (t *table) byID(id [16]byte) *nas {
 	return nil
 }
 
-// job is one packet handed to a worker.
+// job is one packet handed to a worker, with the socket to answer on.
 type job struct {
 	b    []byte
 	from netip.AddrPort
 	nas  *nas
 	key  replyKey
+	conn net.PacketConn
 }
 
-// Serve answers Access-Requests on conn until ctx ends (then it closes
-// conn), keeping the NAS table fresh. It returns nil when ctx ended.
-func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
+// Serve answers Access-Requests on auth and Accounting-Requests on acct
+// (nil: none) until ctx ends (then it closes both), keeping the NAS table
+// fresh. It returns nil when ctx ended.
+func (s *Server) Serve(ctx context.Context, auth, acct net.PacketConn) error {
 	if err := s.Refresh(ctx); err != nil {
 		s.opts.Log.WarnContext(ctx, "radius: the access points could not be read; retrying", "error", err.Error())
 	}
@@ -198,12 +200,17 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				s.handle(ctx, conn, j)
+				s.handle(ctx, j)
 			}
 		}()
 	}
 	refresh := time.NewTicker(s.opts.Refresh)
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		_ = auth.Close()
+		if acct != nil {
+			_ = acct.Close()
+		}
+	})
 	go func() {
 		for {
 			select {
@@ -218,11 +225,24 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 			}
 		}
 	}()
-	defer func() {
-		stop()
-		close(jobs)
-		wg.Wait()
-	}()
+	var readers sync.WaitGroup
+	if acct != nil {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			s.read(ctx, acct, jobs, radius.CodeAccountingRequest)
+		}()
+	}
+	s.read(ctx, auth, jobs, radius.CodeAccessRequest)
+	stop()
+	readers.Wait()
+	close(jobs)
+	wg.Wait()
+	return nil
+}
+
+// read takes the packets of one socket (of code want) until it is closed.
+func (s *Server) read(ctx context.Context, conn net.PacketConn, jobs chan<- job, want radius.Code) {
 	udp, _ := conn.(*net.UDPConn)
 	buf := make([]byte, maxPacket+1)
 	for {
@@ -240,18 +260,18 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 		}
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
+				return
 			}
 			s.opts.Log.WarnContext(ctx, "radius: read failed", "error", err.Error())
 			continue
 		}
-		s.admit(conn, jobs, buf[:n], from)
+		s.admit(conn, jobs, buf[:n], from, want)
 	}
 }
 
 // admit does the cheap checks on the reader, in order of cost — size,
 // source, code, budgets, retransmission — and queues what passes.
-func (s *Server) admit(conn net.PacketConn, jobs chan<- job, b []byte, from netip.AddrPort) {
+func (s *Server) admit(conn net.PacketConn, jobs chan<- job, b []byte, from netip.AddrPort, want radius.Code) {
 	if len(b) < 20 || len(b) > maxPacket || int(b[2])<<8|int(b[3]) < 20 || int(b[2])<<8|int(b[3]) > len(b) {
 		s.m.drop("malformed")
 		return
@@ -262,7 +282,7 @@ func (s *Server) admit(conn net.PacketConn, jobs chan<- job, b []byte, from neti
 	case n == nil:
 		s.m.drop("unknown_source")
 		return
-	case radius.Code(b[0]) != radius.CodeAccessRequest:
+	case radius.Code(b[0]) != want:
 		s.m.drop("unexpected_code")
 		return
 	}
@@ -286,23 +306,29 @@ func (s *Server) admit(conn net.PacketConn, jobs chan<- job, b []byte, from neti
 	}
 	s.replies.start(key, time.Now())
 	select {
-	case jobs <- job{b: append([]byte(nil), b...), from: from, nas: n, key: key}:
+	case jobs <- job{b: append([]byte(nil), b...), from: from, nas: n, key: key, conn: conn}:
 	default:
 		s.replies.forget(key)
 		s.m.drop("busy")
 	}
 }
 
-// handle decides one Access-Request and answers it.
-func (s *Server) handle(ctx context.Context, conn net.PacketConn, j job) {
+// handle decides one request and answers it.
+func (s *Server) handle(ctx context.Context, j job) {
 	start := time.Now()
-	reply, result, reason := s.decide(ctx, j)
+	var reply []byte
+	var result, reason string
+	if radius.Code(j.b[0]) == radius.CodeAccountingRequest {
+		reply, result = s.account(ctx, j), "accounted"
+	} else {
+		reply, result, reason = s.decide(ctx, j)
+	}
 	if reply == nil {
 		s.replies.forget(j.key)
 		return
 	}
 	s.replies.finish(j.key, reply, time.Now())
-	if _, err := conn.WriteTo(reply, net.UDPAddrFromAddrPort(j.from)); err != nil && ctx.Err() == nil {
+	if _, err := j.conn.WriteTo(reply, net.UDPAddrFromAddrPort(j.from)); err != nil && ctx.Err() == nil {
 		s.opts.Log.WarnContext(ctx, "radius: a reply could not be sent", "nas", j.nas.Name, "error", err.Error())
 	}
 	s.m.requests.WithLabelValues(result, reason).Inc()
@@ -327,11 +353,11 @@ func (s *Server) decide(ctx context.Context, j job) (reply []byte, result, reaso
 		s.m.drop("bad_message_authenticator")
 		return nil, "", ""
 	}
-	mac := attrString(p, 31) // Calling-Station-Id
+	mac := attrString(p, attrCallingStationID)
 	if mac == "" {
-		mac = attrString(p, 1) // User-Name
+		mac = attrString(p, attrUserName)
 	}
-	ssid := ssidOf(attrString(p, 30)) // Called-Station-Id
+	ssid := ssidOf(attrString(p, attrCalledStationID))
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Deadline)
 	defer cancel()
 	access, err := s.svc.AuthorizeMAC(ctx, j.nas.NASClient, mac, ssid)
@@ -343,7 +369,7 @@ func (s *Server) decide(ctx context.Context, j job) (reply []byte, result, reaso
 	}
 	if !access.Granted {
 		out, err := encodeReply(p, radius.CodeAccessReject, func(r *radius.Packet) error {
-			return addString(r, 18, access.Reason) // Reply-Message
+			return addString(r, attrReplyMessage, access.Reason)
 		})
 		if err != nil {
 			s.m.drop("encode")
@@ -360,6 +386,47 @@ func (s *Server) decide(ctx context.Context, j job) (reply []byte, result, reaso
 		return nil, "", ""
 	}
 	return out, "accept", ""
+}
+
+// account records an Accounting-Request and returns its Accounting-Response
+// (nil: dropped, counted). The response goes out only once the report is
+// stored (RFC 2866 §2): a database that does not answer gets no response,
+// and the access point sends it again.
+func (s *Server) account(ctx context.Context, j job) []byte {
+	if !radius.IsAuthenticRequest(j.b, j.nas.secret) {
+		s.m.drop("bad_authenticator")
+		return nil
+	}
+	p, err := radius.Parse(j.b, j.nas.secret)
+	if err != nil {
+		s.m.drop("malformed")
+		return nil
+	}
+	if _, has := findAttribute(j.b, attrMessageAuthenticator); has && verifyRequest(j.b, j.nas.secret) != nil {
+		s.m.drop("bad_message_authenticator")
+		return nil
+	}
+	var status model.AcctStatus
+	if a, ok := p.Lookup(attrAcctStatusType); ok && len(a) == 4 {
+		status = model.AcctStatus(uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]))
+	}
+	mac := attrString(p, attrCallingStationID)
+	if mac == "" {
+		mac = attrString(p, attrUserName)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Deadline)
+	defer cancel()
+	if err := s.svc.Account(ctx, j.nas.NASClient, status, mac, attrString(p, attrAcctSessionID)); err != nil {
+		s.m.drop("unavailable")
+		s.opts.Log.WarnContext(ctx, "radius: an accounting request could not be stored", "nas", j.nas.Name, "error", err.Error())
+		return nil
+	}
+	out, err := encodeReply(p, radius.CodeAccountingResponse, func(*radius.Packet) error { return nil })
+	if err != nil {
+		s.m.drop("encode")
+		return nil
+	}
+	return out
 }
 
 // ssidOf is the SSID of a Called-Station-Id, "<BSSID>:<SSID>" (the BSSID

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/residentportal/bff/db"
@@ -31,6 +33,7 @@ type site struct {
 	mac      string
 	secrets  map[string]string // by access point address
 	addr     string            // the server's
+	acct     string            // its accounting port's
 	reg      *prometheus.Registry
 }
 
@@ -59,7 +62,12 @@ func newSite(t *testing.T, opts radius.Options, profiles map[string]model.NASPro
 	s.addr = conn.LocalAddr().String()
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, conn) }()
+	acct, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.acct = acct.LocalAddr().String()
+	go func() { done <- srv.Serve(ctx, conn, acct) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -355,4 +363,74 @@ func TestOneAccessPointsFloodStarvesNoOther(t *testing.T) {
 	if got := testutil.ToFloat64(radiusRequests(t, s.reg, "accept", "")); got > allowed {
 		t.Fatalf("%v requests decided, want at most %.0f", got, allowed)
 	}
+}
+
+// radacct sends one Accounting-Request with radclient and returns what it
+// printed.
+func radacct(t *testing.T, server, secret string, attrs ...string) string {
+	t.Helper()
+	cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "3", "-D", "/usr/share/freeradius", "-d", "/nonexistent", server, "acct", secret)
+	cmd.Stdin = strings.NewReader(strings.Join(attrs, ",\n") + "\n")
+	out, _ := cmd.CombinedOutput()
+	return string(out)
+}
+
+func TestAccountingMakesDevicesOnline(t *testing.T) {
+	s := newSite(t, radius.Options{}, map[string]model.NASProfile{"127.0.0.1": model.NASHostapd})
+	ctx := context.Background()
+	online := func() model.Device {
+		t.Helper()
+		ds := dbtest.Must[[]model.Device](t)(s.store.DevicesByUnitIDs(ctx, []uuid.UUID{s.unit.Unit.ID}, nil))
+		if len(ds) != 1 {
+			t.Fatalf("devices: %v", ds)
+		}
+		return ds[0]
+	}
+	report := func(status, session string) string {
+		return radacct(t, s.acct, s.secrets["127.0.0.1"], `Acct-Status-Type = `+status, `Acct-Session-Id = "`+session+`"`,
+			`Calling-Station-Id = "AA-BB-CC-00-11-22"`, `User-Name = "aabbcc001122"`, `NAS-IP-Address = 127.0.0.1`)
+	}
+	if d := online(); d.Online || d.LastSeen != nil {
+		t.Fatalf("before any accounting: %+v", d)
+	}
+	if out := report("Start", "s-1"); !strings.Contains(out, "Received Accounting-Response") {
+		t.Fatalf("Start: %s", out)
+	}
+	if d := online(); !d.Online || d.LastSeen == nil {
+		t.Fatalf("after Start: %+v", d)
+	}
+	// A Stop of another (older) session leaves the current one online.
+	report("Stop", "s-0")
+	if d := online(); !d.Online {
+		t.Fatalf("a Stop of another session took it offline: %+v", d)
+	}
+	report("Interim-Update", "s-1")
+	if out := report("Stop", "s-1"); !strings.Contains(out, "Received Accounting-Response") {
+		t.Fatalf("Stop: %s", out)
+	}
+	if d := online(); d.Online {
+		t.Fatalf("after Stop: %+v", d)
+	}
+	// An access point that restarts ends its sessions.
+	report("Start", "s-2")
+	if out := radacct(t, s.acct, s.secrets["127.0.0.1"], `Acct-Status-Type = Accounting-On`, `NAS-IP-Address = 127.0.0.1`); !strings.Contains(out, "Received Accounting-Response") {
+		t.Fatalf("Accounting-On: %s", out)
+	}
+	if d := online(); d.Online {
+		t.Fatalf("after Accounting-On: %+v", d)
+	}
+	// A report signed with another secret is dropped, and changes nothing.
+	if out := radacct(t, s.acct, "not the secret", `Acct-Status-Type = Start`, `Acct-Session-Id = "s-3"`,
+		`Calling-Station-Id = "AA-BB-CC-00-11-22"`); strings.Contains(out, "Received") {
+		t.Fatalf("a report under another secret was answered: %s", out)
+	}
+	waitDropped(t, s, "bad_authenticator", 1)
+	if d := online(); d.Online {
+		t.Fatalf("a report under another secret took effect: %+v", d)
+	}
+	// An Access-Request on the accounting port is not answered there.
+	if r := exchange(t, "127.0.0.1", s.acct, request(t, s.secrets["127.0.0.1"], true), 300*time.Millisecond); r != nil {
+		t.Fatal("an Access-Request was answered on the accounting port")
+	}
+	waitDropped(t, s, "unexpected_code", 1)
 }

@@ -37,6 +37,8 @@ type Store interface {
 	CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUID, result model.ChangeStatus, detail *string) (model.ChangeRequest, bool, error)
 	NASClients(ctx context.Context) ([]model.NASClient, error)
 	WifiDevicesByMAC(ctx context.Context, propertyID uuid.UUID, mac string) ([]model.WifiDevice, error)
+	Accounting(ctx context.Context, a model.Accounting) (int, error)
+	EndSessions(ctx context.Context, nasID uuid.UUID) (int, error)
 }
 
 // ServerVersion is reported by login.

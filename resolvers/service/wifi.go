@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/residentportal/bff/graph/model"
 )
@@ -72,4 +73,37 @@ func (s *Service) AuthorizeMAC(ctx context.Context, nas model.NASClient, mac, ss
 		return Access{Reason: RefusedBlocked}, nil
 	}
 	return Access{Granted: true, Device: d, Class: s.keys.Encrypt(d.UserID.String(), classAAD)}, nil
+}
+
+// InterimInterval is how often an Access-Accept asks the access point to
+// report a session (Acct-Interim-Interval), and OnlineWindow how long after
+// its last report a device still counts as online: two reports and a half
+// may be lost, or the access point may have died without a Stop.
+const (
+	InterimInterval = 10 * time.Minute
+	OnlineWindow    = 25 * time.Minute
+)
+
+// Account records an accounting request (SPEC §9.4): Start and
+// Interim-Update make the device with mac (any usual notation) seen and
+// online with the session, Stop seen and offline; Accounting-On and -Off
+// end every session of the access point. A MAC that is no device of the
+// property is nothing to record. UNAVAILABLE when the store is (the
+// access point is not answered, and sends it again).
+func (s *Service) Account(ctx context.Context, nas model.NASClient, status model.AcctStatus, mac, sessionID string) error {
+	switch status {
+	case model.AcctAccountingOn, model.AcctAccountingOff:
+		_, err := s.store.EndSessions(ctx, nas.ID)
+		return err
+	case model.AcctStart, model.AcctInterim, model.AcctStop:
+	default:
+		return nil // Failed, tunnel records…: nothing this server keeps
+	}
+	m, err := model.ParseMAC(mac)
+	if err != nil || sessionID == "" {
+		return nil
+	}
+	_, err = s.store.Accounting(ctx, model.Accounting{PropertyID: nas.PropertyID, NASID: nas.ID, Status: status, MAC: m,
+		SessionID: sessionID, OnlineUntil: s.now().Add(OnlineWindow)})
+	return err
 }

@@ -44,8 +44,9 @@ type Config struct {
 	// GraphQLTrustedDocuments is off, allow or enforce (SPEC §8.3), and
 	// GraphQLTrustedDocumentsFile a manifest to add to the page's.
 	GraphQLTrustedDocuments, GraphQLTrustedDocumentsFile string
-	// RadiusAddr turns the RADIUS server on (UDP, SPEC §9.1).
-	RadiusAddr string
+	// RadiusAddr turns the RADIUS server on (UDP, SPEC §9.1);
+	// RadiusAcctAddr is its accounting port (default: the next port).
+	RadiusAddr, RadiusAcctAddr string
 	// NATSURL turns the outbox relay on; NATSStream and NATSSubjectPrefix
 	// name its stream and subjects.
 	NATSURL, NATSStream, NATSSubjectPrefix string
@@ -150,6 +151,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RedisURL:                             str("REDIS_URL", ""),
 		NATSURL:                              str("NATS_URL", ""),
 		RadiusAddr:                           str("RADIUS_ADDR", ""),
+		RadiusAcctAddr:                       str("RADIUS_ACCT_ADDR", ""),
 		NATSStream:                           str("NATS_STREAM", "PORTAL_CHANGES"),
 		NATSSubjectPrefix:                    str("NATS_SUBJECT_PREFIX", "portal.changes"),
 		OutboxRetention:                      durOrOff("OUTBOX_RETENTION", 30*24*time.Hour),
@@ -186,8 +188,18 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RateLimitPerSecond = rate("RATE_LIMIT_PER_SECOND", 80)
 	c.ClientRateLimitPerSecond = rate("CLIENT_RATE_LIMIT_PER_SECOND", 10)
 	if c.RadiusAddr != "" {
-		if _, _, err := net.SplitHostPort(c.RadiusAddr); err != nil {
+		host, port, err := net.SplitHostPort(c.RadiusAddr)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil || perr != nil || n < 0 || n > 65534:
 			errs = append(errs, fmt.Errorf("RADIUS_ADDR: %q is not host:port", c.RadiusAddr))
+		case c.RadiusAcctAddr == "" && n == 0: // a port of the system's choosing: another for accounting
+			c.RadiusAcctAddr = net.JoinHostPort(host, "0")
+		case c.RadiusAcctAddr == "":
+			c.RadiusAcctAddr = net.JoinHostPort(host, strconv.Itoa(n+1))
+		}
+		if _, _, err := net.SplitHostPort(c.RadiusAcctAddr); c.RadiusAcctAddr != "" && err != nil {
+			errs = append(errs, fmt.Errorf("RADIUS_ACCT_ADDR: %q is not host:port", c.RadiusAcctAddr))
 		}
 	}
 	for _, a := range []struct{ name, v string }{{"LISTEN_ADDR", c.ListenAddr}, {"METRICS_ADDR", c.MetricsAddr}} {

@@ -261,6 +261,12 @@ function Devices({ ctx, user }: { ctx: Ctx; user: User }) {
           <li key={d.macAddress} data-testid={`device-${d.macAddress}`}>
             <span>
               <strong>{d.displayName || 'Unnamed device'}</strong>
+              {d.online ? (
+                <span class="online" data-testid={`online-${d.macAddress}`}>
+                  {' '}
+                  Online
+                </span>
+              ) : null}
               <span class="muted">
                 {' '}
                 {d.osType ? `${d.osType} · ` : ''}
