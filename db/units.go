@@ -20,7 +20,7 @@ type querier interface {
 // unitSelect reads a unit with the passphrases of its UNIT and GUEST users.
 const (
 	unitColumns = `u.id, u.property_id, u.number, u.description, u.contact_name, u.email,
-  u.phone_number, u.status, u.token_generation, u.created_at, u.updated_at,
+  u.phone_number, u.status, u.token_generation, u.created_at, u.updated_at, u.vlan_id,
   uu.id, uu.passphrase_cipher, gu.id, gu.passphrase_cipher`
 	unitFrom = ` FROM units u
 JOIN unit_users uu ON uu.unit_id = u.id AND uu.type = 'UNIT'
@@ -33,7 +33,7 @@ func (db *DB) scanUnit(row pgx.Row, extra ...any) (model.Unit, error) {
 	var u model.Unit
 	var secret, guestSecret []byte
 	err := row.Scan(append([]any{&u.ID, &u.PropertyID, &u.Number, &u.Description, &u.Contact.ContactName, &u.Contact.Email,
-		&u.Contact.PhoneNumber, &u.Status, &u.TokenGeneration, &u.CreatedAt, &u.UpdatedAt,
+		&u.Contact.PhoneNumber, &u.Status, &u.TokenGeneration, &u.CreatedAt, &u.UpdatedAt, &u.VLAN,
 		&u.UnitUserID, &secret, &u.GuestUserID, &guestSecret}, extra...)...)
 	if err != nil {
 		return u, err
@@ -452,4 +452,22 @@ func (db *DB) UnitByNumber(ctx context.Context, propertyID uuid.UUID, number str
 		return u, model.ErrNotFound("unit")
 	}
 	return u, wrap("db.UnitByNumber", err)
+}
+
+// SetUnitVLAN sets a unit's VLAN (1–4094), or clears it (nil): the VLAN an
+// access point puts the unit's devices on (SPEC §9.2). NOT_FOUND for an
+// unknown unit; BAD_USER_INPUT for a VLAN out of range.
+func (db *DB) SetUnitVLAN(ctx context.Context, id uuid.UUID, vlan *int) (model.Unit, error) {
+	if vlan != nil && (*vlan < 1 || *vlan > 4094) {
+		return model.Unit{}, model.Errorf(model.CodeBadUserInput, "a VLAN is 1 to 4094")
+	}
+	var found bool
+	err := db.pool.QueryRow(ctx, `UPDATE units SET vlan_id = $2, updated_at = now() WHERE id = $1 RETURNING true`, id, vlan).Scan(&found)
+	if err == pgx.ErrNoRows {
+		return model.Unit{}, model.ErrNotFound("unit")
+	}
+	if err != nil {
+		return model.Unit{}, wrap("db.SetUnitVLAN", err)
+	}
+	return db.scanUnit(db.pool.QueryRow(ctx, unitSelect+` WHERE u.id = $1`, id))
 }

@@ -193,6 +193,7 @@ type ComplexityRoot struct {
 		Secret         func(childComplexity int) int
 		Status         func(childComplexity int) int
 		Users          func(childComplexity int, first *int, after *string) int
+		VlanID         func(childComplexity int) int
 	}
 
 	UnitConnection struct {
@@ -274,6 +275,7 @@ type SubscriptionResolver interface {
 	ChangeRequestUpdated(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (<-chan *model.ChangeRequest, error)
 }
 type UnitResolver interface {
+	VlanID(ctx context.Context, obj *model.Unit) (*int, error)
 	Users(ctx context.Context, obj *model.Unit, first *int, after *string) (*model.UnitUserConnection, error)
 	Devices(ctx context.Context, obj *model.Unit, typeArg *model.UnitUserType) ([]*model.Device, error)
 	Property(ctx context.Context, obj *model.Unit) (*model.Property, error)
@@ -1001,6 +1003,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Unit.Users(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Unit.vlanId":
+		if e.ComplexityRoot.Unit.VlanID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Unit.VlanID(childComplexity), true
 
 	case "UnitConnection.edges":
 		if e.ComplexityRoot.UnitConnection.Edges == nil {
@@ -1723,6 +1731,8 @@ type Unit {
   secret: String!
   "The guest Wi-Fi passphrase; null where the property has no separate guest secret."
   guestSecret: String
+  "The VLAN (1 to 4094) access points put the unit's devices on; null for the SSID's own (set with portalctl unit set-vlan)."
+  vlanId: Int
   "The unit's identities, ordered by id."
   users(
     "Page size: 1 to 100 (default 20)."
@@ -2248,6 +2258,8 @@ func (ec *executionContext) childFields_Unit(ctx context.Context, field graphql.
 		return ec.fieldContext_Unit_secret(ctx, field)
 	case "guestSecret":
 		return ec.fieldContext_Unit_guestSecret(ctx, field)
+	case "vlanId":
+		return ec.fieldContext_Unit_vlanId(ctx, field)
 	case "users":
 		return ec.fieldContext_Unit_users(ctx, field)
 	case "devices":
@@ -5754,6 +5766,29 @@ func (ec *executionContext) fieldContext_Unit_guestSecret(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Unit", field, false, false, "String")
 }
 
+func (ec *executionContext) _Unit_vlanId(ctx context.Context, field graphql.CollectedField, obj *model.Unit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Unit_vlanId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Unit().VlanID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Unit_vlanId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Unit", field, true, true, "Int")
+}
+
 func (ec *executionContext) _Unit_users(ctx context.Context, field graphql.CollectedField, obj *model.Unit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8883,6 +8918,12 @@ func (ec *executionContext) _Unit(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "vlanId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Unit_vlanId(ctx, field, obj)
+				})
 		case "users":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

@@ -797,6 +797,12 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 			} else {
 				e.str(*u.GuestSecret)
 			}
+		case "vlanId":
+			if u.VLAN == nil {
+				e.out = append(e.out, "null"...)
+			} else {
+				e.int(*u.VLAN)
+			}
 		case "contact":
 			if err := e.contact(&u.Contact, f.Selections); err != nil {
 				return err

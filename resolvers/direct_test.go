@@ -153,7 +153,7 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 
 	const everything = `query($p: ID!, $yes: Boolean!, $no: Boolean!) {
 	  __typename
-	  me: unit(propertyId: $p) { __typename ...U id @include(if: $yes) secret @skip(if: $yes) guestSecret description status
+	  me: unit(propertyId: $p) { __typename ...U id @include(if: $yes) secret @skip(if: $yes) guestSecret vlanId description status
 	    contact { __typename contactName email phoneNumber }
 	    users(first: 2) { __typename totalCount pageInfo { __typename hasNextPage endCursor } edges { __typename cursor node { ...UU } } }
 	    all: users { totalCount edges { node { id } } }
@@ -166,9 +166,16 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 	fragment U on Unit { number }
 	fragment UU on UnitUser { id userName email phoneNumber passphrase status type
 	  devices { ...D user { userName unit { number } } } unit { number } }
-	fragment D on Device { __typename id macAddress displayName description osType lastSeen type }`
+	fragment D on Device { __typename id macAddress displayName description osType lastSeen online type }`
+	// A VLAN, and one device online (RADIUS accounting's mark).
+	dbtest.Must[model.Unit](t)(e.store.SetUnitVLAN(ctx, f.unit.Unit.ID, dbtest.Ptr(120)))
+	if _, err := e.store.Pool().Exec(ctx, `UPDATE devices SET online_until = now() + interval '1 hour'
+	  WHERE id = (SELECT id FROM devices WHERE unit_id = $1 ORDER BY id LIMIT 1)`, f.unit.Unit.ID); err != nil {
+		t.Fatal(err)
+	}
 	body := e.compare(t, "direct", token, everything, map[string]any{"p": pid, "yes": true, "no": false})
-	for _, want := range []string{`\u0026`, `\u003c`, `\u2028`, `\t`, `\u0001`, `\u001F`, "🙂", `"lastSeen":"2026-11-27T04:46:04Z"`, `"guestSecret":"`} {
+	for _, want := range []string{`\u0026`, `\u003c`, `\u2028`, `\t`, `\u0001`, `\u001F`, "🙂", `"lastSeen":"2026-11-27T04:46:04Z"`, `"guestSecret":"`,
+		`"vlanId":120`, `"online":true`, `"online":false`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("%s not in %s", want, body)
 		}

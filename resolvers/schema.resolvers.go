@@ -128,6 +128,10 @@ func (r *queryResolver) UnitDevices(ctx context.Context, propertyID uuid.UUID, t
 	return out, nil
 }
 
+func (r *unitResolver) VlanID(ctx context.Context, obj *model.Unit) (*int, error) {
+	return obj.VLAN, nil
+}
+
 func (r *unitResolver) Users(ctx context.Context, obj *model.Unit, first *int, after *string) (*model.UnitUserConnection, error) {
 	key, err := connectionKey(obj.ID, first, after, idPosition)
 	if err != nil {

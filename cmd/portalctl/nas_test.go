@@ -35,6 +35,16 @@ func TestNASCommands(t *testing.T) {
 	c.fails(2, "--profile: must be one of", "nas", "add", "--property", pid, "--name", "x", "--address", "203.0.113.1", "--profile", "netgear")
 	c.fails(2, "--address: must be an IP address", "nas", "add", "--property", pid, "--name", "x", "--address", "lobby", "--profile", "mist")
 	c.fails(2, "--coa-port", "nas", "add", "--property", pid, "--name", "x", "--address", "203.0.113.1", "--profile", "mist", "--coa-port", "70000")
+	// The VLAN an access point puts a unit's devices on.
+	uid := c.ok([]string{"unitId"}, "unit", "create", "--property", pid, "--number", "101")["unitId"].(string)
+	if out := c.ok([]string{"vlanId"}, "unit", "set-vlan", "--unit", uid, "--vlan", "120"); out["vlanId"] != float64(120) {
+		t.Fatalf("set-vlan = %v", out)
+	}
+	if out := c.ok([]string{"vlanId"}, "unit", "set-vlan", "--unit", uid, "--vlan", "none"); out["vlanId"] != nil {
+		t.Fatalf("set-vlan none = %v", out)
+	}
+	c.fails(2, "not 1 to 4094", "unit", "set-vlan", "--unit", uid, "--vlan", "4095")
+	c.fails(1, "unit not found", "unit", "set-vlan", "--unit", "00000000-0000-0000-0000-000000000001", "--vlan", "7")
 	c.ok([]string{"nasId"}, "nas", "remove", "--nas", id)
 	c.fails(1, "access point not found", "nas", "show", "--nas", id)
 	if list := c.ok([]string{"accessPoints"}, "nas", "list", "--property", pid)["accessPoints"].([]any); len(list) != 1 {

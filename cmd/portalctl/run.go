@@ -56,6 +56,7 @@ var commands = map[string]command{
 	"unit disable":       {"unit disable --unit U", cmdUnitStatus(model.UnitDisabled)},
 	"unit enable":        {"unit enable --unit U", cmdUnitStatus(model.UnitEnabled)},
 	"unit reset-access":  {"unit reset-access --unit U", cmdUnitResetAccess},
+	"unit set-vlan":      {"unit set-vlan --unit U --vlan 1-4094|none", cmdUnitSetVLAN},
 	"user create":        {"user create --unit U --name N [--email E] [--phone P]", cmdUserCreate},
 	"device add":         {"device add --user USER --mac M [--name N] [--os OS]", cmdDeviceAdd},
 	"manager-key create": {"manager-key create --property P", cmdManagerKeyCreate},

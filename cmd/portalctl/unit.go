@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -82,4 +83,30 @@ func cmdUnitResetAccess(e *env, args []string) (any, error) {
 	}
 	return map[string]any{"unitId": res.Unit.ID, "status": res.Unit.Status, "hashedSecret": res.PortalSecret,
 		"portalUrl": e.cfg.PortalURL(res.Unit.PropertyID.String(), res.PortalSecret)}, nil
+}
+
+func cmdUnitSetVLAN(e *env, args []string) (any, error) {
+	f := newFlags("unit set-vlan")
+	f.String("unit", "", "unit id")
+	vlan := f.String("vlan", "", "1 to 4094, or none")
+	if err := f.parse(args, "unit", "vlan"); err != nil {
+		return nil, err
+	}
+	id, err := f.uuid("unit")
+	if err != nil {
+		return nil, err
+	}
+	var v *int
+	if *vlan != "none" {
+		n, err := strconv.Atoi(*vlan)
+		if err != nil || n < 1 || n > 4094 {
+			return nil, usagef("--vlan: %q is not 1 to 4094 or none", *vlan)
+		}
+		v = &n
+	}
+	u, err := e.store.SetUnitVLAN(e.ctx, id, v)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"unitId": u.ID, "vlanId": u.VLAN}, nil
 }

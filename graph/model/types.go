@@ -186,6 +186,9 @@ type Unit struct {
 	TokenGeneration int64
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	// VLAN is the VLAN access points put the unit's devices on (nil: the
+	// SSID's own).
+	VLAN *int
 }
 
 // UnitUser is one Wi-Fi identity of a unit with its passphrase.
