@@ -20,7 +20,7 @@ func TestUnreachableCollectorAndMonitoringNames(t *testing.T) {
 	js := relaytest.JetStream(t)
 	cfg := relaytest.Names(t, js, "monitoring")
 	s := start(t, map[string]string{"DATABASE_URL": dbtest.NewURL(t), "NATS_URL": relaytest.URL, "NATS_STREAM": cfg.Stream,
-		"NATS_SUBJECT_PREFIX": cfg.SubjectPrefix, "REDIS_URL": "redis://127.0.0.1:6379/0",
+		"NATS_SUBJECT_PREFIX": cfg.SubjectPrefix, "REDIS_URL": "redis://127.0.0.1:6379/0", "RADIUS_ADDR": "127.0.0.1:0",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_BSP_MAX_QUEUE_SIZE": "8", "OTEL_EXPORTER_OTLP_TIMEOUT": "500"}, nil)
 	for i := range 300 {
 		if resp, body := get(t, s.public+"/healthz"); resp.StatusCode != 200 {

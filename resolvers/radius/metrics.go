@@ -28,6 +28,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		"busy", "bad_authenticator", "no_message_authenticator", "bad_message_authenticator", "unavailable", "encode"} {
 		m.dropped.WithLabelValues(cause)
 	}
+	for _, result := range []string{"accept", "reject", "accounted"} {
+		m.seconds.WithLabelValues(result)
+	}
+	m.requests.WithLabelValues("accept", "")
 	if reg != nil {
 		reg.MustRegister(m.requests, m.seconds, m.dropped, m.retransmitted, m.nas)
 	}
