@@ -46,7 +46,7 @@ psql -q "postgres://postgres@127.0.0.1:$PORT/postgres" -c "CREATE DATABASE bench
 psql -q "$DB" -c "CREATE EXTENSION pg_stat_statements"
 
 echo "== build and dataset"
-go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench ./bench/cmd/relaybench ./bench/cmd/subbench ./bench/cmd/pagebench ./bench/cmd/otlpsink
+go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench ./bench/cmd/relaybench ./bench/cmd/subbench ./bench/cmd/pagebench ./bench/cmd/otlpsink ./bench/cmd/radbench
 DATABASE_URL=$DB "$out/bin/benchdata" > "$out/data.json"
 # PostGraphile sees relations through single-column foreign keys; the schema's
 # are composite (they also pin the property), so tell it, in this database only.
@@ -57,9 +57,9 @@ echo "== servers"
 # Each server's connections carry its name as application_name (PGAPPNAME,
 # read by pgx and node-postgres alike): the load generator finds a server's
 # backends by it and reads their CPU time.
-RAISED="RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 CLIENT_RATE_LIMIT_BURST=1000000000 CLIENT_RATE_LIMIT_PER_SECOND=1000000000 GRAPHQL_MAX_STREAMS_PER_CLIENT=1000000 HTTP_MAX_CONNECTIONS=1000000 HTTP_MAX_CONNECTIONS_PER_CLIENT=1000000"
+RAISED="RADIUS_NAS_RATE_LIMIT_PER_SECOND=1000000000 RADIUS_RATE_LIMIT_PER_SECOND=1000000000 RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 CLIENT_RATE_LIMIT_BURST=1000000000 CLIENT_RATE_LIMIT_PER_SECOND=1000000000 GRAPHQL_MAX_STREAMS_PER_CLIENT=1000000 HTTP_MAX_CONNECTIONS=1000000 HTTP_MAX_CONNECTIONS_PER_CLIENT=1000000"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"  # subscribers hold a socket each, on both ends
-env PGAPPNAME=portald DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
+env PGAPPNAME=portald DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 RADIUS_ADDR=127.0.0.1:18812 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \
   "$out/bin/portald" 2>"$out/portald.log" &
 pids+=($!); P_PORTALD=$!
 # For the hostile section: every limit raised (each attack is processed),
@@ -125,6 +125,11 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ "Live updates" == *"${BENCH_ONLY}"* ]]; then
     "$out/bin/subbench" -data "$out/data.json" -db "$DB" -subscribers $n -hold 20s -title "Live updates: $n WebSocket subscribers on one replica" \
       -targets "http://127.0.0.1:18080=$P_PORTALD=http://127.0.0.1:19090" >> "${BENCH_OUT:-BENCHMARKS.md}"
   done
+fi
+if [ -z "${BENCH_ONLY:-}" ] || [[ "RADIUS" == *"${BENCH_ONLY}"* ]]; then
+  echo "== RADIUS (identity PSK by MAC, portald beside FreeRADIUS)"
+  command -v freeradius >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends freeradius >/dev/null; }
+  "$out/bin/radbench" -db "$DB" -data "$out/data.json" -portald 127.0.0.1:18812 -portald-pid "$P_PORTALD" -out "$out/freeradius" >> "${BENCH_OUT:-BENCHMARKS.md}"
 fi
 if [ -z "${BENCH_ONLY:-}" ] || [[ "Resident page" == *"${BENCH_ONLY}"* ]]; then
   echo "== resident page (headless Chromium, cold loads)"

@@ -216,7 +216,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 			metricsLn.Close()
 			return fmt.Errorf("listen on RADIUS_ACCT_ADDR: %w", err)
 		}
-		rs := radius.New(svc, radius.Options{Log: log, Registry: metrics.Registry})
+		rs := radius.New(svc, radius.Options{Log: log, Registry: metrics.Registry,
+			PerNAS: cfg.RadiusNASRate, PerNASBurst: int(2 * cfg.RadiusNASRate), Global: cfg.RadiusRate, GlobalBurst: int(2 * cfg.RadiusRate)})
 		go func() {
 			if err := rs.Serve(radiusCtx, conn, acct); err != nil {
 				errs <- fmt.Errorf("radius: %w", err)

@@ -47,6 +47,9 @@ type Config struct {
 	// RadiusAddr turns the RADIUS server on (UDP, SPEC §9.1);
 	// RadiusAcctAddr is its accounting port (default: the next port).
 	RadiusAddr, RadiusAcctAddr string
+	// RadiusNASRate and RadiusRate are the requests a second one access
+	// point and all of them may have decided (bursts of twice as many).
+	RadiusNASRate, RadiusRate float64
 	// NATSURL turns the outbox relay on; NATSStream and NATSSubjectPrefix
 	// name its stream and subjects.
 	NATSURL, NATSStream, NATSSubjectPrefix string
@@ -186,6 +189,8 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("SHUTDOWN_DRAIN: %v must be shorter than SHUTDOWN_GRACE (%v)", c.ShutdownDrain, c.ShutdownGrace))
 	}
 	c.RateLimitPerSecond = rate("RATE_LIMIT_PER_SECOND", 80)
+	c.RadiusNASRate = rate("RADIUS_NAS_RATE_LIMIT_PER_SECOND", 200)
+	c.RadiusRate = rate("RADIUS_RATE_LIMIT_PER_SECOND", 2000)
 	c.ClientRateLimitPerSecond = rate("CLIENT_RATE_LIMIT_PER_SECOND", 10)
 	if c.RadiusAddr != "" {
 		host, port, err := net.SplitHostPort(c.RadiusAddr)
