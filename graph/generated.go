@@ -31,6 +31,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	AccessPoint() AccessPointResolver
 	ChangeRequest() ChangeRequestResolver
 	Device() DeviceResolver
 	Mutation() MutationResolver
@@ -45,6 +46,15 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AccessPoint struct {
+		Address   func(childComplexity int) int
+		CoAPort   func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Profile   func(childComplexity int) int
+	}
+
 	ChangeRequest struct {
 		CompletedAt func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
@@ -115,6 +125,7 @@ type ComplexityRoot struct {
 	}
 
 	Property struct {
+		AccessPoints             func(childComplexity int) int
 		Address                  func(childComplexity int) int
 		AllowSeparateGuestSecret func(childComplexity int) int
 		Announcements            func(childComplexity int) int
@@ -241,6 +252,10 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AccessPointResolver interface {
+	Address(ctx context.Context, obj *model.NAS) (string, error)
+	Profile(ctx context.Context, obj *model.NAS) (string, error)
+}
 type ChangeRequestResolver interface {
 	Unit(ctx context.Context, obj *model.ChangeRequest) (*model.Unit, error)
 }
@@ -259,6 +274,7 @@ type MutationResolver interface {
 type PropertyResolver interface {
 	UIConfiguration(ctx context.Context, obj *model.Property) (*model.UIConfiguration, error)
 	Units(ctx context.Context, obj *model.Property, first *int, after *string) (*model.UnitConnection, error)
+	AccessPoints(ctx context.Context, obj *model.Property) ([]*model.NAS, error)
 }
 type QueryResolver interface {
 	PortalAccess(ctx context.Context, propertyID uuid.UUID) (*model.PortalAccess, error)
@@ -303,6 +319,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AccessPoint.address":
+		if e.ComplexityRoot.AccessPoint.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessPoint.Address(childComplexity), true
+	case "AccessPoint.coaPort":
+		if e.ComplexityRoot.AccessPoint.CoAPort == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessPoint.CoAPort(childComplexity), true
+	case "AccessPoint.createdAt":
+		if e.ComplexityRoot.AccessPoint.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessPoint.CreatedAt(childComplexity), true
+	case "AccessPoint.id":
+		if e.ComplexityRoot.AccessPoint.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessPoint.ID(childComplexity), true
+	case "AccessPoint.name":
+		if e.ComplexityRoot.AccessPoint.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessPoint.Name(childComplexity), true
+	case "AccessPoint.profile":
+		if e.ComplexityRoot.AccessPoint.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessPoint.Profile(childComplexity), true
 
 	case "ChangeRequest.completedAt":
 		if e.ComplexityRoot.ChangeRequest.CompletedAt == nil {
@@ -600,6 +653,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PortalAccess.PortalAllowed(childComplexity), true
 
+	case "Property.accessPoints":
+		if e.ComplexityRoot.Property.AccessPoints == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.AccessPoints(childComplexity), true
 	case "Property.address":
 		if e.ComplexityRoot.Property.Address == nil {
 			break
@@ -1711,6 +1770,26 @@ type Property {
     "The endCursor of the previous page."
     after: String
   ): UnitConnection!
+  "The property's access points (RADIUS clients) by name (manager key only; FORBIDDEN for residents). Their secrets are never shown."
+  accessPoints: [AccessPoint!]!
+}
+
+"""
+An access point (a RADIUS client) of a property: its RADIUS packets come from its address, and are answered with its shared secret (set with portalctl nas).
+"""
+type AccessPoint {
+  "The access point's id."
+  id: ID!
+  "Its name, unique in the property."
+  name: String!
+  "The address (or network, in CIDR notation) its RADIUS packets come from."
+  address: String!
+  "How it wants a passphrase and a VLAN: hostapd, cisco, meraki, mist, aruba or ruckus."
+  profile: String!
+  "Its port for Disconnect-Requests (RFC 5176)."
+  coaPort: Int!
+  "When it was added."
+  createdAt: Time!
 }
 
 """
@@ -2020,6 +2099,24 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_AccessPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AccessPoint_id(ctx, field)
+	case "name":
+		return ec.fieldContext_AccessPoint_name(ctx, field)
+	case "address":
+		return ec.fieldContext_AccessPoint_address(ctx, field)
+	case "profile":
+		return ec.fieldContext_AccessPoint_profile(ctx, field)
+	case "coaPort":
+		return ec.fieldContext_AccessPoint_coaPort(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AccessPoint_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccessPoint", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangeRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2176,6 +2273,8 @@ func (ec *executionContext) childFields_Property(ctx context.Context, field grap
 		return ec.fieldContext_Property_uiConfiguration(ctx, field)
 	case "units":
 		return ec.fieldContext_Property_units(ctx, field)
+	case "accessPoints":
+		return ec.fieldContext_Property_accessPoints(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Property", field.Name)
 }
@@ -3073,6 +3172,144 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AccessPoint_id(ctx context.Context, field graphql.CollectedField, obj *model.NAS) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessPoint_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccessPoint_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccessPoint", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AccessPoint_name(ctx context.Context, field graphql.CollectedField, obj *model.NAS) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessPoint_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccessPoint_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccessPoint", field, false, false, "String")
+}
+
+func (ec *executionContext) _AccessPoint_address(ctx context.Context, field graphql.CollectedField, obj *model.NAS) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessPoint_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AccessPoint().Address(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccessPoint_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccessPoint", field, true, true, "String")
+}
+
+func (ec *executionContext) _AccessPoint_profile(ctx context.Context, field graphql.CollectedField, obj *model.NAS) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessPoint_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AccessPoint().Profile(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccessPoint_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccessPoint", field, true, true, "String")
+}
+
+func (ec *executionContext) _AccessPoint_coaPort(ctx context.Context, field graphql.CollectedField, obj *model.NAS) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessPoint_coaPort(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CoAPort, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccessPoint_coaPort(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccessPoint", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AccessPoint_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.NAS) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessPoint_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccessPoint_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccessPoint", field, false, false, "Time")
+}
 
 func (ec *executionContext) _ChangeRequest_id(ctx context.Context, field graphql.CollectedField, obj *model.ChangeRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -4672,6 +4909,38 @@ func (ec *executionContext) fieldContext_Property_units(ctx context.Context, fie
 	if fc.Args, err = ec.field_Property_units_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Property_accessPoints(ctx context.Context, field graphql.CollectedField, obj *model.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_accessPoints(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Property().AccessPoints(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.NAS) graphql.Marshaler {
+			return ec.marshalNAccessPoint2ᚕᚖgithubᚗcomᚋresidentportalᚋbffᚋgraphᚋmodelᚐNASᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Property_accessPoints(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Property",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccessPoint(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -7926,6 +8195,66 @@ func UnmarshalUpdateUnitUserInput(ctx context.Context, raw any) (model.UpdateUni
 
 // region    **************************** object.gotpl ****************************
 
+var accessPointImplementors = []string{"AccessPoint"}
+
+func (ec *executionContext) _AccessPoint(ctx context.Context, sel ast.SelectionSet, obj *model.NAS) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accessPointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccessPoint")
+		case "id":
+			out.Values[i] = ec._AccessPoint_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._AccessPoint_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "address":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AccessPoint_address(ctx, field, obj)
+				})
+		case "profile":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AccessPoint_profile(ctx, field, obj)
+				})
+		case "coaPort":
+			out.Values[i] = ec._AccessPoint_coaPort(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._AccessPoint_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var changeRequestImplementors = []string{"ChangeRequest"}
 
 func (ec *executionContext) _ChangeRequest(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeRequest) graphql.Marshaler {
@@ -8514,6 +8843,12 @@ func (ec *executionContext) _Property(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Property_units(ctx, field, obj)
+				})
+		case "accessPoints":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Property_accessPoints(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9606,6 +9941,30 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
+
+func (ec *executionContext) marshalNAccessPoint2ᚕᚖgithubᚗcomᚋresidentportalᚋbffᚋgraphᚋmodelᚐNASᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.NAS) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAccessPoint2ᚖgithubᚗcomᚋresidentportalᚋbffᚋgraphᚋmodelᚐNAS(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAccessPoint2ᚖgithubᚗcomᚋresidentportalᚋbffᚋgraphᚋmodelᚐNAS(ctx context.Context, sel ast.SelectionSet, v *model.NAS) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AccessPoint!")
+		return graphql.Null
+	}
+	return ec._AccessPoint(ctx, sel, v)
+}
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)

@@ -13,6 +13,14 @@ import (
 	"github.com/residentportal/bff/graph/model"
 )
 
+func (r *accessPointResolver) Address(ctx context.Context, obj *model.NAS) (string, error) {
+	return obj.Address.String(), nil
+}
+
+func (r *accessPointResolver) Profile(ctx context.Context, obj *model.NAS) (string, error) {
+	return string(obj.Profile), nil
+}
+
 func (r *deviceResolver) User(ctx context.Context, obj *model.Device) (*model.UnitUser, error) {
 	return loadersFrom(ctx).user.get(ctx, obj.UserID)
 }
@@ -71,6 +79,18 @@ func (r *propertyResolver) Units(ctx context.Context, obj *model.Property, first
 	conn := unitConnection(page)
 	prefetchUnitChildren(ctx, r.svc, unitsOf(conn))
 	return conn, nil
+}
+
+func (r *propertyResolver) AccessPoints(ctx context.Context, obj *model.Property) ([]*model.NAS, error) {
+	all, err := r.svc.AccessPoints(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.NAS, len(all))
+	for i := range all {
+		out[i] = &all[i]
+	}
+	return out, nil
 }
 
 func (r *queryResolver) PortalAccess(ctx context.Context, propertyID uuid.UUID) (*model.PortalAccess, error) {
@@ -178,6 +198,8 @@ func (r *unitUserResolver) Unit(ctx context.Context, obj *model.UnitUser) (*mode
 	return loadersFrom(ctx).unit.get(ctx, obj.UnitID)
 }
 
+func (r *Resolver) AccessPoint() graph.AccessPointResolver { return &accessPointResolver{r} }
+
 func (r *Resolver) Device() graph.DeviceResolver { return &deviceResolver{r} }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
@@ -191,10 +213,11 @@ func (r *Resolver) Unit() graph.UnitResolver { return &unitResolver{r} }
 func (r *Resolver) UnitUser() graph.UnitUserResolver { return &unitUserResolver{r} }
 
 type (
-	deviceResolver   struct{ *Resolver }
-	mutationResolver struct{ *Resolver }
-	propertyResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	unitResolver     struct{ *Resolver }
-	unitUserResolver struct{ *Resolver }
+	accessPointResolver struct{ *Resolver }
+	deviceResolver      struct{ *Resolver }
+	mutationResolver    struct{ *Resolver }
+	propertyResolver    struct{ *Resolver }
+	queryResolver       struct{ *Resolver }
+	unitResolver        struct{ *Resolver }
+	unitUserResolver    struct{ *Resolver }
 )

@@ -36,6 +36,7 @@ type Store interface {
 	ChangeRequestPages(ctx context.Context, unitIDs []uuid.UUID, limit int, before *int64, status *model.ChangeStatus, skipTotal bool) (map[uuid.UUID]model.Page[model.ChangeRequest], error)
 	CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUID, result model.ChangeStatus, detail *string) (model.ChangeRequest, bool, error)
 	NASClients(ctx context.Context) ([]model.NASClient, error)
+	NASList(ctx context.Context, propertyID uuid.UUID) ([]model.NAS, error)
 	WifiDevicesByMAC(ctx context.Context, propertyID uuid.UUID, mac string) ([]model.WifiDevice, error)
 	Accounting(ctx context.Context, a model.Accounting) (int, error)
 	EndSessions(ctx context.Context, nasID uuid.UUID) (int, error)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph/model"
 )
 
@@ -106,4 +107,18 @@ func (s *Service) Account(ctx context.Context, nas model.NASClient, status model
 	_, err = s.store.Accounting(ctx, model.Accounting{PropertyID: nas.PropertyID, NASID: nas.ID, Status: status, MAC: m,
 		SessionID: sessionID, OnlineUntil: s.now().Add(OnlineWindow)})
 	return err
+}
+
+// AccessPoints are a property's access points by name, for its manager
+// (never with their secrets). UNAUTHENTICATED, FORBIDDEN for a resident.
+func (s *Service) AccessPoints(ctx context.Context, propertyID uuid.UUID) ([]model.NAS, error) {
+	p, _, err := s.access(ctx, propertyID)
+	if err != nil {
+		return nil, err
+	}
+	// SECURITY: residents do not see the building's network equipment.
+	if p.Kind != model.Manager {
+		return nil, model.Errorf(model.CodeForbidden, "access points need a manager key")
+	}
+	return s.store.NASList(ctx, propertyID)
 }
