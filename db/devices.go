@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -63,16 +62,8 @@ func (db *DB) DevicesByUserIDs(ctx context.Context, userIDs []uuid.UUID) ([]mode
 	return devices, wrap("db.DevicesByUserIDs", err)
 }
 
-// NewDevice is what registering a device needs. MACAddress may be in any
-// usual notation.
-type NewDevice struct {
-	UserID      uuid.UUID
-	MACAddress  string
-	DisplayName string
-	Description string
-	OSType      string
-	LastSeen    *time.Time
-}
+// NewDevice is what registering a device needs (model.NewDevice).
+type NewDevice = model.NewDevice
 
 // AddDevice registers a device of a unit user within scope.
 // NOT_FOUND, BAD_USER_INPUT, CONFLICT (MAC already in the unit).

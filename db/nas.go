@@ -172,3 +172,29 @@ func (db *DB) EndSessions(ctx context.Context, nasID uuid.UUID) (int, error) {
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// WifiCandidates are the identities a handshake may have been made with:
+// every ACTIVE identity of an ENABLED unit of the property, with its
+// passphrase (decrypted), at most limit of them.
+func (db *DB) WifiCandidates(ctx context.Context, propertyID uuid.UUID, limit int) ([]model.WifiDevice, error) {
+	rows, err := db.pool.Query(ctx, `SELECT uu.id, n.id, uu.status, n.status, uu.passphrase_cipher, n.vlan_id
+	  FROM unit_users uu JOIN units n ON n.id = uu.unit_id
+	  WHERE uu.property_id = $1 AND uu.status = 'ACTIVE' AND n.status = 'ENABLED'
+	  ORDER BY uu.id LIMIT $2`, propertyID, limit)
+	if err != nil {
+		return nil, wrap("db.WifiCandidates", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.WifiDevice, error) {
+		var w model.WifiDevice
+		var sealed []byte
+		var userStatus, unitStatus string
+		if err := r.Scan(&w.UserID, &w.UnitID, &userStatus, &unitStatus, &sealed, &w.VLAN); err != nil {
+			return w, err
+		}
+		w.UserStatus, w.UnitStatus = model.UnitUserStatus(userStatus), model.UnitStatus(unitStatus)
+		var err error
+		w.Passphrase, err = db.keys.Decrypt(sealed, w.UserID[:])
+		return w, err
+	})
+	return out, wrap("db.WifiCandidates", err)
+}

@@ -116,3 +116,14 @@ type Accounting struct {
 	SessionID   string
 	OnlineUntil time.Time
 }
+
+// NewDevice is what registering a device needs. MACAddress may be in any
+// usual notation.
+type NewDevice struct {
+	UserID      uuid.UUID
+	MACAddress  string
+	DisplayName string
+	Description string
+	OSType      string
+	LastSeen    *time.Time
+}

@@ -8,6 +8,7 @@ type metrics struct {
 	dropped       *prometheus.CounterVec
 	retransmitted prometheus.Counter
 	nas           prometheus.Gauge
+	tried         prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -21,6 +22,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "RADIUS packets dropped without a reply, by cause."}, []string{"cause"}),
 		retransmitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "portal_radius_retransmissions_total",
 			Help: "Retransmitted RADIUS requests answered with the reply already sent."}),
+		tried: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "portal_radius_handshake_candidates",
+			Help:    "Identities a dynamic-PSK handshake was checked against before it matched or was refused.",
+			Buckets: []float64{1, 2, 5, 10, 50, 100, 500, 1000, 5000, 20000}}),
 		nas: prometheus.NewGauge(prometheus.GaugeOpts{Name: "portal_radius_access_points",
 			Help: "Access points (NAS clients) in the RADIUS server's table."}),
 	}
@@ -33,7 +37,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.requests.WithLabelValues("accept", "")
 	if reg != nil {
-		reg.MustRegister(m.requests, m.seconds, m.dropped, m.retransmitted, m.nas)
+		reg.MustRegister(m.requests, m.seconds, m.dropped, m.retransmitted, m.nas, m.tried)
 	}
 	return m
 }

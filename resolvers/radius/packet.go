@@ -29,6 +29,10 @@ const (
 	attrMessageAuthenticator = 80
 	attrAcctInterimInterval  = 85
 
+	attrLongExtended1 = 245 // RFC 6929's Long-Extended-Type-1
+	extendedVSA       = 26  // its Extended-Vendor-Specific type
+	vendorFreeRADIUS  = 11344
+
 	vendorCisco     = 9
 	ciscoAVPair     = 1
 	vendorAruba     = 14823
@@ -102,6 +106,42 @@ func encodeReply(req *radius.Packet, code radius.Code, add func(*radius.Packet) 
 	mac.Write(b)
 	copy(r.Attributes[0].Attribute, mac.Sum(nil))
 	return r.Encode()
+}
+
+// evs is the value of an Extended-Vendor-Specific-5 attribute (RFC 6929
+// §2.2, long extended: fragments flagged More are joined), nil when the
+// packet has none.
+func evs(p *radius.Packet, vendor uint32, typ byte) []byte {
+	var out []byte
+	found, more := false, false
+	for _, a := range p.Attributes {
+		if a.Type != attrLongExtended1 {
+			continue
+		}
+		v := a.Attribute
+		if len(v) < 7 || v[0] != extendedVSA || uint32(v[2])<<24|uint32(v[3])<<16|uint32(v[4])<<8|uint32(v[5]) != vendor || v[6] != typ {
+			if found && more {
+				return nil // a fragment chain broken by another attribute
+			}
+			continue
+		}
+		if found && !more {
+			continue // a second value: the first counts
+		}
+		found = true
+		out = append(out, v[7:]...)
+		more = v[1]&0x80 != 0
+		if len(out) > 4096 {
+			return nil
+		}
+	}
+	if !found {
+		return nil
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return out
 }
 
 func attrString(p *radius.Packet, t radius.Type) string {

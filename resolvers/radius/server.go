@@ -357,10 +357,20 @@ func (s *Server) decide(ctx context.Context, j job) (reply []byte, result, reaso
 	if mac == "" {
 		mac = attrString(p, attrUserName)
 	}
-	ssid := ssidOf(attrString(p, attrCalledStationID))
+	called := attrString(p, attrCalledStationID)
+	ssid := ssidOf(called)
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Deadline)
 	defer cancel()
-	access, err := s.svc.AuthorizeMAC(ctx, j.nas.NASClient, mac, ssid)
+	var access service.Access
+
+	// Dynamic PSK: the handshake as hostapd sends it (wpa_psk_radius=3).
+	if anonce, frame := evs(p, vendorFreeRADIUS, 1), evs(p, vendorFreeRADIUS, 2); anonce != nil || frame != nil {
+		access, err = s.svc.AuthorizeHandshake(ctx, j.nas.NASClient, service.Handshake{SPA: mac, AA: bssidOf(called),
+			SSID: ssid, ANonce: anonce, Frame: frame})
+		s.m.tried.Observe(float64(access.Tried))
+	} else {
+		access, err = s.svc.AuthorizeMAC(ctx, j.nas.NASClient, mac, ssid)
+	}
 	if err != nil {
 		// No answer: the access point retries, or asks another server.
 		s.m.drop("unavailable")
@@ -429,6 +439,15 @@ func (s *Server) account(ctx context.Context, j job) []byte {
 	return out
 }
 
+// bssidOf is the BSSID of a Called-Station-Id, "<BSSID>:<SSID>" (the
+// whole value without an SSID).
+func bssidOf(called string) string {
+	if ssid := ssidOf(called); ssid != "" {
+		return called[:len(called)-len(ssid)-1]
+	}
+	return called
+}
+
 // ssidOf is the SSID of a Called-Station-Id, "<BSSID>:<SSID>" (the BSSID
 // in any MAC notation); "" without one.
 func ssidOf(called string) string {
@@ -454,6 +473,10 @@ func reasonLabel(reason string) string {
 		return "unit_disabled"
 	case service.RefusedSSID:
 		return "ssid"
+	case service.RefusedHandshake:
+		return "bad_handshake"
+	case service.RefusedNoMatch:
+		return "no_match"
 	}
 	return "other"
 }

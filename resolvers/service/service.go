@@ -37,6 +37,8 @@ type Store interface {
 	CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUID, result model.ChangeStatus, detail *string) (model.ChangeRequest, bool, error)
 	NASClients(ctx context.Context) ([]model.NASClient, error)
 	NASList(ctx context.Context, propertyID uuid.UUID) ([]model.NAS, error)
+	WifiCandidates(ctx context.Context, propertyID uuid.UUID, limit int) ([]model.WifiDevice, error)
+	AddDevice(ctx context.Context, scope model.Scope, n model.NewDevice) (model.Device, error)
 	WifiDevicesByMAC(ctx context.Context, propertyID uuid.UUID, mac string) ([]model.WifiDevice, error)
 	Accounting(ctx context.Context, a model.Accounting) (int, error)
 	EndSessions(ctx context.Context, nasID uuid.UUID) (int, error)
@@ -55,6 +57,7 @@ type Service struct {
 	loginFailures LoginFailures
 	completed     func(model.ChangeStatus, time.Duration)
 	events        *Events
+	pmks          *pmkCache
 }
 
 // Store is the storage the service reads and writes: the GraphQL loaders'
@@ -95,7 +98,7 @@ func New(store Store, keys *model.Keyring, opts Options) *Service {
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 12 * time.Hour
 	}
-	return &Service{store: store, keys: keys, now: opts.Now, tokenTTL: opts.TokenTTL,
+	return &Service{store: store, keys: keys, pmks: newPMKCache(), now: opts.Now, tokenTTL: opts.TokenTTL,
 		auth: NewAuthenticator(keys, store, opts.Now), loginFailures: opts.LoginFailures, completed: opts.ChangeCompleted,
 		events: opts.Events}
 }

@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"encoding/hex"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,6 +39,8 @@ type Access struct {
 	// Class names the identity opaquely (sealed under the server's key),
 	// for the access point to echo in accounting.
 	Class []byte
+	// Tried is how many identities a handshake was checked against.
+	Tried int
 }
 
 // NASClients are every access point with its secret and its property's
@@ -121,4 +125,107 @@ func (s *Service) AccessPoints(ctx context.Context, propertyID uuid.UUID) ([]mod
 		return nil, model.Errorf(model.CodeForbidden, "access points need a manager key")
 	}
 	return s.store.NASList(ctx, propertyID)
+}
+
+// Dynamic PSK by handshake (SPEC §9.3).
+
+// RefusedHandshake and RefusedNoMatch are the refusals a handshake can
+// get besides those of AuthorizeMAC.
+const (
+	RefusedHandshake = "the handshake could not be read"
+	RefusedNoMatch   = "no passphrase of this property made the handshake"
+)
+
+// Handshake is what an access point sends of a 4-way handshake: the
+// device's MAC (SPA), the BSSID (AA), the SSID, the access point's
+// ANonce and the device's EAPOL-Key message 2.
+type Handshake struct {
+	SPA, AA, SSID string
+	ANonce, Frame []byte
+}
+
+// Bounds of one handshake's search: the identities tried, and the PMKs
+// derived on its own time (about 3 ms of CPU each); the rest are derived
+// in the background, once per property and SSID at a time, and the access
+// point's retry finds them.
+const (
+	MaxCandidates    = 20000
+	pmkComputeBudget = 4
+)
+
+// AuthorizeHandshake finds the identity whose passphrase made the
+// handshake: first those the device (by MAC) belongs to, then every ACTIVE
+// identity of an ENABLED unit of the property. A device matched for the
+// first time becomes a device of its identity. Access.Tried says how many
+// identities were tried. UNAVAILABLE when the store is, or ctx ends first.
+func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h Handshake) (Access, error) {
+	if !slices.Contains(nas.SSIDs, h.SSID) {
+		return Access{Reason: RefusedSSID}, nil
+	}
+	spa, err1 := model.ParseMAC(h.SPA)
+	aa, err2 := model.ParseMAC(h.AA)
+	k, err3 := parseEAPOLKey(h.Frame)
+	if err1 != nil || err2 != nil || err3 != nil || len(h.ANonce) != 32 {
+		return Access{Reason: RefusedHandshake}, nil
+	}
+	data := ptkData(macBytes(aa), macBytes(spa), h.ANonce, k.snonce)
+	own, err := s.store.WifiDevicesByMAC(ctx, nas.PropertyID, spa)
+	if err != nil {
+		return Access{}, err
+	}
+	all, err := s.store.WifiCandidates(ctx, nas.PropertyID, MaxCandidates)
+	if err != nil {
+		return Access{}, err
+	}
+	candidates := make([]model.WifiDevice, 0, len(own)+len(all))
+	for _, d := range own {
+		if d.UserStatus == model.UserActive && d.UnitStatus == model.UnitEnabled {
+			candidates = append(candidates, d)
+		}
+	}
+	candidates = append(candidates, all...)
+	budget, tried, cold := pmkComputeBudget, 0, false
+	seen := make(map[uuid.UUID]bool, len(candidates))
+	for i, c := range candidates {
+		if seen[c.UserID] {
+			continue
+		}
+		seen[c.UserID] = true
+		if i%256 == 255 && ctx.Err() != nil {
+			return Access{Tried: tried}, model.Errorf(model.CodeUnavailable, "the handshake was not matched in time")
+		}
+		pmk, ok := s.pmks.get(c.UserID, h.SSID, c.Passphrase)
+		if !ok {
+			if budget == 0 {
+				cold = true
+				continue
+			}
+			budget--
+			pmk = s.pmks.derive(c.UserID, h.SSID, c.Passphrase)
+		}
+		tried++
+		if !micMatches(pmk, data, k) {
+			continue
+		}
+		if c.DeviceID == uuid.Nil { // not yet a device of this identity: it becomes one
+			d, err := s.store.AddDevice(ctx, model.UnitScope(nas.PropertyID, c.UnitID), model.NewDevice{UserID: c.UserID, MACAddress: spa})
+			switch {
+			case err == nil:
+				c.DeviceID = d.ID
+			case model.ErrorCode(err) != model.CodeConflict: // CONFLICT: the unit has the MAC under another identity
+				return Access{Tried: tried}, err
+			}
+		}
+		return Access{Granted: true, Device: c, Class: s.keys.Encrypt(c.UserID.String(), classAAD), Tried: tried}, nil
+	}
+	if cold {
+		s.pmks.warm(nas.PropertyID, h.SSID, candidates)
+	}
+	return Access{Reason: RefusedNoMatch, Tried: tried}, nil
+}
+
+// macBytes is AA:BB:CC:DD:EE:FF's 6 bytes.
+func macBytes(mac string) []byte {
+	b, _ := hex.DecodeString(strings.ReplaceAll(mac, ":", ""))
+	return b
 }
