@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha1"
@@ -14,11 +15,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers/radius"
 	"github.com/residentportal/bff/resolvers/service"
+	layeh "layeh.com/radius"
 )
 
 // handshake makes a 4-way handshake's ANonce and EAPOL-Key message 2 as a
@@ -124,5 +127,55 @@ func TestDynamicPSKByHandshakeWithRadclient(t *testing.T) {
 	}
 	if out := ask(newMAC, res.User.Passphrase, nil); !accepts(out, res.User.Passphrase) {
 		t.Fatalf("the new passphrase:\n%s", out)
+	}
+}
+
+// handshakeRequest is an Access-Request carrying a handshake (the
+// Extended-Vendor-Specific-5 attributes encoded here, by the test), with a
+// Message-Authenticator.
+func handshakeRequest(t *testing.T, secret, mac string, anonce, frame []byte) []byte {
+	t.Helper()
+	p := layeh.New(layeh.CodeAccessRequest, []byte(secret))
+	for typ, v := range map[layeh.Type]string{1: strings.ReplaceAll(strings.ToLower(mac), ":", ""),
+		31: strings.ReplaceAll(mac, ":", "-"), 30: "0A-00-00-00-00-01:Residents"} {
+		a, _ := layeh.NewString(v)
+		p.Add(typ, a)
+	}
+	for typ, v := range map[byte][]byte{1: anonce, 2: frame} {
+		p.Add(245, append([]byte{26, 0, 0, 0, 0x2c, 0x50, typ}, v...)) // FreeRADIUS's vendor id, 11344
+	}
+	p.Add(80, make(layeh.Attribute, 16))
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hmac.New(md5.New, []byte(secret))
+	h.Write(b)
+	copy(b[len(b)-16:], h.Sum(nil))
+	return b
+}
+
+// A flood of handshakes from devices no identity has (each a search of the
+// whole property) is cut to the search budget; a known device's handshake
+// (its own identity first, no search) is answered throughout.
+func TestUnknownDeviceFloodIsBounded(t *testing.T) {
+	s := newSite(t, radius.Options{SearchPerNAS: 1, Search: 100}, map[string]model.NASProfile{"127.0.0.1": model.NASHostapd})
+	aa, _ := hex.DecodeString("0a0000000001")
+	secret := s.secrets["127.0.0.1"]
+	for i := range 20 {
+		mac := fmt.Sprintf("02:00:00:00:%02X:01", i)
+		spa, _ := hex.DecodeString(strings.ReplaceAll(mac, ":", ""))
+		anonce, frame := handshake(t, "nobody's passphrase", "Residents", aa, spa)
+		exchange(t, "127.0.0.1", s.addr, handshakeRequest(t, secret, mac, anonce, frame), 50*time.Millisecond)
+	}
+	waitDropped(t, s, "search_budget", 10)
+	spa, _ := hex.DecodeString(strings.ReplaceAll(s.mac, ":", ""))
+	anonce, frame := handshake(t, s.unit.Unit.Secret, "Residents", aa, spa)
+	r := exchange(t, "127.0.0.1", s.addr, handshakeRequest(t, secret, s.mac, anonce, frame), 3*time.Second)
+	if r == nil || layeh.Code(r[0]) != layeh.CodeAccessAccept {
+		t.Fatalf("the known device during the flood: %v", r)
+	}
+	if got := testutil.ToFloat64(radiusRequests(t, s.reg, "reject", "no_match")); got > 4 {
+		t.Fatalf("%v searches of the property in about a second, want at most the budget's burst and refill", got)
 	}
 }

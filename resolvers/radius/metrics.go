@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Access points (NAS clients) in the RADIUS server's table."}),
 	}
 	for _, cause := range []string{"malformed", "unknown_source", "unexpected_code", "in_progress", "nas_budget", "global_budget",
-		"busy", "bad_authenticator", "no_message_authenticator", "bad_message_authenticator", "unavailable", "encode"} {
+		"busy", "search_budget", "bad_authenticator", "no_message_authenticator", "bad_message_authenticator", "unavailable", "encode"} {
 		m.dropped.WithLabelValues(cause)
 	}
 	for _, result := range []string{"accept", "reject", "accounted"} {

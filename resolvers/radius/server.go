@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"runtime"
@@ -39,6 +40,12 @@ type Options struct {
 	// never queued, so one access point cannot starve another.
 	PerNAS, Global           float64
 	PerNASBurst, GlobalBurst int
+	// SearchPerNAS and Search bound the dynamic-PSK handshakes a second
+	// that must search the property's identities (about 20 ms of CPU each
+	// among 10,000), per access point and in all (bursts of twice as many):
+	// past either the request is dropped, so a flood of unknown devices
+	// costs at most Search × 20 ms of CPU a second.
+	SearchPerNAS, Search float64
 	// Deadline bounds a request's work (the service's reads): an access
 	// point retries after a few seconds, and a late answer is no answer.
 	Deadline time.Duration
@@ -81,6 +88,12 @@ func (o *Options) defaults() {
 	if o.GlobalBurst <= 0 {
 		o.GlobalBurst = int(o.Global)
 	}
+	if o.SearchPerNAS <= 0 {
+		o.SearchPerNAS = 5
+	}
+	if o.Search <= 0 {
+		o.Search = 20
+	}
 	if o.Deadline <= 0 {
 		o.Deadline = DefaultDeadline
 	}
@@ -95,6 +108,7 @@ type Server struct {
 	opts    Options
 	table   atomic.Pointer[table]
 	global  *rate.Limiter
+	search  *rate.Limiter // all handshakes that search (see nas.search)
 	replies *replyCache
 	m       *metrics
 }
@@ -104,6 +118,7 @@ type Server struct {
 func New(svc *service.Service, opts Options) *Server {
 	opts.defaults()
 	s := &Server{svc: svc, opts: opts, global: rate.NewLimiter(rate.Limit(opts.Global), opts.GlobalBurst),
+		search:  rate.NewLimiter(rate.Limit(opts.Search), 2*int(math.Ceil(opts.Search))),
 		replies: newReplyCache(opts.Replay, maxReplies), m: newMetrics(opts.Registry)}
 	s.table.Store(&table{})
 	return s
@@ -114,6 +129,9 @@ type nas struct {
 	model.NASClient
 	secret []byte
 	budget *rate.Limiter
+	// search bounds its handshakes that must search the property's
+	// identities (dynamic PSK's expensive path).
+	search *rate.Limiter
 }
 
 // table finds the access point a packet comes from: single addresses by
@@ -148,9 +166,10 @@ func (s *Server) Refresh(ctx context.Context) error {
 	for _, c := range all {
 		n := &nas{NASClient: c, secret: []byte(c.Secret)}
 		if prev := old.byID(c.ID); prev != nil {
-			n.budget = prev.budget
+			n.budget, n.search = prev.budget, prev.search
 		} else {
 			n.budget = rate.NewLimiter(rate.Limit(s.opts.PerNAS), s.opts.PerNASBurst)
+			n.search = rate.NewLimiter(rate.Limit(s.opts.SearchPerNAS), 2*int(math.Ceil(s.opts.SearchPerNAS)))
 		}
 		if c.Address.IsSingleIP() {
 			t.hosts[c.Address.Addr()] = n
@@ -366,7 +385,11 @@ func (s *Server) decide(ctx context.Context, j job) (reply []byte, result, reaso
 	// Dynamic PSK: the handshake as hostapd sends it (wpa_psk_radius=3).
 	if anonce, frame := evs(p, vendorFreeRADIUS, 1), evs(p, vendorFreeRADIUS, 2); anonce != nil || frame != nil {
 		access, err = s.svc.AuthorizeHandshake(ctx, j.nas.NASClient, service.Handshake{SPA: mac, AA: bssidOf(called),
-			SSID: ssid, ANonce: anonce, Frame: frame})
+			SSID: ssid, ANonce: anonce, Frame: frame, MaySearch: func() bool { return j.nas.search.Allow() && s.search.Allow() }})
+		if errors.Is(err, service.ErrSearchBudget) {
+			s.m.drop("search_budget") // not a reject: the device's passphrase may be right
+			return nil, "", ""
+		}
 		s.m.tried.Observe(float64(access.Tried))
 	} else {
 		access, err = s.svc.AuthorizeMAC(ctx, j.nas.NASClient, mac, ssid)

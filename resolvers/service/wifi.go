@@ -142,7 +142,15 @@ const (
 type Handshake struct {
 	SPA, AA, SSID string
 	ANonce, Frame []byte
+	// MaySearch, when set, is asked before the search goes past the
+	// device's own identities (the expensive path: up to every identity of
+	// the property); false ends it with RATE_LIMITED.
+	MaySearch func() bool
 }
+
+// ErrSearchBudget ends a handshake whose search the transport's budget
+// did not allow.
+var ErrSearchBudget = model.Errorf(model.CodeRateLimited, "too many handshakes of unknown devices; try again shortly")
 
 // Bounds of one handshake's search: the identities tried, and the PMKs
 // derived on its own time (about 3 ms of CPU each); the rest are derived
@@ -173,20 +181,35 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 	if err != nil {
 		return Access{}, err
 	}
-	all, err := s.store.WifiCandidates(ctx, nas.PropertyID, MaxCandidates)
-	if err != nil {
-		return Access{}, err
-	}
-	candidates := make([]model.WifiDevice, 0, len(own)+len(all))
+	candidates := make([]model.WifiDevice, 0, len(own))
 	for _, d := range own {
 		if d.UserStatus == model.UserActive && d.UnitStatus == model.UnitEnabled {
 			candidates = append(candidates, d)
 		}
 	}
-	candidates = append(candidates, all...)
 	budget, tried, cold := pmkComputeBudget, 0, false
 	seen := make(map[uuid.UUID]bool, len(candidates))
-	for i, c := range candidates {
+	searched := false
+	for i := 0; ; i++ {
+		if i == len(candidates) {
+			if searched {
+				break
+			}
+			// SECURITY: past the device's own identities the search costs
+			// up to every identity's check: the transport bounds how often.
+			if h.MaySearch != nil && !h.MaySearch() {
+				return Access{Tried: tried}, ErrSearchBudget
+			}
+			all, err := s.store.WifiCandidates(ctx, nas.PropertyID, MaxCandidates)
+			if err != nil {
+				return Access{Tried: tried}, err
+			}
+			candidates, searched = append(candidates, all...), true
+			if i == len(candidates) {
+				break
+			}
+		}
+		c := candidates[i]
 		if seen[c.UserID] {
 			continue
 		}
