@@ -198,3 +198,31 @@ func (db *DB) WifiCandidates(ctx context.Context, propertyID uuid.UUID, limit in
 	})
 	return out, wrap("db.WifiCandidates", err)
 }
+
+// WifiDevices are every device of the property with its identity's state
+// and passphrase (decrypted), at most limit: the table a RADIUS server
+// keeps in memory (service.wifiTables).
+func (db *DB) WifiDevices(ctx context.Context, propertyID uuid.UUID, limit int) ([]model.WifiDevice, error) {
+	rows, err := db.pool.Query(ctx, `SELECT d.mac_address, d.id, uu.id, n.id, uu.status, n.status, uu.passphrase_cipher, n.vlan_id
+	  FROM devices d
+	  JOIN unit_users uu ON uu.id = d.user_id
+	  JOIN units n ON n.id = d.unit_id
+	  WHERE uu.property_id = $1
+	  ORDER BY d.created_at, d.id LIMIT $2`, propertyID, limit)
+	if err != nil {
+		return nil, wrap("db.WifiDevices", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.WifiDevice, error) {
+		var w model.WifiDevice
+		var sealed []byte
+		var userStatus, unitStatus string
+		if err := r.Scan(&w.MAC, &w.DeviceID, &w.UserID, &w.UnitID, &userStatus, &unitStatus, &sealed, &w.VLAN); err != nil {
+			return w, err
+		}
+		w.UserStatus, w.UnitStatus = model.UnitUserStatus(userStatus), model.UnitStatus(unitStatus)
+		var err error
+		w.Passphrase, err = db.keys.Decrypt(sealed, w.UserID[:])
+		return w, err
+	})
+	return out, wrap("db.WifiDevices", err)
+}

@@ -87,6 +87,7 @@ func ParseNASAddress(s string) (netip.Prefix, error) {
 // its MAC: whose it is, whether that identity and unit may connect, and
 // the identity's passphrase.
 type WifiDevice struct {
+	MAC        string // set where a list of devices needs it (AA:BB:CC:DD:EE:FF)
 	DeviceID   uuid.UUID
 	UserID     uuid.UUID
 	UnitID     uuid.UUID

@@ -1,10 +1,12 @@
 package radius_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
 	"encoding/hex"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -39,6 +41,13 @@ type site struct {
 
 func newSite(t *testing.T, opts radius.Options, profiles map[string]model.NASProfile) *site {
 	t.Helper()
+	return newSiteWith(t, opts, profiles, false)
+}
+
+// newSiteWith is newSite; with live set, the service hears the live-update
+// notices (as portald's does), so it keeps its access tables in memory.
+func newSiteWith(t *testing.T, opts radius.Options, profiles map[string]model.NASProfile, live bool) *site {
+	t.Helper()
 	ctx := context.Background()
 	store := dbtest.New(t)
 	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Harbour View"),
@@ -53,7 +62,25 @@ func newSite(t *testing.T, opts radius.Options, profiles map[string]model.NASPro
 	}
 	s.reg = prometheus.NewRegistry()
 	opts.Registry = s.reg
-	svc := service.New(store, dbtest.Keys(t), service.Options{})
+	svcOpts := service.Options{}
+	if live {
+		events := service.NewEvents()
+		svcOpts.Events = events
+		listenCtx, stopListening := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			store.Listen(listenCtx, db.EventsChannel, events.Notice, events.ListenerUp, slog.New(slog.DiscardHandler))
+		}()
+		t.Cleanup(func() { stopListening(); <-stopped })
+		for deadline := time.Now().Add(10 * time.Second); !events.Up(); {
+			if time.Now().After(deadline) {
+				t.Fatal("the notice connection did not come up")
+			}
+			<-time.After(10 * time.Millisecond)
+		}
+	}
+	svc := service.New(store, dbtest.Keys(t), svcOpts)
 	srv := radius.New(svc, opts)
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -433,4 +460,56 @@ func TestAccountingMakesDevicesOnline(t *testing.T) {
 		t.Fatal("an Access-Request was answered on the accounting port")
 	}
 	waitDropped(t, s, "unexpected_code", 1)
+}
+
+// With the notices heard, requests are answered from memory, and every
+// change — a new passphrase, a blocked identity, a removed device, a new
+// unit's device — counts within a notice's delay, whoever makes it.
+func TestInMemoryTablesFollowChanges(t *testing.T) {
+	s := newSiteWith(t, radius.Options{}, map[string]model.NASProfile{"127.0.0.1": model.NASHostapd}, true)
+	ctx := context.Background()
+	secret := s.secrets["127.0.0.1"]
+	ask := func(mac string) []byte {
+		b := request(t, secret, true)
+		m := strings.ReplaceAll(mac, ":", "-")
+		copy(b[bytes.Index(b, []byte("AA-BB-CC-00-11-22")):], m) // the Calling-Station-Id, same length
+		mac16 := hmac.New(md5.New, []byte(secret))
+		clear(b[len(b)-16:])
+		mac16.Write(b)
+		copy(b[len(b)-16:], mac16.Sum(nil))
+		return exchange(t, "127.0.0.1", s.addr, b, 3*time.Second)
+	}
+	until := func(what string, mac string, ok func(r []byte) bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for r := ask(mac); !ok(r); r = ask(mac) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 5 s (last reply %v)", what, r)
+			}
+			<-time.After(20 * time.Millisecond)
+		}
+	}
+	accepted := func(r []byte) bool { return r != nil && layeh.Code(r[0]) == layeh.CodeAccessAccept }
+	rejected := func(r []byte) bool { return r != nil && layeh.Code(r[0]) == layeh.CodeAccessReject }
+	until("the first accept", s.mac, accepted)
+	scope := model.UnitScope(s.property.ID, s.unit.Unit.ID)
+	blocked := "BLOCKED"
+	if _, err := s.store.UpdateUnitUser(ctx, scope, s.unit.Unit.UnitUserID, model.UnitUserUpdate{Status: &blocked}); err != nil {
+		t.Fatal(err)
+	}
+	until("a blocked identity refused", s.mac, rejected)
+	active := "ACTIVE"
+	if _, err := s.store.UpdateUnitUser(ctx, scope, s.unit.Unit.UnitUserID, model.UnitUserUpdate{Status: &active}); err != nil {
+		t.Fatal(err)
+	}
+	until("an active identity again", s.mac, accepted)
+	if _, err := s.store.RemoveDevice(ctx, scope, s.unit.Unit.ID, nil, s.mac); err != nil {
+		t.Fatal(err)
+	}
+	until("a removed device refused", s.mac, rejected)
+	// A device of a unit made after the table was loaded.
+	u := dbtest.Must[db.CreatedUnit](t)(s.store.CreateUnit(ctx, db.NewUnit{PropertyID: s.property.ID, Number: "900"}))
+	const mac = "AA:BB:CC:00:99:99"
+	dbtest.Must[model.Device](t)(s.store.AddDevice(ctx, model.UnitScope(s.property.ID, u.Unit.ID), db.NewDevice{UserID: u.Unit.UnitUserID, MACAddress: mac}))
+	until("a new unit's device", mac, accepted)
 }

@@ -22,6 +22,10 @@ import (
 type Events struct {
 	mu    sync.Mutex
 	units map[uuid.UUID]map[*subscriber]struct{}
+	// watchers are told of every unit notice and of the connection's
+	// comings and goings (the service's in-memory tables), under mu.
+	onUnit []func(uuid.UUID)
+	onUp   []func(bool)
 	// down is true while the notice connection is away: new
 	// subscriptions are refused (UNAVAILABLE) rather than starved.
 	down bool
@@ -75,6 +79,11 @@ func (e *Events) Notice(payload string) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if kind == "u" {
+		for _, f := range e.onUnit {
+			f(unit)
+		}
+	}
 	for s := range e.units[unit] {
 		s.mu.Lock()
 		switch {
@@ -101,6 +110,9 @@ func (e *Events) ListenerUp(up bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.down = !up
+	for _, f := range e.onUp {
+		f(up)
+	}
 	if up {
 		return
 	}
@@ -112,6 +124,16 @@ func (e *Events) ListenerUp(up bool) {
 			s.wake()
 		}
 	}
+}
+
+// watch registers a watcher of unit notices and of the connection (see
+// onUnit); it is called under the fan-out's lock, so it must be quick and
+// take no lock of the fan-out's.
+func (e *Events) watch(unit func(uuid.UUID), up func(bool)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onUnit = append(e.onUnit, unit)
+	e.onUp = append(e.onUp, up)
 }
 
 func (e *Events) subscribe(s *subscriber) error {

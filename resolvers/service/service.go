@@ -38,6 +38,7 @@ type Store interface {
 	NASClients(ctx context.Context) ([]model.NASClient, error)
 	NASList(ctx context.Context, propertyID uuid.UUID) ([]model.NAS, error)
 	WifiCandidates(ctx context.Context, propertyID uuid.UUID, limit int) ([]model.WifiDevice, error)
+	WifiDevices(ctx context.Context, propertyID uuid.UUID, limit int) ([]model.WifiDevice, error)
 	AddDevice(ctx context.Context, scope model.Scope, n model.NewDevice) (model.Device, error)
 	WifiDevicesByMAC(ctx context.Context, propertyID uuid.UUID, mac string) ([]model.WifiDevice, error)
 	Accounting(ctx context.Context, a model.Accounting) (int, error)
@@ -58,6 +59,7 @@ type Service struct {
 	completed     func(model.ChangeStatus, time.Duration)
 	events        *Events
 	pmks          *pmkCache
+	wifi          *wifiTables
 }
 
 // Store is the storage the service reads and writes: the GraphQL loaders'
@@ -100,7 +102,7 @@ func New(store Store, keys *model.Keyring, opts Options) *Service {
 	}
 	return &Service{store: store, keys: keys, pmks: newPMKCache(), now: opts.Now, tokenTTL: opts.TokenTTL,
 		auth: NewAuthenticator(keys, store, opts.Now), loginFailures: opts.LoginFailures, completed: opts.ChangeCompleted,
-		events: opts.Events}
+		events: opts.Events, wifi: newWifiTables(opts.Events)}
 }
 
 // Authenticator is the service's authenticator (the HTTP edge attaches

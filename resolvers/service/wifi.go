@@ -61,7 +61,7 @@ func (s *Service) AuthorizeMAC(ctx context.Context, nas model.NASClient, mac, ss
 	if err != nil {
 		return Access{Reason: RefusedUnknownDevice}, nil
 	}
-	found, err := s.store.WifiDevicesByMAC(ctx, nas.PropertyID, m)
+	found, err := s.devicesByMAC(ctx, nas.PropertyID, m)
 	switch {
 	case err != nil:
 		return Access{}, err
@@ -177,8 +177,14 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 		return Access{Reason: RefusedHandshake}, nil
 	}
 	data := ptkData(macBytes(aa), macBytes(spa), h.ANonce, k.snonce)
-	own, err := s.store.WifiDevicesByMAC(ctx, nas.PropertyID, spa)
+	tbl, err := s.wifi.get(ctx, s.store, nas.PropertyID)
 	if err != nil {
+		return Access{}, err
+	}
+	var own []model.WifiDevice
+	if tbl != nil {
+		own = tbl.byMAC[spa]
+	} else if own, err = s.store.WifiDevicesByMAC(ctx, nas.PropertyID, spa); err != nil {
 		return Access{}, err
 	}
 	candidates := make([]model.WifiDevice, 0, len(own))
@@ -200,8 +206,10 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 			if h.MaySearch != nil && !h.MaySearch() {
 				return Access{Tried: tried}, ErrSearchBudget
 			}
-			all, err := s.store.WifiCandidates(ctx, nas.PropertyID, MaxCandidates)
-			if err != nil {
+			all := []model.WifiDevice(nil)
+			if tbl != nil {
+				all = tbl.candidates
+			} else if all, err = s.store.WifiCandidates(ctx, nas.PropertyID, MaxCandidates); err != nil {
 				return Access{Tried: tried}, err
 			}
 			candidates, searched = append(candidates, all...), true
@@ -245,6 +253,16 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 		s.pmks.warm(nas.PropertyID, h.SSID, candidates)
 	}
 	return Access{Reason: RefusedNoMatch, Tried: tried}, nil
+}
+
+// devicesByMAC are the property's devices with mac, from its in-memory
+// table when one is kept (see wifiTables), else from the store.
+func (s *Service) devicesByMAC(ctx context.Context, property uuid.UUID, mac string) ([]model.WifiDevice, error) {
+	tbl, err := s.wifi.get(ctx, s.store, property)
+	if err != nil || tbl == nil {
+		return s.store.WifiDevicesByMAC(ctx, property, mac)
+	}
+	return tbl.byMAC[mac], nil
 }
 
 // macBytes is AA:BB:CC:DD:EE:FF's 6 bytes.
