@@ -355,7 +355,7 @@ server default {
 func report(targets []target, results [][]round, devices, workers int, d time.Duration, rounds int) {
 	var b strings.Builder
 	b.WriteString("## RADIUS: identity PSK by MAC, portald beside FreeRADIUS\n\n")
-	fmt.Fprintf(&b, "`bench/cmd/radbench`: Access-Requests (MAC authentication with Message-Authenticator, as hostapd's `wpa_psk_radius` sends them) for %d devices of the benchmark's property, round robin, from %d workers with one request in flight each, %d interleaved rounds of %v per server on loopback. FreeRADIUS %s holds the same devices and passphrases in its files module (written from the database) and answers with Tunnel-Password and Class; portald reads the database for every request. CPU is the server's, plus for portald its PostgreSQL backends'.\n\n",
+	fmt.Fprintf(&b, "`bench/cmd/radbench`: Access-Requests (MAC authentication with Message-Authenticator, as hostapd's `wpa_psk_radius` sends them) for %d devices of the benchmark's property, round robin, from %d workers with one request in flight each, %d interleaved rounds of %v per server on loopback. FreeRADIUS %s holds the same devices and passphrases in its files module (written from the database) and answers with Tunnel-Password and Class; portald answers from its in-memory table of the property (dropped on any change's notice). CPU is the server's, plus for portald its PostgreSQL backends'.\n\n",
 		devices, workers, rounds, d, "3.2.1 (Debian)")
 	b.WriteString("| server | requests/s | accepted | p50 ms | p99 ms | CPU µs per request (server + database) |\n|---|---:|---:|---:|---:|---:|\n")
 	rates := make([]float64, len(targets))
