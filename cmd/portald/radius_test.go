@@ -8,9 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/residentportal/bff/cmd/internal/tracing"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // portald with RADIUS_ADDR answers an access point (FreeRADIUS's radclient)
@@ -74,5 +79,57 @@ func TestRadiusEndToEnd(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// With tracing on, a RADIUS request is a span of its own, with its access
+// point and result, and the statements that decided it below it.
+func TestRadiusRequestsAreTraced(t *testing.T) {
+	ctx := context.Background()
+	dbURL, store, p, u := seeded(t, db.PropertyInput{Name: dbtest.Ptr("Harbour View"), SSIDs: []string{"Residents"}})
+	dbtest.Must[model.Device](t)(store.AddDevice(ctx, model.UnitScope(p.ID, u.Unit.ID), db.NewDevice{UserID: u.Unit.UnitUserID, MACAddress: "02:11:22:33:44:55"}))
+	nas := dbtest.Must[db.CreatedNAS](t)(store.CreateNAS(ctx, model.NAS{PropertyID: p.ID, Name: "lobby",
+		Address: netip.MustParsePrefix("127.0.0.1/32"), Profile: model.NASHostapd}))
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	radiusAddr := make(chan string, 1)
+	startWith(t, map[string]string{"DATABASE_URL": dbURL, "RADIUS_ADDR": "127.0.0.1:0"}, hooks{
+		tracing: &tracing.Tracing{Provider: tp, Propagator: propagation.TraceContext{}},
+		radius:  func(auth, _ string) { radiusAddr <- auth }})
+	cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "3", "-D", "/usr/share/freeradius", "-d", "/nonexistent", <-radiusAddr, "auth", nas.Secret)
+	cmd.Stdin = strings.NewReader(`User-Name = "021122334455", Calling-Station-Id = "02-11-22-33-44-55", ` +
+		`Called-Station-Id = "0A-00-00-00-00-01:Residents", Message-Authenticator = 0x00` + "\n")
+	if out, _ := cmd.CombinedOutput(); !strings.Contains(string(out), "Received Access-Accept") {
+		t.Fatalf("radclient:\n%s", out)
+	}
+	var span *tracetest.SpanStub
+	deadline := time.Now().Add(5 * time.Second)
+	for span == nil {
+		for _, s := range exp.GetSpans() {
+			if s.Name == "radius Access-Request" {
+				span = &s
+			}
+		}
+		if span == nil && time.Now().After(deadline) {
+			t.Fatal("no span named radius Access-Request")
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+	attrs := map[string]string{}
+	for _, a := range span.Attributes {
+		attrs[string(a.Key)] = a.Value.Emit()
+	}
+	if attrs["radius.nas"] != "lobby" || attrs["radius.result"] != "accept" || span.SpanKind != trace.SpanKindServer {
+		t.Fatalf("span attributes %v, kind %v", attrs, span.SpanKind)
+	}
+	children := 0
+	for _, s := range exp.GetSpans() {
+		if s.Parent.SpanID() == span.SpanContext.SpanID() {
+			children++
+		}
+	}
+	if children == 0 {
+		t.Fatal("no statement below the RADIUS request's span")
 	}
 }

@@ -217,7 +217,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 			return fmt.Errorf("listen on RADIUS_ACCT_ADDR: %w", err)
 		}
 		rs := radius.New(svc, radius.Options{Log: log, Registry: metrics.Registry,
-			PerNAS: cfg.RadiusNASRate, PerNASBurst: int(2 * cfg.RadiusNASRate), Global: cfg.RadiusRate, GlobalBurst: int(2 * cfg.RadiusRate)})
+			PerNAS: cfg.RadiusNASRate, PerNASBurst: int(2 * cfg.RadiusNASRate), Global: cfg.RadiusRate, GlobalBurst: int(2 * cfg.RadiusRate),
+			Tracing: tp})
 		go func() {
 			if err := rs.Serve(radiusCtx, conn, acct); err != nil {
 				errs <- fmt.Errorf("radius: %w", err)

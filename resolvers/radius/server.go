@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers/service"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 	"layeh.com/radius"
 )
@@ -51,6 +53,10 @@ type Options struct {
 	Deadline time.Duration
 	// Replay is how long a reply is kept for a retransmission (RFC 5080).
 	Replay time.Duration
+	// Tracing, when set, gives every decided request a span ("radius
+	// Access-Request", "radius Accounting-Request") with its access
+	// point, result and reason; the service's statements are its children.
+	Tracing trace.TracerProvider
 }
 
 const (
@@ -111,6 +117,7 @@ type Server struct {
 	search  *rate.Limiter // all handshakes that search (see nas.search)
 	replies *replyCache
 	m       *metrics
+	tracer  trace.Tracer // nil without Options.Tracing
 }
 
 // New returns a server deciding with svc. Its NAS table is empty until Run
@@ -120,6 +127,9 @@ func New(svc *service.Service, opts Options) *Server {
 	s := &Server{svc: svc, opts: opts, global: rate.NewLimiter(rate.Limit(opts.Global), opts.GlobalBurst),
 		search:  rate.NewLimiter(rate.Limit(opts.Search), 2*int(math.Ceil(opts.Search))),
 		replies: newReplyCache(opts.Replay, maxReplies), m: newMetrics(opts.Registry)}
+	if opts.Tracing != nil {
+		s.tracer = opts.Tracing.Tracer("github.com/residentportal/bff/resolvers/radius")
+	}
 	s.table.Store(&table{})
 	return s
 }
@@ -337,6 +347,22 @@ func (s *Server) handle(ctx context.Context, j job) {
 	start := time.Now()
 	var reply []byte
 	var result, reason string
+	name := "radius Access-Request"
+	if radius.Code(j.b[0]) == radius.CodeAccountingRequest {
+		name = "radius Accounting-Request"
+	}
+	var span trace.Span
+	if s.tracer != nil {
+		ctx, span = s.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("radius.nas", j.nas.Name), attribute.String("radius.nas.profile", string(j.nas.Profile))))
+		defer func() {
+			span.SetAttributes(attribute.String("radius.result", result), attribute.String("radius.reason", reason))
+			if reply == nil {
+				span.SetAttributes(attribute.Bool("radius.dropped", true))
+			}
+			span.End()
+		}()
+	}
 	if radius.Code(j.b[0]) == radius.CodeAccountingRequest {
 		reply, result = s.account(ctx, j), "accounted"
 	} else {
