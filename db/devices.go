@@ -79,9 +79,18 @@ func (db *DB) AddDevice(ctx context.Context, scope model.Scope, n NewDevice) (mo
 	}
 	var d model.Device
 	err = db.inTx(ctx, "db.AddDevice", func(tx pgx.Tx) error {
-		u, err := db.userByID(ctx, tx, scope, n.UserID, false)
+		u, err := db.userByID(ctx, tx, scope, n.UserID, n.MaxPerIdentity > 0)
 		if err != nil {
 			return err
+		}
+		if n.MaxPerIdentity > 0 { // the identity's row is locked: concurrent joins count one after the other
+			var count int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM devices WHERE user_id = $1`, u.ID).Scan(&count); err != nil {
+				return err
+			}
+			if count >= n.MaxPerIdentity {
+				return model.Errorf(model.CodeForbidden, "the identity has its maximum of %d devices", n.MaxPerIdentity)
+			}
 		}
 		id := uuid.New()
 		if _, err := tx.Exec(ctx, `INSERT INTO devices (id, unit_id, user_id, mac_address, display_name,

@@ -86,7 +86,7 @@ func (db *DB) RotateNASSecret(ctx context.Context, id uuid.UUID) (CreatedNAS, er
 // property's SSIDs, for the RADIUS server's table.
 func (db *DB) NASClients(ctx context.Context) ([]model.NASClient, error) {
 	rows, err := db.pool.Query(ctx, `SELECT n.id, n.property_id, n.name, n.address, n.profile, n.coa_port, n.created_at, n.updated_at,
-	    n.secret_cipher, p.ssids
+	    n.secret_cipher, p.ssids, p.max_devices_per_identity
 	  FROM nas_clients n JOIN properties p ON p.id = n.property_id ORDER BY n.id`)
 	if err != nil {
 		return nil, wrap("db.NASClients", err)
@@ -94,7 +94,7 @@ func (db *DB) NASClients(ctx context.Context) ([]model.NASClient, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.NASClient, error) {
 		var c model.NASClient
 		var sealed []byte
-		n, err := scanNAS(r, &sealed, &c.SSIDs)
+		n, err := scanNAS(r, &sealed, &c.SSIDs, &c.MaxDevicesPerIdentity)
 		if err != nil {
 			return c, err
 		}

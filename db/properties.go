@@ -14,6 +14,7 @@ const propertyColumns = `p.id, p.name, p.address, p.description, p.management_na
   p.management_email, p.help_text, p.announcements, p.allow_separate_guest_secret, p.enforce_max_units,
   p.max_units, p.send_email, p.send_sms, p.ssids, p.portal_allowed, p.login_text, p.title, p.subtitle,
   p.main_color, p.accent_color, p.separator_color, p.text_color, p.tenant_set_dpsk, p.passphrase_length,
+  p.max_devices_per_identity,
   coalesce((SELECT file_name FROM property_files f WHERE f.property_id = p.id AND f.type = 'logo'), ''),
   coalesce((SELECT file_name FROM property_files f WHERE f.property_id = p.id AND f.type = 'favIcon'), ''),
   p.created_at, p.updated_at`
@@ -24,7 +25,7 @@ func scanProperty(row pgx.Row) (model.Property, error) {
 		&p.ManagementEmail, &p.HelpText, &p.Announcements, &p.AllowSeparateGuestSecret, &p.EnforceMaxUnits,
 		&p.MaxUnits, &p.SendEmail, &p.SendSms, &p.SSIDs, &p.PortalAllowed, &p.LoginText, &p.Title, &p.Subtitle,
 		&p.MainColor, &p.AccentColor, &p.SeparatorColor, &p.TextColor, &p.TenantSetDpsk, &p.PassphraseLength,
-		&p.LogoFileName, &p.FavIconFileName, &p.CreatedAt, &p.UpdatedAt)
+		&p.MaxDevicesPerIdentity, &p.LogoFileName, &p.FavIconFileName, &p.CreatedAt, &p.UpdatedAt)
 	return p, err
 }
 
@@ -73,6 +74,7 @@ type PropertyInput struct {
 	AllowSeparateGuestSecret *bool
 	EnforceMaxUnits          *bool
 	MaxUnits                 *int
+	MaxDevicesPerIdentity    *int
 	SendEmail                *bool
 	SendSms                  *bool
 	SSIDs                    []string
@@ -119,6 +121,9 @@ func (in PropertyInput) Validate() error {
 			v.Add(field, model.ValidateColor(*c))
 		}
 	}
+	if in.MaxDevicesPerIdentity != nil {
+		v.Check(*in.MaxDevicesPerIdentity >= 0 && *in.MaxDevicesPerIdentity <= 1000, "max-devices-per-identity", "must be 0 (no cap) to 1000")
+	}
 	if in.MaxUnits != nil {
 		v.Check(*in.MaxUnits >= 0, "max-units", "must not be negative")
 	}
@@ -151,6 +156,7 @@ func (in PropertyInput) assignments() (cols []string, args []any) {
 	add("allow_separate_guest_secret", in.AllowSeparateGuestSecret != nil, in.AllowSeparateGuestSecret)
 	add("enforce_max_units", in.EnforceMaxUnits != nil, in.EnforceMaxUnits)
 	add("max_units", in.MaxUnits != nil, in.MaxUnits)
+	add("max_devices_per_identity", in.MaxDevicesPerIdentity != nil, in.MaxDevicesPerIdentity)
 	add("send_email", in.SendEmail != nil, in.SendEmail)
 	add("send_sms", in.SendSms != nil, in.SendSms)
 	add("ssids", in.SSIDs != nil, in.SSIDs)

@@ -136,6 +136,7 @@ type ComplexityRoot struct {
 		ManagementEmail          func(childComplexity int) int
 		ManagementName           func(childComplexity int) int
 		ManagementPhone          func(childComplexity int) int
+		MaxDevicesPerIdentity    func(childComplexity int) int
 		MaxUnits                 func(childComplexity int) int
 		Name                     func(childComplexity int) int
 		SSIDs                    func(childComplexity int) int
@@ -719,6 +720,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Property.ManagementPhone(childComplexity), true
+	case "Property.maxDevicesPerIdentity":
+		if e.ComplexityRoot.Property.MaxDevicesPerIdentity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Property.MaxDevicesPerIdentity(childComplexity), true
 	case "Property.maxUnits":
 		if e.ComplexityRoot.Property.MaxUnits == nil {
 			break
@@ -1753,6 +1760,8 @@ type Property {
   enforceMaxUnits: Boolean!
   "The maximum number of units."
   maxUnits: Int!
+  "How many devices each identity may have join by handshake; 0 for no cap."
+  maxDevicesPerIdentity: Int!
   "Whether residents are notified by e-mail."
   sendEmail: Boolean!
   "Whether residents are notified by SMS."
@@ -2263,6 +2272,8 @@ func (ec *executionContext) childFields_Property(ctx context.Context, field grap
 		return ec.fieldContext_Property_enforceMaxUnits(ctx, field)
 	case "maxUnits":
 		return ec.fieldContext_Property_maxUnits(ctx, field)
+	case "maxDevicesPerIdentity":
+		return ec.fieldContext_Property_maxDevicesPerIdentity(ctx, field)
 	case "sendEmail":
 		return ec.fieldContext_Property_sendEmail(ctx, field)
 	case "sendSms":
@@ -4765,6 +4776,29 @@ func (ec *executionContext) _Property_maxUnits(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Property_maxUnits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Property", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Property_maxDevicesPerIdentity(ctx context.Context, field graphql.CollectedField, obj *model.Property) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Property_maxDevicesPerIdentity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxDevicesPerIdentity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Property_maxDevicesPerIdentity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Property", field, false, false, "Int")
 }
 
@@ -8814,6 +8848,11 @@ func (ec *executionContext) _Property(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "maxUnits":
 			out.Values[i] = ec._Property_maxUnits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxDevicesPerIdentity":
+			out.Values[i] = ec._Property_maxDevicesPerIdentity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

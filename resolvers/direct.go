@@ -737,6 +737,8 @@ func (e *direct) property(p *model.Property, fields []graphql.CollectedField) er
 			e.bool(p.EnforceMaxUnits)
 		case "maxUnits":
 			e.int(p.MaxUnits)
+		case "maxDevicesPerIdentity":
+			e.int(p.MaxDevicesPerIdentity)
 		case "sendEmail":
 			e.bool(p.SendEmail)
 		case "sendSms":

@@ -159,7 +159,7 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 	    all: users { totalCount edges { node { id } } }
 	    devices { ...D } guest: devices(type: GUEST) { id } own: devices(type: UNIT) { id type }
 	    property { id name ssids maxUnits sendSms sendEmail allowSeparateGuestSecret enforceMaxUnits address description
-	      managementName managementPhone managementEmail helpText announcements }
+	      managementName managementPhone managementEmail helpText announcements maxDevicesPerIdentity }
 	    ... on Unit { number secret @include(if: $no) }
 	  }
 	}

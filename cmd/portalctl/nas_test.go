@@ -35,6 +35,11 @@ func TestNASCommands(t *testing.T) {
 	c.fails(2, "--profile: must be one of", "nas", "add", "--property", pid, "--name", "x", "--address", "203.0.113.1", "--profile", "netgear")
 	c.fails(2, "--address: must be an IP address", "nas", "add", "--property", pid, "--name", "x", "--address", "lobby", "--profile", "mist")
 	c.fails(2, "--coa-port", "nas", "add", "--property", pid, "--name", "x", "--address", "203.0.113.1", "--profile", "mist", "--coa-port", "70000")
+	// The property's cap on devices per identity.
+	if out := c.ok([]string{"maxDevicesPerIdentity"}, "property", "update", "--property", pid, "--max-devices-per-identity", "5"); out["maxDevicesPerIdentity"] != float64(5) {
+		t.Fatalf("property update = %v", out)
+	}
+	c.fails(1, "0 (no cap) to 1000", "property", "update", "--property", pid, "--max-devices-per-identity", "1001")
 	// The VLAN an access point puts a unit's devices on.
 	uid := c.ok([]string{"unitId"}, "unit", "create", "--property", pid, "--number", "101")["unitId"].(string)
 	if out := c.ok([]string{"vlanId"}, "unit", "set-vlan", "--unit", uid, "--vlan", "120"); out["vlanId"] != float64(120) {

@@ -22,7 +22,7 @@ type propertyFlags struct {
 	ssids                                                     listFlag
 	allowGuest, tenantSetDpsk, portalAllowed, enforce, sendEm bool
 	sendSms                                                   bool
-	passLen, maxUnits                                         int
+	passLen, maxUnits, maxDevices                             int
 }
 
 func bindProperty(f flags, update bool) *propertyFlags {
@@ -38,6 +38,7 @@ func bindProperty(f flags, update bool) *propertyFlags {
 	f.BoolVar(&p.sendEm, "send-email", false, "notify residents by e-mail")
 	f.BoolVar(&p.sendSms, "send-sms", false, "notify residents by SMS")
 	f.IntVar(&p.maxUnits, "max-units", 0, "maximum number of units (enforced with --enforce-max-units)")
+	f.IntVar(&p.maxDevices, "max-devices-per-identity", 0, "devices each identity may have join by handshake (0: no cap)")
 	if update {
 		f.StringVar(&p.loginText, "login-text", "", "")
 		f.StringVar(&p.title, "title", "", "")
@@ -95,6 +96,7 @@ func (p *propertyFlags) input() db.PropertyInput {
 	boolean("send-email", &in.SendEmail, p.sendEm)
 	boolean("send-sms", &in.SendSms, p.sendSms)
 	integer("max-units", &in.MaxUnits, p.maxUnits)
+	integer("max-devices-per-identity", &in.MaxDevicesPerIdentity, p.maxDevices)
 	integer("passphrase-length", &in.PassphraseLength, p.passLen)
 	if p.f.set("ssid") {
 		in.SSIDs = append([]string{}, p.ssids...)
@@ -164,7 +166,7 @@ func propertyJSON(p model.Property) map[string]any {
 		"managementName": p.ManagementName, "managementPhone": p.ManagementPhone, "managementEmail": p.ManagementEmail,
 		"helpText": p.HelpText, "announcements": p.Announcements,
 		"allowSeparateGuestSecret": p.AllowSeparateGuestSecret, "enforceMaxUnits": p.EnforceMaxUnits,
-		"maxUnits": p.MaxUnits, "sendEmail": p.SendEmail, "sendSms": p.SendSms, "ssids": ssids,
+		"maxUnits": p.MaxUnits, "maxDevicesPerIdentity": p.MaxDevicesPerIdentity, "sendEmail": p.SendEmail, "sendSms": p.SendSms, "ssids": ssids,
 		"portalAllowed": p.PortalAllowed, "loginText": p.LoginText, "title": p.Title, "subtitle": p.Subtitle,
 		"mainColor": p.MainColor, "accentColor": p.AccentColor, "separatorColor": p.SeparatorColor,
 		"textColor": p.TextColor, "tenantSetDpsk": p.TenantSetDpsk, "passphraseLength": p.PassphraseLength,

@@ -49,7 +49,7 @@ type command struct {
 var commands = map[string]command{
 	"migrate":            {"migrate", cmdMigrate},
 	"property create":    {"property create --name N [--address A] [--ssid S]... [--allow-guest-secret] [--tenant-set-dpsk] [--portal-allowed=true|false]", cmdPropertyCreate},
-	"property update":    {"property update --property P [flags of create] [--login-text T] [--title T] [--subtitle T] [--help-text T] [--announcements T] [--main-color C] [--accent-color C] [--separator-color C] [--text-color C] [--passphrase-length N] [--max-units N] [--management-name N] [--management-phone P] [--management-email E]", cmdPropertyUpdate},
+	"property update":    {"property update --property P [flags of create] [--login-text T] [--title T] [--subtitle T] [--help-text T] [--announcements T] [--main-color C] [--accent-color C] [--separator-color C] [--text-color C] [--passphrase-length N] [--max-units N] [--max-devices-per-identity N] [--management-name N] [--management-phone P] [--management-email E]", cmdPropertyUpdate},
 	"property set-file":  {"property set-file --property P --type logo|favIcon --file PATH", cmdPropertySetFile},
 	"property show":      {"property show --property P", cmdPropertyShow},
 	"unit create":        {"unit create --property P --number 101 [--contact-name N] [--email E] [--phone P]", cmdUnitCreate},

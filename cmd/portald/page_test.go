@@ -154,7 +154,8 @@ func residentPage(t *testing.T, mode string) {
 	defer store.Close()
 	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx0, db.PropertyInput{Name: dbtest.Ptr("Harbour Court"),
 		SSIDs: []string{`Harbour;Net`}, TenantSetDpsk: dbtest.Ptr(true), AllowSeparateGuestSecret: dbtest.Ptr(true),
-		Title: dbtest.Ptr("Harbour Wi-Fi"), MainColor: dbtest.Ptr("#1f4e79"), AccentColor: dbtest.Ptr("#f5a623")}))
+		Title: dbtest.Ptr("Harbour Wi-Fi"), MainColor: dbtest.Ptr("#1f4e79"), AccentColor: dbtest.Ptr("#f5a623"),
+		MaxDevicesPerIdentity: dbtest.Ptr(3)}))
 	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx0, db.NewUnit{PropertyID: p.ID, Number: "7",
 		Contact: model.Contact{ContactName: "Ada", Email: "ada@example.org", PhoneNumber: "+41 44 123"}}))
 	s := start(t, map[string]string{"DATABASE_URL": dbURL, "GRAPHQL_TRUSTED_DOCUMENTS": mode}, nil)
@@ -267,6 +268,8 @@ func residentPage(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 	poll[bool](t, ctx, "the device online", byTestID("online-"+mac)+`?.textContent.includes('Online') === true`)
+	// The property caps an identity's devices at 3: the page says how many.
+	poll[bool](t, ctx, "the device count", byTestID("devices-title-"+u.Unit.UnitUserID.String())+`?.textContent.includes('1 of 3 devices') === true`)
 	if err := chromedp.Do(ctx, chromedp.Click(`[data-testid="remove-device-`+mac+`"]`)); err != nil {
 		t.Fatal(err)
 	}

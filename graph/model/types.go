@@ -133,19 +133,22 @@ type Property struct {
 	AllowSeparateGuestSecret bool
 	EnforceMaxUnits          bool
 	MaxUnits                 int
-	SendEmail                bool
-	SendSms                  bool
-	SSIDs                    []string
-	PortalAllowed            bool
-	LoginText                string
-	Title                    string
-	Subtitle                 string
-	MainColor                string
-	AccentColor              string
-	SeparatorColor           string
-	TextColor                string
-	TenantSetDpsk            bool
-	PassphraseLength         int
+	// MaxDevicesPerIdentity caps the devices of each identity that join
+	// by handshake (0: no cap, SPEC §9.3).
+	MaxDevicesPerIdentity int
+	SendEmail             bool
+	SendSms               bool
+	SSIDs                 []string
+	PortalAllowed         bool
+	LoginText             string
+	Title                 string
+	Subtitle              string
+	MainColor             string
+	AccentColor           string
+	SeparatorColor        string
+	TextColor             string
+	TenantSetDpsk         bool
+	PassphraseLength      int
 	// LogoFileName and FavIconFileName are empty when no file is uploaded.
 	LogoFileName    string
 	FavIconFileName string

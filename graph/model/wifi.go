@@ -55,6 +55,8 @@ type NASClient struct {
 	NAS
 	Secret string
 	SSIDs  []string
+	// MaxDevicesPerIdentity is the property's cap (0: none).
+	MaxDevicesPerIdentity int
 }
 
 // NASSecretBytes is the entropy of a generated shared secret (32
@@ -127,4 +129,7 @@ type NewDevice struct {
 	Description string
 	OSType      string
 	LastSeen    *time.Time
+	// MaxPerIdentity, when not 0, refuses the device (FORBIDDEN) if its
+	// identity has that many already.
+	MaxPerIdentity int
 }

@@ -179,3 +179,35 @@ func TestUnknownDeviceFloodIsBounded(t *testing.T) {
 		t.Fatalf("%v searches of the property in about a second, want at most the budget's burst and refill", got)
 	}
 }
+
+// A property's cap on devices per identity: a new device joining by
+// handshake past it is refused, and not recorded.
+func TestDeviceCapRefusesANewDevice(t *testing.T) {
+	s := newSite(t, radius.Options{Refresh: 50 * time.Millisecond}, map[string]model.NASProfile{"127.0.0.1": model.NASHostapd})
+	ctx := context.Background()
+	dbtest.Must[model.Property](t)(s.store.UpdateProperty(ctx, s.property.ID, db.PropertyInput{MaxDevicesPerIdentity: dbtest.Ptr(1)}))
+	aa, _ := hex.DecodeString("0a0000000001")
+	const mac = "02:00:00:00:0C:01" // the identity has s.mac already: one device, the cap
+	spa, _ := hex.DecodeString(strings.ReplaceAll(mac, ":", ""))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		anonce, frame := handshake(t, s.unit.Unit.Secret, "Residents", aa, spa)
+		out := radclient(t, s.addr, s.secrets["127.0.0.1"], `Calling-Station-Id = "02-00-00-00-0C-01"`, `Called-Station-Id = "0A-00-00-00-00-01:Residents"`,
+			`FreeRADIUS-802.1X-Anonce = 0x`+hex.EncodeToString(anonce), `FreeRADIUS-802.1X-EAPoL-Key-Msg = 0x`+hex.EncodeToString(frame))
+		if strings.Contains(out, `Reply-Message = "`+service.RefusedDeviceLimit+`"`) {
+			break
+		}
+		if time.Now().After(deadline) || !strings.Contains(out, "Received Access-Accept") {
+			t.Fatalf("want a refusal once the cap is read:\n%s", out)
+		}
+		// Accepted before the access points' table had the cap: undo it.
+		if _, err := s.store.RemoveDevice(ctx, model.UnitScope(s.property.ID, s.unit.Unit.ID), s.unit.Unit.ID, nil, mac); err != nil {
+			t.Fatal(err)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+	devices := dbtest.Must[[]model.Device](t)(s.store.DevicesByUnitIDs(ctx, []uuid.UUID{s.unit.Unit.ID}, nil))
+	if len(devices) != 1 || devices[0].MACAddress != s.mac {
+		t.Fatalf("devices after the refusal: %+v", devices)
+	}
+}

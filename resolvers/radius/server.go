@@ -526,6 +526,8 @@ func reasonLabel(reason string) string {
 		return "bad_handshake"
 	case service.RefusedNoMatch:
 		return "no_match"
+	case service.RefusedDeviceLimit:
+		return "device_limit"
 	}
 	return "other"
 }

@@ -134,6 +134,9 @@ func (s *Service) AccessPoints(ctx context.Context, propertyID uuid.UUID) ([]mod
 const (
 	RefusedHandshake = "the handshake could not be read"
 	RefusedNoMatch   = "no passphrase of this property made the handshake"
+	// RefusedDeviceLimit: the matched identity has the property's
+	// maximum of devices (maxDevicesPerIdentity).
+	RefusedDeviceLimit = "device limit reached"
 )
 
 // Handshake is what an access point sends of a 4-way handshake: the
@@ -239,10 +242,13 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 			continue
 		}
 		if c.DeviceID == uuid.Nil { // not yet a device of this identity: it becomes one
-			d, err := s.store.AddDevice(ctx, model.UnitScope(nas.PropertyID, c.UnitID), model.NewDevice{UserID: c.UserID, MACAddress: spa})
+			d, err := s.store.AddDevice(ctx, model.UnitScope(nas.PropertyID, c.UnitID), model.NewDevice{UserID: c.UserID, MACAddress: spa,
+				MaxPerIdentity: nas.MaxDevicesPerIdentity})
 			switch {
 			case err == nil:
 				c.DeviceID = d.ID
+			case model.ErrorCode(err) == model.CodeForbidden: // the identity's cap
+				return Access{Reason: RefusedDeviceLimit, Tried: tried}, nil
 			case model.ErrorCode(err) != model.CodeConflict: // CONFLICT: the unit has the MAC under another identity
 				return Access{Tried: tried}, err
 			}

@@ -255,7 +255,12 @@ function Devices({ ctx, user }: { ctx: Ctx; user: User }) {
   }
   return (
     <>
-      <h4 class="devices-title">Devices</h4>
+      <h4 class="devices-title" data-testid={`devices-title-${user.id}`}>
+        Devices
+        {ctx.property.maxDevicesPerIdentity > 0 ? (
+          <span class="muted"> · {user.devices.length} of {ctx.property.maxDevicesPerIdentity} devices</span>
+        ) : null}
+      </h4>
       <ul class="devices">
         {user.devices.map((d) => (
           <li key={d.macAddress} data-testid={`device-${d.macAddress}`}>
