@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
@@ -209,5 +210,44 @@ func TestDeviceCapRefusesANewDevice(t *testing.T) {
 	devices := dbtest.Must[[]model.Device](t)(s.store.DevicesByUnitIDs(ctx, []uuid.UUID{s.unit.Unit.ID}, nil))
 	if len(devices) != 1 || devices[0].MACAddress != s.mac {
 		t.Fatalf("devices after the refusal: %+v", devices)
+	}
+}
+
+// Two replicas, each with its tables and PMKs in memory: once a resident's
+// new passphrase is committed (on either, or anywhere), neither accepts the
+// old one's handshake, and both accept the new one's.
+func TestPassphraseChangeReachesEveryReplica(t *testing.T) {
+	s := newSiteWith(t, radius.Options{}, map[string]model.NASProfile{"127.0.0.1": model.NASHostapd}, true)
+	other, _ := serve(t, s.store, radius.Options{Registry: prometheus.NewRegistry()}, true)
+	aa, _ := hex.DecodeString("0a0000000001")
+	spa, _ := hex.DecodeString(strings.ReplaceAll(s.mac, ":", ""))
+	ask := func(server, passphrase string) string {
+		anonce, frame := handshake(t, passphrase, "Residents", aa, spa)
+		return radclient(t, server, s.secrets["127.0.0.1"], `Calling-Station-Id = "AA-BB-CC-00-11-22"`, `Called-Station-Id = "0A-00-00-00-00-01:Residents"`,
+			`FreeRADIUS-802.1X-Anonce = 0x`+hex.EncodeToString(anonce), `FreeRADIUS-802.1X-EAPoL-Key-Msg = 0x`+hex.EncodeToString(frame))
+	}
+	old := s.unit.Unit.Secret
+	for _, server := range []string{s.addr, other} { // both hold the table and the old PMK
+		if out := ask(server, old); !strings.Contains(out, "Received Access-Accept") {
+			t.Fatalf("before the change, %s:\n%s", server, out)
+		}
+	}
+	regenerate := ""
+	res, err := s.store.UpdateUnitUser(context.Background(), model.UnitScope(s.property.ID, s.unit.Unit.ID), s.unit.Unit.UnitUserID,
+		model.UnitUserUpdate{Passphrase: &regenerate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, server := range []string{s.addr, other} {
+		deadline := time.Now().Add(5 * time.Second)
+		for out := ask(server, old); !strings.Contains(out, "Received Access-Reject"); out = ask(server, old) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the old passphrase still accepted by %s 5 s after the change:\n%s", server, out)
+			}
+			<-time.After(20 * time.Millisecond)
+		}
+		if out := ask(server, res.User.Passphrase); !strings.Contains(out, `Tunnel-Password:0 = "`+res.User.Passphrase+`"`) {
+			t.Fatalf("the new passphrase on %s:\n%s", server, out)
+		}
 	}
 }

@@ -62,6 +62,15 @@ func newSiteWith(t *testing.T, opts radius.Options, profiles map[string]model.NA
 	}
 	s.reg = prometheus.NewRegistry()
 	opts.Registry = s.reg
+	s.addr, s.acct = serve(t, store, opts, live)
+	return s
+}
+
+// serve runs a RADIUS server (a replica: its own service, notices and
+// tables) over store and returns its addresses.
+func serve(t *testing.T, store *db.DB, opts radius.Options, live bool) (auth, acct string) {
+	t.Helper()
+	ctx := context.Background()
 	svcOpts := service.Options{}
 	if live {
 		events := service.NewEvents()
@@ -80,28 +89,25 @@ func newSiteWith(t *testing.T, opts radius.Options, profiles map[string]model.NA
 			<-time.After(10 * time.Millisecond)
 		}
 	}
-	svc := service.New(store, dbtest.Keys(t), svcOpts)
-	srv := radius.New(svc, opts)
+	srv := radius.New(service.New(store, dbtest.Keys(t), svcOpts), opts)
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.addr = conn.LocalAddr().String()
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	acct, err := net.ListenPacket("udp", "127.0.0.1:0")
+	acctConn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.acct = acct.LocalAddr().String()
-	go func() { done <- srv.Serve(ctx, conn, acct) }()
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, conn, acctConn) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
 	})
-	return s
+	return conn.LocalAddr().String(), acctConn.LocalAddr().String()
 }
 
 // radclient sends one Access-Request with FreeRADIUS's radclient and its
