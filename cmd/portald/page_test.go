@@ -29,6 +29,7 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/radius/radiustest"
 )
 
 // The resident page, end to end in headless Chromium at 360×740, with
@@ -158,7 +159,10 @@ func residentPage(t *testing.T, mode string) {
 		MaxDevicesPerIdentity: dbtest.Ptr(3)}))
 	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx0, db.NewUnit{PropertyID: p.ID, Number: "7",
 		Contact: model.Contact{ContactName: "Ada", Email: "ada@example.org", PhoneNumber: "+41 44 123"}}))
-	s := start(t, map[string]string{"DATABASE_URL": dbURL, "GRAPHQL_TRUSTED_DOCUMENTS": mode}, nil)
+	radiusAddr := make(chan string, 1)
+	s := startWith(t, map[string]string{"DATABASE_URL": dbURL, "GRAPHQL_TRUSTED_DOCUMENTS": mode, "RADIUS_ADDR": "127.0.0.1:0"},
+		hooks{radius: func(auth, _ string) { radiusAddr <- auth }})
+	radiusServer := <-radiusAddr
 	ctl := func(args ...string) map[string]any {
 		t.Helper()
 		cmd := exec.Command(portalctlBinary(t), args...)
@@ -260,9 +264,8 @@ func residentPage(t *testing.T, mode string) {
 	screenshots(t, ctx, mode)
 	// An access point reports the device's session (RADIUS accounting, as
 	// the RADIUS server records it): the page shows it online, live.
-	apAddress := map[string]string{"allow": "192.0.2.1/32", "enforce": "192.0.2.2/32"}[mode] // one per run: they may share a database
 	nas := dbtest.Must[db.CreatedNAS](t)(store.CreateNAS(ctx0, model.NAS{PropertyID: p.ID, Name: "lobby",
-		Address: netip.MustParsePrefix(apAddress), Profile: model.NASHostapd}))
+		Address: netip.MustParsePrefix("127.0.0.1/32"), Profile: model.NASHostapd}))
 	if _, err := store.Accounting(ctx0, model.Accounting{PropertyID: p.ID, NASID: nas.NAS.ID, Status: model.AcctStart, MAC: mac,
 		SessionID: "s-1", OnlineUntil: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -276,6 +279,32 @@ func residentPage(t *testing.T, mode string) {
 	poll[bool](t, ctx, "the device removed", byTestID("device-"+mac)+` === null`)
 	if devices := dbtest.Must[[]model.Device](t)(store.DevicesByUnitIDs(ctx0, []uuid.UUID{u.Unit.ID}, nil)); len(devices) != 0 {
 		t.Fatalf("devices after removal: %v", devices)
+	}
+
+	// A device the product has never seen joins by handshake (dynamic PSK,
+	// through the access point's RADIUS request): it appears on the page
+	// and in REST's device list.
+	const joined = "02:00:00:00:77:01"
+	secret := dbtest.Must[model.Unit](t)(store.UnitByID(ctx0, model.UnitScope(p.ID, u.Unit.ID), u.Unit.ID)).Secret
+	attrs, err := radiustest.HandshakeAttributes(joined, secret, `Harbour;Net`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second) // the access point is read within 5 s; PMKs derive in the background
+	for out, _ := radiustest.Radclient(radiusServer, "auth", nas.Secret, attrs...); !strings.Contains(out, "Received Access-Accept"); out, _ = radiustest.Radclient(radiusServer, "auth", nas.Secret, attrs...) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the handshake of a new device:\n%s", out)
+		}
+		<-time.After(200 * time.Millisecond)
+		if attrs, err = radiustest.HandshakeAttributes(joined, secret, `Harbour;Net`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll[bool](t, ctx, "the device that joined by handshake", byTestID("device-"+joined)+` !== null`)
+	base := s.public + "/residents/properties/" + p.ID.String()
+	status, body := call(t, "GET", base+"/units/devices?type=UNIT", "", "Authorization", "Bearer "+login(t, base, u.PortalSecret))
+	if status != 200 || !strings.Contains(body, joined) {
+		t.Fatalf("REST's device list: %d %s", status, body)
 	}
 
 	// A chosen passphrase is checked on the page as on the server.

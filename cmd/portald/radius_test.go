@@ -12,6 +12,7 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/radius/radiustest"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -35,13 +36,7 @@ func TestRadiusEndToEnd(t *testing.T) {
 	s := startWith(t, map[string]string{"DATABASE_URL": dbURL, "RADIUS_ADDR": "127.0.0.1:0"},
 		hooks{radius: func(auth, _ string) { radiusAddr <- auth }})
 	addr := <-radiusAddr
-	ask := func() string {
-		cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "3", "-D", "/usr/share/freeradius", "-d", "/nonexistent", addr, "auth", nas.Secret)
-		cmd.Stdin = strings.NewReader(`User-Name = "021122334455", Calling-Station-Id = "02-11-22-33-44-55", ` +
-			`Called-Station-Id = "0A-00-00-00-00-01:Residents", Message-Authenticator = 0x00` + "\n")
-		out, _ := cmd.CombinedOutput()
-		return string(out)
-	}
+	ask := func() string { return macRequest(t, addr, nas.Secret) }
 	if out := ask(); !strings.Contains(out, "Received Access-Accept") || !strings.Contains(out, `Tunnel-Password:0 = "`+u.Unit.Secret+`"`) {
 		t.Fatalf("want an accept with the unit's passphrase:\n%s", out)
 	}
@@ -97,10 +92,7 @@ func TestRadiusRequestsAreTraced(t *testing.T) {
 	startWith(t, map[string]string{"DATABASE_URL": dbURL, "RADIUS_ADDR": "127.0.0.1:0"}, hooks{
 		tracing: &tracing.Tracing{Provider: tp, Propagator: propagation.TraceContext{}},
 		radius:  func(auth, _ string) { radiusAddr <- auth }})
-	cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "3", "-D", "/usr/share/freeradius", "-d", "/nonexistent", <-radiusAddr, "auth", nas.Secret)
-	cmd.Stdin = strings.NewReader(`User-Name = "021122334455", Calling-Station-Id = "02-11-22-33-44-55", ` +
-		`Called-Station-Id = "0A-00-00-00-00-01:Residents", Message-Authenticator = 0x00` + "\n")
-	if out, _ := cmd.CombinedOutput(); !strings.Contains(string(out), "Received Access-Accept") {
+	if out := macRequest(t, <-radiusAddr, nas.Secret); !strings.Contains(out, "Received Access-Accept") {
 		t.Fatalf("radclient:\n%s", out)
 	}
 	var span *tracetest.SpanStub
@@ -132,4 +124,16 @@ func TestRadiusRequestsAreTraced(t *testing.T) {
 	if children == 0 {
 		t.Fatal("no statement below the RADIUS request's span")
 	}
+}
+
+// macRequest asks server, as an access point would (radclient), about the
+// device 02:11:22:33:44:55 on the SSID Residents.
+func macRequest(t *testing.T, server, secret string) string {
+	t.Helper()
+	out, err := radiustest.Radclient(server, "auth", secret, `User-Name = "021122334455"`, `Calling-Station-Id = "02-11-22-33-44-55"`,
+		`Called-Station-Id = "0A-00-00-00-00-01:Residents"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

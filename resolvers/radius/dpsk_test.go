@@ -1,13 +1,9 @@
 package radius_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -21,49 +17,18 @@ import (
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers/radius"
+	"github.com/residentportal/bff/resolvers/radius/radiustest"
 	"github.com/residentportal/bff/resolvers/service"
 	layeh "layeh.com/radius"
 )
 
-// handshake makes a 4-way handshake's ANonce and EAPOL-Key message 2 as a
-// device holding passphrase would, with this test's own WPA2 key
-// derivation (the server's is held to IEEE 802.11's test vectors).
+// handshake is radiustest.Handshake, failing t on an error.
 func handshake(t *testing.T, passphrase, ssid string, aa, spa []byte) (anonce, frame []byte) {
 	t.Helper()
-	anonce, snonce := make([]byte, 32), make([]byte, 32)
-	_, _ = rand.Read(anonce)
-	_, _ = rand.Read(snonce)
-	pmk, err := pbkdf2.Key(sha1.New, passphrase, []byte(ssid), 4096, 32)
+	anonce, frame, err := radiustest.Handshake(passphrase, ssid, aa, spa)
 	if err != nil {
 		t.Fatal(err)
 	}
-	order := func(a, b []byte) []byte {
-		if bytes.Compare(a, b) > 0 {
-			a, b = b, a
-		}
-		return append(append([]byte{}, a...), b...)
-	}
-	data := append(order(aa, spa), order(anonce, snonce)...)
-	var ptk []byte
-	for i := byte(0); len(ptk) < 64; i++ {
-		h := hmac.New(sha1.New, pmk)
-		h.Write(append(append([]byte("Pairwise key expansion\x00"), data...), i))
-		ptk = h.Sum(ptk)
-	}
-	rsnIE, _ := hex.DecodeString("30140100000fac040100000fac040100000fac020000")
-	var body bytes.Buffer
-	body.WriteByte(2)                          // descriptor: RSN
-	body.Write([]byte{0x01, 0x0a})             // key info: pairwise, MIC, version 2 (HMAC-SHA1-128)
-	body.Write([]byte{0, 0})                   // key length
-	body.Write([]byte{0, 0, 0, 0, 0, 0, 0, 1}) // replay counter
-	body.Write(snonce)
-	body.Write(make([]byte, 16+8+8+16)) // IV, RSC, reserved, MIC (zero for now)
-	body.Write([]byte{0, byte(len(rsnIE))})
-	body.Write(rsnIE)
-	frame = append([]byte{1, 3, byte(body.Len() >> 8), byte(body.Len())}, body.Bytes()...)
-	h := hmac.New(sha1.New, ptk[:16])
-	h.Write(frame)
-	copy(frame[81:97], h.Sum(nil)[:16])
 	return anonce, frame
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers/radius"
+	"github.com/residentportal/bff/resolvers/radius/radiustest"
 	"github.com/residentportal/bff/resolvers/service"
 	layeh "layeh.com/radius"
 )
@@ -110,18 +111,18 @@ func serve(t *testing.T, store *db.DB, opts radius.Options, live bool) (auth, ac
 	return conn.LocalAddr().String(), acctConn.LocalAddr().String()
 }
 
-// radclient sends one Access-Request with FreeRADIUS's radclient and its
-// dictionaries, and returns what it printed (the reply's attributes
-// decoded, encrypted ones decrypted).
+// radclient sends one Access-Request with FreeRADIUS's radclient (see
+// radiustest.Radclient).
 func radclient(t *testing.T, server, secret string, attrs ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("radclient"); err != nil {
 		t.Fatal("radclient is required: make test installs it (.ci/services.sh radclient)")
 	}
-	cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "3", "-D", "/usr/share/freeradius", "-d", "/nonexistent", server, "auth", secret)
-	cmd.Stdin = strings.NewReader(strings.Join(append(attrs, "Message-Authenticator = 0x00"), ",\n") + "\n")
-	out, _ := cmd.CombinedOutput() // a reject exits 1: the output says which
-	return string(out)
+	out, err := radiustest.Radclient(server, "auth", secret, attrs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestIdentityPSKByMACWithRadclient(t *testing.T) {
@@ -398,14 +399,14 @@ func TestOneAccessPointsFloodStarvesNoOther(t *testing.T) {
 	}
 }
 
-// radacct sends one Accounting-Request with radclient and returns what it
-// printed.
+// radacct sends one Accounting-Request with radclient.
 func radacct(t *testing.T, server, secret string, attrs ...string) string {
 	t.Helper()
-	cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "3", "-D", "/usr/share/freeradius", "-d", "/nonexistent", server, "acct", secret)
-	cmd.Stdin = strings.NewReader(strings.Join(attrs, ",\n") + "\n")
-	out, _ := cmd.CombinedOutput()
-	return string(out)
+	out, err := radiustest.Radclient(server, "acct", secret, attrs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestAccountingMakesDevicesOnline(t *testing.T) {
