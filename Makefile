@@ -51,7 +51,8 @@ fuzz:
 	@set -eo pipefail; for t in ./rest/:FuzzRESTBodies ./rest/:FuzzRESTPathParams ./rest/:FuzzGraphQL ./rest/:FuzzGraphQLCost \
 	    ./graph/model/:FuzzParseMAC ./resolvers/:FuzzDirectExecutor ./resolvers/:FuzzDecodeEnvelope; do \
 	  echo "fuzz $${t#*:} ($(FUZZTIME))"; \
-	  $(GO) test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) "$${t%%:*}" 2>&1 | grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' | tail -2; done
+	  $(GO) test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) "$${t%%:*}" > .fuzz.log 2>&1 || { tail -n 30 .fuzz.log; rm -f .fuzz.log; exit 1; }; \
+	  grep -E 'execs: [0-9]+ \(|^(ok|FAIL|---)' .fuzz.log | tail -2; rm -f .fuzz.log; done
 
 build:
 	$(GO) build -o bin/ ./cmd/...
