@@ -74,6 +74,28 @@ func TestDynamicPSKByHandshakeWithRadclient(t *testing.T) {
 	if len(devices) != 1 || devices[0].MACAddress != newMAC || devices[0].UserID != last.Unit.UnitUserID {
 		t.Fatalf("the new device was not recorded with its identity: %+v", devices)
 	}
+	// 802.11w (PSK-SHA256, key descriptor version 3): the SHA-256 KDF and
+	// an AES-128-CMAC MIC.
+	spa3, _ := hex.DecodeString("02000000000a")
+	anonce3, frame3, err := radiustest.HandshakeVersion(3, s.unit.Unit.Secret, "Residents", aa, spa3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := radclient(t, s.addr, s.secrets["127.0.0.1"], `Calling-Station-Id = "02-00-00-00-00-0A"`, `Called-Station-Id = "0A-00-00-00-00-01:Residents"`,
+		`FreeRADIUS-802.1X-Anonce = 0x`+hex.EncodeToString(anonce3), `FreeRADIUS-802.1X-EAPoL-Key-Msg = 0x`+hex.EncodeToString(frame3)); !accepts(out, s.unit.Unit.Secret) {
+		t.Fatalf("a version 3 handshake:\n%s", out)
+	}
+	frame3[90] ^= 1 // a corrupted MIC
+	if out := radclient(t, s.addr, s.secrets["127.0.0.1"], `Calling-Station-Id = "02-00-00-00-00-0A"`, `Called-Station-Id = "0A-00-00-00-00-01:Residents"`,
+		`FreeRADIUS-802.1X-Anonce = 0x`+hex.EncodeToString(anonce3), `FreeRADIUS-802.1X-EAPoL-Key-Msg = 0x`+hex.EncodeToString(frame3)); !strings.Contains(out, `Reply-Message = "`+service.RefusedNoMatch+`"`) {
+		t.Fatalf("a corrupted MIC:\n%s", out)
+	}
+	// The right passphrase on another SSID than the one asked for.
+	anonceW, frameW := handshake(t, s.unit.Unit.Secret, "Guests", aa, spa3)
+	if out := radclient(t, s.addr, s.secrets["127.0.0.1"], `Calling-Station-Id = "02-00-00-00-00-0A"`, `Called-Station-Id = "0A-00-00-00-00-01:Residents"`,
+		`FreeRADIUS-802.1X-Anonce = 0x`+hex.EncodeToString(anonceW), `FreeRADIUS-802.1X-EAPoL-Key-Msg = 0x`+hex.EncodeToString(frameW)); !strings.Contains(out, `Reply-Message = "`+service.RefusedNoMatch+`"`) {
+		t.Fatalf("a handshake made for another SSID:\n%s", out)
+	}
 	// A passphrase no identity has; a frame that is no EAPOL-Key frame.
 	if out := ask("02:00:00:00:0A:0C", "not anyone's passphrase", nil); !strings.Contains(out, `Reply-Message = "`+service.RefusedNoMatch+`"`) {
 		t.Fatalf("an unknown passphrase:\n%s", out)

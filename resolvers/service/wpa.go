@@ -2,10 +2,13 @@ package service
 
 import (
 	"bytes"
+	"crypto/aes"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/pbkdf2"
 	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 )
@@ -95,12 +98,20 @@ func ptkData(aa, spa, anonce, snonce []byte) []byte {
 
 // micMatches reports whether pmk made the frame's MIC: the KCK (the PTK's
 // first 16 bytes) keys HMAC-MD5 (version 1) or HMAC-SHA1 cut to 16 bytes
-// (version 2) over the frame with its MIC zeroed. Version 3 (AES-128-CMAC
-// with the SHA-256 key derivation of 802.11w) is not handled: false.
+// (version 2) over the frame with its MIC zeroed, the KCK of PRF-SHA1; or
+// AES-128-CMAC (version 3: PSK-SHA256, 802.11w) with the KCK of the SHA-256
+// KDF (a 384-bit PTK).
 func micMatches(pmk [32]byte, data []byte, k eapolKey) bool {
-	kck := prf(pmk[:], "Pairwise key expansion", data, 16)
+	var kck []byte
+	if k.version == 3 {
+		kck = kdfSHA256(pmk[:], "Pairwise key expansion", data, 384)[:16]
+	} else {
+		kck = prf(pmk[:], "Pairwise key expansion", data, 16)
+	}
 	var h []byte
 	switch k.version {
+	case 3:
+		h = cmac(kck, k.frame)
 	case 1:
 		m := hmac.New(md5.New, kck)
 		m.Write(k.frame)
@@ -113,4 +124,66 @@ func micMatches(pmk [32]byte, data []byte, k eapolKey) bool {
 		return false
 	}
 	return hmac.Equal(h, k.mic)
+}
+
+// cmac is AES-128-CMAC (RFC 4493, NIST SP 800-38B) of msg under key.
+func cmac(key, msg []byte) []byte {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil
+	}
+	// Subkeys: L = AES(K, 0); K1 = L·x, K2 = K1·x in GF(2^128).
+	double := func(in []byte) []byte {
+		out := make([]byte, 16)
+		carry := in[0] >> 7
+		for i := range 15 {
+			out[i] = in[i]<<1 | in[i+1]>>7
+		}
+		out[15] = in[15] << 1
+		if carry == 1 {
+			out[15] ^= 0x87
+		}
+		return out
+	}
+	l := make([]byte, 16)
+	block.Encrypt(l, l)
+	k1 := double(l)
+	k2 := double(k1)
+	n := (len(msg) + 15) / 16
+	last := make([]byte, 16)
+	if n > 0 && len(msg)%16 == 0 {
+		subtle.XORBytes(last, msg[(n-1)*16:], k1)
+	} else {
+		if n == 0 {
+			n = 1
+		}
+		rest := msg[(n-1)*16:]
+		copy(last, rest)
+		last[len(rest)] = 0x80
+		subtle.XORBytes(last, last, k2)
+	}
+	x := make([]byte, 16)
+	for i := range n - 1 {
+		subtle.XORBytes(x, x, msg[i*16:(i+1)*16])
+		block.Encrypt(x, x)
+	}
+	subtle.XORBytes(x, x, last)
+	block.Encrypt(x, x)
+	return x
+}
+
+// kdfSHA256 is IEEE 802.11's KDF-Hash-Length with SHA-256 (§12.7.1.7.2):
+// HMAC-SHA256(K, i || label || context || length), i and length in bits,
+// both 16-bit little-endian, until bits/8 bytes.
+func kdfSHA256(key []byte, label string, context []byte, bits int) []byte {
+	out := make([]byte, 0, bits/8+sha256.Size)
+	for i := uint16(1); len(out) < bits/8; i++ {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte{byte(i), byte(i >> 8)})
+		h.Write([]byte(label))
+		h.Write(context)
+		h.Write([]byte{byte(bits), byte(bits >> 8)})
+		out = h.Sum(out)
+	}
+	return out[:bits/8]
 }
