@@ -453,6 +453,16 @@ func (w rekeyWatch) AuthChanged(kind string, id uuid.UUID) {
 	w.AuthListener.AuthChanged(kind, id)
 }
 
+// ListenerUp checks the key again whenever the notices (re)start: a rekey
+// committed before LISTEN was in place, or while the connection was away,
+// sent a notice nobody heard.
+func (w rekeyWatch) ListenerUp(up bool) {
+	w.AuthListener.ListenerUp(up)
+	if up {
+		w.rekeyed()
+	}
+}
+
 // trustedDocuments are the resident page's and portal-wifisync's documents
 // and GRAPHQL_TRUSTED_DOCUMENTS_FILE's.
 func trustedDocuments(cfg config.Config) (*resolvers.TrustedDocuments, error) {

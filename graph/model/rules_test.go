@@ -182,3 +182,16 @@ func TestValidator(t *testing.T) {
 		t.Fatal("internal error text leaks")
 	}
 }
+
+// Generated shared secrets are letters and digits only, long enough, and
+// differ.
+func TestMintNASSecret(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		s := MintNASSecret()
+		if len(s) != 39 || strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") != "" || seen[s] {
+			t.Fatalf("secret %q", s)
+		}
+		seen[s] = true
+	}
+}

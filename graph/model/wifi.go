@@ -2,7 +2,7 @@ package model
 
 import (
 	"crypto/rand"
-	"encoding/base64"
+	"encoding/base32"
 	"net/netip"
 	"time"
 
@@ -59,16 +59,17 @@ type NASClient struct {
 	MaxDevicesPerIdentity int
 }
 
-// NASSecretBytes is the entropy of a generated shared secret (32
-// characters once encoded: well past RFC 2865's advice of 16 octets, and
-// printable, as access points' consoles want them).
+// NASSecretBytes is the entropy of a generated shared secret (39
+// characters once encoded: well past RFC 2865's advice of 16 octets).
 const NASSecretBytes = 24
 
-// MintNASSecret returns a new random shared secret.
+// MintNASSecret returns a new random shared secret, in letters and digits
+// only (base32): access points' consoles and command lines take it as it
+// is — a secret starting with "-" reads as an option to radclient.
 func MintNASSecret() string {
 	b := make([]byte, NASSecretBytes)
 	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)
 }
 
 // ParseNASAddress takes an address or a network (CIDR) and returns it as a
