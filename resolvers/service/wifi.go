@@ -190,75 +190,79 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 	} else if own, err = s.store.WifiDevicesByMAC(ctx, nas.PropertyID, spa); err != nil {
 		return Access{}, err
 	}
-	candidates := make([]model.WifiDevice, 0, len(own))
+	var mine []model.WifiDevice // the identities the device belongs to, tried first
 	for _, d := range own {
 		if d.UserStatus == model.UserActive && d.UnitStatus == model.UnitEnabled {
-			candidates = append(candidates, d)
+			mine = append(mine, d)
 		}
 	}
 	budget, tried, cold := pmkComputeBudget, 0, false
-	seen := make(map[uuid.UUID]bool, len(candidates))
-	searched := false
-	for i := 0; ; i++ {
-		if i == len(candidates) {
-			if searched {
-				break
-			}
-			// SECURITY: past the device's own identities the search costs
-			// up to every identity's check: the transport bounds how often.
-			if h.MaySearch != nil && !h.MaySearch() {
-				return Access{Tried: tried}, ErrSearchBudget
-			}
-			all := []model.WifiDevice(nil)
-			if tbl != nil {
-				all = tbl.candidates
-			} else if all, err = s.store.WifiCandidates(ctx, nas.PropertyID, MaxCandidates); err != nil {
-				return Access{Tried: tried}, err
-			}
-			candidates, searched = append(candidates, all...), true
-			if i == len(candidates) {
-				break
-			}
-		}
-		c := candidates[i]
-		if seen[c.UserID] {
-			continue
-		}
-		seen[c.UserID] = true
-		if i%256 == 255 && ctx.Err() != nil {
-			return Access{Tried: tried}, model.Errorf(model.CodeUnavailable, "the handshake was not matched in time")
-		}
+	// matches reports whether c's passphrase made the frame, deriving its
+	// PMK if the request's budget allows (else it is left for the
+	// background: cold).
+	matches := func(c model.WifiDevice) bool {
 		pmk, ok := s.pmks.get(c.UserID, h.SSID, c.Passphrase)
 		if !ok {
 			if budget == 0 {
 				cold = true
-				continue
+				return false
 			}
 			budget--
 			pmk = s.pmks.derive(c.UserID, h.SSID, c.Passphrase)
 		}
 		tried++
-		if !micMatches(pmk, data, k) {
-			continue
+		return micMatches(pmk, data, k)
+	}
+	for _, c := range mine {
+		if matches(c) {
+			return s.handshakeMatched(ctx, nas, spa, c, tried)
 		}
-		if c.DeviceID == uuid.Nil { // not yet a device of this identity: it becomes one
-			d, err := s.store.AddDevice(ctx, model.UnitScope(nas.PropertyID, c.UnitID), model.NewDevice{UserID: c.UserID, MACAddress: spa,
-				MaxPerIdentity: nas.MaxDevicesPerIdentity})
-			switch {
-			case err == nil:
-				c.DeviceID = d.ID
-			case model.ErrorCode(err) == model.CodeForbidden: // the identity's cap
-				return Access{Reason: RefusedDeviceLimit, Tried: tried}, nil
-			case model.ErrorCode(err) != model.CodeConflict: // CONFLICT: the unit has the MAC under another identity
-				return Access{Tried: tried}, err
-			}
+	}
+	// SECURITY: past the device's own identities the search costs up to
+	// every identity's check: the transport bounds how often.
+	if h.MaySearch != nil && !h.MaySearch() {
+		return Access{Tried: tried}, ErrSearchBudget
+	}
+	var all []model.WifiDevice
+	if tbl != nil {
+		all = tbl.candidates
+	} else if all, err = s.store.WifiCandidates(ctx, nas.PropertyID, MaxCandidates); err != nil {
+		return Access{Tried: tried}, err
+	}
+	for i, c := range all {
+		if i%256 == 255 && ctx.Err() != nil {
+			return Access{Tried: tried}, model.Errorf(model.CodeUnavailable, "the handshake was not matched in time")
 		}
-		return Access{Granted: true, Device: c, Class: s.keys.Encrypt(c.UserID.String(), classAAD), Tried: tried}, nil
+		if slices.ContainsFunc(mine, func(m model.WifiDevice) bool { return m.UserID == c.UserID }) {
+			continue // tried already
+		}
+		if matches(c) {
+			return s.handshakeMatched(ctx, nas, spa, c, tried)
+		}
 	}
 	if cold {
-		s.pmks.warm(nas.PropertyID, h.SSID, candidates)
+		s.pmks.warm(nas.PropertyID, h.SSID, all)
 	}
 	return Access{Reason: RefusedNoMatch, Tried: tried}, nil
+}
+
+// handshakeMatched grants a handshake made with c's passphrase; a device
+// not yet one of c's identity's becomes one (refused past the property's
+// cap).
+func (s *Service) handshakeMatched(ctx context.Context, nas model.NASClient, mac string, c model.WifiDevice, tried int) (Access, error) {
+	if c.DeviceID == uuid.Nil {
+		d, err := s.store.AddDevice(ctx, model.UnitScope(nas.PropertyID, c.UnitID), model.NewDevice{UserID: c.UserID, MACAddress: mac,
+			MaxPerIdentity: nas.MaxDevicesPerIdentity})
+		switch {
+		case err == nil:
+			c.DeviceID = d.ID
+		case model.ErrorCode(err) == model.CodeForbidden: // the identity's cap
+			return Access{Reason: RefusedDeviceLimit, Tried: tried}, nil
+		case model.ErrorCode(err) != model.CodeConflict: // CONFLICT: the unit has the MAC under another identity
+			return Access{Tried: tried}, err
+		}
+	}
+	return Access{Granted: true, Device: c, Class: s.keys.Encrypt(c.UserID.String(), classAAD), Tried: tried}, nil
 }
 
 // devicesByMAC are the property's devices with mac, from its in-memory
