@@ -273,13 +273,19 @@ func (s *Service) unitAccess(ctx context.Context, propertyID uuid.UUID, unitID *
 // RequireManager authorises a manager-only read of a property (its unit
 // list). UNAUTHENTICATED, FORBIDDEN for a resident.
 func (s *Service) RequireManager(ctx context.Context, propertyID uuid.UUID) error {
+	// SECURITY: only a manager key lists a property's units.
+	return s.requireManager(ctx, propertyID, "listing units needs a manager key")
+}
+
+// requireManager authorises a manager-only operation on a property; a
+// resident gets FORBIDDEN with refusal. UNAUTHENTICATED.
+func (s *Service) requireManager(ctx context.Context, propertyID uuid.UUID, refusal string) error {
 	p, _, err := s.access(ctx, propertyID)
 	if err != nil {
 		return err
 	}
-	// SECURITY: only a manager key lists a property's units.
 	if p.Kind != model.Manager {
-		return model.Errorf(model.CodeForbidden, "listing units needs a manager key")
+		return model.Errorf(model.CodeForbidden, "%s", refusal)
 	}
 	return nil
 }

@@ -116,13 +116,9 @@ func (s *Service) Account(ctx context.Context, nas model.NASClient, status model
 // AccessPoints are a property's access points by name, for its manager
 // (never with their secrets). UNAUTHENTICATED, FORBIDDEN for a resident.
 func (s *Service) AccessPoints(ctx context.Context, propertyID uuid.UUID) ([]model.NAS, error) {
-	p, _, err := s.access(ctx, propertyID)
-	if err != nil {
-		return nil, err
-	}
 	// SECURITY: residents do not see the building's network equipment.
-	if p.Kind != model.Manager {
-		return nil, model.Errorf(model.CodeForbidden, "access points need a manager key")
+	if err := s.requireManager(ctx, propertyID, "access points need a manager key"); err != nil {
+		return nil, err
 	}
 	return s.store.NASList(ctx, propertyID)
 }
@@ -180,11 +176,9 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 		return Access{Reason: RefusedHandshake}, nil
 	}
 	data := ptkData(macBytes(aa), macBytes(spa), h.ANonce, k.snonce)
-	tbl, err := s.wifi.get(ctx, s.store, nas.PropertyID)
-	if err != nil {
-		return Access{}, err
-	}
+	tbl := s.wifi.get(ctx, s.store, nas.PropertyID)
 	var own []model.WifiDevice
+	var err error
 	if tbl != nil {
 		own = tbl.byMAC[spa]
 	} else if own, err = s.store.WifiDevicesByMAC(ctx, nas.PropertyID, spa); err != nil {
@@ -268,11 +262,10 @@ func (s *Service) handshakeMatched(ctx context.Context, nas model.NASClient, mac
 // devicesByMAC are the property's devices with mac, from its in-memory
 // table when one is kept (see wifiTables), else from the store.
 func (s *Service) devicesByMAC(ctx context.Context, property uuid.UUID, mac string) ([]model.WifiDevice, error) {
-	tbl, err := s.wifi.get(ctx, s.store, property)
-	if err != nil || tbl == nil {
-		return s.store.WifiDevicesByMAC(ctx, property, mac)
+	if tbl := s.wifi.get(ctx, s.store, property); tbl != nil {
+		return tbl.byMAC[mac], nil
 	}
-	return tbl.byMAC[mac], nil
+	return s.store.WifiDevicesByMAC(ctx, property, mac)
 }
 
 // macBytes is AA:BB:CC:DD:EE:FF's 6 bytes.

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph/model"
@@ -90,41 +91,49 @@ func (t *wifiTables) dropAllLocked() {
 	t.epoch++
 }
 
-// get returns the property's table, loading it if need be; nil (and no
-// error) when tables are not kept now — no notice connection — or the
-// property is too large: the caller reads the database.
-func (t *wifiTables) get(ctx context.Context, store Store, property uuid.UUID) (*wifiTable, error) {
-	if t == nil {
-		return nil, nil
-	}
+// get returns the property's table, loading it if need be; nil when
+// tables are not kept now (no notice connection), the property is too
+// large, or the table is not loaded within ctx: the caller reads the
+// database. The load runs on its own deadline (tableLoadTimeout), apart
+// from the request that started it, so a large property's table is ready
+// for the requests after it.
+func (t *wifiTables) get(ctx context.Context, store Store, property uuid.UUID) *wifiTable {
 	t.mu.Lock()
 	if !t.up {
 		t.mu.Unlock()
-		return nil, nil
+		return nil
 	}
 	if tbl := t.tables[property]; tbl != nil {
 		t.mu.Unlock()
-		return tbl, nil
+		return tbl
 	}
-	if l := t.loads[property]; l != nil {
-		t.mu.Unlock()
-		select {
-		case <-l.done:
-			return l.table, l.err
-		case <-ctx.Done():
-			return nil, model.Errorf(model.CodeUnavailable, "the access table is still loading")
-		}
+	l := t.loads[property]
+	if l == nil {
+		l = &wifiLoad{done: make(chan struct{})}
+		t.loads[property] = l
+		go t.load(context.WithoutCancel(ctx), store, property, l, t.gen[property], t.epoch)
 	}
-	l := &wifiLoad{done: make(chan struct{})}
-	t.loads[property] = l
-	gen, epoch := t.gen[property], t.epoch
 	t.mu.Unlock()
+	select {
+	case <-l.done:
+		return l.table
+	case <-ctx.Done():
+		return nil
+	}
+}
 
+// tableLoadTimeout bounds one load of a property's table.
+const tableLoadTimeout = 30 * time.Second
+
+func (t *wifiTables) load(ctx context.Context, store Store, property uuid.UUID, l *wifiLoad, gen, epoch uint64) {
+	ctx, cancel := context.WithTimeout(ctx, tableLoadTimeout)
+	defer cancel()
 	l.table, l.err = load(ctx, store, property)
 	t.mu.Lock()
 	delete(t.loads, property)
 	// Kept only if no change came while it loaded (else the next request
-	// loads again); this request uses it either way, as it would a read.
+	// loads again); the requests waiting use it either way, as they would
+	// a read.
 	if l.err == nil && l.table != nil && t.up && t.gen[property] == gen && t.epoch == epoch {
 		t.tables[property] = l.table
 		for _, c := range l.table.candidates {
@@ -138,7 +147,6 @@ func (t *wifiTables) get(ctx context.Context, store Store, property uuid.UUID) (
 	}
 	t.mu.Unlock()
 	close(l.done)
-	return l.table, l.err
 }
 
 func load(ctx context.Context, store Store, property uuid.UUID) (*wifiTable, error) {
