@@ -40,8 +40,9 @@ func (db *DB) ChangeRequestsByUnit(ctx context.Context, unitID uuid.UUID) ([]mod
 const ChangesChannel = "portal_changes"
 
 // EventsChannel carries live-update notices: "u:<unit id>" for a change to
-// a unit, its users or devices, "c:<change request id>:<unit id>" for a
-// change request written or moved on (migration 005).
+// a unit, its users or devices, "s:<unit id>" for a device's session report
+// alone (migration 014), "c:<change request id>:<unit id>" for a change
+// request written or moved on (migration 005).
 const EventsChannel = "portal_events"
 
 const changeColumns = `c.id, c.kind, c.property_id, c.unit_id, c.user_id, c.device_id, c.mac_address, c.status,

@@ -22,8 +22,9 @@ import (
 type Events struct {
 	mu    sync.Mutex
 	units map[uuid.UUID]map[*subscriber]struct{}
-	// watchers are told of every unit notice and of the connection's
-	// comings and goings (the service's in-memory tables), under mu.
+	// watchers are told of every change to a unit (not of session
+	// reports) and of the connection's comings and goings (the service's
+	// in-memory tables).
 	onUnit []func(uuid.UUID)
 	onUp   []func(bool)
 	// down is true while the notice connection is away: new
@@ -61,7 +62,10 @@ type subscriber struct {
 	behind, interrupted bool
 }
 
-// Notice takes one notification payload ("u:<unit>", "c:<change>:<unit>").
+// Notice takes one notification payload ("u:<unit>", "s:<unit>",
+// "c:<change>:<unit>"). A session report ("s") is news to the unit's
+// subscribers like any change ("u"), but not to the watchers: it changes
+// no access decision.
 func (e *Events) Notice(payload string) {
 	kind, rest, _ := strings.Cut(payload, ":")
 	var change uuid.UUID
@@ -77,13 +81,13 @@ func (e *Events) Notice(payload string) {
 	if err != nil {
 		return
 	}
+	if kind == "s" {
+		kind = "u"
+	} else if kind == "u" {
+		e.unitChanged(unit)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if kind == "u" {
-		for _, f := range e.onUnit {
-			f(unit)
-		}
-	}
 	for s := range e.units[unit] {
 		s.mu.Lock()
 		switch {
@@ -126,9 +130,19 @@ func (e *Events) ListenerUp(up bool) {
 	}
 }
 
-// watch registers a watcher of unit notices and of the connection (see
-// onUnit); it is called under the fan-out's lock, so it must be quick and
-// take no lock of the fan-out's.
+// unitChanged tells the watchers of a change to unit.
+func (e *Events) unitChanged(unit uuid.UUID) {
+	e.mu.Lock()
+	watchers := e.onUnit
+	e.mu.Unlock()
+	for _, f := range watchers {
+		f(unit)
+	}
+}
+
+// watch registers a watcher of unit changes and of the connection (see
+// onUnit): quick, and taking no lock of the fan-out's (the connection's
+// watcher is called under it).
 func (e *Events) watch(unit func(uuid.UUID), up func(bool)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
