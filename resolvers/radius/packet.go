@@ -55,13 +55,12 @@ func verifyRequest(b, secret []byte) error {
 	if b[at+1] != 18 {
 		return errBadAuthenticator
 	}
-	var got [16]byte
-	copy(got[:], b[at+2:at+18])
-	zeroed := append([]byte(nil), b...)
-	clear(zeroed[at+2 : at+18])
+	var zero [16]byte
 	mac := hmac.New(md5.New, secret)
-	mac.Write(zeroed)
-	if !hmac.Equal(mac.Sum(nil), got[:]) {
+	mac.Write(b[:at+2])
+	mac.Write(zero[:])
+	mac.Write(b[at+18:])
+	if !hmac.Equal(mac.Sum(nil), b[at+2:at+18]) {
 		return errBadAuthenticator
 	}
 	return nil
