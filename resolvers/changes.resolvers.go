@@ -14,7 +14,7 @@ import (
 )
 
 func (r *changeRequestResolver) Unit(ctx context.Context, obj *model.ChangeRequest) (*model.Unit, error) {
-	return loadersFrom(ctx).unit.get(ctx, obj.UnitID)
+	return loadersFrom(ctx).Unit.Get(ctx, obj.UnitID)
 }
 
 func (r *mutationResolver) CompleteChangeRequest(ctx context.Context, propertyID uuid.UUID, id uuid.UUID, result model.ChangeResult, detail *string) (*model.ChangeRequest, error) {

@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/loaders"
 )
 
 // Conversions between GraphQL inputs and outputs and the domain.
@@ -60,10 +61,10 @@ func sortValue(f model.UserSortField) func(*model.UnitUser) string {
 func userKeysetQuery(first *int, after *string, orderBy *model.UnitUserOrder, filter *model.UnitUserFilter) (model.UserKeysetQuery, func(*model.UnitUser) string, error) {
 	var q model.UserKeysetQuery
 	var err error
-	if q.Limit, err = pageSize(first); err != nil {
+	if q.Limit, err = loaders.PageSize(first); err != nil {
 		return q, nil, err
 	}
-	c, err := decodeCursor(after)
+	c, err := loaders.DecodeCursor(after)
 	if err != nil {
 		return q, nil, err
 	}

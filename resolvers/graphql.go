@@ -24,6 +24,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/fastpath"
+	"github.com/residentportal/bff/resolvers/loaders"
+	"github.com/residentportal/bff/resolvers/plan"
 	"github.com/residentportal/bff/resolvers/service"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -164,9 +167,6 @@ func NewGraphQLHandler(svc *service.Service, opts GraphQLOptions) http.Handler {
 	if opts.MaxSubscriptionsPerConnection <= 0 {
 		opts.MaxSubscriptionsPerConnection = DefaultMaxSubscriptionsPerConnection
 	}
-	if opts.MaxObjects <= 0 {
-		opts.MaxObjects = DefaultMaxObjects
-	}
 	if opts.QueryCacheBytes <= 0 {
 		opts.QueryCacheBytes = DefaultQueryCacheBytes
 	}
@@ -174,18 +174,25 @@ func NewGraphQLHandler(svc *service.Service, opts GraphQLOptions) http.Handler {
 	schema := graph.NewExecutableSchema(cfg)
 	plans := newPlans(opts.QueryCacheBytes / 4)
 	if !opts.GqlgenOnly {
-		ds := directSchema{ExecutableSchema: schema, svc: svc, opts: opts, plans: plans}
-		if opts.MaxExecutions > 0 {
-			ds.slots = make(chan struct{}, opts.MaxExecutions)
-		}
-		schema = ds
+		schema = fastpath.New(schema, svc, fastpath.Options{Log: opts.Log, RequestID: opts.RequestID,
+			MaxObjects: opts.MaxObjects, MaxExecutions: opts.MaxExecutions, Executed: opts.Executed, FellBack: opts.FellBack,
+			Loaders: func(ctx context.Context) *loaders.Set { return stateOf(ctx).loaders },
+			Plan:    planOf,
+			Wrote: func(ctx context.Context, data []byte) {
+				if d := stateOf(ctx).direct; d != nil {
+					d.data = data
+				}
+			},
+			Hint:    hint,
+			IsEvent: renderingEvent,
+		})
 	}
 	srv := handler.New(schema)
 	if opts.Streams == nil {
 		opts.Streams = context.Background()
 	}
 	srv.AddTransport(sseTransport{svc: svc, streams: opts.Streams})
-	srv.AddTransport(wsTransport{svc: svc, batches: newBatches(svc.Store()), plans: plans, streams: opts.Streams,
+	srv.AddTransport(wsTransport{svc: svc, batches: loaders.NewBatches(svc.Store()), plans: plans, streams: opts.Streams,
 		maxSubs: opts.MaxSubscriptionsPerConnection, log: opts.Log, poll: &poller{}})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
@@ -210,7 +217,7 @@ func NewGraphQLHandler(svc *service.Service, opts GraphQLOptions) http.Handler {
 		srv.Use(introspectionOff{})
 		srv.SetDisableSuggestion(true) // "Did you mean …?" would describe the schema
 	}
-	srv.Use(&complexityLimit{limit: opts.ComplexityLimit, plans: plans, opts: []gqlcomplexity.Option{gqlcomplexity.WithFixedScalarValue(0)}})
+	srv.Use(&complexityLimit{limit: opts.ComplexityLimit, opts: []gqlcomplexity.Option{gqlcomplexity.WithFixedScalarValue(0)}})
 	if opts.Traced {
 		srv.Use(operationTracing{})
 	}
@@ -224,7 +231,7 @@ func NewGraphQLHandler(svc *service.Service, opts GraphQLOptions) http.Handler {
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
 			l := loadersFrom(ctx)
-			ctx = context.WithValue(ctx, eventLoadersKey{}, &eventLoaders{batches: l.batches, current: l.fresh()})
+			ctx = context.WithValue(ctx, eventLoadersKey{}, &eventLoaders{batches: l.Batches(), current: l.Fresh()})
 		}
 		return next(ctx)
 	})
@@ -232,7 +239,7 @@ func NewGraphQLHandler(svc *service.Service, opts GraphQLOptions) http.Handler {
 		if ev, ok := ctx.Value(eventLoadersKey{}).(*eventLoaders); ok {
 			// Loaders of the event's own, let go once it is written: an
 			// idle subscription holds none.
-			ev.current = newLoaders(ev.batches)
+			ev.current = loaders.New(ev.batches)
 			defer func() { ev.current = nil }()
 		}
 		return next(ctx)
@@ -410,7 +417,7 @@ func WriteGraphQLError(w http.ResponseWriter, status int, code, message string) 
 // operations: the upgrade's response is sent), and a POST's request object
 // and response data.
 type httpState struct {
-	loaders *loaders
+	loaders *loaders.Set
 	hint    *statusHint
 	env     *envelope
 	// direct is where the direct executor leaves the data it wrote for the
@@ -423,7 +430,7 @@ type httpState struct {
 	plans  *plans
 	single bool
 	planOf *ast.OperationDefinition
-	plan   *plan
+	plan   *plan.Plan
 	// cred is the request's Authorization header, for the service layer to
 	// authenticate on demand (a WebSocket connection's operations carry
 	// the one its connection_init sent instead, see websocketTransport).
@@ -532,9 +539,9 @@ func getTooLarge(r *http.Request, maxBody int64) bool {
 // not parse — without echoing the body, which may hold a secret) and maps
 // operation errors to HTTP statuses.
 func perRequest(s service.Store, auth *service.Authenticator, pl *plans, maxBody int64, next http.Handler) http.Handler {
-	b := newBatches(s)
+	b := loaders.NewBatches(s)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rs := &requestState{httpState: httpState{loaders: newLoaders(b), plans: pl, single: r.Header.Get("Upgrade") == ""}}
+		rs := &requestState{httpState: httpState{loaders: loaders.New(b), plans: pl, single: r.Header.Get("Upgrade") == ""}}
 		st := &rs.httpState
 		auth.Attach(&st.cred, r.Header.Get("Authorization"))
 		if r.Method == http.MethodPost && !jsonBody(r) {

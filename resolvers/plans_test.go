@@ -40,7 +40,9 @@ func TestWeighedFields(t *testing.T) {
 func TestPlannedComplexity(t *testing.T) {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}, Complexity: complexity()})
 	opts := []gqlcomplexity.Option{gqlcomplexity.WithFixedScalarValue(0)}
-	ext := &complexityLimit{limit: 1_000_000, plans: newPlans(1 << 20), opts: opts}
+	p := newPlans(1 << 20)
+	ctx := withState(context.Background(), &httpState{plans: p})
+	ext := &complexityLimit{limit: 1_000_000, opts: opts}
 	if err := ext.Validate(es); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func TestPlannedComplexity(t *testing.T) {
 		op := doc.Operations[0]
 		for _, vars := range c.vars {
 			oc := &graphql.OperationContext{Doc: doc, Operation: op, Variables: vars}
-			if err := ext.MutateOperationContext(context.Background(), oc); err != nil {
+			if err := ext.MutateOperationContext(ctx, oc); err != nil {
 				t.Fatal(err)
 			}
 			got := oc.Stats.GetExtension("ComplexityLimit").(*extension.ComplexityStats).Complexity
@@ -77,8 +79,11 @@ func TestPlannedComplexity(t *testing.T) {
 				t.Errorf("%s with %v: complexity %d, gqlgen computes %d", c.doc, vars, got, want)
 			}
 		}
-		pl := ext.plans.of(&graphql.OperationContext{Doc: doc, Operation: op})
-		if cached := pl != nil && pl.weighed; cached != c.cached {
+		cached := false
+		if pl := p.Of(&graphql.OperationContext{Doc: doc, Operation: op}); pl != nil {
+			_, cached = pl.Weight(func() (int, bool) { return 0, false }) // weighed already, or never
+		}
+		if cached != c.cached {
 			t.Errorf("%s: weight cached %v, want %v", c.doc, cached, c.cached)
 		}
 	}
@@ -101,7 +106,7 @@ func TestPlanNeedsStaticDirectives(t *testing.T) {
 		if errs != nil {
 			t.Fatalf("%s: %v", doc, errs)
 		}
-		if got := p.of(&graphql.OperationContext{Doc: d, Operation: d.Operations[0]}) != nil; got != want {
+		if got := p.Of(&graphql.OperationContext{Doc: d, Operation: d.Operations[0]}) != nil; got != want {
 			t.Errorf("%s: plan %v, want %v", doc, got, want)
 		}
 	}
@@ -130,7 +135,7 @@ func TestRootFieldsAndRequestPlans(t *testing.T) {
 	if again := RootFields(ctx, a, "Query"); &again[0] != &first[0] {
 		t.Fatal("collected twice")
 	}
-	if st.planOf != a.Operation || st.plan == nil || p.ofRequest(ctx, a) != st.plan {
+	if st.planOf != a.Operation || st.plan == nil || planOf(ctx, a) != st.plan {
 		t.Fatal("the request does not keep its operation's plan")
 	}
 	// B has no plan (its directive takes a variable): collected per call,

@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/residentportal/bff/graph"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/fastpath"
+	"github.com/residentportal/bff/resolvers/loaders"
 )
 
 func (r *accessPointResolver) Address(ctx context.Context, obj *model.NAS) (string, error) {
@@ -22,7 +24,7 @@ func (r *accessPointResolver) Profile(ctx context.Context, obj *model.NAS) (stri
 }
 
 func (r *deviceResolver) User(ctx context.Context, obj *model.Device) (*model.UnitUser, error) {
-	return loadersFrom(ctx).user.get(ctx, obj.UserID)
+	return loadersFrom(ctx).User.Get(ctx, obj.UserID)
 }
 
 func (r *mutationResolver) Login(ctx context.Context, propertyID uuid.UUID, hashedSecret string) (*model.LoginPayload, error) {
@@ -66,18 +68,18 @@ func (r *propertyResolver) Units(ctx context.Context, obj *model.Property, first
 	if err := r.svc.RequireManager(ctx, obj.ID); err != nil {
 		return nil, err
 	}
-	key, err := connectionKey(obj.ID, first, after, valuePosition)
+	key, err := loaders.ConnectionKey(obj.ID, first, after, loaders.ValuePosition)
 	if err != nil {
 		return nil, err
 	}
-	key.noTotal = !totalSelected(ctx, "UnitConnection")
+	key.NoTotal = !totalSelected(ctx, "UnitConnection")
 	l := loadersFrom(ctx)
-	page, err := l.unitPages.get(ctx, key)
+	page, err := l.UnitPages.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	conn := unitConnection(page)
-	prefetchUnitChildren(ctx, r.svc, unitsOf(conn))
+	fastpath.PrefetchUnitChildren(ctx, r.svc, loadersFrom(ctx), unitsOf(conn))
 	return conn, nil
 }
 
@@ -134,7 +136,7 @@ func (r *queryResolver) UnitUsers(ctx context.Context, propertyID uuid.UUID, uni
 		return nil, err
 	}
 	conn := userConnection(page, value)
-	prefetchUserChildren(ctx, r.svc, usersOf(conn))
+	fastpath.PrefetchUserChildren(ctx, r.svc, loadersFrom(ctx), usersOf(conn))
 	return conn, nil
 }
 
@@ -144,7 +146,7 @@ func (r *queryResolver) UnitDevices(ctx context.Context, propertyID uuid.UUID, t
 		return nil, err
 	}
 	out := pointers(devices)
-	prefetchDeviceChildren(ctx, r.svc, out)
+	fastpath.PrefetchDeviceChildren(ctx, r.svc, loadersFrom(ctx), out)
 	return out, nil
 }
 
@@ -153,49 +155,49 @@ func (r *unitResolver) VlanID(ctx context.Context, obj *model.Unit) (*int, error
 }
 
 func (r *unitResolver) Users(ctx context.Context, obj *model.Unit, first *int, after *string) (*model.UnitUserConnection, error) {
-	key, err := connectionKey(obj.ID, first, after, idPosition)
+	key, err := loaders.ConnectionKey(obj.ID, first, after, loaders.IDPosition)
 	if err != nil {
 		return nil, err
 	}
-	key.noTotal = !totalSelected(ctx, "UnitUserConnection")
+	key.NoTotal = !totalSelected(ctx, "UnitUserConnection")
 	l := loadersFrom(ctx)
-	page, err := l.userPages.get(ctx, key)
+	page, err := l.UserPages.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	conn := userConnection(page, nil)
-	prefetchUserChildren(ctx, r.svc, usersOf(conn))
+	fastpath.PrefetchUserChildren(ctx, r.svc, loadersFrom(ctx), usersOf(conn))
 	return conn, nil
 }
 
 func (r *unitResolver) Devices(ctx context.Context, obj *model.Unit, typeArg *model.UnitUserType) ([]*model.Device, error) {
-	key := deviceKey{unit: obj.ID}
+	key := loaders.DeviceKey{Unit: obj.ID}
 	if typeArg != nil {
-		key.userType = string(*typeArg)
+		key.UserType = string(*typeArg)
 	}
 	l := loadersFrom(ctx)
-	devices, err := l.unitDevices.get(ctx, key)
+	devices, err := l.UnitDevices.Get(ctx, key)
 	if err == nil {
-		prefetchDeviceChildren(ctx, r.svc, devices)
+		fastpath.PrefetchDeviceChildren(ctx, r.svc, loadersFrom(ctx), devices)
 	}
 	return devices, err
 }
 
 func (r *unitResolver) Property(ctx context.Context, obj *model.Unit) (*model.Property, error) {
-	return loadersFrom(ctx).property.get(ctx, obj.PropertyID)
+	return loadersFrom(ctx).Property.Get(ctx, obj.PropertyID)
 }
 
 func (r *unitUserResolver) Devices(ctx context.Context, obj *model.UnitUser) ([]*model.Device, error) {
 	l := loadersFrom(ctx)
-	devices, err := l.userDevices.get(ctx, obj.ID)
+	devices, err := l.UserDevices.Get(ctx, obj.ID)
 	if err == nil {
-		prefetchDeviceChildren(ctx, r.svc, devices)
+		fastpath.PrefetchDeviceChildren(ctx, r.svc, loadersFrom(ctx), devices)
 	}
 	return devices, err
 }
 
 func (r *unitUserResolver) Unit(ctx context.Context, obj *model.UnitUser) (*model.Unit, error) {
-	return loadersFrom(ctx).unit.get(ctx, obj.UnitID)
+	return loadersFrom(ctx).Unit.Get(ctx, obj.UnitID)
 }
 
 func (r *Resolver) AccessPoint() graph.AccessPointResolver { return &accessPointResolver{r} }

@@ -6,8 +6,8 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/graph-gophers/dataloader/v7"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/loaders"
 	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -15,7 +15,7 @@ import (
 )
 
 // TracerName names the spans of the GraphQL layer.
-const TracerName = "github.com/residentportal/bff/resolvers"
+const TracerName = loaders.TracerName
 
 // maxSpanOperationName bounds the operation name a span carries (names are
 // ASCII identifiers, so cutting by bytes keeps valid text).
@@ -72,20 +72,5 @@ func (operationTracing) InterceptOperation(ctx context.Context, next graphql.Ope
 			span.End()
 		})
 		return resp
-	}
-}
-
-// traced wraps a loader's batch function in a span (inside a recorded
-// trace only): one batch, one span, its statements below it.
-func traced[K comparable, V any](name string, fn dataloader.BatchFunc[K, V]) dataloader.BatchFunc[K, V] {
-	return func(ctx context.Context, keys []K) []*dataloader.Result[V] {
-		parent := trace.SpanFromContext(ctx)
-		if !parent.IsRecording() {
-			return fn(ctx, keys)
-		}
-		ctx, span := parent.TracerProvider().Tracer(TracerName).Start(ctx, "dataloader "+name,
-			trace.WithAttributes(attribute.Int("dataloader.keys", len(keys))))
-		defer span.End()
-		return fn(ctx, keys)
 	}
 }

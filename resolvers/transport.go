@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/fastpath"
 )
 
 // postTransport is gqlgen's POST transport, except for one thing: a
@@ -87,7 +88,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		_, _ = w.Write(dataOpen)
 		_, _ = w.Write(resp.Data)
 		_, _ = w.Write(dataClose)
-		recycle(direct.data)
+		fastpath.Recycle(direct.data)
 		return
 	}
 	b, err := json.Marshal(resp)
@@ -115,7 +116,7 @@ const statusClientClosed = 499
 // context has ended, and gqlgen's transports write that as the body null.
 // writeEnded answers it instead: 499 to a client that went away, and
 // to a request whose deadline passed or whose server is stopping, 503 with
-// UNAVAILABLE, as the direct executor answers a late request.
+// UNAVAILABLE, as the fast path answers a late request.
 func writeEnded(w http.ResponseWriter, ctx context.Context) {
 	if errors.Is(ctx.Err(), context.Canceled) && errors.Is(context.Cause(ctx), context.Canceled) {
 		// The client went away: no one reads the answer, but the access
@@ -124,7 +125,7 @@ func writeEnded(w http.ResponseWriter, ctx context.Context) {
 		WriteGraphQLError(w, statusClientClosed, string(model.CodeUnavailable), "the client closed the request")
 		return
 	}
-	WriteGraphQLError(w, http.StatusServiceUnavailable, string(model.CodeUnavailable), errLate.msg)
+	WriteGraphQLError(w, http.StatusServiceUnavailable, string(model.CodeUnavailable), fastpath.LateMessage)
 }
 
 // endedWriter is writeEnded for gqlgen's own transports: the body null

@@ -21,6 +21,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/gobwas/ws"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/loaders"
 	"github.com/residentportal/bff/resolvers/service"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -118,7 +119,7 @@ type wsConnKey struct{}
 // wsTransport serves WebSocket upgrades on /graphql.
 type wsTransport struct {
 	svc     *service.Service
-	batches *batches
+	batches *loaders.Batches
 	plans   *plans
 	streams context.Context
 	maxSubs int
@@ -627,7 +628,7 @@ func (c *wsConn) subscribe(m wsMessage) {
 	op := &wsOp{c: c, id: id, ready: make(chan struct{})}
 	// Each operation reads its credential afresh and has loaders of its
 	// own, as an HTTP request does.
-	st := &httpState{loaders: newLoaders(c.t.batches), plans: c.t.plans}
+	st := &httpState{loaders: loaders.New(c.t.batches), plans: c.t.plans}
 	c.t.svc.Authenticator().Attach(&st.cred, c.raw)
 	op.ctx, op.cancel = context.WithCancel(withState(c.ctx, st))
 	c.ops = append(c.ops, op)
@@ -748,7 +749,7 @@ func renderingEvent(ctx context.Context) bool {
 // when it is written.
 func (op *wsOp) render() *graphql.Response {
 	st := stateOf(op.ctx)
-	st.loaders = newLoaders(op.c.t.batches)
+	st.loaders = loaders.New(op.c.t.batches)
 	defer func() { st.loaders = nil }()
 	ctx := context.WithValue(graphql.StartOperationTrace(op.ctx), wsStreamKey{}, op)
 	responses, rctx := op.c.exec.DispatchOperation(ctx, bareOperation(op.rc))

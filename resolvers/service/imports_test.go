@@ -15,19 +15,23 @@ const module = "github.com/residentportal/bff/"
 // helpers) may import any package named here, and cmd/ and bench/ import
 // nothing of each other.
 var house = map[string][]string{
-	"graph/model":       {},
-	"graph/scalar":      {"graph/model"},
-	"graph":             {"graph/model", "graph/scalar"},
-	"graph/portal":      {},
-	"graph/playground":  {},
-	"resolvers/service": {"graph/model"}, // the service knows no transport
-	"db":                {"graph/model"},
-	"db/relay":          {"db", "graph/model"},
-	"rest/edge":         {"graph/model"},
-	"resolvers":         {"graph", "graph/model", "graph/scalar", "resolvers/service"},
-	"resolvers/radius":  {"graph/model", "resolvers/service"}, // RADIUS over the service, beside GraphQL
-	"rest/ratelimit":    {"graph/model", "resolvers/service", "rest/edge"},
-	"rest":              {"graph/model", "resolvers", "resolvers/service", "rest/edge", "rest/ratelimit"},
+	"graph/model":        {},
+	"graph/scalar":       {"graph/model"},
+	"graph":              {"graph/model", "graph/scalar"},
+	"graph/portal":       {},
+	"graph/playground":   {},
+	"resolvers/service":  {"graph/model"}, // the service knows no transport
+	"db":                 {"graph/model"},
+	"db/relay":           {"db", "graph/model"},
+	"rest/edge":          {"graph/model"},
+	"resolvers/loaders":  {"graph/model", "resolvers/service"}, // GraphQL's dataloaders, both executors'
+	"resolvers/plan":     {},                                   // what an operation's document decides
+	"resolvers/fastpath": {"graph/model", "graph/scalar", "resolvers/loaders", "resolvers/plan", "resolvers/service"},
+	"resolvers": {"graph", "graph/model", "graph/scalar", "resolvers/fastpath", "resolvers/loaders", "resolvers/plan",
+		"resolvers/service"},
+	"resolvers/radius": {"graph/model", "resolvers/service"}, // RADIUS over the service, beside GraphQL
+	"rest/ratelimit":   {"graph/model", "resolvers/service", "rest/edge"},
+	"rest":             {"graph/model", "resolvers", "resolvers/service", "rest/edge", "rest/ratelimit"},
 }
 
 // The house's imports point down, and the service layer depends on

@@ -1,26 +1,6 @@
-package resolvers
-
-import (
-	"context"
-	"errors"
-	"fmt"
-	"runtime/debug"
-	"slices"
-	"strconv"
-	"sync"
-	"time"
-
-	"github.com/99designs/gqlgen/graphql"
-	"github.com/google/uuid"
-	"github.com/residentportal/bff/graph/model"
-	"github.com/residentportal/bff/graph/scalar"
-	"github.com/residentportal/bff/resolvers/service"
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
-)
-
-// The direct executor. gqlgen's generated executor gives every field of
-// every object a field context and a marshaler, and every resolver field
+// Package fastpath is GraphQL's direct executor for hot reads.
+//
+// gqlgen's generated executor gives every field of every object a field context and a marshaler, and every resolver field
 // and every list element a goroutine of its own: for the nested reads that
 // residents and managers make, that costs several times what the data does.
 // Read operations made only of fields the direct executor knows run on it
@@ -35,14 +15,83 @@ import (
 // gqlgen's own. Reads are idempotent, so running an operation again after
 // the direct executor gave up is safe; the loaders keep what it fetched. Its
 // output is byte for byte gqlgen's (TestDirectExecutorMatchesGqlgen).
+package fastpath
 
-// directSchema is the generated executable schema with the direct executor
-// in front of it.
-type directSchema struct {
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/graph/scalar"
+	"github.com/residentportal/bff/resolvers/loaders"
+	"github.com/residentportal/bff/resolvers/plan"
+	"github.com/residentportal/bff/resolvers/service"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// Options are what the fast path is told of the endpoint it sits in.
+type Options struct {
+	Log       *slog.Logger
+	RequestID func(context.Context) string
+	// MaxObjects bounds the objects one operation may write
+	// (DefaultMaxObjects when 0); MaxExecutions the operations running at
+	// once (none when 0).
+	MaxObjects, MaxExecutions int
+	// Executed is told which executor ran each operation ("direct" or
+	// "gqlgen"), FellBack the field a query fell back for.
+	Executed func(executor string)
+	FellBack func(field string)
+
+	// Loaders are the request's (nil: the operation runs on gqlgen's).
+	Loaders func(context.Context) *loaders.Set
+	// Plan is the operation's plan, if it has one.
+	Plan func(context.Context, *graphql.OperationContext) *plan.Plan
+	// Wrote is handed the data the fast path wrote (JSON, escaped as
+	// gqlgen's would be), for a transport that sends it as it is; the
+	// buffer goes back with Recycle once sent.
+	Wrote func(ctx context.Context, data []byte)
+	// Hint is told the code an operation stopped with (a status for HTTP).
+	Hint func(context.Context, model.Code)
+	// IsEvent reports an operation that renders a subscription's event:
+	// not counted as an operation.
+	IsEvent func(context.Context) bool
+}
+
+// New puts the fast path in front of es: queries it can answer run on it,
+// everything else on es. It is the package's one entry for operations.
+func New(es graphql.ExecutableSchema, svc *service.Service, opts Options) graphql.ExecutableSchema {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.RequestID == nil {
+		opts.RequestID = func(context.Context) string { return "" }
+	}
+	if opts.Loaders == nil {
+		opts.Loaders = func(context.Context) *loaders.Set { return nil }
+	}
+	s := schema{ExecutableSchema: es, svc: svc, opts: opts}
+	if opts.MaxExecutions > 0 {
+		s.slots = make(chan struct{}, opts.MaxExecutions)
+	}
+	return s
+}
+
+// schema is the generated executable schema with the direct executor in
+// front of it.
+type schema struct {
 	graphql.ExecutableSchema
-	svc   *service.Service
-	opts  GraphQLOptions
-	plans *plans
+	svc  *service.Service
+	opts Options
 	// slots bound the operations running at once (nil: no bound).
 	slots chan struct{}
 }
@@ -52,21 +101,21 @@ var errNotDirect = errors.New("not for the direct executor")
 
 // fallback is errNotDirect for a field the direct executor has no case
 // for: the operation runs on gqlgen's, and the field is told
-// (GraphQLOptions.FellBack, a debug log) so that a query a client sends
+// (Options.FellBack, a debug log) so that a query a client sends
 // does not fall back unseen.
 type fallback struct{ field string }
 
 func (f *fallback) Error() string        { return "not for the direct executor: " + f.field }
 func (f *fallback) Is(target error) bool { return target == errNotDirect }
 
-func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
+func (s schema) Exec(ctx context.Context) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	if oc.Operation != nil && oc.Operation.Operation == ast.Query {
 		data, err := s.run(ctx, oc)
 		if err == nil {
 			s.tell("direct")
-			if d := stateOf(ctx).direct; d != nil {
-				d.data = data
+			if s.opts.Wrote != nil {
+				s.opts.Wrote(ctx, data)
 			}
 			return graphql.OneShot(&graphql.Response{Data: data})
 		}
@@ -74,12 +123,14 @@ func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		if stop, ok := err.(*stopped); ok {
 			// Running it again on gqlgen's executor would cost as much.
 			s.tell("direct")
-			hint(ctx, stop.code)
+			if s.opts.Hint != nil {
+				s.opts.Hint(ctx, stop.code)
+			}
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{Message: stop.msg,
 				Extensions: map[string]any{"code": string(stop.code)}}}})
 		}
 	}
-	if !renderingEvent(ctx) { // an event is not an operation
+	if s.opts.IsEvent == nil || !s.opts.IsEvent(ctx) { // an event is not an operation
 		s.tell("gqlgen")
 	}
 	return s.ExecutableSchema.Exec(ctx)
@@ -87,7 +138,7 @@ func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 // fellBack tells of a query that runs on gqlgen's executor because the
 // direct one has no case for one of its fields.
-func (s directSchema) fellBack(ctx context.Context, oc *graphql.OperationContext, err error) {
+func (s schema) fellBack(ctx context.Context, oc *graphql.OperationContext, err error) {
 	var fb *fallback
 	if !errors.As(err, &fb) {
 		return // an error: gqlgen answers it, as it should
@@ -109,7 +160,11 @@ type stopped struct {
 
 func (s *stopped) Error() string { return s.msg }
 
-var errLate = &stopped{code: model.CodeUnavailable, msg: "the request was cancelled or ran past its deadline"}
+// LateMessage is the message of an operation stopped by its request's
+// end (its deadline, its client gone, the server stopping).
+const LateMessage = "the request was cancelled or ran past its deadline"
+
+var errLate = &stopped{code: model.CodeUnavailable, msg: LateMessage}
 
 // DefaultMaxObjects bounds the objects one operation may write on the
 // direct executor. The complexity limit already bounds them (a list weighs
@@ -135,7 +190,7 @@ func (e *direct) spend(n int) error {
 
 const checkEvery = 256
 
-func (s directSchema) tell(executor string) {
+func (s schema) tell(executor string) {
 	if s.opts.Executed != nil {
 		s.opts.Executed(executor)
 	}
@@ -143,7 +198,7 @@ func (s directSchema) tell(executor string) {
 
 // run returns the operation's data, a *stopped error, or another error
 // that hands the operation to gqlgen.
-func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (data []byte, err error) {
+func (s schema) run(ctx context.Context, oc *graphql.OperationContext) (data []byte, err error) {
 	defer func() {
 		// gqlgen runs the operation again and reports a panic of its own
 		// its way; this one is logged, being the direct executor's.
@@ -153,7 +208,7 @@ func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (da
 			err = errNotDirect
 		}
 	}()
-	l := stateOf(ctx).loaders
+	l := s.opts.Loaders(ctx)
 	if l == nil {
 		return nil, errNotDirect
 	}
@@ -171,7 +226,9 @@ func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (da
 		}
 	}
 	e := newDirect(ctx, oc, s.svc, l)
-	e.plan = s.plans.ofRequest(ctx, oc)
+	if s.opts.Plan != nil {
+		e.plan = s.opts.Plan(ctx, oc)
+	}
 	if s.opts.MaxObjects > 0 {
 		e.maxObjects = s.opts.MaxObjects
 	}
@@ -192,8 +249,8 @@ func (s directSchema) run(ctx context.Context, oc *graphql.OperationContext) (da
 // buffers recycles the direct executor's output (see postTransport).
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// recycle gives a written response's buffer back.
-func recycle(b []byte) {
+// Recycle gives a written response's buffer back.
+func Recycle(b []byte) {
 	if cap(b) <= 1<<20 {
 		b = b[:0]
 		buffers.Put(&b)
@@ -205,13 +262,13 @@ type direct struct {
 	ctx context.Context
 	oc  *graphql.OperationContext
 	svc *service.Service
-	l   *loaders
+	l   *loaders.Set
 	out []byte
 
 	// Memos: the elements of a list share their selection set, so fields
 	// are collected and arguments coerced once per list, not per element;
 	// and once per operation, not per request, where it has a plan.
-	plan   *plan
+	plan   *plan.Plan
 	fields map[fieldsKey][]graphql.CollectedField
 	args   map[*ast.Field]map[string]any
 
@@ -220,7 +277,7 @@ type direct struct {
 	objects, checked, maxObjects int
 }
 
-func newDirect(ctx context.Context, oc *graphql.OperationContext, svc *service.Service, l *loaders) *direct {
+func newDirect(ctx context.Context, oc *graphql.OperationContext, svc *service.Service, l *loaders.Set) *direct {
 	return &direct{ctx: ctx, oc: oc, svc: svc, l: l, maxObjects: DefaultMaxObjects}
 }
 
@@ -237,7 +294,7 @@ func (e *direct) collect(sel ast.SelectionSet, onType string) ([]graphql.Collect
 		return nil, errNotDirect // an object field always selects something
 	}
 	if e.plan != nil {
-		f, deferred := e.plan.collect(e.oc, sel, onType)
+		f, deferred := e.plan.Collect(e.oc, sel, onType)
 		if deferred {
 			return nil, errNotDirect
 		}
@@ -247,7 +304,7 @@ func (e *direct) collect(sel ast.SelectionSet, onType string) ([]graphql.Collect
 	if f, ok := e.fields[k]; ok {
 		return f, nil
 	}
-	f, deferred := (*plan)(nil).collect(e.oc, sel, onType)
+	f, deferred := (*plan.Plan)(nil).Collect(e.oc, sel, onType)
 	if deferred {
 		return nil, errNotDirect
 	}
@@ -260,12 +317,7 @@ func (e *direct) collect(sel ast.SelectionSet, onType string) ([]graphql.Collect
 
 // argMap returns f's arguments (shared: never modified).
 func (e *direct) argMap(f graphql.CollectedField) map[string]any {
-	if e.plan != nil && !argsVary(f.Field) {
-		if m, ok := e.plan.args.Load(f.Field); ok {
-			return m.(map[string]any)
-		}
-		m := f.ArgumentMap(e.oc.Variables)
-		e.plan.args.Store(f.Field, m)
+	if m, ok := e.plan.Args(f, e.oc.Variables); ok {
 		return m
 	}
 	if m, ok := e.args[f.Field]; ok {
@@ -296,13 +348,13 @@ func (e *direct) optIDArg(f graphql.CollectedField, name string) (*uuid.UUID, er
 
 // pageKey returns the loader key of a connection's page below parent; the
 // children are counted only where totalCount is selected.
-func (e *direct) pageKey(f graphql.CollectedField, connType string, parent uuid.UUID, position func(*cursor) string) (pageKey, error) {
+func (e *direct) pageKey(f graphql.CollectedField, connType string, parent uuid.UUID, position func(*loaders.Cursor) string) (loaders.PageKey, error) {
 	args := e.argMap(f)
 	var first *int
 	if v := args["first"]; v != nil {
 		n, err := graphql.UnmarshalInt(v)
 		if err != nil {
-			return pageKey{}, err
+			return loaders.PageKey{}, err
 		}
 		first = &n
 	}
@@ -310,11 +362,11 @@ func (e *direct) pageKey(f graphql.CollectedField, connType string, parent uuid.
 	if v := args["after"]; v != nil {
 		s, err := graphql.UnmarshalString(v)
 		if err != nil {
-			return pageKey{}, err
+			return loaders.PageKey{}, err
 		}
 		after = &s
 	}
-	k, err := connectionKey(parent, first, after, position)
+	k, err := loaders.ConnectionKey(parent, first, after, position)
 	if err != nil {
 		return k, err
 	}
@@ -322,19 +374,19 @@ func (e *direct) pageKey(f graphql.CollectedField, connType string, parent uuid.
 	if err != nil {
 		return k, err
 	}
-	k.noTotal = !selectsTotal(fields)
+	k.NoTotal = !selectsTotal(fields)
 	return k, nil
 }
 
 // deviceKey returns the loader key of Unit.devices(type) for unit.
-func (e *direct) deviceKey(f graphql.CollectedField, unit uuid.UUID) (deviceKey, error) {
-	k := deviceKey{unit: unit}
+func (e *direct) deviceKey(f graphql.CollectedField, unit uuid.UUID) (loaders.DeviceKey, error) {
+	k := loaders.DeviceKey{Unit: unit}
 	if v := e.argMap(f)["type"]; v != nil {
 		var t model.UnitUserType
 		if err := t.UnmarshalGQL(v); err != nil {
 			return k, err
 		}
-		k.userType = string(t)
+		k.UserType = string(t)
 	}
 	return k, nil
 }
@@ -419,11 +471,11 @@ func (e *direct) unitRoot(f graphql.CollectedField) error {
 		return e.rootUnit(&u, fields)
 	}
 	users := fields[i]
-	key, err := e.pageKey(users, "UnitUserConnection", uuid.Nil, idPosition)
+	key, err := e.pageKey(users, "UnitUserConnection", uuid.Nil, loaders.IDPosition)
 	if err != nil {
 		return err
 	}
-	page, err := key.args().userPage()
+	page, err := key.Args().UserPage()
 	if err != nil {
 		return err
 	}
@@ -438,13 +490,13 @@ func (e *direct) unitRoot(f graphql.CollectedField) error {
 	if err != nil {
 		return err
 	}
-	key.parent = t.Unit.ID
-	e.l.userPages.put(key, t.Users)
+	key.Parent = t.Unit.ID
+	e.l.UserPages.Put(key, t.Users)
 	if devices {
 		owned := make(map[uuid.UUID][]*model.Device, len(t.Users.Items))
-		grouped(owned, t.Devices, func(d *model.Device) uuid.UUID { return d.UserID })
+		loaders.Grouped(owned, t.Devices, func(d *model.Device) uuid.UUID { return d.UserID })
 		for _, u := range t.Users.Items {
-			e.l.userDevices.put(u.ID, nonNil(owned[u.ID]))
+			e.l.UserDevices.Put(u.ID, loaders.NonNil(owned[u.ID]))
 		}
 	}
 	return e.rootUnit(&t.Unit, fields)
@@ -469,19 +521,19 @@ func (e *direct) prefetchProperties(props []*model.Property, fields []graphql.Co
 		if f.Name != "units" {
 			continue
 		}
-		keys := make([]pageKey, 0, len(props))
+		keys := make([]loaders.PageKey, 0, len(props))
 		for _, p := range props {
 			if err := e.svc.RequireManager(e.ctx, p.ID); err != nil {
 				return err
 			}
-			k, err := e.pageKey(f, "UnitConnection", p.ID, valuePosition)
+			k, err := e.pageKey(f, "UnitConnection", p.ID, loaders.ValuePosition)
 			if err != nil {
 				return err
 			}
 			keys = append(keys, k)
 		}
 		var units []*model.Unit
-		for _, p := range e.l.unitPages.prefetch(e.ctx, keys) {
+		for _, p := range e.l.UnitPages.Prefetch(e.ctx, keys) {
 			units = append(units, pointers(p.Items)...)
 		}
 		if err := e.belowNodes(f.Selections, "UnitConnection", "UnitEdge", func(nodes []graphql.CollectedField) error {
@@ -503,16 +555,16 @@ func (e *direct) prefetchUnits(units []*model.Unit, fields []graphql.CollectedFi
 	for _, f := range fields {
 		switch f.Name {
 		case "users":
-			keys := make([]pageKey, len(units))
+			keys := make([]loaders.PageKey, len(units))
 			for i, u := range units {
-				k, err := e.pageKey(f, "UnitUserConnection", u.ID, idPosition)
+				k, err := e.pageKey(f, "UnitUserConnection", u.ID, loaders.IDPosition)
 				if err != nil {
 					return err
 				}
 				keys[i] = k
 			}
 			var users []*model.UnitUser
-			for _, p := range e.l.userPages.prefetch(e.ctx, keys) {
+			for _, p := range e.l.UserPages.Prefetch(e.ctx, keys) {
 				users = append(users, pointers(p.Items)...)
 			}
 			if err := e.belowNodes(f.Selections, "UnitUserConnection", "UnitUserEdge", func(nodes []graphql.CollectedField) error {
@@ -521,7 +573,7 @@ func (e *direct) prefetchUnits(units []*model.Unit, fields []graphql.CollectedFi
 				return err
 			}
 		case "devices":
-			keys := make([]deviceKey, len(units))
+			keys := make([]loaders.DeviceKey, len(units))
 			for i, u := range units {
 				k, err := e.deviceKey(f, u.ID)
 				if err != nil {
@@ -529,7 +581,7 @@ func (e *direct) prefetchUnits(units []*model.Unit, fields []graphql.CollectedFi
 				}
 				keys[i] = k
 			}
-			if err := e.prefetchDevices(flatten(e.l.unitDevices.prefetch(e.ctx, keys)), f.Selections); err != nil {
+			if err := e.prefetchDevices(flatten(e.l.UnitDevices.Prefetch(e.ctx, keys)), f.Selections); err != nil {
 				return err
 			}
 		case "property":
@@ -538,7 +590,7 @@ func (e *direct) prefetchUnits(units []*model.Unit, fields []graphql.CollectedFi
 				return err
 			}
 			ids := project(units, func(u *model.Unit) uuid.UUID { return u.PropertyID })
-			if err := e.prefetchProperties(e.l.property.prefetch(e.ctx, ids), fs); err != nil {
+			if err := e.prefetchProperties(e.l.Property.Prefetch(e.ctx, ids), fs); err != nil {
 				return err
 			}
 		case "changeRequests":
@@ -552,31 +604,31 @@ func (e *direct) prefetchUnits(units []*model.Unit, fields []graphql.CollectedFi
 
 // changeKey returns the loader key of Unit.changeRequests for unit, from
 // the field's arguments (coerced as the generated code coerces them).
-func (e *direct) changeKey(f graphql.CollectedField, unit uuid.UUID) (changeKey, error) {
+func (e *direct) changeKey(f graphql.CollectedField, unit uuid.UUID) (loaders.ChangeKey, error) {
 	args := e.argMap(f)
 	first, after, status := (*int)(nil), (*string)(nil), (*model.ChangeStatus)(nil)
 	if v := args["first"]; v != nil {
 		n, err := graphql.UnmarshalInt(v)
 		if err != nil {
-			return changeKey{}, err
+			return loaders.ChangeKey{}, err
 		}
 		first = &n
 	}
 	if v := args["after"]; v != nil {
 		s, err := graphql.UnmarshalString(v)
 		if err != nil {
-			return changeKey{}, err
+			return loaders.ChangeKey{}, err
 		}
 		after = &s
 	}
 	if v := args["status"]; v != nil {
 		var st model.ChangeStatus
 		if err := st.UnmarshalGQL(v); err != nil {
-			return changeKey{}, err
+			return loaders.ChangeKey{}, err
 		}
 		status = &st
 	}
-	k, err := changeKeyOf(unit, first, after, status)
+	k, err := loaders.ChangeKeyOf(unit, first, after, status)
 	if err != nil {
 		return k, err
 	}
@@ -584,14 +636,14 @@ func (e *direct) changeKey(f graphql.CollectedField, unit uuid.UUID) (changeKey,
 	if err != nil {
 		return k, err
 	}
-	k.noTotal = !selectsTotal(fields)
+	k.NoTotal = !selectsTotal(fields)
 	return k, nil
 }
 
 // prefetchChanges loads Unit.changeRequests of every unit, then the units
 // the change requests name.
 func (e *direct) prefetchChanges(units []*model.Unit, f graphql.CollectedField) error {
-	keys := make([]changeKey, len(units))
+	keys := make([]loaders.ChangeKey, len(units))
 	for i, u := range units {
 		k, err := e.changeKey(f, u.ID)
 		if err != nil {
@@ -600,7 +652,7 @@ func (e *direct) prefetchChanges(units []*model.Unit, f graphql.CollectedField) 
 		keys[i] = k
 	}
 	var changes []*model.ChangeRequest
-	for _, p := range e.l.changePages.prefetch(e.ctx, keys) {
+	for _, p := range e.l.ChangePages.Prefetch(e.ctx, keys) {
 		changes = append(changes, pointers(p.Items)...)
 	}
 	return e.belowNodes(f.Selections, "ChangeRequestConnection", "ChangeRequestEdge", func(nodes []graphql.CollectedField) error {
@@ -613,7 +665,7 @@ func (e *direct) prefetchChanges(units []*model.Unit, f graphql.CollectedField) 
 				return err
 			}
 			ids := project(changes, func(c *model.ChangeRequest) uuid.UUID { return c.UnitID })
-			if err := e.prefetchUnits(e.l.unit.prefetch(e.ctx, ids), fs); err != nil {
+			if err := e.prefetchUnits(e.l.Unit.Prefetch(e.ctx, ids), fs); err != nil {
 				return err
 			}
 		}
@@ -632,7 +684,7 @@ func (e *direct) prefetchUsers(users []*model.UnitUser, fields []graphql.Collect
 		switch f.Name {
 		case "devices":
 			ids := project(users, func(u *model.UnitUser) uuid.UUID { return u.ID })
-			if err := e.prefetchDevices(flatten(e.l.userDevices.prefetch(e.ctx, ids)), f.Selections); err != nil {
+			if err := e.prefetchDevices(flatten(e.l.UserDevices.Prefetch(e.ctx, ids)), f.Selections); err != nil {
 				return err
 			}
 		case "unit":
@@ -641,7 +693,7 @@ func (e *direct) prefetchUsers(users []*model.UnitUser, fields []graphql.Collect
 				return err
 			}
 			ids := project(users, func(u *model.UnitUser) uuid.UUID { return u.UnitID })
-			if err := e.prefetchUnits(e.l.unit.prefetch(e.ctx, ids), fs); err != nil {
+			if err := e.prefetchUnits(e.l.Unit.Prefetch(e.ctx, ids), fs); err != nil {
 				return err
 			}
 		}
@@ -669,7 +721,7 @@ func (e *direct) prefetchDevices(devices []*model.Device, sel ast.SelectionSet) 
 			return err
 		}
 		ids := project(devices, func(d *model.Device) uuid.UUID { return d.UserID })
-		if err := e.prefetchUsers(e.l.user.prefetch(e.ctx, ids), fs); err != nil {
+		if err := e.prefetchUsers(e.l.User.Prefetch(e.ctx, ids), fs); err != nil {
 			return err
 		}
 	}
@@ -762,11 +814,11 @@ func (e *direct) property(p *model.Property, fields []graphql.CollectedField) er
 			if err := e.svc.RequireManager(e.ctx, p.ID); err != nil {
 				return err
 			}
-			k, err := e.pageKey(f, "UnitConnection", p.ID, valuePosition)
+			k, err := e.pageKey(f, "UnitConnection", p.ID, loaders.ValuePosition)
 			if err != nil {
 				return err
 			}
-			page, err := e.l.unitPages.get(e.ctx, k)
+			page, err := e.l.UnitPages.Get(e.ctx, k)
 			if err != nil {
 				return err
 			}
@@ -810,11 +862,11 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 				return err
 			}
 		case "users":
-			k, err := e.pageKey(f, "UnitUserConnection", u.ID, idPosition)
+			k, err := e.pageKey(f, "UnitUserConnection", u.ID, loaders.IDPosition)
 			if err != nil {
 				return err
 			}
-			page, err := e.l.userPages.get(e.ctx, k)
+			page, err := e.l.UserPages.Get(e.ctx, k)
 			if err != nil {
 				return err
 			}
@@ -826,7 +878,7 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 			if err != nil {
 				return err
 			}
-			devices, err := e.l.unitDevices.get(e.ctx, k)
+			devices, err := e.l.UnitDevices.Get(e.ctx, k)
 			if err != nil {
 				return err
 			}
@@ -834,7 +886,7 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 				return err
 			}
 		case "property":
-			if err := child(e, &e.l.property, u.PropertyID, f.Selections, "Property", e.property); err != nil {
+			if err := child(e, &e.l.Property, u.PropertyID, f.Selections, "Property", e.property); err != nil {
 				return err
 			}
 		case "changeRequests":
@@ -842,13 +894,11 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 			if err != nil {
 				return err
 			}
-			page, err := e.l.changePages.get(e.ctx, k)
+			page, err := e.l.ChangePages.Get(e.ctx, k)
 			if err != nil {
 				return err
 			}
-			cursorOf := func(i int) string {
-				return encodeCursor(cursor{Value: strconv.FormatInt(page.Items[i].Seq, 10), ID: page.Items[i].ID})
-			}
+			cursorOf := func(i int) string { return loaders.ChangeCursor(&page.Items[i]) }
 			if err := e.connection(f.Selections, "ChangeRequestConnection", "ChangeRequestEdge", len(page.Items), page.HasNext, page.Total,
 				cursorOf, func(i int, fields []graphql.CollectedField) error { return e.change(&page.Items[i], fields) }); err != nil {
 				return err
@@ -884,7 +934,7 @@ func (e *direct) change(c *model.ChangeRequest, fields []graphql.CollectedField)
 		case "deviceId":
 			e.optUUID(c.DeviceID)
 		case "unit":
-			if err := child(e, &e.l.unit, c.UnitID, f.Selections, "Unit", e.unit); err != nil {
+			if err := child(e, &e.l.Unit, c.UnitID, f.Selections, "Unit", e.unit); err != nil {
 				return err
 			}
 		default:
@@ -921,9 +971,9 @@ func (e *direct) object(fields []graphql.CollectedField, typeName string, field 
 
 // child writes the object a loader holds for key, with the fields sel
 // selects on onType.
-func child[K comparable, T any](e *direct, l *loader[K, *T], key K, sel ast.SelectionSet, onType string,
+func child[K comparable, T any](e *direct, l *loaders.Loader[K, *T], key K, sel ast.SelectionSet, onType string,
 	write func(*T, []graphql.CollectedField) error) error {
-	obj, err := l.get(e.ctx, key)
+	obj, err := l.Get(e.ctx, key)
 	if err != nil {
 		return err
 	}
@@ -1047,7 +1097,7 @@ func (e *direct) user(u *model.UnitUser, fields []graphql.CollectedField) error 
 		case "type":
 			e.str(string(u.Type))
 		case "devices":
-			devices, err := e.l.userDevices.get(e.ctx, u.ID)
+			devices, err := e.l.UserDevices.Get(e.ctx, u.ID)
 			if err != nil {
 				return err
 			}
@@ -1055,7 +1105,7 @@ func (e *direct) user(u *model.UnitUser, fields []graphql.CollectedField) error 
 				return err
 			}
 		case "unit":
-			if err := child(e, &e.l.unit, u.UnitID, f.Selections, "Unit", e.unit); err != nil {
+			if err := child(e, &e.l.Unit, u.UnitID, f.Selections, "Unit", e.unit); err != nil {
 				return err
 			}
 		default:
@@ -1101,7 +1151,7 @@ func (e *direct) device(d *model.Device, fields []graphql.CollectedField) error 
 		case "online":
 			e.bool(d.Online)
 		case "user":
-			if err := child(e, &e.l.user, d.UserID, f.Selections, "UnitUser", e.user); err != nil {
+			if err := child(e, &e.l.User, d.UserID, f.Selections, "UnitUser", e.user); err != nil {
 				return err
 			}
 		default:
@@ -1112,13 +1162,15 @@ func (e *direct) device(d *model.Device, fields []graphql.CollectedField) error 
 }
 
 func (e *direct) unitConnection(p model.Page[model.Unit], sel ast.SelectionSet) error {
-	cursorOf := func(i int) string { return encodeCursor(cursor{Value: p.Items[i].Number, ID: p.Items[i].ID}) }
+	cursorOf := func(i int) string {
+		return loaders.EncodeCursor(loaders.Cursor{Value: p.Items[i].Number, ID: p.Items[i].ID})
+	}
 	return e.connection(sel, "UnitConnection", "UnitEdge", len(p.Items), p.HasNext, p.Total, cursorOf,
 		func(i int, fields []graphql.CollectedField) error { return e.unit(&p.Items[i], fields) })
 }
 
 func (e *direct) userConnection(p model.Page[model.UnitUser], sel ast.SelectionSet) error {
-	cursorOf := func(i int) string { return encodeCursor(cursor{ID: p.Items[i].ID}) }
+	cursorOf := func(i int) string { return loaders.EncodeCursor(loaders.Cursor{ID: p.Items[i].ID}) }
 	return e.connection(sel, "UnitUserConnection", "UnitUserEdge", len(p.Items), p.HasNext, p.Total, cursorOf,
 		func(i int, fields []graphql.CollectedField) error { return e.user(&p.Items[i], fields) })
 }
@@ -1300,3 +1352,79 @@ func (e *direct) optUUID(id *uuid.UUID) {
 
 func (e *direct) int(n int)   { e.out = strconv.AppendInt(e.out, int64(n), 10) }
 func (e *direct) bool(b bool) { e.out = strconv.AppendBool(e.out, b) }
+
+// Prefetching for gqlgen's executor. A gqlgen resolver that returns many
+// parents calls one of these, and everything the operation selects below
+// those parents is fetched level by level for all of them at once — by the
+// fast path's prefetchers, so that both executors batch the same way — and
+// primed into the loaders, where the child resolvers find it. Errors are
+// left for the child resolvers to report.
+
+// below returns a direct executor over the operation ctx belongs to and
+// the selection of the field being resolved.
+func below(ctx context.Context, svc *service.Service, l *loaders.Set) (*direct, ast.SelectionSet, bool) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+		return nil, nil, false
+	}
+	return newDirect(ctx, graphql.GetOperationContext(ctx), svc, l), fc.Field.Selections, true
+}
+
+// PrefetchUnitChildren serves a field that returns a UnitConnection.
+func PrefetchUnitChildren(ctx context.Context, svc *service.Service, l *loaders.Set, units []*model.Unit) {
+	if e, sel, ok := below(ctx, svc, l); ok && len(units) > 1 {
+		_ = e.belowNodes(sel, "UnitConnection", "UnitEdge", func(nodes []graphql.CollectedField) error {
+			return e.prefetchUnits(units, nodes)
+		})
+	}
+}
+
+// PrefetchUserChildren serves a field that returns a UnitUserConnection.
+func PrefetchUserChildren(ctx context.Context, svc *service.Service, l *loaders.Set, users []*model.UnitUser) {
+	if e, sel, ok := below(ctx, svc, l); ok && len(users) > 1 {
+		_ = e.belowNodes(sel, "UnitUserConnection", "UnitUserEdge", func(nodes []graphql.CollectedField) error {
+			return e.prefetchUsers(users, nodes)
+		})
+	}
+}
+
+// PrefetchDeviceChildren serves a field that returns a list of devices.
+func PrefetchDeviceChildren(ctx context.Context, svc *service.Service, l *loaders.Set, devices []*model.Device) {
+	if e, sel, ok := below(ctx, svc, l); ok && len(devices) > 1 {
+		_ = e.prefetchDevices(devices, sel)
+	}
+}
+
+// selectsTotal reports whether a connection's fields include totalCount
+// (its children are counted only then; gqlgen's resolvers decide the same
+// way, so both executors find the same pages).
+func selectsTotal(fields []graphql.CollectedField) bool {
+	return slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return f.Name == "totalCount" })
+}
+
+// project returns f of every element of s.
+func project[T, K any](s []T, f func(T) K) []K {
+	out := make([]K, len(s))
+	for i, v := range s {
+		out[i] = f(v)
+	}
+	return out
+}
+
+// pointers returns a pointer to every element of s.
+func pointers[T any](s []T) []*T {
+	out := make([]*T, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
+}
+
+// flatten joins device lists.
+func flatten(lists [][]*model.Device) []*model.Device {
+	var out []*model.Device
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}

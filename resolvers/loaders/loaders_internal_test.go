@@ -1,4 +1,4 @@
-package resolvers
+package loaders
 
 import (
 	"context"
@@ -19,7 +19,7 @@ func TestGrouped(t *testing.T) {
 	a, b := uuid.New(), uuid.New()
 	devices := []model.Device{{UserID: a, MACAddress: "1"}, {UserID: a, MACAddress: "2"}, {UserID: b, MACAddress: "3"}, {UserID: a, MACAddress: "4"}}
 	into := map[uuid.UUID][]*model.Device{}
-	grouped(into, devices, func(d *model.Device) uuid.UUID { return d.UserID })
+	Grouped(into, devices, func(d *model.Device) uuid.UUID { return d.UserID })
 	macs := func(ds []*model.Device) (out []string) {
 		for _, d := range ds {
 			out = append(out, d.MACAddress)
@@ -33,7 +33,7 @@ func TestGrouped(t *testing.T) {
 		t.Fatalf("b: %v", got)
 	}
 	next := map[uuid.UUID][]*model.Device{}
-	grouped(next, devices[:3], func(d *model.Device) uuid.UUID { return d.UserID })
+	Grouped(next, devices[:3], func(d *model.Device) uuid.UUID { return d.UserID })
 	_ = append(next[a], &model.Device{MACAddress: "x"}) // a's run is followed by b's
 	if got := macs(next[b]); !slices.Equal(got, []string{"3"}) {
 		t.Fatalf("b after an append to a: %v", got)
@@ -45,7 +45,7 @@ func TestGrouped(t *testing.T) {
 func TestPrefetchDistinct(t *testing.T) {
 	for _, n := range []int{3, 40} {
 		var batches [][]int
-		l := &loader[int, string]{batch: func(_ context.Context, keys []int) []*dataloader.Result[string] {
+		l := &Loader[int, string]{batch: func(_ context.Context, keys []int) []*dataloader.Result[string] {
 			batches = append(batches, slices.Clone(keys))
 			out := results[string](len(keys))
 			for i, k := range keys {
@@ -65,16 +65,16 @@ func TestPrefetchDistinct(t *testing.T) {
 				want = append(want, fmt.Sprint("v", i))
 			}
 		}
-		if got := l.prefetch(context.Background(), ks); !slices.Equal(got, want) {
+		if got := l.Prefetch(context.Background(), ks); !slices.Equal(got, want) {
 			t.Fatalf("n=%d: %v, want %v", n, got, want)
 		}
 		if len(batches) != 1 || len(batches[0]) != n {
 			t.Fatalf("n=%d: batches %v", n, batches)
 		}
-		if got := l.prefetch(context.Background(), ks[:4]); !slices.Equal(got, want[:2]) || len(batches) != 1 {
+		if got := l.Prefetch(context.Background(), ks[:4]); !slices.Equal(got, want[:2]) || len(batches) != 1 {
 			t.Fatalf("n=%d: again: %v, %d batches", n, got, len(batches))
 		}
-		if v, err := l.get(context.Background(), 1); err != nil || v != "v1" {
+		if v, err := l.Get(context.Background(), 1); err != nil || v != "v1" {
 			t.Fatalf("get: %q %v", v, err)
 		}
 	}
