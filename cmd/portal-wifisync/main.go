@@ -29,6 +29,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/residentportal/bff/resolvers/delivery/consumer"
 )
 
 func main() {
@@ -97,19 +98,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		case <-time.After(time.Second):
 		}
 	}
-	c := &Consumer{API: &API{URL: env(getenv, "PORTAL_GRAPHQL_URL", "http://localhost:8080/graphql"), Keys: keys,
-		Client: &http.Client{Timeout: 10 * time.Second}}, Sink: StdoutSink{os.Stdout}, Log: log, MaxDeliver: maxDeliver, RetryDelay: retry}
-	return consume(ctx, cons, c)
-}
-
-// consume hands every message of cons to c until ctx ends.
-func consume(ctx context.Context, cons jetstream.Consumer, c *Consumer) error {
-	cc, err := cons.Consume(func(msg jetstream.Msg) { c.Handle(ctx, msg) })
-	if err != nil {
-		return err
-	}
-	<-ctx.Done()
-	cc.Drain()
-	<-cc.Closed()
-	return nil
+	c := &consumer.Consumer{API: &consumer.API{URL: env(getenv, "PORTAL_GRAPHQL_URL", "http://localhost:8080/graphql"), Keys: keys,
+		Client: &http.Client{Timeout: 10 * time.Second}}, Sink: consumer.StdoutSink{W: os.Stdout}, Log: log, MaxDeliver: maxDeliver, RetryDelay: retry}
+	return c.Run(ctx, cons)
 }

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/residentportal/bff/cmd/internal/wifidocs"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/portal"
+	"github.com/residentportal/bff/resolvers/delivery/consumer"
 )
 
 // Every query a real client sends — the resident page's manifest and
@@ -43,7 +43,7 @@ func TestTrustedQueriesRunOnTheFastPath(t *testing.T) {
 		vars       map[string]any
 	}{
 		{portal.Manifest(), token, map[string]any{"propertyId": p.ID}},
-		{wifidocs.Manifest(), key, map[string]any{"p": p.ID, "u": u.Unit.ID}},
+		{consumer.Manifest(), key, map[string]any{"p": p.ID, "u": u.Unit.ID}},
 	} {
 		var doc struct{ Operations []op }
 		if err := json.Unmarshal(m.b, &doc); err != nil {

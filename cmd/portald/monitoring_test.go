@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/residentportal/bff/db/dbtest"
-	"github.com/residentportal/bff/db/relay/relaytest"
+	"github.com/residentportal/bff/resolvers/delivery/relay/relaytest"
 )
 
 // An unreachable OTLP collector neither fails nor holds up a request: its

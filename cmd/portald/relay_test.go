@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/residentportal/bff/cmd/internal/wifidocs"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
-	"github.com/residentportal/bff/db/relay/relaytest"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/delivery/consumer"
+	"github.com/residentportal/bff/resolvers/delivery/relay/relaytest"
 )
 
 // portald with NATS_URL relays what a resident's REST write records: the
@@ -64,7 +64,7 @@ func TestPortaldRelaysChanges(t *testing.T) {
 	key := dbtest.Must[db.CreatedManagerKey](t)(store.CreateManagerKey(ctx, p.ID)).Key
 	rows := dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID))
 	for range 2 {
-		complete, _ := json.Marshal(map[string]any{"query": wifidocs.Complete, "variables": map[string]any{"p": p.ID, "id": rows[1].ID, "r": "APPLIED"}})
+		complete, _ := json.Marshal(map[string]any{"query": consumer.CompleteMutation, "variables": map[string]any{"p": p.ID, "id": rows[1].ID, "r": "APPLIED"}})
 		if _, body := call(t, "POST", s.public+"/graphql", string(complete), "Authorization", key); !strings.Contains(body, `"status":"APPLIED"`) {
 			t.Fatalf("completeChangeRequest: %s", body)
 		}
@@ -111,7 +111,7 @@ func TestPortaldPrunesCompletedChanges(t *testing.T) {
 		t.Fatalf("%d change requests, want 2", len(rows))
 	}
 	key := dbtest.Must[db.CreatedManagerKey](t)(store.CreateManagerKey(ctx, p.ID)).Key
-	complete, _ := json.Marshal(map[string]any{"query": wifidocs.Complete, "variables": map[string]any{"p": p.ID, "id": rows[1].ID, "r": "APPLIED"}})
+	complete, _ := json.Marshal(map[string]any{"query": consumer.CompleteMutation, "variables": map[string]any{"p": p.ID, "id": rows[1].ID, "r": "APPLIED"}})
 	if _, body := call(t, "POST", s.public+"/graphql", string(complete), "Authorization", key); !strings.Contains(body, `"status":"APPLIED"`) {
 		t.Fatalf("completeChangeRequest: %s", body)
 	}

@@ -24,13 +24,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/residentportal/bff/cmd/internal/config"
 	"github.com/residentportal/bff/cmd/internal/tracing"
-	"github.com/residentportal/bff/cmd/internal/wifidocs"
 	"github.com/residentportal/bff/db"
-	"github.com/residentportal/bff/db/relay"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/graph/playground"
 	"github.com/residentportal/bff/graph/portal"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/delivery/consumer"
+	"github.com/residentportal/bff/resolvers/delivery/relay"
 	"github.com/residentportal/bff/resolvers/radius"
 	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
@@ -466,7 +466,7 @@ func (w rekeyWatch) ListenerUp(up bool) {
 // trustedDocuments are the resident page's and portal-wifisync's documents
 // and GRAPHQL_TRUSTED_DOCUMENTS_FILE's.
 func trustedDocuments(cfg config.Config) (*resolvers.TrustedDocuments, error) {
-	manifests := [][]byte{portal.Manifest(), wifidocs.Manifest()}
+	manifests := [][]byte{portal.Manifest(), consumer.Manifest()}
 	if cfg.GraphQLTrustedDocumentsFile != "" {
 		b, err := os.ReadFile(cfg.GraphQLTrustedDocumentsFile)
 		if err != nil {

@@ -22,7 +22,6 @@ var house = map[string][]string{
 	"graph/playground":   {},
 	"resolvers/service":  {"graph/model"}, // the service knows no transport
 	"db":                 {"graph/model"},
-	"db/relay":           {"db", "graph/model"},
 	"rest/edge":          {"graph/model"},
 	"resolvers/loaders":  {"graph/model", "resolvers/service"}, // GraphQL's dataloaders, both executors'
 	"resolvers/plan":     {},                                   // what an operation's document decides
@@ -30,8 +29,12 @@ var house = map[string][]string{
 	"resolvers": {"graph", "graph/model", "graph/scalar", "resolvers/fastpath", "resolvers/loaders", "resolvers/plan",
 		"resolvers/service"},
 	"resolvers/radius": {"graph/model", "resolvers/service"}, // RADIUS over the service, beside GraphQL
-	"rest/ratelimit":   {"graph/model", "resolvers/service", "rest/edge"},
-	"rest":             {"graph/model", "resolvers", "resolvers/service", "rest/edge", "rest/ratelimit"},
+	// Change delivery: the outbox's relay to JetStream, and the Wi-Fi side's
+	// consumer, which reads through the GraphQL API as any client does.
+	"resolvers/delivery/relay":    {"db", "graph/model"},
+	"resolvers/delivery/consumer": {"graph/model", "resolvers/delivery/relay"},
+	"rest/ratelimit":              {"graph/model", "resolvers/service", "rest/edge"},
+	"rest":                        {"graph/model", "resolvers", "resolvers/service", "rest/edge", "rest/ratelimit"},
 }
 
 // The house's imports point down, and the service layer depends on

@@ -11,7 +11,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/residentportal/bff/bench"
 	"io"
 	"log"
 	"log/slog"
@@ -22,13 +21,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/residentportal/bff/bench"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/residentportal/bff/db"
-	"github.com/residentportal/bff/db/relay"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/delivery/relay"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -1,4 +1,4 @@
-package main
+package consumer
 
 import (
 	"context"
@@ -20,10 +20,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
-	"github.com/residentportal/bff/db/relay"
-	"github.com/residentportal/bff/db/relay/relaytest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/delivery/relay"
+	"github.com/residentportal/bff/resolvers/delivery/relay/relaytest"
 	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
@@ -120,7 +120,7 @@ func TestWifisyncEndToEnd(t *testing.T) {
 	c := &Consumer{API: &API{URL: srv.URL + "/graphql", Keys: map[uuid.UUID]string{p.ID: key}, Client: http.DefaultClient},
 		Sink: sink, Log: quiet, MaxDeliver: 2, RetryDelay: 50 * time.Millisecond}
 	consumed := make(chan error, 1)
-	go func() { consumed <- consume(ctx, cons, c) }()
+	go func() { consumed <- c.Run(ctx, cons) }()
 	defer func() { cancel(); <-consumed }()
 
 	deadline = time.Now().Add(20 * time.Second)

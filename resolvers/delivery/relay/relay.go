@@ -368,4 +368,4 @@ func (r *Relay) traceMessage(ctx context.Context, c model.ChangeRequest, msg *na
 }
 
 // TracerName names the relay's spans.
-const TracerName = "github.com/residentportal/bff/db/relay"
+const TracerName = "github.com/residentportal/bff/resolvers/delivery/relay"

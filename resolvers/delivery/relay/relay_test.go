@@ -20,9 +20,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
-	"github.com/residentportal/bff/db/relay"
-	"github.com/residentportal/bff/db/relay/relaytest"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/delivery/relay"
+	"github.com/residentportal/bff/resolvers/delivery/relay/relaytest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

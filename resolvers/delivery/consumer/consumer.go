@@ -1,4 +1,4 @@
-package main
+package consumer
 
 import (
 	"bytes"
@@ -15,9 +15,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/residentportal/bff/cmd/internal/wifidocs"
-	"github.com/residentportal/bff/db/relay"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/delivery/relay"
 )
 
 // Change is what a sink is handed: the message, and the current state it
@@ -64,6 +63,18 @@ type Consumer struct {
 	MaxDeliver int
 	// RetryDelay is the wait before a failed change is delivered again.
 	RetryDelay time.Duration
+}
+
+// Run hands every message of cons to Handle until ctx ends, then drains.
+func (c *Consumer) Run(ctx context.Context, cons jetstream.Consumer) error {
+	cc, err := cons.Consume(func(msg jetstream.Msg) { c.Handle(ctx, msg) })
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	cc.Drain()
+	<-cc.Closed()
+	return nil
 }
 
 // Handle processes one message: read, apply, report, then acknowledge.
@@ -209,7 +220,7 @@ func (a *API) do(ctx context.Context, property uuid.UUID, query string, vars map
 // User reads a unit user (errGone if it no longer exists).
 func (a *API) User(ctx context.Context, property, id uuid.UUID) (*User, error) {
 	var out struct{ UnitUser *User }
-	err := a.do(ctx, property, wifidocs.UnitUser,
+	err := a.do(ctx, property, UnitUserQuery,
 		map[string]any{"p": property, "u": id}, &out)
 	return out.UnitUser, err
 }
@@ -217,7 +228,7 @@ func (a *API) User(ctx context.Context, property, id uuid.UUID) (*User, error) {
 // Unit reads a unit (errGone if it no longer exists).
 func (a *API) Unit(ctx context.Context, property, id uuid.UUID) (*Unit, error) {
 	var out struct{ Unit *Unit }
-	err := a.do(ctx, property, wifidocs.Unit,
+	err := a.do(ctx, property, UnitQuery,
 		map[string]any{"p": property, "u": id}, &out)
 	return out.Unit, err
 }
@@ -229,7 +240,7 @@ func (a *API) Complete(ctx context.Context, property, id uuid.UUID, result, deta
 		d = reportable(detail)
 	}
 	var out struct{ CompleteChangeRequest struct{ Status string } }
-	err := a.do(ctx, property, wifidocs.Complete,
+	err := a.do(ctx, property, CompleteMutation,
 		map[string]any{"p": property, "id": id, "r": result, "d": d}, &out)
 	if errors.Is(err, errGone) {
 		return nil // the unit is gone, and its change requests with it

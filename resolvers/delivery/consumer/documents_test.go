@@ -1,14 +1,14 @@
-package wifidocs_test
+package consumer_test
 
 import (
 	"testing"
 
-	"github.com/residentportal/bff/cmd/internal/wifidocs"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/delivery/consumer"
 )
 
 func TestManifest(t *testing.T) {
-	m, err := resolvers.ParseManifest(wifidocs.Manifest())
+	m, err := resolvers.ParseManifest(consumer.Manifest())
 	if err != nil {
 		t.Fatal(err)
 	}

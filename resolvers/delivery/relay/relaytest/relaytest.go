@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/residentportal/bff/db/relay"
+	"github.com/residentportal/bff/resolvers/delivery/relay"
 )
 
 // URL is the machine's NATS.
