@@ -7,7 +7,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -27,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/residentportal/bff/bench"
 	"github.com/residentportal/bff/graph/portal"
+	"github.com/residentportal/bff/resolvers/delivery/consumer"
 )
 
 // target is one server under test.
@@ -322,6 +325,21 @@ func (b *runner) scenarios() []scenario {
 		return fmt.Sprintf("%s/residents/properties/%s/units/users/%s", t["portald"].url, pid, b.d.Users[i])
 	})
 	floorManager := fmt.Sprintf("%s/manager?property=%s", t["floor"].url, pid)
+	floorPage := ahead(len(b.d.Units), func(i int) string {
+		return fmt.Sprintf("%s/page?property=%s&unit=%s", t["floor"].url, pid, b.d.Units[i])
+	})
+	floorClaim := ahead(len(b.d.Users), func(i int) string {
+		return fmt.Sprintf("%s/claim?property=%s&id=%s", t["floor"].url, pid, b.d.Users[i])
+	})
+	claimSum := sha256.Sum256([]byte(consumer.UnitUserQuery))
+	claimBody := ahead(len(b.d.Users), func(i int) []byte {
+		body, err := json.Marshal(map[string]any{"documentId": "sha256:" + hex.EncodeToString(claimSum[:]),
+			"variables": map[string]any{"p": pid, "u": b.d.Users[i]}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		return body
+	})
 	floorUser := ahead(len(b.d.Users), func(i int) string {
 		return fmt.Sprintf("%s/user?property=%s&id=%s", t["floor"].url, pid, b.d.Users[i])
 	})
@@ -379,16 +397,32 @@ func (b *runner) scenarios() []scenario {
 		},
 		{
 			title: "The resident page's own query (ResidentUnit by documentId)", concurrency: []int{16, 64},
-			about: "What the page sends, beside the resident query above, on two portald processes of the same binary and settings: " +
-				"`portald` runs the resident query, `portald-open` the page's ResidentUnit (its manifest's document by `documentId`: " +
-				"the unit, its contact, 20 users with their devices, 5 change requests, the property and its branding). " +
-				"The ratio is what the page's query costs against the benchmark's.",
+			about: "What the page sends: its manifest's ResidentUnit by `documentId` (the unit, its contact, 20 users with their devices, " +
+				"5 change requests, the property and its branding), against the floor writing the same fields with the same statements " +
+				"(the unit, its users and their devices in one round trip, then the change requests, then the property: 5 statements, " +
+				"3 round trips). `portald-open` runs the benchmark's resident query beside them, for scale.",
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
-					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], residentBody)
+					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], pageBody)
+				},
+				"floor": func(i int) (*http.Request, error) {
+					return get(floorPage(i))
 				},
 				"portald-open": func(i int) (*http.Request, error) {
-					return graphqlReq(t["portald-open"].url, b.tokens[i%len(b.tokens)], pageBody)
+					return graphqlReq(t["portald-open"].url, b.tokens[i%len(b.tokens)], residentBody)
+				},
+			},
+		},
+		{
+			title: "portal-wifisync's claim check (UnitUser by documentId)", concurrency: []int{16},
+			about: "What the reference consumer reads for each identity change: its document by `documentId` with the property's manager key, " +
+				"against the floor's one statement writing the same fields.",
+			reqs: map[string]request{
+				"portald": func(i int) (*http.Request, error) {
+					return graphqlReq(t["portald"].url, b.d.ManagerKey, claimBody(i))
+				},
+				"floor": func(i int) (*http.Request, error) {
+					return get(floorClaim(i))
 				},
 			},
 		},

@@ -16,7 +16,9 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/graph/portal"
 	"github.com/residentportal/bff/resolvers"
+	"github.com/residentportal/bff/resolvers/delivery/consumer"
 	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
@@ -54,12 +56,15 @@ func TestFloorServesWhatPortaldServes(t *testing.T) {
 		}
 		return w.Body.String()
 	}
-	graphql := func(credential, query string) string {
-		body, _ := json.Marshal(map[string]any{"query": query, "variables": map[string]any{"p": p.ID}})
+	graphqlVars := func(credential, query string, vars map[string]any) string {
+		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 		req := httptest.NewRequest("POST", "/graphql", strings.NewReader(string(body)))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", credential)
 		return serve(portald, req)
+	}
+	graphql := func(credential, query string) string {
+		return graphqlVars(credential, query, map[string]any{"p": p.ID})
 	}
 	same := func(what, floor, portald string) {
 		t.Helper()
@@ -84,4 +89,39 @@ func TestFloorServesWhatPortaldServes(t *testing.T) {
 	}
 	key := dbtest.Must[db.CreatedManagerKey](t)(store.CreateManagerKey(ctx, p.ID)).Key
 	same("manager", serve(floor, httptest.NewRequest("GET", "/manager?property="+p.ID.String(), nil)), graphql(key, bench.ManagerQuery))
+
+	// The page's ResidentUnit and portal-wifisync's claim check, as their
+	// documents select them: with every field set, and strings to escape.
+	for _, q := range []string{
+		`UPDATE properties SET title = $1, subtitle = $1, help_text = $1, main_color = '#123456',
+		   ssids = ARRAY['Harbour', $1], max_devices_per_identity = 4, tenant_set_dpsk = true`,
+		`UPDATE units SET contact_name = $1, email = 'c@example.org', description = $1`,
+		`UPDATE devices SET display_name = $1, last_seen = '2026-11-27 05:46:04.123+01', online_until = now() + interval '1 hour'
+		   WHERE mac_address LIKE '%:00'`,
+		`UPDATE change_requests SET status = 'FAILED', completed_at = now(), detail = $1
+		   WHERE id IN (SELECT min(id::text)::uuid FROM change_requests GROUP BY unit_id)`,
+	} {
+		if _, err := store.Pool().Exec(ctx, q, "Tom & Jerry <b>\"q\"</b>\t\u2028 🙂"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := dbtest.Must[resolvers.Manifest](t)(resolvers.ParseManifest(portal.Manifest()))
+	page := ""
+	for _, o := range m.Operations {
+		if o.Name == "ResidentUnit" {
+			page = o.Body
+		}
+	}
+	for i, u := range units {
+		login := dbtest.Must[service.LoginResult](t)(svc.Login(ctx, p.ID, u.PortalSecret))
+		body := graphqlVars(login.Token, page, map[string]any{"propertyId": p.ID})
+		if !strings.Contains(body, `"online":true`) || !strings.Contains(body, `"completedAt":"`) {
+			t.Fatalf("the page's query reads no online device or completed change: %s", body)
+		}
+		same("page "+u.Unit.Number,
+			serve(floor, httptest.NewRequest("GET", fmt.Sprintf("/page?property=%s&unit=%s", p.ID, u.Unit.ID), nil)), body)
+		same("claim "+u.Unit.Number,
+			serve(floor, httptest.NewRequest("GET", fmt.Sprintf("/claim?property=%s&id=%s", p.ID, linked[i]), nil)),
+			graphqlVars(key, consumer.UnitUserQuery, map[string]any{"p": p.ID, "u": linked[i]}))
+	}
 }

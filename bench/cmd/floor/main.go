@@ -120,6 +120,8 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("/user", s.user)
 	mux.HandleFunc("/resident", s.resident)
 	mux.HandleFunc("/manager", s.manager)
+	mux.HandleFunc("/page", s.page)
+	mux.HandleFunc("/claim", s.claim)
 	return mux
 }
 
