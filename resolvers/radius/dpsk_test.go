@@ -2,6 +2,8 @@ package radius_test
 
 import (
 	"context"
+	"crypto/pbkdf2"
+	"crypto/sha1"
 	"crypto/hmac"
 	"crypto/md5"
 	"encoding/hex"
@@ -235,6 +237,40 @@ func TestPassphraseChangeReachesEveryReplica(t *testing.T) {
 		}
 		if out := ask(server, res.User.Passphrase); !strings.Contains(out, `Tunnel-Password:0 = "`+res.User.Passphrase+`"`) {
 			t.Fatalf("the new passphrase on %s:\n%s", server, out)
+		}
+	}
+}
+
+// Ruckus's external DPSK: the handshake in Ruckus-DPSK-Params (as
+// dictionary.ruckus encodes the TLV), the SSID and BSSID in Ruckus-SSID and
+// Ruckus-BSSID; the Access-Accept carries the matched PMK in Ruckus-Dpsk.
+func TestRuckusDynamicPSKWithRadclient(t *testing.T) {
+	s := newSite(t, radius.Options{}, map[string]model.NASProfile{"127.0.0.1": model.NASRuckus})
+	aa, _ := hex.DecodeString("0a0000000001")
+	spa, _ := hex.DecodeString("020000000b01")
+	ask := func(passphrase, ssid string) string {
+		anonce, frame := handshake(t, passphrase, ssid, aa, spa)
+		return radclient(t, s.addr, s.secrets["127.0.0.1"], `User-Name = "020000000b01"`, `Calling-Station-Id = "02-00-00-00-0B-01"`,
+			`Ruckus-SSID = "Residents"`, `Ruckus-BSSID = 0x0a0000000001`, `Ruckus-DPSK-AKM-Suite = 0x000fac02`,
+			`Ruckus-DPSK-Cipher = 4`, `Ruckus-DPSK-Anonce = 0x`+hex.EncodeToString(anonce),
+			`Ruckus-DPSK-EAPOL-Key-Frame = 0x`+hex.EncodeToString(frame))
+	}
+	pass := s.unit.Unit.Secret
+	pmk, err := pbkdf2.Key(sha1.New, pass, []byte("Residents"), 4096, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := ask(pass, "Residents")
+	for _, want := range []string{"Received Access-Accept", "Ruckus-Dpsk = 0x" + hex.EncodeToString(pmk), "Class = 0x"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("no %q in:\n%s", want, out)
+		}
+	}
+	// Another passphrase's handshake, or one made for another SSID than
+	// the one Ruckus-SSID names: refused, no PMK.
+	for _, c := range []struct{ passphrase, ssid string }{{"not anyone's passphrase", "Residents"}, {pass, "Guests"}} {
+		if out := ask(c.passphrase, c.ssid); !strings.Contains(out, `Reply-Message = "`+service.RefusedNoMatch+`"`) || strings.Contains(out, "Ruckus-Dpsk") {
+			t.Fatalf("%+v:\n%s", c, out)
 		}
 	}
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // Attribute numbers and vendors, as FreeRADIUS's dictionaries define them
-// (dictionary.rfc2865, .rfc2866, .rfc2868, .rfc2869, .cisco, .aruba).
+// (dictionary.rfc2865, .rfc2866, .rfc2868, .rfc2869, .cisco, .aruba,
+// .ruckus).
 const (
 	attrUserName             = 1
 	attrReplyMessage         = 18
@@ -37,6 +38,14 @@ const (
 	ciscoAVPair     = 1
 	vendorAruba     = 14823
 	arubaMPSKPhrase = 44
+
+	vendorRuckus     = 25053
+	ruckusSSID       = 3
+	ruckusBSSID      = 14
+	ruckusDpsk       = 142 // the reply's PMK
+	ruckusDPSKParams = 153 // a TLV: AKM-Suite 1, Cipher 2, Anonce 3, EAPOL-Key-Frame 4
+	ruckusDPSKAnonce = 3
+	ruckusDPSKKeyMsg = 4
 )
 
 var (
@@ -143,6 +152,38 @@ func evs(p *radius.Packet, vendor uint32, typ byte) []byte {
 	return out
 }
 
+// vendorAttr is the value of the first vendor attribute typ of vendor
+// (RFC 2865 §5.26, one-byte type and length), nil when the packet has
+// none.
+func vendorAttr(p *radius.Packet, vendor uint32, typ byte) []byte {
+	for _, a := range p.Attributes {
+		if a.Type != attrVendorSpecific || len(a.Attribute) < 6 {
+			continue
+		}
+		v := a.Attribute
+		if uint32(v[0])<<24|uint32(v[1])<<16|uint32(v[2])<<8|uint32(v[3]) != vendor {
+			continue
+		}
+		for in := v[4:]; len(in) >= 2 && int(in[1]) >= 2 && int(in[1]) <= len(in); in = in[in[1]:] {
+			if in[0] == typ {
+				return in[2:in[1]]
+			}
+		}
+	}
+	return nil
+}
+
+// subTLV is the value of the sub-attribute typ of a TLV attribute's value
+// (one-byte type and length each), nil when it has none.
+func subTLV(tlv []byte, typ byte) []byte {
+	for in := tlv; len(in) >= 2 && int(in[1]) >= 2 && int(in[1]) <= len(in); in = in[in[1]:] {
+		if in[0] == typ {
+			return in[2:in[1]]
+		}
+	}
+	return nil
+}
+
 func attrString(p *radius.Packet, t radius.Type) string {
 	if a, ok := p.Lookup(t); ok {
 		return string(a)
@@ -216,6 +257,13 @@ func grant(r *radius.Packet, profile model.NASProfile, a service.Access) error {
 			return err
 		}
 		if err := rfc2868.TunnelPrivateGroupID_Add(r, 1, []byte(strconv.Itoa(*a.Device.VLAN))); err != nil {
+			return err
+		}
+	}
+	if profile == model.NASRuckus && len(a.PMK) == 32 {
+		// Ruckus's external DPSK takes the matched PMK back (Ruckus-Dpsk,
+		// octets), as FreeRADIUS's dpsk module and its Ruckus policy send it.
+		if err := addVendor(r, vendorRuckus, ruckusDpsk, a.PMK); err != nil {
 			return err
 		}
 	}

@@ -408,9 +408,24 @@ func (s *Server) decide(ctx context.Context, j job) (reply []byte, result, reaso
 	defer cancel()
 	var access service.Access
 
-	// Dynamic PSK: the handshake as hostapd sends it (wpa_psk_radius=3).
-	if anonce, frame := evs(p, vendorFreeRADIUS, 1), evs(p, vendorFreeRADIUS, 2); anonce != nil || frame != nil {
-		access, err = s.svc.AuthorizeHandshake(ctx, j.nas.NASClient, service.Handshake{SPA: mac, AA: bssidOf(called),
+	// Dynamic PSK: the handshake as hostapd sends it (wpa_psk_radius=3), or
+	// as Ruckus's external DPSK does (Ruckus-DPSK-Params, with the SSID and
+	// BSSID in Ruckus-SSID and Ruckus-BSSID where it sends them).
+	anonce, frame, aa := evs(p, vendorFreeRADIUS, 1), evs(p, vendorFreeRADIUS, 2), bssidOf(called)
+	if params := vendorAttr(p, vendorRuckus, ruckusDPSKParams); params != nil && anonce == nil && frame == nil {
+		anonce, frame = subTLV(params, ruckusDPSKAnonce), subTLV(params, ruckusDPSKKeyMsg)
+		if anonce == nil {
+			anonce = []byte{} // a handshake all the same: refused as unreadable
+		}
+		if v := vendorAttr(p, vendorRuckus, ruckusSSID); len(v) > 0 {
+			ssid = string(v)
+		}
+		if v := vendorAttr(p, vendorRuckus, ruckusBSSID); len(v) == 6 {
+			aa = net.HardwareAddr(v).String()
+		}
+	}
+	if anonce != nil || frame != nil {
+		access, err = s.svc.AuthorizeHandshake(ctx, j.nas.NASClient, service.Handshake{SPA: mac, AA: aa,
 			SSID: ssid, ANonce: anonce, Frame: frame, MaySearch: func() bool { return j.nas.search.Allow() && s.search.Allow() }})
 		if errors.Is(err, service.ErrSearchBudget) {
 			s.m.drop("search_budget") // not a reject: the device's passphrase may be right

@@ -41,6 +41,9 @@ type Access struct {
 	Class []byte
 	// Tried is how many identities a handshake was checked against.
 	Tried int
+	// PMK is the matched passphrase's PMK, for a handshake (an access
+	// point such as Ruckus's takes it back); never stored.
+	PMK []byte
 }
 
 // NASClients are every access point with its secret and its property's
@@ -191,9 +194,10 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 		}
 	}
 	budget, tried, cold := pmkComputeBudget, 0, false
+	var matched [32]byte
 	// matches reports whether c's passphrase made the frame, deriving its
 	// PMK if the request's budget allows (else it is left for the
-	// background: cold).
+	// background: cold); matched is the PMK that did.
 	matches := func(c model.WifiDevice) bool {
 		pmk, ok := s.pmks.get(c.UserID, h.SSID, c.Passphrase)
 		if !ok {
@@ -205,11 +209,15 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 			pmk = s.pmks.derive(c.UserID, h.SSID, c.Passphrase)
 		}
 		tried++
-		return micMatches(pmk, data, k)
+		if micMatches(pmk, data, k) {
+			matched = pmk
+			return true
+		}
+		return false
 	}
 	for _, c := range mine {
 		if matches(c) {
-			return s.handshakeMatched(ctx, nas, spa, c, tried)
+			return s.handshakeMatched(ctx, nas, spa, c, tried, matched[:])
 		}
 	}
 	// SECURITY: past the device's own identities the search costs up to
@@ -231,7 +239,7 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 			continue // tried already
 		}
 		if matches(c) {
-			return s.handshakeMatched(ctx, nas, spa, c, tried)
+			return s.handshakeMatched(ctx, nas, spa, c, tried, matched[:])
 		}
 	}
 	if cold {
@@ -243,7 +251,7 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 // handshakeMatched grants a handshake made with c's passphrase; a device
 // not yet one of c's identity's becomes one (refused past the property's
 // cap).
-func (s *Service) handshakeMatched(ctx context.Context, nas model.NASClient, mac string, c model.WifiDevice, tried int) (Access, error) {
+func (s *Service) handshakeMatched(ctx context.Context, nas model.NASClient, mac string, c model.WifiDevice, tried int, pmk []byte) (Access, error) {
 	if c.DeviceID == uuid.Nil {
 		d, err := s.store.AddDevice(ctx, model.UnitScope(nas.PropertyID, c.UnitID), model.NewDevice{UserID: c.UserID, MACAddress: mac,
 			MaxPerIdentity: nas.MaxDevicesPerIdentity})
@@ -256,7 +264,7 @@ func (s *Service) handshakeMatched(ctx context.Context, nas model.NASClient, mac
 			return Access{Tried: tried}, err
 		}
 	}
-	return Access{Granted: true, Device: c, Class: s.keys.Encrypt(c.UserID.String(), classAAD), Tried: tried}, nil
+	return Access{Granted: true, Device: c, Class: s.keys.Encrypt(c.UserID.String(), classAAD), Tried: tried, PMK: pmk}, nil
 }
 
 // devicesByMAC are the property's devices with mac, from its in-memory

@@ -43,6 +43,9 @@ func main() {
 	duration := flag.Duration("duration", 3*time.Second, "each round")
 	rounds := flag.Int("rounds", 4, "rounds per server, interleaved")
 	workers := flag.Int("workers", 32, "requests in flight")
+	share := flag.Float64("share", 0.6, "the paced load, as a share of FreeRADIUS's throughput")
+	httpURL := flag.String("http", "http://127.0.0.1:18080", "portald's HTTP listener")
+	httpRate := flag.Float64("http-rate", 400, "the HTTP side's paced requests a second")
 	flag.Parse()
 	ctx := context.Background()
 	data, err := readData(*dataFile)
@@ -104,7 +107,34 @@ func main() {
 			results[i] = append(results[i], load(ctx, store, targets[i], nas.Secret, macs, *workers, *duration))
 		}
 	}
-	report(targets, results, len(macs), *workers, *duration, *rounds)
+	rates := report(targets, results, len(macs), *workers, *duration, *rounds)
+
+	// The same offered load for both, then portald's HTTP side alone and
+	// beside it.
+	offered := *share * rates[1]
+	lat := make([][]pacedResult, len(targets))
+	for r := range *rounds {
+		for k := range targets {
+			i := (k + r) % len(targets)
+			send, done := radiusSender(targets[i].addr, nas.Secret, macs, 64)
+			lat[i] = append(lat[i], paced(64, offered, *duration, send))
+			done()
+		}
+	}
+	tokens := login(*httpURL, data.Property.String(), data.PortalSecrets[:min(50, len(data.PortalSecrets))])
+	query := httpSender(*httpURL, residentBody(data.Property), tokens)
+	var alone, with []pacedResult
+	for range *rounds {
+		alone = append(alone, paced(8, *httpRate, *duration, query))
+		send, done := radiusSender(targets[0].addr, nas.Secret, macs, 64)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); paced(64, offered, *duration, send) }()
+		with = append(with, paced(8, *httpRate, *duration, query))
+		wg.Wait()
+		done()
+	}
+	fmt.Print(pacedReport(targets, offered, rates[1], lat, *httpRate, alone, with))
 }
 
 type target struct {
@@ -352,7 +382,7 @@ server default {
 	return &freeRADIUS{cmd: cmd}, nil
 }
 
-func report(targets []target, results [][]round, devices, workers int, d time.Duration, rounds int) {
+func report(targets []target, results [][]round, devices, workers int, d time.Duration, rounds int) []float64 {
 	var b strings.Builder
 	b.WriteString("## RADIUS: identity PSK by MAC, portald beside FreeRADIUS\n\n")
 	fmt.Fprintf(&b, "`bench/cmd/radbench`: Access-Requests (MAC authentication with Message-Authenticator, as hostapd's `wpa_psk_radius` sends them) for %d devices of the benchmark's property, round robin, from %d workers with one request in flight each, %d interleaved rounds of %v per server on loopback. FreeRADIUS %s holds the same devices and passphrases in its files module (written from the database) and answers with Tunnel-Password and Class; portald answers from its in-memory table of the property (dropped on any change's notice). CPU is the server's, plus for portald its PostgreSQL backends'.\n\n",
@@ -381,4 +411,5 @@ func report(targets []target, results [][]round, devices, workers int, d time.Du
 	}
 	b.WriteString("\n")
 	fmt.Print(b.String())
+	return rates
 }
