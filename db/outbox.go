@@ -74,24 +74,37 @@ func (db *DB) ChangeRequestByID(ctx context.Context, scope model.Scope, id uuid.
 // each page with its count unless skipTotal — in one statement.
 func (db *DB) ChangeRequestPages(ctx context.Context, unitIDs []uuid.UUID, limit int, before *int64,
 	status *model.ChangeStatus, skipTotal bool) (map[uuid.UUID]model.Page[model.ChangeRequest], error) {
-	count := `CROSS JOIN LATERAL (SELECT count(*) AS total FROM change_requests n
-	    WHERE n.unit_id = k.id AND ($4::change_status IS NULL OR n.status = $4)) AS t`
-	if skipTotal {
-		count = `CROSS JOIN (SELECT 0::bigint AS total) AS t`
-	}
-	rows, err := db.pool.Query(ctx, `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id) `+count+`
-	  CROSS JOIN LATERAL (SELECT `+changeColumns+` FROM change_requests c
-	    WHERE c.unit_id = k.id AND ($3::bigint IS NULL OR c.seq < $3) AND ($4::change_status IS NULL OR c.status = $4)
-	    ORDER BY c.seq DESC LIMIT $2) AS x`, unitIDs, limit+1, before, status)
+	sql, args := changePages(unitIDs, model.ChangePage{Limit: limit, Before: before, Status: status, SkipTotal: skipTotal})
+	rows, err := db.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, wrap("db.ChangeRequestPages", err)
 	}
+	out, err := scanChangePages(rows, unitIDs, limit)
+	return out, wrap("db.ChangeRequestPages", err)
+}
+
+// changePages is ChangeRequestPages' statement.
+func changePages(unitIDs []uuid.UUID, page model.ChangePage) (string, []any) {
+	count := `CROSS JOIN LATERAL (SELECT count(*) AS total FROM change_requests n
+	    WHERE n.unit_id = k.id AND ($4::change_status IS NULL OR n.status = $4)) AS t`
+	if page.SkipTotal {
+		count = `CROSS JOIN (SELECT 0::bigint AS total) AS t`
+	}
+	return `SELECT x.*, t.total FROM unnest($1::uuid[]) AS k(id) ` + count + `
+	  CROSS JOIN LATERAL (SELECT ` + changeColumns + ` FROM change_requests c
+	    WHERE c.unit_id = k.id AND ($3::bigint IS NULL OR c.seq < $3) AND ($4::change_status IS NULL OR c.status = $4)
+	    ORDER BY c.seq DESC LIMIT $2) AS x`, []any{unitIDs, page.Limit + 1, page.Before, page.Status}
+}
+
+// scanChangePages reads changePages' rows: each unit's page (an empty one
+// for a unit without).
+func scanChangePages(rows pgx.Rows, unitIDs []uuid.UUID, limit int) (map[uuid.UUID]model.Page[model.ChangeRequest], error) {
 	out := make(map[uuid.UUID]model.Page[model.ChangeRequest], len(unitIDs))
 	for _, id := range unitIDs {
 		out[id] = model.Page[model.ChangeRequest]{}
 	}
 	var total int
-	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+	_, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
 		c, err := scanChange(r, &total)
 		if err != nil {
 			return struct{}{}, err
@@ -106,7 +119,7 @@ func (db *DB) ChangeRequestPages(ctx context.Context, unitIDs []uuid.UUID, limit
 		out[c.UnitID] = p
 		return struct{}{}, nil
 	})
-	return out, wrap("db.ChangeRequestPages", err)
+	return out, err
 }
 
 // CompleteChangeRequest records the Wi-Fi side's result (APPLIED or

@@ -8,13 +8,15 @@ import (
 	"github.com/residentportal/bff/graph/model"
 )
 
-// UnitTree reads a unit within scope, one page of its users and, with
-// devices, those users' devices: the statements UnitByID, UnitUserPages
-// and a devices-of-that-page statement, sent together in one pipeline, so
-// that a resident's whole unit costs one wait on the database instead of
-// one per level. NOT_FOUND when the unit is not within scope; then nothing
-// read below it is returned.
-func (db *DB) UnitTree(ctx context.Context, scope model.Scope, id uuid.UUID, page model.UserPage, devices bool) (model.UnitTree, error) {
+// UnitTree reads a unit within scope, one page of its users and, as q
+// asks, those users' devices, a page of the unit's change requests and its
+// property: the statements UnitByID, UnitUserPages, a devices-of-that-page
+// statement, ChangeRequestPages' and PropertiesByIDs', sent together in one
+// pipeline, so that a resident's whole unit costs one wait on the database
+// instead of one per level. NOT_FOUND when the unit is not within scope;
+// then nothing read below it is returned.
+func (db *DB) UnitTree(ctx context.Context, scope model.Scope, id uuid.UUID, q model.TreeQuery) (model.UnitTree, error) {
+	page := q.Users
 	var t model.UnitTree
 	var pages map[uuid.UUID]model.Page[model.UnitUser]
 	// A unit out of scope is not an error to pgx: an error from a
@@ -40,11 +42,33 @@ func (db *DB) UnitTree(ctx context.Context, scope model.Scope, id uuid.UUID, pag
 		}
 		return err
 	})
-	if devices {
+	if q.Devices {
 		sql, args := devicesOfUserPage(id, page)
 		b.Queue(sql, args...).Query(func(rows pgx.Rows) (err error) {
 			if found {
 				t.Devices, err = collectDevices(rows, nil)
+			}
+			return err
+		})
+	}
+	var changes map[uuid.UUID]model.Page[model.ChangeRequest]
+	if c := q.Changes; c != nil {
+		sql, args := changePages(unitIDs, *c)
+		b.Queue(sql, args...).Query(func(rows pgx.Rows) (err error) {
+			if found {
+				changes, err = scanChangePages(rows, unitIDs, c.Limit)
+			}
+			return err
+		})
+	}
+	if q.Property {
+		b.Queue(`SELECT `+propertyColumns+` FROM properties p WHERE p.id = $1`, p).QueryRow(func(row pgx.Row) error {
+			if !found {
+				return nil
+			}
+			prop, err := scanProperty(row)
+			if err == nil {
+				t.Property = &prop
 			}
 			return err
 		})
@@ -58,7 +82,7 @@ func (db *DB) UnitTree(ctx context.Context, scope model.Scope, id uuid.UUID, pag
 	if err := db.countPastEnd(ctx, pages, page); err != nil {
 		return model.UnitTree{}, wrap("db.UnitTree", err)
 	}
-	t.Users = pages[id]
+	t.Users, t.Changes = pages[id], changes[id]
 	return t, nil
 }
 

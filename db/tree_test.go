@@ -44,9 +44,9 @@ func TestUnitTree(t *testing.T) {
 		devices := dbtest.Must[[]model.Device](t)(d.DevicesByUserIDs(ctx, ids))
 		return model.UnitTree{Unit: u, Users: users, Devices: devices}
 	}
-	first := dbtest.Must[model.UnitTree](t)(d.UnitTree(ctx, scope, c.Unit.ID, model.UserPage{Limit: 3}, true))
+	first := dbtest.Must[model.UnitTree](t)(d.UnitTree(ctx, scope, c.Unit.ID, model.TreeQuery{Users: model.UserPage{Limit: 3}, Devices: true}))
 	last := first.Users.Items[2].ID
-	all := dbtest.Must[model.UnitTree](t)(d.UnitTree(ctx, scope, c.Unit.ID, model.UserPage{Limit: 100}, true))
+	all := dbtest.Must[model.UnitTree](t)(d.UnitTree(ctx, scope, c.Unit.ID, model.TreeQuery{Users: model.UserPage{Limit: 100}, Devices: true}))
 	end := all.Users.Items[len(all.Users.Items)-1].ID
 	for _, tc := range []struct {
 		name  string
@@ -64,7 +64,7 @@ func TestUnitTree(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := want(tc.scope, tc.page)
 			statements, sends := sent.Count(), sent.Sends()
-			got := dbtest.Must[model.UnitTree](t)(d.UnitTree(ctx, tc.scope, c.Unit.ID, tc.page, true))
+			got := dbtest.Must[model.UnitTree](t)(d.UnitTree(ctx, tc.scope, c.Unit.ID, model.TreeQuery{Users: tc.page, Devices: true}))
 			statements, sends = sent.Count()-statements, sent.Sends()-sends
 			if !reflect.DeepEqual(got, w) {
 				t.Fatalf("tree = %+v\nwant   %+v", got, w)
@@ -87,8 +87,28 @@ func TestUnitTree(t *testing.T) {
 		t.Fatalf("whole unit: %d users (total %d), %d devices", len(all.Users.Items), all.Users.Total, len(all.Devices))
 	}
 
+	t.Run("with change requests and the property", func(t *testing.T) {
+		for _, cp := range []model.ChangePage{{Limit: 2}, {Limit: 3, SkipTotal: true}, {Limit: 100, Status: dbtest.Ptr(model.ChangePending)}} {
+			got := dbtest.Must[model.UnitTree](t)(d.UnitTree(ctx, scope, c.Unit.ID, model.TreeQuery{Users: model.UserPage{Limit: 3},
+				Devices: true, Changes: &cp, Property: true}))
+			changes := dbtest.Must[map[uuid.UUID]model.Page[model.ChangeRequest]](t)(d.ChangeRequestPages(ctx, []uuid.UUID{c.Unit.ID},
+				cp.Limit, cp.Before, cp.Status, cp.SkipTotal))[c.Unit.ID]
+			prop := dbtest.Must[model.Property](t)(d.PropertyByID(ctx, p.ID))
+			if !reflect.DeepEqual(got.Changes, changes) || got.Property == nil || !reflect.DeepEqual(*got.Property, prop) ||
+				!reflect.DeepEqual(got.Users, first.Users) || len(changes.Items) == 0 {
+				t.Fatalf("%+v: changes %+v, want %+v; property %+v", cp, got.Changes, changes, got.Property)
+			}
+		}
+		// Out of scope: nothing read below the unit.
+		got, err := d.UnitTree(ctx, model.UnitScope(p.ID, other.Unit.ID), c.Unit.ID, model.TreeQuery{Users: model.UserPage{Limit: 3},
+			Changes: &model.ChangePage{Limit: 5}, Property: true})
+		dbtest.WantCode(t, err, model.CodeNotFound)
+		if got.Property != nil || got.Changes.Items != nil {
+			t.Fatalf("a unit out of scope returned %+v", got)
+		}
+	})
 	t.Run("without devices", func(t *testing.T) {
-		got := dbtest.Must[model.UnitTree](t)(d.UnitTree(ctx, scope, c.Unit.ID, model.UserPage{Limit: 3}, false))
+		got := dbtest.Must[model.UnitTree](t)(d.UnitTree(ctx, scope, c.Unit.ID, model.TreeQuery{Users: model.UserPage{Limit: 3}}))
 		if got.Devices != nil || len(got.Users.Items) != 3 {
 			t.Fatalf("tree = %+v", got)
 		}
@@ -103,7 +123,7 @@ func TestUnitTree(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			for range 2 { // and again, on the same prepared statements
-				got, err := d.UnitTree(ctx, tc.scope, tc.id, model.UserPage{Limit: 100}, true)
+				got, err := d.UnitTree(ctx, tc.scope, tc.id, model.TreeQuery{Users: model.UserPage{Limit: 100}, Devices: true})
 				dbtest.WantCode(t, err, model.CodeNotFound)
 				if !reflect.DeepEqual(got, model.UnitTree{}) {
 					t.Fatalf("a unit out of scope returned %+v", got)

@@ -6,8 +6,8 @@ import (
 )
 
 // decodeEnvelope is parseEnvelope's fast path: a request object in the
-// plain shape clients send — the keys query, operationName, variables and
-// extensions, each at most once and spelt exactly so, strings without
+// plain shape clients send — the keys query, operationName, variables,
+// extensions and documentId, each at most once and spelt exactly so, strings without
 // \u escapes or bytes that are not UTF-8, values nested at most
 // maxFastDepth deep — is decoded here in one pass without reflection.
 // Anything else returns false, having decided nothing, and encoding/json
@@ -19,7 +19,7 @@ func decodeEnvelope(b []byte, env *envelope) bool {
 	if !d.consume('{') {
 		return false
 	}
-	var seen [4]bool
+	var seen [5]bool
 	if d.consume('}') {
 		return d.end()
 	}
@@ -34,7 +34,7 @@ func decodeEnvelope(b []byte, env *envelope) bool {
 		}
 		seen[i] = true
 		switch i {
-		case 0, 1:
+		case 0, 1, 4:
 			var s *string // null leaves it nil
 			if !d.null() {
 				v, ok := d.str()
@@ -43,10 +43,13 @@ func decodeEnvelope(b []byte, env *envelope) bool {
 				}
 				s = &v
 			}
-			if i == 0 {
+			switch i {
+			case 0:
 				env.Query = s
-			} else {
+			case 1:
 				env.OperationName = s
+			default:
+				env.DocumentID = s
 			}
 		case 2, 3:
 			var m map[string]any
@@ -90,6 +93,8 @@ func envelopeKey(k string) int {
 		return 2
 	case "extensions":
 		return 3
+	case "documentId":
+		return 4
 	}
 	return -1
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"mime"
 	"net/http"
@@ -475,6 +476,27 @@ type envelope struct {
 	OperationName *string        `json:"operationName"`
 	Variables     map[string]any `json:"variables"`
 	Extensions    map[string]any `json:"extensions"`
+	// DocumentID names a persisted document (GraphQL over HTTP's
+	// "sha256:<hex>"): useDocumentID turns it into the automatic-persisted-
+	// query extension every transport understands.
+	DocumentID *string `json:"documentId"`
+}
+
+// useDocumentID puts the document DocumentID names in the extensions, as
+// the persistedQuery extension.
+func (env *envelope) useDocumentID() error {
+	hash, ok := strings.CutPrefix(*env.DocumentID, "sha256:")
+	if !ok || !sha256Hex.MatchString(hash) {
+		return errBadDocumentID
+	}
+	if _, both := env.Extensions["persistedQuery"]; both {
+		return errors.New("send documentId or the persistedQuery extension, not both")
+	}
+	ext := make(map[string]any, len(env.Extensions)+1)
+	maps.Copy(ext, env.Extensions)
+	ext["persistedQuery"] = map[string]any{"version": json.Number("1"), "sha256Hash": hash}
+	env.Extensions, env.DocumentID = ext, nil
+	return nil
 }
 
 // parseEnvelope decodes b, in one pass, if it is a well-formed request
@@ -568,16 +590,16 @@ func perRequest(s service.Store, auth *service.Authenticator, pl *plans, maxBody
 				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
 				return
 			}
-			if bytes.Contains(b, []byte(`"documentId"`)) {
-				if b, err = withDocumentID(b); err != nil {
-					WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
-					return
-				}
-			}
 			if !parseEnvelope(b, &rs.ownEnv) {
 				WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST",
 					"the request body must be a JSON object with a query string and optional variables and extensions objects")
 				return
+			}
+			if rs.ownEnv.DocumentID != nil {
+				if err := rs.ownEnv.useDocumentID(); err != nil {
+					WriteGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+					return
+				}
 			}
 			st.env = &rs.ownEnv
 			st.direct = &rs.ownDirect
@@ -604,31 +626,6 @@ func perRequest(s service.Store, auth *service.Authenticator, pl *plans, maxBody
 		rs.writer = hintedWriter{ResponseWriter: w, hint: st.hint}
 		next.ServeHTTP(&rs.writer, r.WithContext(withState(r.Context(), st)))
 	})
-}
-
-// withDocumentID rewrites a request object that names its document by
-// documentId ("sha256:<hex>", GraphQL over HTTP's persisted documents) into
-// the automatic-persisted-query extension every transport understands.
-func withDocumentID(b []byte) ([]byte, error) {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(b, &obj) != nil {
-		return b, nil // reported as a malformed body next
-	}
-	raw, ok := obj["documentId"]
-	if !ok {
-		return b, nil
-	}
-	var id string
-	if json.Unmarshal(raw, &id) != nil {
-		return nil, errBadDocumentID
-	}
-	ext, err := documentIDExtensions(id, obj["extensions"])
-	if err != nil {
-		return nil, err
-	}
-	delete(obj, "documentId")
-	obj["extensions"] = ext
-	return json.Marshal(obj)
 }
 
 var errBadDocumentID = errors.New("documentId must be sha256:<the document's SHA-256 in 64 lowercase hex digits>")

@@ -17,6 +17,7 @@ import (
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/graph/portal"
 	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
@@ -551,6 +552,12 @@ func TestStatementsPerNestingLevel(t *testing.T) {
 			if n, sends := a.sends(t, token, residentQuery, vars); n != 3 || sends != wantSends {
 				t.Fatalf("resident query (unit → users → devices) sent %d statements in %d sends, want 3 in %d", n, sends, wantSends)
 			}
+			// The page's own query: with its change requests and property,
+			// 5 statements in one batch on the direct executor.
+			pageSends := map[bool]int64{false: 1, true: 5}[c.gqlgenOnly]
+			if n, sends := a.sends(t, token, pageQuery(t), map[string]any{"propertyId": p.ID.String()}); n != 5 || sends != pageSends {
+				t.Fatalf("the page's ResidentUnit sent %d statements in %d sends, want 5 in %d", n, sends, pageSends)
+			}
 			var mgr struct {
 				Property struct {
 					Units struct {
@@ -579,4 +586,17 @@ func TestStatementsPerNestingLevel(t *testing.T) {
 			t.Logf("%d children per parent, %s executor: resident query 3 statements in %d sends, manager query 4 statements", children, executor, wantSends)
 		})
 	}
+}
+
+// pageQuery is the resident page's ResidentUnit, as its manifest holds it.
+func pageQuery(tb testing.TB) string {
+	tb.Helper()
+	m := dbtest.Must[resolvers.Manifest](tb)(resolvers.ParseManifest(portal.Manifest()))
+	for _, o := range m.Operations {
+		if o.Name == "ResidentUnit" {
+			return o.Body
+		}
+	}
+	tb.Fatal("no ResidentUnit in the page's manifest")
+	return ""
 }

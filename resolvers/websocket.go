@@ -598,17 +598,16 @@ func (c *wsConn) subscribe(m wsMessage) {
 		return
 	}
 	body := bytes.TrimSpace(m.Payload)
-	if bytes.Contains(body, []byte(`"documentId"`)) {
-		var err error
-		if body, err = withDocumentID(body); err != nil {
-			c.invalid(err.Error())
-			return
-		}
-	}
 	var env envelope
 	if len(body) == 0 || body[0] != '{' || !parseEnvelope(body, &env) {
 		c.invalid("the subscribe payload must be an object with a query string and optional variables and extensions objects")
 		return
+	}
+	if env.DocumentID != nil {
+		if err := env.useDocumentID(); err != nil {
+			c.invalid(err.Error())
+			return
+		}
 	}
 	id := *m.ID
 	c.mu.Lock()

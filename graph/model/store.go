@@ -24,11 +24,34 @@ type UnitPage struct {
 }
 
 // UnitTree is a unit with the first page of its users and, when asked
-// for, those users' devices (ordered by user, then MAC).
+// for (TreeQuery), those users' devices (ordered by user, then MAC), a page
+// of the unit's change requests and its property.
 type UnitTree struct {
-	Unit    Unit
-	Users   Page[UnitUser]
-	Devices []Device
+	Unit     Unit
+	Users    Page[UnitUser]
+	Devices  []Device
+	Changes  Page[ChangeRequest]
+	Property *Property
+}
+
+// TreeQuery is what a UnitTree reads below its unit.
+type TreeQuery struct {
+	Users   UserPage
+	Devices bool
+	// Changes, when set, is the page of the unit's change requests to read
+	// too (as ChangeRequestPages reads it).
+	Changes *ChangePage
+	// Property reads the unit's property too.
+	Property bool
+}
+
+// ChangePage asks for one page of a unit's change requests, newest first:
+// those before seq Before (nil: from the newest), of Status when set.
+type ChangePage struct {
+	Limit     int
+	Before    *int64
+	Status    *ChangeStatus
+	SkipTotal bool
 }
 
 // UnitUpdateResult is the outcome of UpdateUnit: the unit as it now is,

@@ -446,9 +446,11 @@ func root[T any](e *direct, f graphql.CollectedField, onType string, fetch func(
 // unitRoot runs Query.unit (a resident's own unit, mostly, and its users:
 // what residents read most). Where the unit's fields select users, the
 // unit, the first users field's page and, where that page's nodes select
-// devices, their devices are read in one round trip (Service.UnitTree) and
-// handed to the loaders, where the prefetchers find them: the same
-// statements as level by level, one wait instead of three.
+// devices, their devices — and, where the unit's fields select them, its
+// first changeRequests field's page and its property — are read in one
+// round trip (Service.UnitTree) and handed to the loaders, where the
+// prefetchers find them: the same statements as level by level, one wait
+// instead of up to five.
 func (e *direct) unitRoot(f graphql.CollectedField) error {
 	pid, err := e.idArg(f, "propertyId")
 	if err != nil {
@@ -486,9 +488,31 @@ func (e *direct) unitRoot(f graphql.CollectedField) error {
 	}); err != nil {
 		return err
 	}
-	t, err := e.svc.UnitTree(e.ctx, pid, uid, page, devices)
+	q := model.TreeQuery{Users: page, Devices: devices}
+	var changes loaders.ChangeKey
+	if j := slices.IndexFunc(fields, func(f graphql.CollectedField) bool { return f.Name == "changeRequests" }); j >= 0 {
+		if changes, err = e.changeKey(fields[j], uuid.Nil); err != nil {
+			return err
+		}
+		q.Changes = &model.ChangePage{Limit: changes.First, SkipTotal: changes.NoTotal}
+		if changes.Before > 0 {
+			q.Changes.Before = &changes.Before
+		}
+		if changes.Status != "" {
+			q.Changes.Status = &changes.Status
+		}
+	}
+	q.Property = slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return f.Name == "property" })
+	t, err := e.svc.UnitTree(e.ctx, pid, uid, q)
 	if err != nil {
 		return err
+	}
+	if q.Changes != nil {
+		changes.Unit = t.Unit.ID
+		e.l.ChangePages.Put(changes, t.Changes)
+	}
+	if t.Property != nil {
+		e.l.Property.Put(t.Unit.PropertyID, t.Property)
 	}
 	key.Parent = t.Unit.ID
 	e.l.UserPages.Put(key, t.Users)

@@ -2,10 +2,10 @@ package radius_test
 
 import (
 	"context"
-	"crypto/pbkdf2"
-	"crypto/sha1"
 	"crypto/hmac"
 	"crypto/md5"
+	"crypto/pbkdf2"
+	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
 	"strings"

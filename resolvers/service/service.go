@@ -26,7 +26,7 @@ type Store interface {
 	UnitUsersByIDs(ctx context.Context, ids []uuid.UUID) ([]model.UnitUser, error)
 	UnitUserPages(ctx context.Context, unitIDs []uuid.UUID, page model.UserPage) (map[uuid.UUID]model.Page[model.UnitUser], error)
 	UnitUsersPage(ctx context.Context, q model.UserKeysetQuery) (model.Page[model.UnitUser], error)
-	UnitTree(ctx context.Context, scope model.Scope, id uuid.UUID, page model.UserPage, devices bool) (model.UnitTree, error)
+	UnitTree(ctx context.Context, scope model.Scope, id uuid.UUID, q model.TreeQuery) (model.UnitTree, error)
 	QueryUnitUsers(ctx context.Context, q model.UserQuery) ([]model.UnitUser, int, error)
 	UpdateUnitUser(ctx context.Context, scope model.Scope, id uuid.UUID, upd model.UnitUserUpdate) (model.UnitUserUpdateResult, error)
 	DevicesByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, userType *model.UnitUserType) ([]model.Device, error)
@@ -249,14 +249,15 @@ func (s *Service) Unit(ctx context.Context, propertyID uuid.UUID, unitID *uuid.U
 	return s.store.UnitByID(ctx, scope, id)
 }
 
-// UnitTree is Unit with one page of the unit's users and, with devices,
-// those users' devices, all read in one round trip to the database.
-func (s *Service) UnitTree(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID, page model.UserPage, devices bool) (model.UnitTree, error) {
+// UnitTree is Unit with one page of the unit's users and, as q asks,
+// those users' devices, a page of the unit's change requests and its
+// property, all read in one round trip to the database.
+func (s *Service) UnitTree(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID, q model.TreeQuery) (model.UnitTree, error) {
 	scope, id, err := s.unitAccess(ctx, propertyID, unitID)
 	if err != nil {
 		return model.UnitTree{}, err
 	}
-	return s.store.UnitTree(ctx, scope, id, page, devices)
+	return s.store.UnitTree(ctx, scope, id, q)
 }
 
 // unitAccess is the caller's scope and the unit a read acts on (access,

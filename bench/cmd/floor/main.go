@@ -186,7 +186,7 @@ func (s *server) resident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scope := model.Scope{PropertyID: v[0], UnitID: &v[1]}
-	t, err := s.store.UnitTree(r.Context(), scope, v[1], model.UserPage{Limit: 100, SkipTotal: true}, true)
+	t, err := s.store.UnitTree(r.Context(), scope, v[1], model.TreeQuery{Users: model.UserPage{Limit: 100, SkipTotal: true}, Devices: true})
 	if err != nil {
 		fail(w, err)
 		return

@@ -102,8 +102,8 @@ func gqlTime(t *time.Time) *string {
 
 // page: GET /page?property=&unit= — what the resident page's ResidentUnit
 // reads, with the statements portald sends for it: the unit, its first 20
-// users and their devices in one round trip, then its 5 newest change
-// requests, then the property (5 statements, 3 round trips).
+// users and their devices, its 5 newest change requests and the property
+// (5 statements in one round trip).
 func (s *server) page(w http.ResponseWriter, r *http.Request) {
 	v, ok := ids(r, "property", "unit")
 	if !ok {
@@ -111,22 +111,13 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	t, err := s.store.UnitTree(ctx, model.Scope{PropertyID: v[0], UnitID: &v[1]}, v[1], model.UserPage{Limit: 20, SkipTotal: true}, true)
+	t, err := s.store.UnitTree(ctx, model.Scope{PropertyID: v[0], UnitID: &v[1]}, v[1], model.TreeQuery{
+		Users: model.UserPage{Limit: 20, SkipTotal: true}, Devices: true, Changes: &model.ChangePage{Limit: 5, SkipTotal: true}, Property: true})
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	changes, err := s.store.ChangeRequestPages(ctx, []uuid.UUID{t.Unit.ID}, 5, nil, nil, true)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	props, err := s.store.PropertiesByIDs(ctx, []uuid.UUID{t.Unit.PropertyID})
-	if err != nil || len(props) != 1 {
-		fail(w, err)
-		return
-	}
-	u, p := &t.Unit, &props[0]
+	u, p := &t.Unit, t.Property
 	out := &pageUnit{ID: u.ID, Number: u.Number, Status: string(u.Status), Secret: u.Secret, GuestSecret: u.GuestSecret,
 		Contact: contact{u.Contact.ContactName, u.Contact.Email, u.Contact.PhoneNumber}}
 	byUser := make(map[uuid.UUID]*pageUser, len(t.Users.Items))
@@ -141,7 +132,7 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 		pu.Devices = append(pu.Devices, pageDevice{MAC: d.MACAddress, DisplayName: d.DisplayName, OSType: d.OSType,
 			LastSeen: gqlTime(d.LastSeen), Online: d.Online})
 	}
-	items := changes[t.Unit.ID].Items
+	items := t.Changes.Items
 	out.ChangeRequests.Edges = make([]edgeOf[pageChange], len(items))
 	for i, c := range items {
 		out.ChangeRequests.Edges[i].Node = &pageChange{ID: c.ID, Kind: string(c.Kind), Status: string(c.Status),
