@@ -399,8 +399,8 @@ func (b *runner) scenarios() []scenario {
 			title: "The resident page's own query (ResidentUnit by documentId)", concurrency: []int{16, 64},
 			about: "What the page sends: its manifest's ResidentUnit by `documentId` (the unit, its contact, 20 users with their devices, " +
 				"5 change requests, the property and its branding), against the floor writing the same fields with the same statements " +
-				"(the unit, its users and their devices in one round trip, then the change requests, then the property: 5 statements, " +
-				"3 round trips). `portald-open` runs the benchmark's resident query beside them, for scale.",
+				"(the unit, its users and their devices, its change requests and its property: 5 statements in one round trip, " +
+				"as portald sends them). `portald-open` runs the benchmark's resident query beside them, for scale.",
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
 					return graphqlReq(t["portald"].url, b.tokens[i%len(b.tokens)], pageBody)
