@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers/service"
@@ -234,6 +236,22 @@ func (s *Server) Serve(ctx context.Context, auth, acct net.PacketConn) error {
 		}()
 	}
 	refresh := time.NewTicker(s.opts.Refresh)
+	// A change to the access points is read at once on its notice (and
+	// after the notice connection was away); the ticker is the safety net.
+	kick := make(chan struct{}, 1)
+	if ev := s.svc.Events(); ev != nil {
+		poke := func() {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}
+		ev.WatchAccessPoints(func(uuid.UUID) { poke() }, func(up bool) {
+			if up {
+				poke()
+			}
+		})
+	}
 	stop := context.AfterFunc(ctx, func() {
 		_ = auth.Close()
 		if acct != nil {
@@ -251,6 +269,10 @@ func (s *Server) Serve(ctx context.Context, auth, acct net.PacketConn) error {
 					s.opts.Log.WarnContext(ctx, "radius: the access points could not be read again", "error", err.Error())
 				}
 				s.replies.sweep(time.Now())
+			case <-kick:
+				if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+					s.opts.Log.WarnContext(ctx, "radius: the access points could not be read again", "error", err.Error())
+				}
 			}
 		}
 	}()

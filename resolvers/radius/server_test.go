@@ -232,7 +232,7 @@ func counterFrom(t *testing.T, reg *prometheus.Registry, name string, labels map
 					continue metric
 				}
 			}
-			v += m.GetCounter().GetValue()
+			v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "x"}, func() float64 { return v })
@@ -519,4 +519,44 @@ func TestInMemoryTablesFollowChanges(t *testing.T) {
 	const mac = "AA:BB:CC:00:99:99"
 	dbtest.Must[model.Device](t)(s.store.AddDevice(ctx, model.UnitScope(s.property.ID, u.Unit.ID), db.NewDevice{UserID: u.Unit.UnitUserID, MACAddress: mac}))
 	until("a new unit's device", mac, accepted)
+}
+
+// An access point added, given a new secret or removed counts on its
+// notice, well before the periodic read (an hour here): the new one is
+// answered, the old secret's request is not, the removed one's is not.
+func TestAccessPointChangesCountOnTheirNotice(t *testing.T) {
+	s := newSiteWith(t, radius.Options{Refresh: time.Hour}, map[string]model.NASProfile{"127.0.0.1": model.NASHostapd}, true)
+	ctx := context.Background()
+	request := []string{`User-Name = "aabbcc001122"`, `Calling-Station-Id = "AA-BB-CC-00-11-22"`, `Called-Station-Id = "00-11-22-33-44-55:Residents"`}
+	accepted := func(from, secret string) bool {
+		out, err := radiustest.Radclient(s.addr, "auth", secret, append(request, `Packet-Src-IP-Address = `+from)...)
+		return err == nil && strings.Contains(out, "Received Access-Accept")
+	}
+	within := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !cond(); { // a refused request costs radclient's 3 s
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 20 s", what)
+			}
+			<-time.After(20 * time.Millisecond)
+		}
+	}
+	added := dbtest.Must[db.CreatedNAS](t)(s.store.CreateNAS(ctx, model.NAS{PropertyID: s.property.ID, Name: "ap added",
+		Address: netip.MustParsePrefix("127.0.0.9/32"), Profile: model.NASHostapd}))
+	within("the added access point answered", func() bool { return accepted("127.0.0.9", added.Secret) })
+	rotated := dbtest.Must[db.CreatedNAS](t)(s.store.RotateNASSecret(ctx, added.NAS.ID))
+	within("the new secret answered", func() bool { return accepted("127.0.0.9", rotated.Secret) })
+	if accepted("127.0.0.9", added.Secret) {
+		t.Fatal("the old secret is still answered")
+	}
+	dbtest.Must[model.NAS](t)(s.store.RemoveNAS(ctx, added.NAS.ID))
+	within("the removed access point counted out", func() bool {
+		return testutil.ToFloat64(counterFrom(t, s.reg, "portal_radius_access_points", nil)) == 1
+	})
+	if accepted("127.0.0.9", rotated.Secret) {
+		t.Fatal("the removed access point is still answered")
+	}
+	if !accepted("127.0.0.1", s.secrets["127.0.0.1"]) {
+		t.Fatal("the access point that stayed is not answered")
+	}
 }

@@ -26,6 +26,7 @@ type Events struct {
 	// reports) and of the connection's comings and goings (the service's
 	// in-memory tables).
 	onUnit []func(uuid.UUID)
+	onNAS  []func(uuid.UUID)
 	onUp   []func(bool)
 	// down is true while the notice connection is away: new
 	// subscriptions are refused (UNAVAILABLE) rather than starved.
@@ -63,11 +64,18 @@ type subscriber struct {
 }
 
 // Notice takes one notification payload ("u:<unit>", "s:<unit>",
-// "c:<change>:<unit>"). A session report ("s") is news to the unit's
-// subscribers like any change ("u"), but not to the watchers: it changes
-// no access decision.
+// "c:<change>:<unit>", "n:<property>"). A session report ("s") is news to
+// the unit's subscribers like any change ("u"), but not to the watchers: it
+// changes no access decision. "n" tells of a property's access points (see
+// WatchAccessPoints).
 func (e *Events) Notice(payload string) {
 	kind, rest, _ := strings.Cut(payload, ":")
+	if kind == "n" {
+		if property, err := uuid.Parse(rest); err == nil {
+			e.accessPointsChanged(property)
+		}
+		return
+	}
 	var change uuid.UUID
 	if kind == "c" {
 		id, unit, ok := strings.Cut(rest, ":")
@@ -138,6 +146,28 @@ func (e *Events) unitChanged(unit uuid.UUID) {
 	for _, f := range watchers {
 		f(unit)
 	}
+}
+
+// accessPointsChanged tells the watchers of a change to property's
+// access points.
+func (e *Events) accessPointsChanged(property uuid.UUID) {
+	e.mu.Lock()
+	watchers := e.onNAS
+	e.mu.Unlock()
+	for _, f := range watchers {
+		f(property)
+	}
+}
+
+// WatchAccessPoints registers a watcher of changes to access points (one
+// added, removed or given a new secret, or their property's SSIDs or device
+// cap changed) and of the notice connection (up false: notices may be
+// missed until it is back): both quick, taking no lock of the fan-out's.
+func (e *Events) WatchAccessPoints(changed func(property uuid.UUID), up func(bool)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onNAS = append(e.onNAS, changed)
+	e.onUp = append(e.onUp, up)
 }
 
 // watch registers a watcher of unit changes and of the connection (see
