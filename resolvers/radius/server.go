@@ -63,6 +63,7 @@ type Options struct {
 
 const (
 	DefaultRefresh  = 5 * time.Second
+	DefaultQueue    = 1024
 	DefaultDeadline = 2 * time.Second
 	DefaultReplay   = 30 * time.Second
 	// maxPacket is RFC 2865's largest packet; anything longer is malformed.
@@ -82,7 +83,9 @@ func (o *Options) defaults() {
 		o.Workers = 4 * runtime.GOMAXPROCS(0)
 	}
 	if o.Queue <= 0 {
-		o.Queue = 4 * o.Workers
+		// Access points send in bursts (a controller for hundreds): about
+		// 20 ms of work at full speed, and at most 4 MiB of packets.
+		o.Queue = DefaultQueue
 	}
 	if o.PerNAS <= 0 {
 		o.PerNAS, o.PerNASBurst = 200, 400

@@ -116,9 +116,7 @@ func main() {
 	for r := range *rounds {
 		for k := range targets {
 			i := (k + r) % len(targets)
-			send, done := radiusSender(targets[i].addr, nas.Secret, macs, 64)
-			lat[i] = append(lat[i], paced(64, offered, *duration, send))
-			done()
+			lat[i] = append(lat[i], pacedRADIUS(targets[i].addr, nas.Secret, macs, 64, offered, *duration))
 		}
 	}
 	tokens := login(*httpURL, data.Property.String(), data.PortalSecrets[:min(50, len(data.PortalSecrets))])
@@ -126,13 +124,11 @@ func main() {
 	var alone, with []pacedResult
 	for range *rounds {
 		alone = append(alone, paced(8, *httpRate, *duration, query))
-		send, done := radiusSender(targets[0].addr, nas.Secret, macs, 64)
 		var wg sync.WaitGroup
 		wg.Add(1)
-		go func() { defer wg.Done(); paced(64, offered, *duration, send) }()
+		go func() { defer wg.Done(); pacedRADIUS(targets[0].addr, nas.Secret, macs, 64, offered, *duration) }()
 		with = append(with, paced(8, *httpRate, *duration, query))
 		wg.Wait()
-		done()
 	}
 	fmt.Print(pacedReport(targets, offered, rates[1], lat, *httpRate, alone, with))
 }
@@ -172,7 +168,15 @@ func deviceMACs(ctx context.Context, store *db.DB, property [16]byte, n int) ([]
 
 // request is an Access-Request for mac with a valid Message-Authenticator.
 func request(secret, mac string) []byte {
+	return requestID(secret, mac, -1)
+}
+
+// requestID is request with identifier id (-1: a random one).
+func requestID(secret, mac string, id int) []byte {
 	p := radius.New(radius.CodeAccessRequest, []byte(secret))
+	if id >= 0 {
+		p.Identifier = byte(id)
+	}
 	flat := strings.ToLower(strings.ReplaceAll(mac, ":", ""))
 	for _, v := range []struct {
 		t radius.Type
