@@ -46,16 +46,21 @@ func (c *replyCache) get(k replyKey, now time.Time) ([]byte, bool) {
 	return e.reply, true
 }
 
-// start records that k is being decided.
-func (c *replyCache) start(k replyKey, now time.Time) {
+// start records that k is being decided; false when it already is (or
+// was, within the ttl): another reader took the same packet first.
+func (c *replyCache) start(k replyKey, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok && now.Sub(e.at) <= c.ttl {
+		return false
+	}
 	for len(c.order) >= c.max {
 		delete(c.items, c.order[0])
 		c.order = c.order[1:]
 	}
 	c.items[k] = replyEntry{at: now}
 	c.order = append(c.order, k)
+	return true
 }
 
 // finish records k's reply.

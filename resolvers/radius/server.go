@@ -279,17 +279,26 @@ func (s *Server) Serve(ctx context.Context, auth, acct net.PacketConn) error {
 			}
 		}
 	}()
+	// A reader per CPU on each socket (concurrent reads of one UDP socket
+	// are safe): one alone falls behind a burst while the workers hold the
+	// CPUs, and the packets wait in the kernel's buffer.
 	var readers sync.WaitGroup
-	if acct != nil {
+	for range runtime.GOMAXPROCS(0) {
+		if acct != nil {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				s.read(ctx, acct, jobs, radius.CodeAccountingRequest)
+			}()
+		}
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			s.read(ctx, acct, jobs, radius.CodeAccountingRequest)
+			s.read(ctx, auth, jobs, radius.CodeAccessRequest)
 		}()
 	}
-	s.read(ctx, auth, jobs, radius.CodeAccessRequest)
-	stop()
 	readers.Wait()
+	stop()
 	close(jobs)
 	wg.Wait()
 	return nil
@@ -358,7 +367,10 @@ func (s *Server) admit(conn net.PacketConn, jobs chan<- job, b []byte, from neti
 		s.m.drop("global_budget")
 		return
 	}
-	s.replies.start(key, time.Now())
+	if !s.replies.start(key, time.Now()) {
+		s.m.drop("in_progress") // the same packet, read at once by another reader
+		return
+	}
 	select {
 	case jobs <- job{b: append([]byte(nil), b...), from: from, nas: n, key: key, conn: conn}:
 	default:

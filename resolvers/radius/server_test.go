@@ -47,7 +47,7 @@ func newSite(t *testing.T, opts radius.Options, profiles map[string]model.NASPro
 
 // newSiteWith is newSite; with live set, the service hears the live-update
 // notices (as portald's does), so it keeps its access tables in memory.
-func newSiteWith(t *testing.T, opts radius.Options, profiles map[string]model.NASProfile, live bool) *site {
+func newSiteWith(t testing.TB, opts radius.Options, profiles map[string]model.NASProfile, live bool) *site {
 	t.Helper()
 	ctx := context.Background()
 	store := dbtest.New(t)
@@ -69,7 +69,7 @@ func newSiteWith(t *testing.T, opts radius.Options, profiles map[string]model.NA
 
 // serve runs a RADIUS server (a replica: its own service, notices and
 // tables) over store and returns its addresses.
-func serve(t *testing.T, store *db.DB, opts radius.Options, live bool) (auth, acct string) {
+func serve(t testing.TB, store *db.DB, opts radius.Options, live bool) (auth, acct string) {
 	t.Helper()
 	ctx := context.Background()
 	svcOpts := service.Options{}

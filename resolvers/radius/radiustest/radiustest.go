@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha1"
@@ -17,6 +18,8 @@ import (
 	"math/big"
 	"os/exec"
 	"strings"
+
+	"layeh.com/radius"
 )
 
 // Handshake makes a 4-way handshake's ANonce and EAPOL-Key message 2
@@ -159,4 +162,33 @@ func Radclient(server, kind, secret string, attrs ...string) (string, error) {
 		err = nil // a reject, or no reply, exits 1: the output says which
 	}
 	return string(out), err
+}
+
+// MACRequest is an Access-Request for a MAC authentication (User-Name and
+// Calling-Station-Id the MAC, Called-Station-Id as given) with identifier
+// id, a fresh authenticator and a valid Message-Authenticator, as hostapd
+// sends it.
+func MACRequest(secret, mac, called string, id byte) ([]byte, error) {
+	p := radius.New(radius.CodeAccessRequest, []byte(secret))
+	p.Identifier = id
+	flat := strings.ToLower(strings.NewReplacer(":", "", "-", "").Replace(mac))
+	for _, a := range []struct {
+		t radius.Type
+		v string
+	}{{1, flat}, {31, strings.ReplaceAll(mac, ":", "-")}, {30, called}} {
+		v, err := radius.NewString(a.v)
+		if err != nil {
+			return nil, err
+		}
+		p.Add(a.t, v)
+	}
+	p.Add(80, make(radius.Attribute, 16))
+	b, err := p.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	h := hmac.New(md5.New, []byte(secret))
+	h.Write(b)
+	copy(b[len(b)-16:], h.Sum(nil))
+	return b, nil
 }

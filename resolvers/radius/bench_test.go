@@ -1,0 +1,55 @@
+package radius_test
+
+import (
+	"net"
+	"time"
+	"testing"
+
+	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/radius"
+	"github.com/residentportal/bff/resolvers/radius/radiustest"
+	layeh "layeh.com/radius"
+)
+
+// BenchmarkIdentityPSK is one Access-Request by MAC answered over loopback
+// by a server like portald's (its table in memory): what to profile for
+// the RADIUS section of BENCHMARKS.md. Its allocations are the server's and
+// the client's.
+func BenchmarkIdentityPSK(b *testing.B) {
+	s := newSiteWith(b, radius.Options{PerNAS: 1e9, PerNASBurst: 1e9, Global: 1e9, GlobalBurst: 1e9},
+		map[string]model.NASProfile{"127.0.0.1": model.NASHostapd}, true)
+	conn, err := net.Dial("udp", s.addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	buf := make([]byte, 4096)
+	req := func(id byte) []byte {
+		b.Helper()
+		p, err := radiustest.MACRequest(s.secrets["127.0.0.1"], s.mac, "00-11-22-33-44-55:Residents", id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	// Each request new (a repeated one is a retransmission, answered from
+	// the reply cache), made before the clock starts.
+	packets := make([][]byte, 100_000)
+	for i := range packets {
+		packets[i] = req(byte(i))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		p := packets[i%len(packets)]
+		i++
+		if _, err := conn.Write(p); err != nil {
+			b.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil || n < 20 || layeh.Code(buf[0]) != layeh.CodeAccessAccept {
+			b.Fatalf("%d bytes, %v", n, err)
+		}
+	}
+}
