@@ -2,8 +2,8 @@ package radius_test
 
 import (
 	"net"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers/radius"

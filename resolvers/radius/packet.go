@@ -5,7 +5,9 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"errors"
+	"hash"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/residentportal/bff/graph/model"
@@ -53,10 +55,30 @@ var (
 	errBadAuthenticator = errors.New("Message-Authenticator does not verify")
 )
 
+// macs are HMAC-MD5 states keyed with one access point's secret, reused
+// (Reset keeps the key): a request verifies and signs without allocating
+// them again.
+type macs struct {
+	secret []byte
+	pool   sync.Pool
+}
+
+func newMACs(secret []byte) *macs { return &macs{secret: secret} }
+
+func (m *macs) get() hash.Hash {
+	if h, ok := m.pool.Get().(hash.Hash); ok {
+		h.Reset()
+		return h
+	}
+	return hmac.New(md5.New, m.secret)
+}
+
+func (m *macs) put(h hash.Hash) { m.pool.Put(h) }
+
 // verifyRequest checks a request's Message-Authenticator (RFC 3579 §3.2):
 // HMAC-MD5 under the shared secret over the packet with the attribute's
 // value zeroed. nil when it verifies.
-func verifyRequest(b, secret []byte) error {
+func verifyRequest(b []byte, m *macs) error {
 	at, ok := findAttribute(b, attrMessageAuthenticator)
 	if !ok {
 		return errNoAuthenticator
@@ -64,12 +86,13 @@ func verifyRequest(b, secret []byte) error {
 	if b[at+1] != 18 {
 		return errBadAuthenticator
 	}
-	var zero [16]byte
-	mac := hmac.New(md5.New, secret)
+	var zero, sum [16]byte
+	mac := m.get()
+	defer m.put(mac)
 	mac.Write(b[:at+2])
 	mac.Write(zero[:])
 	mac.Write(b[at+18:])
-	if !hmac.Equal(mac.Sum(nil), b[at+2:at+18]) {
+	if !hmac.Equal(mac.Sum(sum[:0]), b[at+2:at+18]) {
 		return errBadAuthenticator
 	}
 	return nil
@@ -92,7 +115,7 @@ func findAttribute(b []byte, t byte) (int, bool) {
 // encodeReply encodes a reply to req: Message-Authenticator first (the
 // Blast-RADIUS rule), then what add puts in, signed with the request's
 // authenticator and the secret.
-func encodeReply(req *radius.Packet, code radius.Code, add func(*radius.Packet) error) ([]byte, error) {
+func encodeReply(req *radius.Packet, code radius.Code, m *macs, add func(*radius.Packet) error) ([]byte, error) {
 	r := req.Response(code)
 	r.Add(attrMessageAuthenticator, make(radius.Attribute, 16))
 	if err := add(r); err != nil {
@@ -110,9 +133,10 @@ func encodeReply(req *radius.Packet, code radius.Code, add func(*radius.Packet) 
 		// like the accounting request's own.
 		clear(b[4:20])
 	}
-	mac := hmac.New(md5.New, r.Secret)
+	mac := m.get()
+	defer m.put(mac)
 	mac.Write(b)
-	copy(r.Attributes[0].Attribute, mac.Sum(nil))
+	mac.Sum(r.Attributes[0].Attribute[:0]) // in place: its 16 bytes
 	return r.Encode()
 }
 

@@ -27,11 +27,17 @@ type replyCache struct {
 	max   int
 	mu    sync.Mutex
 	items map[replyKey]replyEntry
-	order []replyKey // insertion order, for sweeping and eviction
+	// order is the keys in insertion order, for sweeping and eviction: a
+	// ring of max keys from head, n of them in use (made once: a request
+	// adds no garbage to it). A key forgotten and started again is in it
+	// twice; the older copy may evict the newer entry early, which only
+	// costs deciding a retransmission again.
+	order   []replyKey
+	head, n int
 }
 
 func newReplyCache(ttl time.Duration, max int) *replyCache {
-	return &replyCache{ttl: ttl, max: max, items: map[replyKey]replyEntry{}}
+	return &replyCache{ttl: ttl, max: max, items: make(map[replyKey]replyEntry, max), order: make([]replyKey, max)}
 }
 
 // get returns the reply for k and whether k was seen within the ttl (a nil
@@ -54,12 +60,12 @@ func (c *replyCache) start(k replyKey, now time.Time) bool {
 	if e, ok := c.items[k]; ok && now.Sub(e.at) <= c.ttl {
 		return false
 	}
-	for len(c.order) >= c.max {
-		delete(c.items, c.order[0])
-		c.order = c.order[1:]
+	if c.n == c.max {
+		c.pop()
 	}
 	c.items[k] = replyEntry{at: now}
-	c.order = append(c.order, k)
+	c.order[(c.head+c.n)%c.max] = k
+	c.n++
 	return true
 }
 
@@ -79,20 +85,22 @@ func (c *replyCache) forget(k replyKey) {
 	delete(c.items, k)
 }
 
+// pop drops the oldest key and its entry.
+func (c *replyCache) pop() {
+	delete(c.items, c.order[c.head])
+	c.head = (c.head + 1) % c.max
+	c.n--
+}
+
 // sweep drops the entries past the ttl.
 func (c *replyCache) sweep(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	i := 0
-	for ; i < len(c.order); i++ {
-		k := c.order[i]
-		e, ok := c.items[k]
+	for c.n > 0 {
+		e, ok := c.items[c.order[c.head]]
 		if ok && now.Sub(e.at) <= c.ttl {
-			break
+			return
 		}
-		if ok {
-			delete(c.items, k)
-		}
+		c.pop()
 	}
-	c.order = append(c.order[:0:0], c.order[i:]...)
 }

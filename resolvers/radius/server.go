@@ -143,6 +143,7 @@ func New(svc *service.Service, opts Options) *Server {
 type nas struct {
 	model.NASClient
 	secret []byte
+	macs   *macs
 	budget *rate.Limiter
 	// search bounds its handshakes that must search the property's
 	// identities (dynamic PSK's expensive path).
@@ -179,7 +180,7 @@ func (s *Server) Refresh(ctx context.Context) error {
 	old := s.table.Load()
 	t := &table{hosts: make(map[netip.Addr]*nas, len(all))}
 	for _, c := range all {
-		n := &nas{NASClient: c, secret: []byte(c.Secret)}
+		n := &nas{NASClient: c, secret: []byte(c.Secret), macs: newMACs([]byte(c.Secret))}
 		if prev := old.byID(c.ID); prev != nil {
 			n.budget, n.search = prev.budget, prev.search
 		} else {
@@ -427,7 +428,7 @@ func (s *Server) decide(ctx context.Context, j job) (reply []byte, result, reaso
 	}
 	// SECURITY (Blast-RADIUS, CVE-2024-3596): an Access-Request counts only
 	// with a valid Message-Authenticator.
-	switch verifyRequest(j.b, j.nas.secret) {
+	switch verifyRequest(j.b, j.nas.macs) {
 	case errNoAuthenticator:
 		s.m.drop("no_message_authenticator")
 		return nil, "", ""
@@ -479,7 +480,7 @@ func (s *Server) decide(ctx context.Context, j job) (reply []byte, result, reaso
 		return nil, "", ""
 	}
 	if !access.Granted {
-		out, err := encodeReply(p, radius.CodeAccessReject, func(r *radius.Packet) error {
+		out, err := encodeReply(p, radius.CodeAccessReject, j.nas.macs, func(r *radius.Packet) error {
 			return addString(r, attrReplyMessage, access.Reason)
 		})
 		if err != nil {
@@ -488,7 +489,7 @@ func (s *Server) decide(ctx context.Context, j job) (reply []byte, result, reaso
 		}
 		return out, "reject", reasonLabel(access.Reason)
 	}
-	out, err := encodeReply(p, radius.CodeAccessAccept, func(r *radius.Packet) error {
+	out, err := encodeReply(p, radius.CodeAccessAccept, j.nas.macs, func(r *radius.Packet) error {
 		return grant(r, j.nas.Profile, access)
 	})
 	if err != nil {
@@ -513,7 +514,7 @@ func (s *Server) account(ctx context.Context, j job) []byte {
 		s.m.drop("malformed")
 		return nil
 	}
-	if _, has := findAttribute(j.b, attrMessageAuthenticator); has && verifyRequest(j.b, j.nas.secret) != nil {
+	if _, has := findAttribute(j.b, attrMessageAuthenticator); has && verifyRequest(j.b, j.nas.macs) != nil {
 		s.m.drop("bad_message_authenticator")
 		return nil
 	}
@@ -532,7 +533,7 @@ func (s *Server) account(ctx context.Context, j job) []byte {
 		s.opts.Log.WarnContext(ctx, "radius: an accounting request could not be stored", "nas", j.nas.Name, "error", err.Error())
 		return nil
 	}
-	out, err := encodeReply(p, radius.CodeAccountingResponse, func(*radius.Packet) error { return nil })
+	out, err := encodeReply(p, radius.CodeAccountingResponse, j.nas.macs, func(*radius.Packet) error { return nil })
 	if err != nil {
 		s.m.drop("encode")
 		return nil
