@@ -9,9 +9,9 @@ import (
 // The cache keeps at most max entries, the oldest going first, and a
 // sweep drops those past the ttl from the oldest on.
 func TestReplyCacheRing(t *testing.T) {
-	c := newReplyCache(time.Second, 3)
+	c := newReplyCache(time.Second, 3, 64)
 	t0 := time.Now()
-	key := func(i byte) replyKey { return replyKey{from: netip.MustParseAddrPort("127.0.0.1:1812"), id: i} }
+	key := func(i byte) replyKey { return keyOf(netip.MustParseAddrPort("127.0.0.1:1812"), i, [16]byte{}) }
 	for i := range byte(5) {
 		if !c.start(key(i), t0.Add(time.Duration(i)*100*time.Millisecond)) {
 			t.Fatalf("%d: started already", i)
@@ -38,5 +38,33 @@ func TestReplyCacheRing(t *testing.T) {
 	c.sweep(t0) // a forgotten key at the head goes with the next sweep
 	if c.n != 0 {
 		t.Fatalf("%d keys left", c.n)
+	}
+}
+
+// Replies live in a ring of bytes: one written over is gone (its
+// retransmission is decided again), one that would not fit at the end
+// starts again at the beginning, whole.
+func TestReplyCacheSlab(t *testing.T) {
+	c := newReplyCache(time.Minute, 10, 10)
+	now := time.Now()
+	key := func(i byte) replyKey { return keyOf(netip.MustParseAddrPort("[::1]:1812"), i, [16]byte{i}) }
+	for i, reply := range []string{"aaaa", "bbbb", "cccc"} { // the third goes at 0, over the first
+		c.start(key(byte(i)), now)
+		c.finish(key(byte(i)), []byte(reply), now)
+	}
+	if r, seen := c.get(key(0), now); seen || r != nil {
+		t.Fatalf("a reply written over: %q %v", r, seen)
+	}
+	for i, want := range []string{1: "bbbb", 2: "cccc"} {
+		if i == 0 {
+			continue
+		}
+		if r, seen := c.get(key(byte(i)), now); !seen || string(r) != want {
+			t.Fatalf("%d: %q %v, want %q", i, r, seen, want)
+		}
+	}
+	c.start(key(9), now)
+	if r, seen := c.get(key(9), now); !seen || r != nil {
+		t.Fatal("a request being decided is not in progress")
 	}
 }

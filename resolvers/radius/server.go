@@ -68,8 +68,10 @@ const (
 	DefaultReplay   = 30 * time.Second
 	// maxPacket is RFC 2865's largest packet; anything longer is malformed.
 	maxPacket = 4096
-	// maxReplies bounds the retransmission cache.
-	maxReplies = 1 << 16
+	// maxReplies and replyBytes bound the retransmission cache: about a
+	// second of replies at 25,000 requests a second, 30 s at 1,000 (6 MiB).
+	maxReplies = 1 << 15
+	replyBytes = 4 << 20
 )
 
 func (o *Options) defaults() {
@@ -131,7 +133,7 @@ func New(svc *service.Service, opts Options) *Server {
 	opts.defaults()
 	s := &Server{svc: svc, opts: opts, global: rate.NewLimiter(rate.Limit(opts.Global), opts.GlobalBurst),
 		search:  rate.NewLimiter(rate.Limit(opts.Search), 2*int(math.Ceil(opts.Search))),
-		replies: newReplyCache(opts.Replay, maxReplies), m: newMetrics(opts.Registry)}
+		replies: newReplyCache(opts.Replay, maxReplies, replyBytes), m: newMetrics(opts.Registry)}
 	if opts.Tracing != nil {
 		s.tracer = opts.Tracing.Tracer("github.com/residentportal/bff/resolvers/radius")
 	}
@@ -350,7 +352,7 @@ func (s *Server) admit(conn net.PacketConn, jobs chan<- job, b []byte, from neti
 		s.m.drop("unexpected_code")
 		return
 	}
-	key := replyKey{from: from, id: b[1], auth: [16]byte(b[4:20])}
+	key := keyOf(from, b[1], [16]byte(b[4:20]))
 	if reply, seen := s.replies.get(key, time.Now()); seen {
 		if reply != nil { // answered: the same answer (RFC 5080 §2.2.2)
 			s.m.retransmitted.Inc()
