@@ -134,10 +134,17 @@ func encodeReply(req *radius.Packet, code radius.Code, m *macs, add func(*radius
 		clear(b[4:20])
 	}
 	mac := m.get()
-	defer m.put(mac)
 	mac.Write(b)
-	mac.Sum(r.Attributes[0].Attribute[:0]) // in place: its 16 bytes
-	return r.Encode()
+	mac.Sum(b[22:22]) // in place: the first attribute's 16 bytes
+	m.put(mac)
+	// The Response Authenticator (RFC 2865 §3): MD5 over the reply with
+	// the request's authenticator, then the secret.
+	copy(b[4:20], r.Authenticator[:])
+	h := md5.New()
+	h.Write(b)
+	h.Write(r.Secret)
+	h.Sum(b[4:4])
+	return b, nil
 }
 
 // evs is the value of an Extended-Vendor-Specific-5 attribute (RFC 6929
