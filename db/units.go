@@ -455,14 +455,16 @@ func (db *DB) UnitByNumber(ctx context.Context, propertyID uuid.UUID, number str
 }
 
 // SetUnitVLAN sets a unit's VLAN (1–4094), or clears it (nil): the VLAN an
-// access point puts the unit's devices on (SPEC §9.2). NOT_FOUND for an
-// unknown unit; BAD_USER_INPUT for a VLAN out of range.
-func (db *DB) SetUnitVLAN(ctx context.Context, id uuid.UUID, vlan *int) (model.Unit, error) {
+// access point puts the unit's devices on (SPEC §9.2); within property
+// unless it is nil (the admin tool's). NOT_FOUND for an unknown unit (or
+// one of another property); BAD_USER_INPUT for a VLAN out of range.
+func (db *DB) SetUnitVLAN(ctx context.Context, property *uuid.UUID, id uuid.UUID, vlan *int) (model.Unit, error) {
 	if vlan != nil && (*vlan < 1 || *vlan > 4094) {
-		return model.Unit{}, model.Errorf(model.CodeBadUserInput, "a VLAN is 1 to 4094")
+		return model.Unit{}, model.InvalidField("vlanId", "must be between 1 and 4094")
 	}
 	var found bool
-	err := db.pool.QueryRow(ctx, `UPDATE units SET vlan_id = $2, updated_at = now() WHERE id = $1 RETURNING true`, id, vlan).Scan(&found)
+	err := db.pool.QueryRow(ctx, `UPDATE units SET vlan_id = $2, updated_at = now()
+	  WHERE id = $1 AND ($3::uuid IS NULL OR property_id = $3) RETURNING true`, id, vlan, property).Scan(&found)
 	if err == pgx.ErrNoRows {
 		return model.Unit{}, model.ErrNotFound("unit")
 	}

@@ -110,6 +110,7 @@ type ComplexityRoot struct {
 		RemoveUnitDevice      func(childComplexity int, propertyID uuid.UUID, deviceID string, unitID *uuid.UUID) int
 		RemoveUnitUserDevice  func(childComplexity int, propertyID uuid.UUID, userID uuid.UUID, deviceID string) int
 		ResetPortalAccess     func(childComplexity int, propertyID uuid.UUID, unitID *uuid.UUID) int
+		SetUnitVlan           func(childComplexity int, propertyID uuid.UUID, unitID uuid.UUID, vlanID *int) int
 		UpdateUnit            func(childComplexity int, propertyID uuid.UUID, input model.UpdateUnitInput) int
 		UpdateUnitUser        func(childComplexity int, propertyID uuid.UUID, userID uuid.UUID, input model.UpdateUnitUserInput) int
 	}
@@ -266,6 +267,7 @@ type DeviceResolver interface {
 type MutationResolver interface {
 	Login(ctx context.Context, propertyID uuid.UUID, hashedSecret string) (*model.LoginPayload, error)
 	UpdateUnit(ctx context.Context, propertyID uuid.UUID, input model.UpdateUnitInput) (*model.Unit, error)
+	SetUnitVlan(ctx context.Context, propertyID uuid.UUID, unitID uuid.UUID, vlanID *int) (*model.Unit, error)
 	ResetPortalAccess(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (bool, error)
 	UpdateUnitUser(ctx context.Context, propertyID uuid.UUID, userID uuid.UUID, input model.UpdateUnitUserInput) (*model.UpdateUnitUserPayload, error)
 	RemoveUnitDevice(ctx context.Context, propertyID uuid.UUID, deviceID string, unitID *uuid.UUID) (bool, error)
@@ -605,6 +607,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResetPortalAccess(childComplexity, args["propertyId"].(uuid.UUID), args["unitId"].(*uuid.UUID)), true
+	case "Mutation.setUnitVlan":
+		if e.ComplexityRoot.Mutation.SetUnitVlan == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setUnitVlan_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetUnitVlan(childComplexity, args["propertyId"].(uuid.UUID), args["unitId"].(uuid.UUID), args["vlanId"].(*int)), true
 	case "Mutation.updateUnit":
 		if e.ComplexityRoot.Mutation.UpdateUnit == nil {
 			break
@@ -1607,6 +1620,20 @@ type Mutation {
     propertyId: ID!
     "What to change."
     input: UpdateUnitInput!
+  ): Unit!
+
+  """
+  Sets the VLAN access points put the unit's devices on (1–4094), or clears
+  it with null (SPEC §9.2): a manager's only (FORBIDDEN for residents). It
+  counts on the next access request. Returns the unit.
+  """
+  setUnitVlan(
+    "The property's id."
+    propertyId: ID!
+    "The unit's id."
+    unitId: ID!
+    "The VLAN, 1 to 4094; null clears it."
+    vlanId: Int
   ): Unit!
 
   """
@@ -2717,6 +2744,36 @@ func (ec *executionContext) field_Mutation_resetPortalAccess_args(ctx context.Co
 		return nil, err
 	}
 	args["unitId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setUnitVlan_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "propertyId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["propertyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "unitId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["unitId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "vlanId",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["vlanId"] = arg2
 	return args, nil
 }
 
@@ -4185,6 +4242,50 @@ func (ec *executionContext) fieldContext_Mutation_updateUnit(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateUnit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setUnitVlan(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setUnitVlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetUnitVlan(ctx, fc.Args["propertyId"].(uuid.UUID), fc.Args["unitId"].(uuid.UUID), fc.Args["vlanId"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Unit) graphql.Marshaler {
+			return ec.marshalNUnit2ᚖgithubᚗcomᚋresidentportalᚋbffᚋgraphᚋmodelᚐUnit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setUnitVlan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Unit(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setUnitVlan_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8648,6 +8749,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateUnit":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateUnit(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setUnitVlan":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setUnitVlan(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

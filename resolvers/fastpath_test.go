@@ -168,7 +168,7 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 	  devices { ...D user { userName unit { number } } } unit { number } }
 	fragment D on Device { __typename id macAddress displayName description osType lastSeen online type }`
 	// A VLAN, and one device online (RADIUS accounting's mark).
-	dbtest.Must[model.Unit](t)(e.store.SetUnitVLAN(ctx, f.unit.Unit.ID, dbtest.Ptr(120)))
+	dbtest.Must[model.Unit](t)(e.store.SetUnitVLAN(ctx, nil, f.unit.Unit.ID, dbtest.Ptr(120)))
 	if _, err := e.store.Pool().Exec(ctx, `UPDATE devices SET online_until = now() + interval '1 hour'
 	  WHERE id = (SELECT id FROM devices WHERE unit_id = $1 ORDER BY id LIMIT 1)`, f.unit.Unit.ID); err != nil {
 		t.Fatal(err)

@@ -40,6 +40,14 @@ func (r *mutationResolver) UpdateUnit(ctx context.Context, propertyID uuid.UUID,
 	return &res.Unit, err
 }
 
+func (r *mutationResolver) SetUnitVlan(ctx context.Context, propertyID uuid.UUID, unitID uuid.UUID, vlanID *int) (*model.Unit, error) {
+	u, err := r.svc.SetUnitVLAN(ctx, propertyID, unitID, vlanID)
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
 func (r *mutationResolver) ResetPortalAccess(ctx context.Context, propertyID uuid.UUID, unitID *uuid.UUID) (bool, error) {
 	return true, r.svc.ResetPortalAccess(ctx, propertyID, unitID)
 }

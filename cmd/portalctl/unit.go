@@ -104,7 +104,7 @@ func cmdUnitSetVLAN(e *env, args []string) (any, error) {
 		}
 		v = &n
 	}
-	u, err := e.store.SetUnitVLAN(e.ctx, id, v)
+	u, err := e.store.SetUnitVLAN(e.ctx, nil, id, v)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,7 @@ type Store interface {
 	WifiDevicesByMAC(ctx context.Context, propertyID uuid.UUID, mac string) ([]model.WifiDevice, error)
 	Accounting(ctx context.Context, a model.Accounting) (int, error)
 	EndSessions(ctx context.Context, nasID uuid.UUID) (int, error)
+	SetUnitVLAN(ctx context.Context, property *uuid.UUID, id uuid.UUID, vlan *int) (model.Unit, error)
 }
 
 // ServerVersion is reported by login.

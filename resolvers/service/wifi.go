@@ -116,6 +116,18 @@ func (s *Service) Account(ctx context.Context, nas model.NASClient, status model
 	return err
 }
 
+// SetUnitVLAN sets the VLAN access points put the unit's devices on, or
+// clears it (nil). UNAUTHENTICATED, FORBIDDEN for a resident,
+// BAD_USER_INPUT, NOT_FOUND.
+func (s *Service) SetUnitVLAN(ctx context.Context, propertyID, unitID uuid.UUID, vlan *int) (model.Unit, error) {
+	// SECURITY: the network's segmentation is the building's, not a
+	// resident's.
+	if err := s.requireManager(ctx, propertyID, "setting a VLAN needs a manager key"); err != nil {
+		return model.Unit{}, err
+	}
+	return s.store.SetUnitVLAN(ctx, &propertyID, unitID, vlan)
+}
+
 // AccessPoints are a property's access points by name, for its manager
 // (never with their secrets). UNAUTHENTICATED, FORBIDDEN for a resident.
 func (s *Service) AccessPoints(ctx context.Context, propertyID uuid.UUID) ([]model.NAS, error) {
