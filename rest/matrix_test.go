@@ -37,6 +37,8 @@ var graphQLOps = map[string]string{
 	// $u stands for a change request's id here: the credential is refused first.
 	"changeRequest":         `query($p: ID!, $u: ID!) { changeRequest(propertyId: $p, id: $u) { id } }`,
 	"completeChangeRequest": `mutation($p: ID!, $u: ID!) { completeChangeRequest(propertyId: $p, id: $u, result: APPLIED) { id } }`,
+	// $u stands for a unit's id: the credential is refused first.
+	"setUnitVlan": `mutation($p: ID!, $u: ID!) { setUnitVlan(propertyId: $p, unitId: $u, vlanId: 7) { id } }`,
 }
 
 // publicGraphQL are the root fields that need no credential.
