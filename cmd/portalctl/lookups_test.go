@@ -66,5 +66,10 @@ func TestTableOutput(t *testing.T) {
 		!strings.Contains(out, "101") || !strings.Contains(out, "102") || !regexp.MustCompile(`(?m)^total\s+2$`).MatchString(out) {
 		t.Fatalf("exit %d:\n%s%s", code, out, stderr.String())
 	}
+	// The rows come first and the total after them; the number and status
+	// first, the id last.
+	if strings.Index(out, "units (2)") > strings.Index(out, "total") || !regexp.MustCompile(`(?m)^NUMBER\s+STATUS\s+DESCRIPTION\s+UNITID$`).MatchString(out) {
+		t.Fatalf("not in a human order:\n%s", out)
+	}
 	c.fails(2, "is not json or table", "unit", "list", "--property", pid, "-o", "yaml")
 }
