@@ -413,10 +413,12 @@ func (s *Server) handle(ctx context.Context, j job) {
 		return
 	}
 	s.replies.finish(j.key, reply, time.Now())
+	// Counted before it is sent: whoever reads the metrics after the
+	// answer finds it counted.
+	s.m.requests.WithLabelValues(result, reason).Inc()
 	if _, err := j.conn.WriteTo(reply, net.UDPAddrFromAddrPort(j.from)); err != nil && ctx.Err() == nil {
 		s.opts.Log.WarnContext(ctx, "radius: a reply could not be sent", "nas", j.nas.Name, "error", err.Error())
 	}
-	s.m.requests.WithLabelValues(result, reason).Inc()
 	s.m.seconds.WithLabelValues(result).Observe(time.Since(start).Seconds())
 }
 
