@@ -70,7 +70,7 @@ func (c *replyCache) get(k replyKey, now time.Time) ([]byte, bool) {
 	if e.n == 0 {
 		return nil, true
 	}
-	if c.written-e.off > uint64(len(c.slab)) {
+	if c.overwritten(e) {
 		return nil, false
 	}
 	at := e.off % uint64(len(c.slab))
@@ -82,7 +82,7 @@ func (c *replyCache) get(k replyKey, now time.Time) ([]byte, bool) {
 func (c *replyCache) start(k replyKey, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.items[k]; ok && c.since(now)-e.at <= int64(c.ttl) {
+	if e, ok := c.items[k]; ok && c.since(now)-e.at <= int64(c.ttl) && !c.overwritten(e) {
 		return false
 	}
 	if c.n == c.max {
@@ -92,6 +92,12 @@ func (c *replyCache) start(k replyKey, now time.Time) bool {
 	c.order[(c.head+c.n)%c.max] = k
 	c.n++
 	return true
+}
+
+// overwritten reports whether e's reply bytes were written over (its
+// retransmission is decided again, as if never seen).
+func (c *replyCache) overwritten(e replyEntry) bool {
+	return e.n > 0 && c.written-e.off > uint64(len(c.slab))
 }
 
 // finish records k's reply.

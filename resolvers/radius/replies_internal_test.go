@@ -55,6 +55,9 @@ func TestReplyCacheSlab(t *testing.T) {
 	if r, seen := c.get(key(0), now); seen || r != nil {
 		t.Fatalf("a reply written over: %q %v", r, seen)
 	}
+	if !c.start(key(0), now) {
+		t.Fatal("a request whose reply was written over is not decided again")
+	}
 	for i, want := range []string{1: "bbbb", 2: "cccc"} {
 		if i == 0 {
 			continue
