@@ -161,20 +161,30 @@ func ids(r *http.Request, names ...string) ([]uuid.UUID, bool) {
 // user: GET /user?property=&id= — one unit user (1 statement), as the
 // vendor's REST API returns it.
 func (s *server) user(w http.ResponseWriter, r *http.Request) {
-	v, ok := ids(r, "property", "id")
+	v, u, ok := s.unitUser(w, r)
 	if !ok {
-		http.Error(w, "bad query", http.StatusBadRequest)
-		return
-	}
-	u, err := s.store.UnitUserByID(r.Context(), model.PropertyScope(v[0]), v[1])
-	if err != nil {
-		fail(w, err)
 		return
 	}
 	out := userResponse{UserID: u.ID.String(), UserName: u.UserName, Email: u.Email, PhoneNumber: u.PhoneNumber,
 		Passphrase: u.Passphrase, Status: string(u.Status), Type: string(u.Type)}
 	out.Links.Self.Href = s.base + "/residents/properties/" + v[0].String() + "/units/users/" + u.ID.String()
 	write(w, &out)
+}
+
+// unitUser reads the unit user ?property=&id= names (1 statement); false
+// when it answered an error instead.
+func (s *server) unitUser(w http.ResponseWriter, r *http.Request) ([]uuid.UUID, model.UnitUser, bool) {
+	v, ok := ids(r, "property", "id")
+	if !ok {
+		http.Error(w, "bad query", http.StatusBadRequest)
+		return nil, model.UnitUser{}, false
+	}
+	u, err := s.store.UnitUserByID(r.Context(), model.PropertyScope(v[0]), v[1])
+	if err != nil {
+		fail(w, err)
+		return nil, model.UnitUser{}, false
+	}
+	return v, u, true
 }
 
 // resident: GET /resident?property=&unit= — the unit, its first 100 users

@@ -155,14 +155,8 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 // claim: GET /claim?property=&id= — portal-wifisync's claim check of an
 // identity (1 statement), as GraphQL's unitUser answers it.
 func (s *server) claim(w http.ResponseWriter, r *http.Request) {
-	v, ok := ids(r, "property", "id")
+	_, u, ok := s.unitUser(w, r)
 	if !ok {
-		http.Error(w, "bad query", http.StatusBadRequest)
-		return
-	}
-	u, err := s.store.UnitUserByID(r.Context(), model.PropertyScope(v[0]), v[1])
-	if err != nil {
-		fail(w, err)
 		return
 	}
 	writeData(w, struct {
