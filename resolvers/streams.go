@@ -50,6 +50,7 @@ func (sseTransport) Supports(r *http.Request) bool { return transport.SSE{}.Supp
 func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	clearDeadlines(w)
 	lw := &lockedWriter{w: w, rc: http.NewResponseController(w)}
+	defer lw.close() // runs last: a session ending the stream from its own goroutine writes nothing after this
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(t.streams, cancel)() // the server is shutting down
@@ -71,21 +72,39 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 }
 
 // lockedWriter serialises the writes of gqlgen's SSE stream and of an
-// ending subscription, each within wsWriteTimeout; after the last one
-// nothing more is written.
+// ending subscription, each within wsWriteTimeout; after the last one, or
+// once the handler has returned (close), nothing more is written: the
+// ResponseWriter is not ours to touch then, and net/http panics on a Flush
+// after its handler finished.
 type lockedWriter struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // held across a write
 	w      http.ResponseWriter
 	rc     *http.ResponseController
 	ended  atomic.Bool
-	broken bool
+	broken bool // under mu: a write failed, or the handler returned
+
+	dl   sync.Mutex // orders last's deadline against close; never held across a write
+	done bool       // under dl
+}
+
+// close is deferred by the handler: it waits for a write in flight and
+// leaves the writer inert.
+func (l *lockedWriter) close() {
+	l.dl.Lock()
+	l.done = true
+	l.dl.Unlock()
+	l.mu.Lock()
+	l.broken = true
+	l.mu.Unlock()
 }
 
 func (l *lockedWriter) Header() http.Header { return l.w.Header() }
 func (l *lockedWriter) WriteHeader(code int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.w.WriteHeader(code)
+	if !l.broken {
+		l.w.WriteHeader(code)
+	}
 }
 func (l *lockedWriter) Write(b []byte) (int, error) {
 	if l.ended.Load() {
@@ -125,7 +144,11 @@ func (l *lockedWriter) last(b []byte) {
 	if l.ended.Swap(true) {
 		return
 	}
-	_ = l.rc.SetWriteDeadline(time.Now())
+	l.dl.Lock()
+	if !l.done { // cut short a write stalled on a client that does not read
+		_ = l.rc.SetWriteDeadline(time.Now())
+	}
+	l.dl.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_, _ = l.writeLocked(b)

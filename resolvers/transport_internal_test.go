@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,5 +50,34 @@ func TestPostSendsDirectBytes(t *testing.T) {
 		if got := rec.Body.String(); rec.Code != http.StatusOK || got != tt.want {
 			t.Errorf("direct=%v: %d %s, want %s", tt.own, rec.Code, got, tt.want)
 		}
+	}
+}
+
+// A stream's session ends it from its own goroutine (a revoked credential,
+// a subscription the server ends) and may do so just as the handler
+// returns: the last event is then dropped, not written to a ResponseWriter
+// net/http has taken back (where a Flush panics).
+func TestStreamEndAfterHandlerReturned(t *testing.T) {
+	got := make(chan *lockedWriter, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lw := &lockedWriter{w: w, rc: http.NewResponseController(w)}
+		defer lw.close()
+		_, _ = lw.Write([]byte("event: next\ndata: {}\n\n"))
+		got <- lw
+	}))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	lw := <-got
+	lw.last([]byte("event: next\ndata: late\n\n")) // panicked in net/http before close
+	if _, err := lw.Write([]byte("x")); err == nil {
+		t.Error("a write after the handler returned succeeded")
+	}
+	if strings.Contains(string(body), "late") {
+		t.Errorf("body %q holds the late event", body)
 	}
 }
