@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -92,6 +93,18 @@ func (db *DB) AddDevice(ctx context.Context, scope model.Scope, n NewDevice) (mo
 				return model.Errorf(model.CodeForbidden, "the identity has its maximum of %d devices", n.MaxPerIdentity)
 			}
 		}
+		if n.Joining {
+			var blocked bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM blocked_devices WHERE user_id = $1 AND mac_address = $2)`,
+				u.ID, mac).Scan(&blocked); err != nil {
+				return err
+			}
+			if blocked {
+				return &model.Error{Code: model.CodeForbidden, Message: "the device was removed from this identity", Err: model.ErrDeviceBlocked}
+			}
+		} else if _, err := tx.Exec(ctx, `DELETE FROM blocked_devices WHERE user_id = $1 AND mac_address = $2`, u.ID, mac); err != nil {
+			return err
+		}
 		id := uuid.New()
 		if _, err := tx.Exec(ctx, `INSERT INTO devices (id, unit_id, user_id, mac_address, display_name,
 		    description, os_type, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -113,19 +126,37 @@ func (db *DB) RemoveDevice(ctx context.Context, scope model.Scope, unitID uuid.U
 	err := db.inTx(ctx, "db.RemoveDevice", func(tx pgx.Tx) error {
 		p, unit := scopeArgs(scope)
 		var d model.Device
+		var s model.Session
+		var nas *uuid.UUID
+		var session *string
+		var addr *netip.Addr
 		err := tx.QueryRow(ctx, `DELETE FROM devices d USING units u
 		  WHERE d.unit_id = u.id AND d.unit_id = $1 AND d.mac_address = $2
 		    AND ($3::uuid IS NULL OR d.user_id = $3)
 		    AND u.property_id = $4 AND ($5::uuid IS NULL OR u.id = $5)
-		  RETURNING d.id, d.unit_id, d.user_id, d.mac_address`, unitID, mac, userID, p, unit).
-			Scan(&d.ID, &d.UnitID, &d.UserID, &d.MACAddress)
+		  RETURNING d.id, d.unit_id, d.user_id, d.mac_address,
+		    CASE WHEN d.online_until > now() THEN d.session_nas_id END, CASE WHEN d.online_until > now() THEN d.session_id END,
+		    d.session_addr`,
+			unitID, mac, userID, p, unit).
+			Scan(&d.ID, &d.UnitID, &d.UserID, &d.MACAddress, &nas, &session, &addr)
 		if err == pgx.ErrNoRows {
 			return model.ErrNotFound("device")
 		}
 		if err != nil {
 			return err
 		}
-		c, err = insertChange(ctx, tx, model.ChangeDeviceRemoved, p, d.UnitID, &d.UserID, &d.ID, &d.MACAddress)
+		if nas != nil && session != nil {
+			s = model.Session{NASID: *nas, ID: *session}
+			if addr != nil {
+				s.Addr = *addr
+			}
+		}
+		// Refused with its identity until allowed again (§9.5).
+		if _, err := tx.Exec(ctx, `INSERT INTO blocked_devices (user_id, unit_id, mac_address) VALUES ($1, $2, $3)
+		    ON CONFLICT (user_id, mac_address) DO UPDATE SET blocked_at = now()`, d.UserID, d.UnitID, d.MACAddress); err != nil {
+			return err
+		}
+		c, err = insertChangeSession(ctx, tx, model.ChangeDeviceRemoved, p, d.UnitID, &d.UserID, &d.ID, &d.MACAddress, s)
 		return err
 	})
 	return c, err

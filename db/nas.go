@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -143,11 +144,15 @@ func (db *DB) Accounting(ctx context.Context, a model.Accounting) (int, error) {
 	var sql string
 	switch a.Status {
 	case model.AcctStart, model.AcctInterim:
-		sql = `UPDATE devices d SET last_seen = now(), online_until = $5, session_nas_id = $3, session_id = $4
+		sql = `UPDATE devices d SET last_seen = now(), online_until = $5, session_nas_id = $3, session_id = $4, session_addr = $6
 		  FROM unit_users uu WHERE uu.id = d.user_id AND uu.property_id = $1 AND d.mac_address = $2`
-		args = []any{a.PropertyID, a.MAC, a.NASID, a.SessionID, a.OnlineUntil}
+		var source *netip.Addr
+		if a.Source.IsValid() {
+			source = &a.Source
+		}
+		args = []any{a.PropertyID, a.MAC, a.NASID, a.SessionID, a.OnlineUntil, source}
 	case model.AcctStop:
-		sql = `UPDATE devices d SET last_seen = now(), online_until = NULL, session_nas_id = NULL, session_id = NULL
+		sql = `UPDATE devices d SET last_seen = now(), online_until = NULL, session_nas_id = NULL, session_id = NULL, session_addr = NULL
 		  FROM unit_users uu WHERE uu.id = d.user_id AND uu.property_id = $1 AND d.mac_address = $2
 		    AND (d.session_id IS NULL OR (d.session_nas_id = $3 AND d.session_id = $4))`
 		args = []any{a.PropertyID, a.MAC, a.NASID, a.SessionID}
@@ -165,7 +170,7 @@ func (db *DB) Accounting(ctx context.Context, a model.Accounting) (int, error) {
 // Accounting-On or -Off: it restarted, and its sessions with it). It
 // returns how many it ended.
 func (db *DB) EndSessions(ctx context.Context, nasID uuid.UUID) (int, error) {
-	tag, err := db.pool.Exec(ctx, `UPDATE devices SET online_until = NULL, session_nas_id = NULL, session_id = NULL
+	tag, err := db.pool.Exec(ctx, `UPDATE devices SET online_until = NULL, session_nas_id = NULL, session_id = NULL, session_addr = NULL
 	  WHERE session_nas_id = $1`, nasID)
 	if err != nil {
 		return 0, wrap("db.EndSessions", err)

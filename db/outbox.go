@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,12 +16,29 @@ import (
 // and the kind of change only, never a secret.
 func insertChange(ctx context.Context, tx pgx.Tx, kind model.ChangeKind, propertyID, unitID uuid.UUID,
 	userID, deviceID *uuid.UUID, mac *string) (model.ChangeRequest, error) {
+	return insertChangeSession(ctx, tx, kind, propertyID, unitID, userID, deviceID, mac, model.Session{})
+}
+
+// insertChangeSession is insertChange with the session a removed device
+// had open (its zero value: none), for the Disconnect-Request (§9.5).
+func insertChangeSession(ctx context.Context, tx pgx.Tx, kind model.ChangeKind, propertyID, unitID uuid.UUID,
+	userID, deviceID *uuid.UUID, mac *string, s model.Session) (model.ChangeRequest, error) {
 	c := model.ChangeRequest{ID: uuid.New(), Kind: kind, PropertyID: propertyID, UnitID: unitID,
 		UserID: userID, DeviceID: deviceID, MACAddress: mac, Status: "PENDING"}
 	c.TraceParent = traceParent(ctx)
-	err := tx.QueryRow(ctx, `INSERT INTO change_requests (id, kind, property_id, unit_id, user_id, device_id, mac_address, traceparent)
-	  VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, '')) RETURNING created_at`,
-		c.ID, string(kind), propertyID, unitID, userID, deviceID, mac, c.TraceParent).Scan(&c.CreatedAt)
+	var nas *uuid.UUID
+	var id *string
+	var addr *netip.Addr
+	if s.ID != "" {
+		nas, id = &s.NASID, &s.ID
+	}
+	if s.Addr.IsValid() {
+		addr = &s.Addr
+	}
+	err := tx.QueryRow(ctx, `INSERT INTO change_requests (id, kind, property_id, unit_id, user_id, device_id, mac_address, traceparent,
+	    session_nas_id, session_id, session_addr)
+	  VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, $10, $11) RETURNING created_at`,
+		c.ID, string(kind), propertyID, unitID, userID, deviceID, mac, c.TraceParent, nas, id, addr).Scan(&c.CreatedAt)
 	return c, err
 }
 
@@ -220,7 +238,9 @@ func (db *DB) ListChangeRequests(ctx context.Context, propertyID uuid.UUID, unit
 const relayCandidates = 10
 
 // RelayChanges hands pending change requests to publish and marks those it
-// reports published as PUBLISHED, all in one transaction. It takes the
+// reports published as PUBLISHED, all in one transaction. Those of a
+// property with access points are portald's to deliver (ClaimDisconnects),
+// not the relay's. It takes the
 // units whose pending requests are oldest (at most units of them, found
 // among the relayCandidates × limit oldest rows), and of each unit its
 // pending requests in write order (at most limit in all).
@@ -245,7 +265,8 @@ func (db *DB) RelayChanges(ctx context.Context, units, limit int,
 		// units-th lock taken: a unit another relay holds is passed over
 		// and stays unlocked here.
 		rows, err := tx.Query(ctx, `WITH oldest AS MATERIALIZED (
-		    SELECT unit_id, seq FROM change_requests WHERE status = 'PENDING' ORDER BY created_at LIMIT $3),
+		    SELECT unit_id, seq FROM change_requests c WHERE status = 'PENDING' AND NOT `+radiusProperty+`
+		    ORDER BY created_at LIMIT $3),
 		  heads AS MATERIALIZED (
 		    SELECT unit_id, min(seq) AS first FROM oldest GROUP BY unit_id ORDER BY first LIMIT $2)
 		  SELECT unit_id FROM heads WHERE pg_try_advisory_xact_lock(hashtextextended(unit_id::text, 0)) LIMIT $1`,

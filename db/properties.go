@@ -253,8 +253,12 @@ func (db *DB) UpdateProperty(ctx context.Context, id uuid.UUID, in PropertyInput
 // then IDENTITY_REMOVED each).
 func (db *DB) syncGuestIdentities(ctx context.Context, tx pgx.Tx, keys *model.Keyring, propertyID uuid.UUID, allow bool) error {
 	if !allow {
-		if _, err := tx.Exec(ctx, `INSERT INTO change_requests (id, kind, property_id, unit_id, user_id, device_id, mac_address, traceparent)
-		    SELECT gen_random_uuid(), 'DEVICE_REMOVED', $1, d.unit_id, d.user_id, d.id, d.mac_address, NULLIF($2, '')
+		if _, err := tx.Exec(ctx, `INSERT INTO change_requests (id, kind, property_id, unit_id, user_id, device_id, mac_address, traceparent,
+		      session_nas_id, session_id, session_addr)
+		    SELECT gen_random_uuid(), 'DEVICE_REMOVED', $1, d.unit_id, d.user_id, d.id, d.mac_address, NULLIF($2, ''),
+		      CASE WHEN d.online_until > now() AND d.session_id IS NOT NULL THEN d.session_nas_id END,
+		      CASE WHEN d.online_until > now() AND d.session_nas_id IS NOT NULL THEN d.session_id END,
+		      CASE WHEN d.online_until > now() AND d.session_nas_id IS NOT NULL THEN d.session_addr END
 		    FROM devices d JOIN unit_users g ON g.id = d.user_id
 		    WHERE g.property_id = $1 AND g.type = 'GUEST' ORDER BY d.unit_id, d.mac_address`, propertyID, traceParent(ctx)); err != nil {
 			return err

@@ -287,6 +287,9 @@ func (db *DB) setPassphrase(ctx context.Context, tx pgx.Tx, keys *model.Keyring,
 	write := func(tx pgx.Tx, pass string) error {
 		_, err := tx.Exec(ctx, `UPDATE unit_users SET passphrase_cipher = $2, passphrase_digest = $3,
 		    updated_at = now() WHERE id = $1`, userID, keys.Encrypt(pass, userID[:]), keys.Digest(pass))
+		if err == nil { // a removed device that knew the old passphrase does not know this one
+			_, err = tx.Exec(ctx, `DELETE FROM blocked_devices WHERE user_id = $1`, userID)
+		}
 		return err
 	}
 	if c.Generate {

@@ -30,6 +30,7 @@ import (
 	"github.com/residentportal/bff/graph/portal"
 	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/resolvers/delivery/consumer"
+	"github.com/residentportal/bff/resolvers/delivery/disconnect"
 	"github.com/residentportal/bff/resolvers/delivery/relay"
 	"github.com/residentportal/bff/resolvers/radius"
 	"github.com/residentportal/bff/resolvers/service"
@@ -224,6 +225,12 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 				errs <- fmt.Errorf("radius: %w", err)
 			}
 		}()
+		// Changes take effect on the air: the change requests of
+		// properties with access points become Disconnect-Requests.
+		dw := disconnect.New(store, radius.NewDisconnecter(radius.DisconnectOptions{}), disconnect.Config{}, log, metrics.Registry)
+		disconnected := make(chan struct{})
+		go func() { defer close(disconnected); dw.Run(radiusCtx) }()
+		defer func() { stopRadius(); <-disconnected }()
 		log.Info("radius serving", "radius_addr", conn.LocalAddr().String(), "radius_acct_addr", acct.LocalAddr().String())
 		if h.radius != nil {
 			h.radius(conn.LocalAddr().String(), acct.LocalAddr().String())

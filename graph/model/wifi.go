@@ -3,6 +3,7 @@ package model
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"net/netip"
 	"time"
 
@@ -119,6 +120,7 @@ type Accounting struct {
 	MAC         string // AA:BB:CC:DD:EE:FF
 	SessionID   string
 	OnlineUntil time.Time
+	Source      netip.Addr // the access point's address the report came from
 }
 
 // NewDevice is what registering a device needs. MACAddress may be in any
@@ -133,4 +135,45 @@ type NewDevice struct {
 	// MaxPerIdentity, when not 0, refuses the device (FORBIDDEN) if its
 	// identity has that many already.
 	MaxPerIdentity int
+	// Joining is a device that joins by itself (a handshake): refused
+	// (FORBIDDEN, ErrDeviceBlocked) while its identity blocks the MAC.
+	// Anyone else adding it allows it again.
+	Joining bool
+}
+
+// ErrDeviceBlocked is in the chain of the error that refuses a device
+// joining an identity it was removed from (SPEC §9.5).
+var ErrDeviceBlocked = errors.New("the device was removed from this identity")
+
+// Session is an access point's session of a device (RADIUS accounting):
+// what a Disconnect-Request names (SPEC §9.5). The zero value is none.
+type Session struct {
+	NASID uuid.UUID
+	ID    string     // Acct-Session-Id
+	Addr  netip.Addr // where its accounting came from (zero: unknown)
+}
+
+// BlockedDevice is a device removed from an identity: refused with it
+// until the resident allows it again or the passphrase changes.
+type BlockedDevice struct {
+	UserID     uuid.UUID
+	UnitID     uuid.UUID
+	MACAddress string
+	BlockedAt  time.Time
+}
+
+// Disconnect is a change request portald delivers to access points itself
+// (SPEC §9.5), with the online sessions it affects.
+type Disconnect struct {
+	Change  ChangeRequest
+	Targets []DisconnectTarget
+}
+
+// DisconnectTarget is one session to end: the access point holding it
+// (with its secret), the device's MAC and the session.
+type DisconnectTarget struct {
+	NAS     NAS
+	Secret  string
+	MAC     string // AA:BB:CC:DD:EE:FF
+	Session Session
 }

@@ -532,7 +532,7 @@ func (s *Server) account(ctx context.Context, j job) []byte {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Deadline)
 	defer cancel()
-	if err := s.svc.Account(ctx, j.nas.NASClient, status, mac, attrString(p, attrAcctSessionID)); err != nil {
+	if err := s.svc.Account(ctx, j.nas.NASClient, status, mac, attrString(p, attrAcctSessionID), j.from.Addr().Unmap()); err != nil {
 		s.m.drop("unavailable")
 		s.opts.Log.WarnContext(ctx, "radius: an accounting request could not be stored", "nas", j.nas.Name, "error", err.Error())
 		return nil
@@ -585,6 +585,8 @@ func reasonLabel(reason string) string {
 		return "no_match"
 	case service.RefusedDeviceLimit:
 		return "device_limit"
+	case service.RefusedDeviceRemoved:
+		return "device_removed"
 	}
 	return "other"
 }

@@ -33,8 +33,11 @@ var house = map[string][]string{
 	// consumer, which reads through the GraphQL API as any client does.
 	"resolvers/delivery/relay":    {"db", "graph/model"},
 	"resolvers/delivery/consumer": {"graph/model", "resolvers/delivery/relay"},
-	"rest/ratelimit":              {"graph/model", "resolvers/service", "rest/edge"},
-	"rest":                        {"graph/model", "resolvers", "resolvers/service", "rest/edge", "rest/ratelimit"},
+	// …and the Disconnect-Requests of properties whose access points ask
+	// portald (SPEC §9.5), sent through the RADIUS package.
+	"resolvers/delivery/disconnect": {"db", "graph/model", "resolvers/radius"},
+	"rest/ratelimit":                {"graph/model", "resolvers/service", "rest/edge"},
+	"rest":                          {"graph/model", "resolvers", "resolvers/service", "rest/edge", "rest/ratelimit"},
 }
 
 // The house's imports point down, and the service layer depends on

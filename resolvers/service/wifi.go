@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"encoding/hex"
+	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -98,7 +100,10 @@ const (
 // end every session of the access point. A MAC that is no device of the
 // property is nothing to record. UNAVAILABLE when the store is (the
 // access point is not answered, and sends it again).
-func (s *Service) Account(ctx context.Context, nas model.NASClient, status model.AcctStatus, mac, sessionID string) error {
+//
+// source is the address the report came from: where a Disconnect-Request
+// for the session goes (§9.5).
+func (s *Service) Account(ctx context.Context, nas model.NASClient, status model.AcctStatus, mac, sessionID string, source netip.Addr) error {
 	switch status {
 	case model.AcctAccountingOn, model.AcctAccountingOff:
 		_, err := s.store.EndSessions(ctx, nas.ID)
@@ -112,7 +117,7 @@ func (s *Service) Account(ctx context.Context, nas model.NASClient, status model
 		return nil
 	}
 	_, err = s.store.Accounting(ctx, model.Accounting{PropertyID: nas.PropertyID, NASID: nas.ID, Status: status, MAC: m,
-		SessionID: sessionID, OnlineUntil: s.now().Add(OnlineWindow)})
+		SessionID: sessionID, OnlineUntil: s.now().Add(OnlineWindow), Source: source})
 	return err
 }
 
@@ -148,6 +153,9 @@ const (
 	// RefusedDeviceLimit: the matched identity has the property's
 	// maximum of devices (maxDevicesPerIdentity).
 	RefusedDeviceLimit = "device limit reached"
+	// RefusedDeviceRemoved: the resident removed the device from the
+	// matched identity and has not allowed it again (§9.5).
+	RefusedDeviceRemoved = "device removed by the resident"
 )
 
 // Handshake is what an access point sends of a 4-way handshake: the
@@ -266,10 +274,12 @@ func (s *Service) AuthorizeHandshake(ctx context.Context, nas model.NASClient, h
 func (s *Service) handshakeMatched(ctx context.Context, nas model.NASClient, mac string, c model.WifiDevice, tried int, pmk []byte) (Access, error) {
 	if c.DeviceID == uuid.Nil {
 		d, err := s.store.AddDevice(ctx, model.UnitScope(nas.PropertyID, c.UnitID), model.NewDevice{UserID: c.UserID, MACAddress: mac,
-			MaxPerIdentity: nas.MaxDevicesPerIdentity})
+			MaxPerIdentity: nas.MaxDevicesPerIdentity, Joining: true})
 		switch {
 		case err == nil:
 			c.DeviceID = d.ID
+		case errors.Is(err, model.ErrDeviceBlocked):
+			return Access{Reason: RefusedDeviceRemoved, Tried: tried}, nil
 		case model.ErrorCode(err) == model.CodeForbidden: // the identity's cap
 			return Access{Reason: RefusedDeviceLimit, Tried: tried}, nil
 		case model.ErrorCode(err) != model.CodeConflict: // CONFLICT: the unit has the MAC under another identity

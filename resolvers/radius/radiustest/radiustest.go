@@ -147,12 +147,12 @@ func HandshakeAttributes(mac, passphrase, ssid string) ([]string, error) {
 		`FreeRADIUS-802.1X-EAPoL-Key-Msg = 0x` + hex.EncodeToString(frame)}, nil
 }
 
-// Radclient sends one request (kind auth or acct) with FreeRADIUS's
+// Radclient sends one request (kind auth, acct or disconnect) with FreeRADIUS's
 // radclient and dictionaries, and returns what it printed: the reply's
-// attributes decoded, encrypted ones decrypted. An Access-Request gets a
-// Message-Authenticator.
+// attributes decoded, encrypted ones decrypted. An Access-Request and a
+// Disconnect-Request (kind disconnect) get a Message-Authenticator.
 func Radclient(server, kind, secret string, attrs ...string) (string, error) {
-	if kind == "auth" {
+	if kind == "auth" || kind == "disconnect" {
 		attrs = append(attrs, "Message-Authenticator = 0x00")
 	}
 	cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "3", "-D", "/usr/share/freeradius", "-d", "/nonexistent", server, kind, secret)

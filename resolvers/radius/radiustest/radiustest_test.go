@@ -2,6 +2,8 @@ package radiustest
 
 import (
 	"encoding/hex"
+	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -14,5 +16,39 @@ func TestCMACTestVectors(t *testing.T) {
 		if got := hex.EncodeToString(aesCMAC(key, msg[:n])); got != want {
 			t.Errorf("CMAC of %d bytes = %s, want %s", n, got, want)
 		}
+	}
+}
+
+// The access point stand-in's checks and answers agree with FreeRADIUS's:
+// radclient's Disconnect-Request (its Message-Authenticator made by
+// FreeRADIUS) passes them, and radclient reads its ACK and its NAK with an
+// Error-Cause.
+func TestNASStandInAgreesWithRadclient(t *testing.T) {
+	if _, err := exec.LookPath("radclient"); err != nil {
+		t.Skip("radclient is not installed (.ci/services.sh radclient)")
+	}
+	n := StartNAS(t)
+	n.SetSecret("coa-secret")
+	server := n.Addr.String()
+	attrs := []string{`User-Name = "aabbcc000001"`, `Calling-Station-Id = "AA-BB-CC-00-00-01"`, `Acct-Session-Id = "s1"`}
+	out, err := Radclient(server, "disconnect", "coa-secret", attrs...)
+	if err != nil || !strings.Contains(out, "Received Disconnect-ACK") {
+		t.Fatalf("ACK: %v\n%s", err, out)
+	}
+	n.SetAnswer(Answer{NAK: true, Cause: 506})
+	out, err = Radclient(server, "disconnect", "coa-secret", attrs...)
+	if err != nil || !strings.Contains(out, "Received Disconnect-NAK") || !strings.Contains(out, "Error-Cause = Resources-Unavailable") {
+		t.Fatalf("NAK: %v\n%s", err, out)
+	}
+	got, bad := n.Received()
+	if len(bad) > 0 || len(got) != 2 || got[0].AcctSessionID != "s1" || got[0].CallingStationID != "AA-BB-CC-00-00-01" {
+		t.Fatalf("received %+v, refused %v", got, bad)
+	}
+	// A request under another secret is refused.
+	if out, _ := Radclient(server, "disconnect", "wrong", attrs...); strings.Contains(out, "Received") {
+		t.Fatalf("answered under a wrong secret:\n%s", out)
+	}
+	if _, bad := n.Received(); len(bad) != 1 {
+		t.Fatalf("refused %v", bad)
 	}
 }

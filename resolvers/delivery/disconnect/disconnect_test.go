@@ -1,0 +1,216 @@
+package disconnect_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/residentportal/bff/db"
+	"github.com/residentportal/bff/db/dbtest"
+	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/delivery/disconnect"
+	"github.com/residentportal/bff/resolvers/radius"
+	"github.com/residentportal/bff/resolvers/radius/radiustest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// site is a property whose access point (a stand-in answering on its CoA
+// port) holds the sessions of a unit's devices.
+type site struct {
+	store *db.DB
+	p     model.Property
+	unit  db.CreatedUnit
+	nas   db.CreatedNAS
+	ap    *radiustest.NAS
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	ctx := context.Background()
+	store := dbtest.New(t)
+	s := &site{store: store}
+	s.p = dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Harbour View"),
+		SSIDs: []string{"Residents"}, TenantSetDpsk: dbtest.Ptr(true)}))
+	s.unit = dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: s.p.ID, Number: "101"}))
+	// The access point's entry is a network: requests go to the address
+	// the session's accounting came from.
+	s.ap = radiustest.StartNAS(t)
+	s.nas = dbtest.Must[db.CreatedNAS](t)(store.CreateNAS(ctx, model.NAS{PropertyID: s.p.ID, Name: "lobby",
+		Address: netip.MustParsePrefix("127.0.0.0/24"), Profile: model.NASHostapd, CoAPort: s.ap.Addr.Port}))
+	s.ap.SetSecret(s.nas.Secret)
+	return s
+}
+
+// online adds a device to the unit's identity and opens its session.
+func (s *site) online(t *testing.T, mac, session string) {
+	t.Helper()
+	ctx := context.Background()
+	dbtest.Must[model.Device](t)(s.store.AddDevice(ctx, model.UnitScope(s.p.ID, s.unit.Unit.ID),
+		db.NewDevice{UserID: s.unit.Unit.UnitUserID, MACAddress: mac}))
+	if _, err := s.store.Accounting(ctx, model.Accounting{PropertyID: s.p.ID, NASID: s.nas.NAS.ID, Status: model.AcctStart,
+		MAC: mac, SessionID: session, OnlineUntil: time.Now().Add(time.Hour), Source: netip.MustParseAddr("127.0.0.1")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run starts a worker until the test ends.
+func (s *site) run(t *testing.T, cfg disconnect.Config) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := disconnect.New(s.store, radius.NewDisconnecter(radius.DisconnectOptions{Tries: 3, First: 50 * time.Millisecond}), cfg, quiet, nil)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// settled polls until the change request is APPLIED or FAILED.
+func (s *site) settled(t *testing.T, id uuid.UUID) model.ChangeRequest {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c := dbtest.Must[model.ChangeRequest](t)(s.store.ChangeRequestByID(context.Background(), model.PropertyScope(s.p.ID), id))
+		if c.Status == model.ChangeApplied || c.Status == model.ChangeFailed {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("change request %s still %s", id, c.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (s *site) remove(t *testing.T, mac string) model.ChangeRequest {
+	t.Helper()
+	return dbtest.Must[model.ChangeRequest](t)(s.store.RemoveDevice(context.Background(), model.UnitScope(s.p.ID, s.unit.Unit.ID), s.unit.Unit.ID, nil, mac))
+}
+
+func detail(c model.ChangeRequest) string {
+	if c.Detail == nil {
+		return ""
+	}
+	return *c.Detail
+}
+
+// A removed device's session ends at its access point: one
+// Disconnect-Request naming it (Message-Authenticator first and valid),
+// acknowledged, and the change request APPLIED; a NAK is FAILED with its
+// Error-Cause, silence FAILED "no answer" after the retries, an access
+// point that no longer holds the session (Session-Context-Not-Found) is
+// what the request was for.
+func TestRemovedDeviceIsDisconnected(t *testing.T) {
+	s := newSite(t)
+	s.run(t, disconnect.Config{})
+	for _, tc := range []struct {
+		name   string
+		answer radiustest.Answer
+		want   model.ChangeStatus
+		detail string
+		tries  int
+	}{
+		{"ack", radiustest.Answer{}, model.ChangeApplied, "1 session(s) disconnected", 1},
+		{"nak", radiustest.Answer{NAK: true, Cause: 506}, model.ChangeFailed, "Error-Cause 506 (Resources-Unavailable)", 1},
+		{"gone", radiustest.Answer{NAK: true, Cause: 503}, model.ChangeApplied, "1 session(s) disconnected", 1},
+		{"silent", radiustest.Answer{Silent: true}, model.ChangeFailed, "no answer from the access point", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mac, session := "AA:BB:CC:00:00:0"+fmt.Sprint(len(tc.name)), "sess-"+tc.name
+			s.online(t, mac, session)
+			before, _ := s.ap.Received()
+			s.ap.SetAnswer(tc.answer)
+			c := s.settled(t, s.remove(t, mac).ID)
+			if c.Status != tc.want || !strings.Contains(detail(c), tc.detail) {
+				t.Fatalf("%s %q, want %s with %q", c.Status, detail(c), tc.want, tc.detail)
+			}
+			got, bad := s.ap.Received()
+			got = got[len(before):]
+			if len(bad) > 0 {
+				t.Fatalf("the access point refused requests: %v", bad)
+			}
+			if len(got) != tc.tries {
+				t.Fatalf("%d requests reached the access point, want %d", len(got), tc.tries)
+			}
+			hex := strings.ToLower(strings.ReplaceAll(mac, ":", ""))
+			for _, d := range got {
+				if !d.First || d.AcctSessionID != session || d.UserName != hex || d.CallingStationID != strings.ReplaceAll(mac, ":", "-") ||
+					d.Identifier != got[0].Identifier {
+					t.Errorf("request %+v", d)
+				}
+			}
+		})
+	}
+}
+
+// Without an online session there is nothing to end: APPLIED at once, and
+// nothing sent. A new passphrase ends every session of the identity's
+// devices; a change that takes nothing off the air (a contact edited)
+// sends nothing.
+func TestChangesEndTheSessionsTheyAffect(t *testing.T) {
+	s := newSite(t)
+	s.run(t, disconnect.Config{})
+	ctx := context.Background()
+	dbtest.Must[model.Device](t)(s.store.AddDevice(ctx, model.UnitScope(s.p.ID, s.unit.Unit.ID),
+		db.NewDevice{UserID: s.unit.Unit.UnitUserID, MACAddress: "AA:BB:CC:00:00:01"}))
+	c := s.settled(t, s.remove(t, "AA:BB:CC:00:00:01").ID)
+	if c.Status != model.ChangeApplied || detail(c) != "no session was online" {
+		t.Fatalf("offline device: %s %q", c.Status, detail(c))
+	}
+	s.online(t, "AA:BB:CC:00:00:02", "s2")
+	s.online(t, "AA:BB:CC:00:00:03", "s3")
+	res := dbtest.Must[model.UnitUserUpdateResult](t)(s.store.UpdateUnitUser(ctx, model.PropertyScope(s.p.ID), s.unit.Unit.UnitUserID,
+		model.UnitUserUpdate{UserName: dbtest.Ptr("Ada")}))
+	if c := s.settled(t, *res.PersonaUpdateID); c.Status != model.ChangeApplied || detail(c) != "no session was online" {
+		t.Fatalf("contact edited: %s %q", c.Status, detail(c))
+	}
+	res = dbtest.Must[model.UnitUserUpdateResult](t)(s.store.UpdateUnitUser(ctx, model.PropertyScope(s.p.ID), s.unit.Unit.UnitUserID,
+		model.UnitUserUpdate{Passphrase: dbtest.Ptr("")}))
+	if c := s.settled(t, *res.DpskUpdateID); c.Status != model.ChangeApplied || detail(c) != "2 session(s) disconnected" {
+		t.Fatalf("new passphrase: %s %q", c.Status, detail(c))
+	}
+	got, _ := s.ap.Received()
+	sessions := map[string]bool{}
+	for _, d := range got {
+		sessions[d.AcctSessionID] = true
+	}
+	if len(got) != 2 || !sessions["s2"] || !sessions["s3"] {
+		t.Fatalf("the access point received %+v", got)
+	}
+}
+
+// A replica that dies between claiming a change request and recording its
+// result leaves it PUBLISHED; another worker delivers it again once it has
+// been so for RepublishAfter: at least once to the access point, never
+// lost. The NATS relay never takes it.
+func TestAbandonedDeliveryIsDeliveredAgain(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	s.online(t, "AA:BB:CC:00:00:04", "s4")
+	id := s.remove(t, "AA:BB:CC:00:00:04").ID
+	if n, err := s.store.RelayChanges(ctx, 10, 100, func(_ context.Context, c []model.ChangeRequest) []uuid.UUID {
+		t.Errorf("the relay was handed %d change requests of a property with access points", len(c))
+		return nil
+	}); err != nil || n != 0 {
+		t.Fatalf("relay: %d, %v", n, err)
+	}
+	claimed := dbtest.Must[[]model.Disconnect](t)(s.store.ClaimDisconnects(ctx, 10)) // and the replica dies
+	var found bool
+	for _, d := range claimed {
+		found = found || d.Change.ID == id && len(d.Targets) == 1 && d.Targets[0].Session.ID == "s4"
+	}
+	if !found {
+		t.Fatalf("claimed %+v", claimed)
+	}
+	s.run(t, disconnect.Config{Deliver: 100 * time.Millisecond, RepublishAfter: 200 * time.Millisecond})
+	if c := s.settled(t, id); c.Status != model.ChangeApplied {
+		t.Fatalf("%s %q", c.Status, detail(c))
+	}
+	if got, _ := s.ap.Received(); len(got) != 1 || got[0].AcctSessionID != "s4" {
+		t.Fatalf("the access point received %+v", got)
+	}
+}
