@@ -161,3 +161,35 @@ func (db *DB) RemoveDevice(ctx context.Context, scope model.Scope, unitID uuid.U
 	})
 	return c, err
 }
+
+// blockedSelect reads model.BlockedDevice's fields, in order.
+const blockedSelect = `SELECT b.user_id, b.unit_id, b.mac_address, b.blocked_at FROM blocked_devices b`
+
+// BlockedDevicesByUnitIDs returns the devices removed from the identities
+// of the given units (refused until allowed again, SPEC §9.5), in one
+// statement, ordered by unit, user and MAC.
+func (db *DB) BlockedDevicesByUnitIDs(ctx context.Context, unitIDs []uuid.UUID) ([]model.BlockedDevice, error) {
+	rows, err := db.pool.Query(ctx, blockedSelect+` WHERE b.unit_id = ANY($1) ORDER BY b.unit_id, b.user_id, b.mac_address`, unitIDs)
+	if err != nil {
+		return nil, wrap("db.BlockedDevicesByUnitIDs", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[model.BlockedDevice])
+	return out, wrap("db.BlockedDevicesByUnitIDs", err)
+}
+
+// AllowDevice lets a device removed from a unit user within scope join
+// with that user's passphrase again. NOT_FOUND when the user blocks no
+// such device (or is not within scope).
+func (db *DB) AllowDevice(ctx context.Context, scope model.Scope, userID uuid.UUID, mac string) error {
+	p, unit := scopeArgs(scope)
+	tag, err := db.pool.Exec(ctx, `DELETE FROM blocked_devices b USING unit_users uu
+	  WHERE b.user_id = $1 AND b.mac_address = $2 AND uu.id = b.user_id
+	    AND uu.property_id = $3 AND ($4::uuid IS NULL OR uu.unit_id = $4)`, userID, mac, p, unit)
+	if err != nil {
+		return wrap("db.AllowDevice", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return model.ErrNotFound("blocked device")
+	}
+	return nil
+}

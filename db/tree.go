@@ -61,6 +61,15 @@ func (db *DB) UnitTree(ctx context.Context, scope model.Scope, id uuid.UUID, q m
 			return err
 		})
 	}
+	if q.Blocked {
+		b.Queue(blockedSelect+` WHERE b.unit_id = ANY($1) ORDER BY b.unit_id, b.user_id, b.mac_address`, unitIDs).
+			Query(func(rows pgx.Rows) (err error) {
+				if found {
+					t.Blocked, err = pgx.CollectRows(rows, pgx.RowToStructByPos[model.BlockedDevice])
+				}
+				return err
+			})
+	}
 	if q.Property {
 		b.Queue(`SELECT `+propertyColumns+` FROM properties p WHERE p.id = $1`, p).QueryRow(func(row pgx.Row) error {
 			if !found {

@@ -55,6 +55,12 @@ type ComplexityRoot struct {
 		Profile   func(childComplexity int) int
 	}
 
+	BlockedDevice struct {
+		BlockedAt  func(childComplexity int) int
+		MACAddress func(childComplexity int) int
+		UserID     func(childComplexity int) int
+	}
+
 	ChangeRequest struct {
 		CompletedAt func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
@@ -105,6 +111,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AllowUnitUserDevice   func(childComplexity int, propertyID uuid.UUID, userID uuid.UUID, deviceID string) int
 		CompleteChangeRequest func(childComplexity int, propertyID uuid.UUID, id uuid.UUID, result model.ChangeResult, detail *string) int
 		Login                 func(childComplexity int, propertyID uuid.UUID, hashedSecret string) int
 		RemoveUnitDevice      func(childComplexity int, propertyID uuid.UUID, deviceID string, unitID *uuid.UUID) int
@@ -195,6 +202,7 @@ type ComplexityRoot struct {
 	}
 
 	Unit struct {
+		BlockedDevices func(childComplexity int) int
 		ChangeRequests func(childComplexity int, first *int, after *string, status *model.ChangeStatus) int
 		Contact        func(childComplexity int) int
 		Description    func(childComplexity int) int
@@ -272,6 +280,7 @@ type MutationResolver interface {
 	UpdateUnitUser(ctx context.Context, propertyID uuid.UUID, userID uuid.UUID, input model.UpdateUnitUserInput) (*model.UpdateUnitUserPayload, error)
 	RemoveUnitDevice(ctx context.Context, propertyID uuid.UUID, deviceID string, unitID *uuid.UUID) (bool, error)
 	RemoveUnitUserDevice(ctx context.Context, propertyID uuid.UUID, userID uuid.UUID, deviceID string) (bool, error)
+	AllowUnitUserDevice(ctx context.Context, propertyID uuid.UUID, userID uuid.UUID, deviceID string) (bool, error)
 	CompleteChangeRequest(ctx context.Context, propertyID uuid.UUID, id uuid.UUID, result model.ChangeResult, detail *string) (*model.ChangeRequest, error)
 }
 type PropertyResolver interface {
@@ -297,6 +306,7 @@ type UnitResolver interface {
 	VlanID(ctx context.Context, obj *model.Unit) (*int, error)
 	Users(ctx context.Context, obj *model.Unit, first *int, after *string) (*model.UnitUserConnection, error)
 	Devices(ctx context.Context, obj *model.Unit, typeArg *model.UnitUserType) ([]*model.Device, error)
+	BlockedDevices(ctx context.Context, obj *model.Unit) ([]*model.BlockedDevice, error)
 	Property(ctx context.Context, obj *model.Unit) (*model.Property, error)
 	ChangeRequests(ctx context.Context, obj *model.Unit, first *int, after *string, status *model.ChangeStatus) (*model.ChangeRequestConnection, error)
 }
@@ -359,6 +369,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccessPoint.Profile(childComplexity), true
+
+	case "BlockedDevice.blockedAt":
+		if e.ComplexityRoot.BlockedDevice.BlockedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlockedDevice.BlockedAt(childComplexity), true
+	case "BlockedDevice.macAddress":
+		if e.ComplexityRoot.BlockedDevice.MACAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlockedDevice.MACAddress(childComplexity), true
+	case "BlockedDevice.userId":
+		if e.ComplexityRoot.BlockedDevice.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlockedDevice.UserID(childComplexity), true
 
 	case "ChangeRequest.completedAt":
 		if e.ComplexityRoot.ChangeRequest.CompletedAt == nil {
@@ -552,6 +581,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LoginPayload.UnitID(childComplexity), true
 
+	case "Mutation.allowUnitUserDevice":
+		if e.ComplexityRoot.Mutation.AllowUnitUserDevice == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_allowUnitUserDevice_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AllowUnitUserDevice(childComplexity, args["propertyId"].(uuid.UUID), args["userId"].(uuid.UUID), args["deviceId"].(string)), true
 	case "Mutation.completeChangeRequest":
 		if e.ComplexityRoot.Mutation.CompleteChangeRequest == nil {
 			break
@@ -1001,6 +1041,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UiText.Title(childComplexity), true
 
+	case "Unit.blockedDevices":
+		if e.ComplexityRoot.Unit.BlockedDevices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Unit.BlockedDevices(childComplexity), true
 	case "Unit.changeRequests":
 		if e.ComplexityRoot.Unit.ChangeRequests == nil {
 			break
@@ -1685,6 +1731,19 @@ type Mutation {
     "The device's MAC address, in any usual notation."
     deviceId: String!
   ): Boolean!
+
+  """
+  Allows a device removed from a unit user to join with its passphrase
+  again. Returns true; NOT_FOUND if that user blocks no such device.
+  """
+  allowUnitUserDevice(
+    "The property's id."
+    propertyId: ID!
+    "The unit user's id."
+    userId: ID!
+    "The device's MAC address, in any usual notation."
+    deviceId: String!
+  ): Boolean!
 }
 
 """
@@ -1860,8 +1919,23 @@ type Unit {
     "UNIT or GUEST (LINKED works too); all devices when null."
     type: UnitUserType
   ): [Device!]!
+  "Devices removed from the unit's identities: refused with that identity until allowed again (allowUnitUserDevice) or its passphrase changes. Ordered by identity and MAC."
+  blockedDevices: [BlockedDevice!]!
   "The unit's property."
   property: Property!
+}
+
+"""
+A device removed from an identity (SPEC §9.5): it cannot join again with
+that identity's passphrase until it is allowed or the passphrase changes.
+"""
+type BlockedDevice {
+  "The MAC address, AA:BB:CC:DD:EE:FF."
+  macAddress: String!
+  "The id of the identity that refuses it."
+  userId: ID!
+  "When it was removed."
+  blockedAt: Time!
 }
 
 """
@@ -2153,6 +2227,18 @@ func (ec *executionContext) childFields_AccessPoint(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type AccessPoint", field.Name)
 }
 
+func (ec *executionContext) childFields_BlockedDevice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "macAddress":
+		return ec.fieldContext_BlockedDevice_macAddress(ctx, field)
+	case "userId":
+		return ec.fieldContext_BlockedDevice_userId(ctx, field)
+	case "blockedAt":
+		return ec.fieldContext_BlockedDevice_blockedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BlockedDevice", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangeRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2401,6 +2487,8 @@ func (ec *executionContext) childFields_Unit(ctx context.Context, field graphql.
 		return ec.fieldContext_Unit_users(ctx, field)
 	case "devices":
 		return ec.fieldContext_Unit_devices(ctx, field)
+	case "blockedDevices":
+		return ec.fieldContext_Unit_blockedDevices(ctx, field)
 	case "property":
 		return ec.fieldContext_Unit_property(ctx, field)
 	case "changeRequests":
@@ -2604,6 +2692,36 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Mutation_allowUnitUserDevice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "propertyId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["propertyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "deviceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deviceId"] = arg2
+	return args, nil
+}
 
 func (ec *executionContext) field_Mutation_completeChangeRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -3377,6 +3495,75 @@ func (ec *executionContext) _AccessPoint_createdAt(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_AccessPoint_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AccessPoint", field, false, false, "Time")
+}
+
+func (ec *executionContext) _BlockedDevice_macAddress(ctx context.Context, field graphql.CollectedField, obj *model.BlockedDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BlockedDevice_macAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MACAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BlockedDevice_macAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BlockedDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _BlockedDevice_userId(ctx context.Context, field graphql.CollectedField, obj *model.BlockedDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BlockedDevice_userId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BlockedDevice_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BlockedDevice", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BlockedDevice_blockedAt(ctx context.Context, field graphql.CollectedField, obj *model.BlockedDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BlockedDevice_blockedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BlockedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BlockedDevice_blockedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BlockedDevice", field, false, false, "Time")
 }
 
 func (ec *executionContext) _ChangeRequest_id(ctx context.Context, field graphql.CollectedField, obj *model.ChangeRequest) (ret graphql.Marshaler) {
@@ -4462,6 +4649,50 @@ func (ec *executionContext) fieldContext_Mutation_removeUnitUserDevice(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_removeUnitUserDevice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_allowUnitUserDevice(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_allowUnitUserDevice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AllowUnitUserDevice(ctx, fc.Args["propertyId"].(uuid.UUID), fc.Args["userId"].(uuid.UUID), fc.Args["deviceId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_allowUnitUserDevice(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_allowUnitUserDevice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6277,6 +6508,38 @@ func (ec *executionContext) fieldContext_Unit_devices(ctx context.Context, field
 	if fc.Args, err = ec.field_Unit_devices_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Unit_blockedDevices(ctx context.Context, field graphql.CollectedField, obj *model.Unit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Unit_blockedDevices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Unit().BlockedDevices(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.BlockedDevice) graphql.Marshaler {
+			return ec.marshalNBlockedDevice2ᚕᚖgithubᚗcomᚋresidentportalᚋbffᚋgraphᚋmodelᚐBlockedDeviceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Unit_blockedDevices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Unit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BlockedDevice(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -8390,6 +8653,49 @@ func (ec *executionContext) _AccessPoint(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var blockedDeviceImplementors = []string{"BlockedDevice"}
+
+func (ec *executionContext) _BlockedDevice(ctx context.Context, sel ast.SelectionSet, obj *model.BlockedDevice) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, blockedDeviceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BlockedDevice")
+		case "macAddress":
+			out.Values[i] = ec._BlockedDevice_macAddress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "userId":
+			out.Values[i] = ec._BlockedDevice_userId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "blockedAt":
+			out.Values[i] = ec._BlockedDevice_blockedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var changeRequestImplementors = []string{"ChangeRequest"}
 
 func (ec *executionContext) _ChangeRequest(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeRequest) graphql.Marshaler {
@@ -8784,6 +9090,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "removeUnitUserDevice":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_removeUnitUserDevice(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allowUnitUserDevice":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_allowUnitUserDevice(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -9417,6 +9730,12 @@ func (ec *executionContext) _Unit(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Unit_devices(ctx, field, obj)
+				})
+		case "blockedDevices":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Unit_blockedDevices(ctx, field, obj)
 				})
 		case "property":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -10111,6 +10430,30 @@ func (ec *executionContext) marshalNAccessPoint2ᚖgithubᚗcomᚋresidentportal
 		return graphql.Null
 	}
 	return ec._AccessPoint(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBlockedDevice2ᚕᚖgithubᚗcomᚋresidentportalᚋbffᚋgraphᚋmodelᚐBlockedDeviceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.BlockedDevice) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBlockedDevice2ᚖgithubᚗcomᚋresidentportalᚋbffᚋgraphᚋmodelᚐBlockedDevice(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBlockedDevice2ᚖgithubᚗcomᚋresidentportalᚋbffᚋgraphᚋmodelᚐBlockedDevice(ctx context.Context, sel ast.SelectionSet, v *model.BlockedDevice) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BlockedDevice!")
+		return graphql.Null
+	}
+	return ec._BlockedDevice(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {

@@ -196,6 +196,15 @@ func TestDirectExecutorMatchesGqlgen(t *testing.T) {
 	  changeRequests(first: 2, after: $a, status: $s) { __typename totalCount pageInfo { hasNextPage endCursor }
 	    edges { cursor node { __typename id kind status createdAt publishedAt completedAt detail userId deviceId macAddress
 	      unit { number changeRequests(first: 1) { edges { node { id } } } } } } } } }`
+	// The removed device is blocked: the unit lists it, by the tree's read
+	// and by the units' prefetch alike.
+	blocked := e.compare(t, "direct", token, `query($p: ID!) { unit(propertyId: $p) { number
+	  blockedDevices { __typename macAddress userId blockedAt } users { edges { node { id } } } } }`, vars)
+	if !strings.Contains(blocked, `"macAddress":"`+mac+`"`) {
+		t.Errorf("%s not blocked in %s", mac, blocked)
+	}
+	e.compare(t, "direct", key, `query($p: ID!) { property(propertyId: $p) { units(first: 5) { edges { node { number
+	  blockedDevices { macAddress userId blockedAt } } } } } }`, vars)
 	page := e.compare(t, "direct", token, changesQuery, vars)
 	e.compare(t, "direct", token, changesQuery, map[string]any{"p": pid, "a": endCursor(t, page, "unit", "changeRequests")})
 	page = e.compare(t, "direct", token, changesQuery, map[string]any{"p": pid, "s": "FAILED"})

@@ -68,6 +68,10 @@ func (r *mutationResolver) RemoveUnitUserDevice(ctx context.Context, propertyID 
 	return true, r.svc.RemoveUnitUserDevice(ctx, propertyID, userID, deviceID)
 }
 
+func (r *mutationResolver) AllowUnitUserDevice(ctx context.Context, propertyID uuid.UUID, userID uuid.UUID, deviceID string) (bool, error) {
+	return true, r.svc.AllowUnitUserDevice(ctx, propertyID, userID, deviceID)
+}
+
 func (r *propertyResolver) UIConfiguration(ctx context.Context, obj *model.Property) (*model.UIConfiguration, error) {
 	return uiConfiguration(obj), nil
 }
@@ -189,6 +193,10 @@ func (r *unitResolver) Devices(ctx context.Context, obj *model.Unit, typeArg *mo
 		fastpath.PrefetchDeviceChildren(ctx, r.svc, loadersFrom(ctx), devices)
 	}
 	return devices, err
+}
+
+func (r *unitResolver) BlockedDevices(ctx context.Context, obj *model.Unit) ([]*model.BlockedDevice, error) {
+	return loadersFrom(ctx).Blocked.Get(ctx, obj.ID)
 }
 
 func (r *unitResolver) Property(ctx context.Context, obj *model.Unit) (*model.Property, error) {

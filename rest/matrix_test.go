@@ -34,6 +34,7 @@ var graphQLOps = map[string]string{
 	"updateUnitUser":       `mutation($p: ID!, $u: ID!) { updateUnitUser(propertyId: $p, userId: $u, input: {userName: "matrix", passphrase: ""}) { user { id } } }`,
 	"removeUnitDevice":     `mutation($p: ID!, $d: String!) { removeUnitDevice(propertyId: $p, deviceId: $d) }`,
 	"removeUnitUserDevice": `mutation($p: ID!, $u: ID!, $d: String!) { removeUnitUserDevice(propertyId: $p, userId: $u, deviceId: $d) }`,
+	"allowUnitUserDevice":  `mutation($p: ID!, $u: ID!, $d: String!) { allowUnitUserDevice(propertyId: $p, userId: $u, deviceId: $d) }`,
 	// $u stands for a change request's id here: the credential is refused first.
 	"changeRequest":         `query($p: ID!, $u: ID!) { changeRequest(propertyId: $p, id: $u) { id } }`,
 	"completeChangeRequest": `mutation($p: ID!, $u: ID!) { completeChangeRequest(propertyId: $p, id: $u, result: APPLIED) { id } }`,
@@ -45,7 +46,8 @@ var graphQLOps = map[string]string{
 var publicGraphQL = map[string]bool{"portalAccess": true, "uiConfiguration": true, "login": true}
 
 // takesIDs marks the GraphQL operations that name a user or a device.
-var takesIDs = map[string]bool{"unitUser": true, "updateUnitUser": true, "removeUnitDevice": true, "removeUnitUserDevice": true}
+var takesIDs = map[string]bool{"unitUser": true, "updateUnitUser": true, "removeUnitDevice": true, "removeUnitUserDevice": true,
+	"allowUnitUserDevice": true}
 
 type target struct {
 	property     string

@@ -32,6 +32,7 @@ type UnitTree struct {
 	Devices  []Device
 	Changes  Page[ChangeRequest]
 	Property *Property
+	Blocked  []BlockedDevice
 }
 
 // TreeQuery is what a UnitTree reads below its unit.
@@ -43,6 +44,8 @@ type TreeQuery struct {
 	Changes *ChangePage
 	// Property reads the unit's property too.
 	Property bool
+	// Blocked reads the unit's blocked devices too.
+	Blocked bool
 }
 
 // ChangePage asks for one page of a unit's change requests, newest first:

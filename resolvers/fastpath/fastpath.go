@@ -503,6 +503,7 @@ func (e *direct) unitRoot(f graphql.CollectedField) error {
 		}
 	}
 	q.Property = slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return f.Name == "property" })
+	q.Blocked = slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return f.Name == "blockedDevices" })
 	t, err := e.svc.UnitTree(e.ctx, pid, uid, q)
 	if err != nil {
 		return err
@@ -513,6 +514,9 @@ func (e *direct) unitRoot(f graphql.CollectedField) error {
 	}
 	if t.Property != nil {
 		e.l.Property.Put(t.Unit.PropertyID, t.Property)
+	}
+	if q.Blocked {
+		e.l.Blocked.Put(t.Unit.ID, loaders.NonNil(pointers(t.Blocked)))
 	}
 	key.Parent = t.Unit.ID
 	e.l.UserPages.Put(key, t.Users)
@@ -621,6 +625,8 @@ func (e *direct) prefetchUnits(units []*model.Unit, fields []graphql.CollectedFi
 			if err := e.prefetchChanges(units, f); err != nil {
 				return err
 			}
+		case "blockedDevices":
+			e.l.Blocked.Prefetch(e.ctx, project(units, func(u *model.Unit) uuid.UUID { return u.ID }))
 		}
 	}
 	return nil
@@ -913,6 +919,14 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 			if err := child(e, &e.l.Property, u.PropertyID, f.Selections, "Property", e.property); err != nil {
 				return err
 			}
+		case "blockedDevices":
+			blocked, err := e.l.Blocked.Get(e.ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			if err := e.blocked(blocked, f.Selections); err != nil {
+				return err
+			}
 		case "changeRequests":
 			k, err := e.changeKey(f, u.ID)
 			if err != nil {
@@ -932,6 +946,36 @@ func (e *direct) unit(u *model.Unit, fields []graphql.CollectedField) error {
 		}
 		return nil
 	})
+}
+
+func (e *direct) blocked(blocked []*model.BlockedDevice, sel ast.SelectionSet) error {
+	fields, err := e.collect(sel, "BlockedDevice")
+	if err != nil {
+		return err
+	}
+	e.out = append(e.out, '[')
+	for i, b := range blocked {
+		if i > 0 {
+			e.out = append(e.out, ',')
+		}
+		if err := e.object(fields, "BlockedDevice", func(f graphql.CollectedField) error {
+			switch f.Name {
+			case "macAddress":
+				e.str(b.MACAddress)
+			case "userId":
+				e.uuid(b.UserID)
+			case "blockedAt":
+				e.time(&b.BlockedAt)
+			default:
+				return errNotDirect
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	e.out = append(e.out, ']')
+	return nil
 }
 
 func (e *direct) change(c *model.ChangeRequest, fields []graphql.CollectedField) error {

@@ -50,6 +50,8 @@ type Set struct {
 	UnitDevices Loader[DeviceKey, []*model.Device]
 	UserDevices Loader[uuid.UUID, []*model.Device]
 	ChangePages Loader[ChangeKey, model.Page[model.ChangeRequest]]
+	// Blocked are a unit's blocked devices, by unit.
+	Blocked Loader[uuid.UUID, []*model.BlockedDevice]
 }
 
 // New returns a request's loaders over b, empty.
@@ -62,7 +64,8 @@ func New(b *Batches) *Set {
 		UserPages:   Loader[PageKey, model.Page[model.UnitUser]]{batch: b.userPages},
 		UnitDevices: Loader[DeviceKey, []*model.Device]{batch: b.unitDevices},
 		UserDevices: Loader[uuid.UUID, []*model.Device]{batch: b.userDevices},
-		ChangePages: Loader[ChangeKey, model.Page[model.ChangeRequest]]{batch: b.changePages}}
+		ChangePages: Loader[ChangeKey, model.Page[model.ChangeRequest]]{batch: b.changePages},
+		Blocked:     Loader[uuid.UUID, []*model.BlockedDevice]{batch: b.blocked}}
 }
 
 // Batches are the loaders' batch functions over a store, made once.
@@ -75,6 +78,7 @@ type Batches struct {
 	unitDevices dataloader.BatchFunc[DeviceKey, []*model.Device]
 	userDevices dataloader.BatchFunc[uuid.UUID, []*model.Device]
 	changePages dataloader.BatchFunc[ChangeKey, model.Page[model.ChangeRequest]]
+	blocked     dataloader.BatchFunc[uuid.UUID, []*model.BlockedDevice]
 }
 
 func NewBatches(s service.Store) *Batches {
@@ -121,6 +125,19 @@ func NewBatches(s service.Store) *Batches {
 			return out
 		},
 		changePages: changePagesOf(s),
+		blocked: func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[[]*model.BlockedDevice] {
+			blocked, err := s.BlockedDevicesByUnitIDs(ctx, keys)
+			if err != nil {
+				return fail[[]*model.BlockedDevice](len(keys), err)
+			}
+			found := make(map[uuid.UUID][]*model.BlockedDevice, len(keys))
+			Grouped(found, blocked, func(b *model.BlockedDevice) uuid.UUID { return b.UnitID })
+			out := results[[]*model.BlockedDevice](len(keys))
+			for i, k := range keys {
+				out[i].Data = NonNil(found[k])
+			}
+			return out
+		},
 		userDevices: func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[[]*model.Device] {
 			devices, err := s.DevicesByUserIDs(ctx, keys)
 			if err != nil {
@@ -138,7 +155,7 @@ func NewBatches(s service.Store) *Batches {
 	b.property, b.unit, b.user = traced("property", b.property), traced("unit", b.unit), traced("unit user", b.user)
 	b.unitPages, b.userPages = traced("unit pages", b.unitPages), traced("user pages", b.userPages)
 	b.unitDevices, b.userDevices = traced("unit devices", b.unitDevices), traced("user devices", b.userDevices)
-	b.changePages = traced("change requests", b.changePages)
+	b.changePages, b.blocked = traced("change requests", b.changePages), traced("blocked devices", b.blocked)
 	return b
 }
 
@@ -261,12 +278,12 @@ func NonNil[T any](s []T) []T {
 	return s
 }
 
-// Grouped adds devices, which come ordered by owner, to into by owner,
-// without a slice per owner: each run of one owner is a piece of one slice
-// of pointers, its capacity capped so that an append never reaches the
-// next run's. An owner met in two runs gets both.
-func Grouped[K comparable](into map[K][]*model.Device, devices []model.Device, owner func(*model.Device) K) {
-	ptrs := make([]*model.Device, len(devices))
+// Grouped adds devices (or blocked devices), which come ordered by owner,
+// to into by owner, without a slice per owner: each run of one owner is a
+// piece of one slice of pointers, its capacity capped so that an append
+// never reaches the next run's. An owner met in two runs gets both.
+func Grouped[K comparable, T any](into map[K][]*T, devices []T, owner func(*T) K) {
+	ptrs := make([]*T, len(devices))
 	start := 0
 	for i := range devices {
 		ptrs[i] = &devices[i]

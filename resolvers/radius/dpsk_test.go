@@ -170,6 +170,60 @@ func TestUnknownDeviceFloodIsBounded(t *testing.T) {
 	}
 }
 
+// A device the resident removed is refused when it joins again by
+// handshake with the passphrase it still knows (and not recorded again),
+// until the resident allows it again; a new passphrase ends the block too.
+func TestRemovedDeviceStaysOut(t *testing.T) {
+	s := newSite(t, radius.Options{}, map[string]model.NASProfile{"127.0.0.1": model.NASHostapd})
+	ctx := context.Background()
+	aa, _ := hex.DecodeString("0a0000000001")
+	const mac = "02:00:00:00:0D:01"
+	spa, _ := hex.DecodeString(strings.ReplaceAll(mac, ":", ""))
+	join := func(passphrase string) string {
+		anonce, frame := handshake(t, passphrase, "Residents", aa, spa)
+		return radclient(t, s.addr, s.secrets["127.0.0.1"], `Calling-Station-Id = "02-00-00-00-0D-01"`, `Called-Station-Id = "0A-00-00-00-00-01:Residents"`,
+			`FreeRADIUS-802.1X-Anonce = 0x`+hex.EncodeToString(anonce), `FreeRADIUS-802.1X-EAPoL-Key-Msg = 0x`+hex.EncodeToString(frame))
+	}
+	devices := func() int {
+		return len(dbtest.Must[[]model.Device](t)(s.store.DevicesByUserIDs(ctx, []uuid.UUID{s.unit.Unit.UnitUserID})))
+	}
+	if out := join(s.unit.Unit.Secret); !strings.Contains(out, "Received Access-Accept") || devices() != 2 {
+		t.Fatalf("first join (%d devices):\n%s", devices(), out)
+	}
+	scope := model.UnitScope(s.property.ID, s.unit.Unit.ID)
+	dbtest.Must[model.ChangeRequest](t)(s.store.RemoveDevice(ctx, scope, s.unit.Unit.ID, nil, mac))
+	if out := join(s.unit.Unit.Secret); !strings.Contains(out, `Reply-Message = "`+service.RefusedDeviceRemoved+`"`) || devices() != 1 {
+		t.Fatalf("after removal (%d devices):\n%s", devices(), out)
+	}
+	if got := testutil.ToFloat64(radiusRequests(t, s.reg, "reject", "device_removed")); got != 1 {
+		t.Errorf("%v refusals counted as device_removed", got)
+	}
+	if err := s.store.AllowDevice(ctx, scope, s.unit.Unit.UnitUserID, mac); err != nil {
+		t.Fatal(err)
+	}
+	if out := join(s.unit.Unit.Secret); !strings.Contains(out, "Received Access-Accept") || devices() != 2 {
+		t.Fatalf("allowed again (%d devices):\n%s", devices(), out)
+	}
+	// Removed again, then a new passphrase: the device knows it only if
+	// the resident gave it, and joins.
+	dbtest.Must[model.ChangeRequest](t)(s.store.RemoveDevice(ctx, scope, s.unit.Unit.ID, nil, mac))
+	res, err := s.store.UpdateUnitUser(ctx, scope, s.unit.Unit.UnitUserID, model.UnitUserUpdate{Passphrase: dbtest.Ptr("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := res.User.Passphrase
+	deadline := time.Now().Add(10 * time.Second)
+	for out := join(fresh); !strings.Contains(out, "Received Access-Accept"); out = join(fresh) {
+		if time.Now().After(deadline) {
+			t.Fatalf("with the new passphrase:\n%s", out)
+		}
+		<-time.After(50 * time.Millisecond) // the access table learns of the new passphrase
+	}
+	if err := s.store.AllowDevice(ctx, scope, s.unit.Unit.UnitUserID, mac); model.ErrorCode(err) != model.CodeNotFound {
+		t.Fatalf("the block outlived the passphrase: %v", err)
+	}
+}
+
 // A property's cap on devices per identity: a new device joining by
 // handshake past it is refused, and not recorded.
 func TestDeviceCapRefusesANewDevice(t *testing.T) {
@@ -190,8 +244,12 @@ func TestDeviceCapRefusesANewDevice(t *testing.T) {
 		if time.Now().After(deadline) || !strings.Contains(out, "Received Access-Accept") {
 			t.Fatalf("want a refusal once the cap is read:\n%s", out)
 		}
-		// Accepted before the access points' table had the cap: undo it.
+		// Accepted before the access points' table had the cap: undo it
+		// (and the block a removal leaves).
 		if _, err := s.store.RemoveDevice(ctx, model.UnitScope(s.property.ID, s.unit.Unit.ID), s.unit.Unit.ID, nil, mac); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.store.AllowDevice(ctx, model.PropertyScope(s.property.ID), s.unit.Unit.UnitUserID, mac); err != nil {
 			t.Fatal(err)
 		}
 		<-time.After(50 * time.Millisecond)

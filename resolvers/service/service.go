@@ -32,6 +32,8 @@ type Store interface {
 	DevicesByUnitIDs(ctx context.Context, unitIDs []uuid.UUID, userType *model.UnitUserType) ([]model.Device, error)
 	DevicesByUserIDs(ctx context.Context, userIDs []uuid.UUID) ([]model.Device, error)
 	RemoveDevice(ctx context.Context, scope model.Scope, unitID uuid.UUID, userID *uuid.UUID, mac string) (model.ChangeRequest, error)
+	BlockedDevicesByUnitIDs(ctx context.Context, unitIDs []uuid.UUID) ([]model.BlockedDevice, error)
+	AllowDevice(ctx context.Context, scope model.Scope, userID uuid.UUID, mac string) error
 	ChangeRequestByID(ctx context.Context, scope model.Scope, id uuid.UUID) (model.ChangeRequest, error)
 	ChangeRequestPages(ctx context.Context, unitIDs []uuid.UUID, limit int, before *int64, status *model.ChangeStatus, skipTotal bool) (map[uuid.UUID]model.Page[model.ChangeRequest], error)
 	CompleteChangeRequest(ctx context.Context, propertyID, id uuid.UUID, result model.ChangeStatus, detail *string) (model.ChangeRequest, bool, error)
@@ -488,6 +490,21 @@ func (s *Service) RemoveUnitUserDevice(ctx context.Context, propertyID, userID u
 	}
 	_, err = s.store.RemoveDevice(ctx, scope, u.UnitID, &userID, mac)
 	return err
+}
+
+// AllowUnitUserDevice lets a device removed from a unit user join with
+// its passphrase again (SPEC §9.5): the page's "allow". UNAUTHENTICATED,
+// BAD_USER_INPUT, NOT_FOUND (also when the user blocks no such device).
+func (s *Service) AllowUnitUserDevice(ctx context.Context, propertyID, userID uuid.UUID, deviceID string) error {
+	_, scope, err := s.access(ctx, propertyID)
+	if err != nil {
+		return err
+	}
+	mac, err := model.ParseMAC(deviceID)
+	if err != nil {
+		return model.InvalidField("deviceId", model.ErrorMessage(err))
+	}
+	return s.store.AllowDevice(ctx, scope, userID, mac)
 }
 
 // UnitUsersPage returns one keyset page of the unit's users (GraphQL's
