@@ -264,8 +264,10 @@ func residentPage(t *testing.T, mode string) {
 	screenshots(t, ctx, mode)
 	// An access point reports the device's session (RADIUS accounting, as
 	// the RADIUS server records it): the page shows it online, live.
+	ap := radiustest.StartNAS(t) // the access point's CoA port
 	nas := dbtest.Must[db.CreatedNAS](t)(store.CreateNAS(ctx0, model.NAS{PropertyID: p.ID, Name: "lobby",
-		Address: netip.MustParsePrefix("127.0.0.1/32"), Profile: model.NASHostapd}))
+		Address: netip.MustParsePrefix("127.0.0.1/32"), Profile: model.NASHostapd, CoAPort: ap.Addr.Port}))
+	ap.SetSecret(nas.Secret)
 	if _, err := store.Accounting(ctx0, model.Accounting{PropertyID: p.ID, NASID: nas.NAS.ID, Status: model.AcctStart, MAC: mac,
 		SessionID: "s-1", OnlineUntil: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -280,6 +282,43 @@ func residentPage(t *testing.T, mode string) {
 	if devices := dbtest.Must[[]model.Device](t)(store.DevicesByUnitIDs(ctx0, []uuid.UUID{u.Unit.ID}, nil)); len(devices) != 0 {
 		t.Fatalf("devices after removal: %v", devices)
 	}
+	// Its session ends on the air: the access point receives the
+	// Disconnect-Request and acknowledges it, and the page says "applied".
+	removal := func() string {
+		for _, c := range dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx0, u.Unit.ID)) {
+			if c.Kind == model.ChangeDeviceRemoved && c.MACAddress != nil && *c.MACAddress == mac && c.Status != model.ChangeApplied {
+				return fmt.Sprintf(`document.querySelector('[data-testid="change-%s"]')`, c.ID)
+			}
+		}
+		return "null"
+	}
+	row = removal()
+	poll[bool](t, ctx, "the removal applied on the air", row+`?.dataset.status === 'APPLIED' && `+row+`.textContent.includes('applied')`)
+	if got, bad := ap.Received(); len(got) != 1 || got[0].AcctSessionID != "s-1" || len(bad) > 0 {
+		t.Fatalf("the access point received %+v, refused %v", got, bad)
+	}
+	// The removed device is listed as blocked, and allowed again from the page.
+	poll[bool](t, ctx, "the blocked device", byTestID("blocked-device-"+mac)+` !== null`)
+	if err := chromedp.Do(ctx, chromedp.Click(`[data-testid="allow-device-`+mac+`"]`)); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the device allowed", byTestID("blocked-device-"+mac)+` === null`)
+	// An access point that refuses: the page says "failed", with its reason.
+	ap.SetAnswer(radiustest.Answer{NAK: true, Cause: 506})
+	ctl("device", "add", "--user", u.Unit.UnitUserID.String(), "--mac", mac, "--name", "Test phone")
+	if _, err := store.Accounting(ctx0, model.Accounting{PropertyID: p.ID, NASID: nas.NAS.ID, Status: model.AcctStart, MAC: mac,
+		SessionID: "s-2", OnlineUntil: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the device online again", byTestID("online-"+mac)+` !== null`)
+	if err := chromedp.Do(ctx, chromedp.Click(`[data-testid="remove-device-`+mac+`"]`)); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the device removed again", byTestID("device-"+mac)+` === null`)
+	row = removal()
+	poll[bool](t, ctx, "the refused removal", row+`?.dataset.status === 'FAILED' && `+row+`.textContent.includes('failed') && `+
+		row+`.textContent.includes('Resources-Unavailable')`)
+	ap.SetAnswer(radiustest.Answer{})
 
 	// A device the product has never seen joins by handshake (dynamic PSK,
 	// through the access point's RADIUS request): it appears on the page

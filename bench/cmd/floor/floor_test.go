@@ -40,6 +40,10 @@ func TestFloorServesWhatPortaldServes(t *testing.T) {
 			dbtest.Must[model.Device](t)(store.AddDevice(ctx, model.PropertyScope(p.ID), db.NewDevice{UserID: u.Unit.UnitUserID,
 				MACAddress: fmt.Sprintf("02:00:00:00:%02x:%02x", i, j), DisplayName: fmt.Sprint("device ", j), OSType: "iOS"}))
 		}
+		// A removed device, blocked until allowed.
+		dbtest.Must[model.Device](t)(store.AddDevice(ctx, model.PropertyScope(p.ID), db.NewDevice{UserID: l.ID,
+			MACAddress: fmt.Sprintf("02:00:00:00:%02x:ff", i)}))
+		dbtest.Must[model.ChangeRequest](t)(store.RemoveDevice(ctx, model.PropertyScope(p.ID), u.Unit.ID, &l.ID, fmt.Sprintf("02:00:00:00:%02X:FF", i)))
 		units, linked = append(units, u), append(linked, l.ID)
 	}
 	const base = "http://localhost"
@@ -115,8 +119,8 @@ func TestFloorServesWhatPortaldServes(t *testing.T) {
 	for i, u := range units {
 		login := dbtest.Must[service.LoginResult](t)(svc.Login(ctx, p.ID, u.PortalSecret))
 		body := graphqlVars(login.Token, page, map[string]any{"propertyId": p.ID})
-		if !strings.Contains(body, `"online":true`) || !strings.Contains(body, `"completedAt":"`) {
-			t.Fatalf("the page's query reads no online device or completed change: %s", body)
+		if !strings.Contains(body, `"online":true`) || !strings.Contains(body, `"completedAt":"`) || !strings.Contains(body, `"blockedAt":"`) {
+			t.Fatalf("the page's query reads no online device, completed change or blocked device: %s", body)
 		}
 		same("page "+u.Unit.Number,
 			serve(floor, httptest.NewRequest("GET", fmt.Sprintf("/page?property=%s&unit=%s", p.ID, u.Unit.ID), nil)), body)

@@ -79,8 +79,15 @@ type pageProperty struct {
 	UIConfiguration          branding  `json:"uiConfiguration"`
 }
 
+type pageBlocked struct {
+	BlockedAt  string    `json:"blockedAt"`
+	MACAddress string    `json:"macAddress"`
+	UserID     uuid.UUID `json:"userId"`
+}
+
 type pageUnit struct {
 	Property       pageProperty           `json:"property"`
+	BlockedDevices []pageBlocked          `json:"blockedDevices"`
 	ChangeRequests connection[pageChange] `json:"changeRequests"`
 	Contact        contact                `json:"contact"`
 	GuestSecret    *string                `json:"guestSecret"`
@@ -102,8 +109,8 @@ func gqlTime(t *time.Time) *string {
 
 // page: GET /page?property=&unit= — what the resident page's ResidentUnit
 // reads, with the statements portald sends for it: the unit, its first 20
-// users and their devices, its 5 newest change requests and the property
-// (5 statements in one round trip).
+// users and their devices, its blocked devices, its 5 newest change
+// requests and the property (6 statements in one round trip).
 func (s *server) page(w http.ResponseWriter, r *http.Request) {
 	v, ok := ids(r, "property", "unit")
 	if !ok {
@@ -112,7 +119,7 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	t, err := s.store.UnitTree(ctx, model.Scope{PropertyID: v[0], UnitID: &v[1]}, v[1], model.TreeQuery{
-		Users: model.UserPage{Limit: 20, SkipTotal: true}, Devices: true, Changes: &model.ChangePage{Limit: 5, SkipTotal: true}, Property: true})
+		Users: model.UserPage{Limit: 20, SkipTotal: true}, Devices: true, Changes: &model.ChangePage{Limit: 5, SkipTotal: true}, Property: true, Blocked: true})
 	if err != nil {
 		fail(w, err)
 		return
@@ -131,6 +138,10 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 		pu := byUser[d.UserID]
 		pu.Devices = append(pu.Devices, pageDevice{MAC: d.MACAddress, DisplayName: d.DisplayName, OSType: d.OSType,
 			LastSeen: gqlTime(d.LastSeen), Online: d.Online})
+	}
+	out.BlockedDevices = make([]pageBlocked, len(t.Blocked))
+	for i, b := range t.Blocked {
+		out.BlockedDevices[i] = pageBlocked{BlockedAt: b.BlockedAt.UTC().Format(time.RFC3339), MACAddress: b.MACAddress, UserID: b.UserID}
 	}
 	items := t.Changes.Items
 	out.ChangeRequests.Edges = make([]edgeOf[pageChange], len(items))

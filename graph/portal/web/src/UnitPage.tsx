@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, run } from './api';
 import {
+  AllowDeviceDocument,
   RemoveDeviceDocument,
   SetContactDocument,
   SetPassphrasesDocument,
@@ -8,7 +9,6 @@ import {
   SignOutEverywhereDocument,
   type BrandingFragment,
   type ChangeViewFragment,
-  type DeviceViewFragment,
   type ResidentUnitQuery,
   type UnitViewFragment,
 } from './gql/graphql';
@@ -245,12 +245,13 @@ function Identity(p: {
 
 function Devices({ ctx, user }: { ctx: Ctx; user: User }) {
   const [message, setMessage] = useState<string | null>(null);
-  const [removing, setRemoving] = useState<string | null>(null);
-  if (!user.devices.length) return <p class="muted">No devices have joined with this passphrase yet.</p>;
-  async function remove(d: DeviceViewFragment) {
-    setRemoving(d.macAddress);
-    const err = await ctx.change(() => run(RemoveDeviceDocument, { propertyId: ctx.propertyId, userId: user.id, mac: d.macAddress }, ctx.token));
-    setRemoving(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const blocked = ctx.unit.blockedDevices.filter((b) => b.userId === user.id);
+  async function act(mac: string, allow: boolean) {
+    setBusy(mac);
+    const vars = { propertyId: ctx.propertyId, userId: user.id, mac };
+    const err = await ctx.change(() => (allow ? run(AllowDeviceDocument, vars, ctx.token) : run(RemoveDeviceDocument, vars, ctx.token)));
+    setBusy(null);
     setMessage(err);
   }
   return (
@@ -261,36 +262,63 @@ function Devices({ ctx, user }: { ctx: Ctx; user: User }) {
           <span class="muted"> · {user.devices.length} of {ctx.property.maxDevicesPerIdentity} devices</span>
         ) : null}
       </h4>
-      <ul class="devices">
-        {user.devices.map((d) => (
-          <li key={d.macAddress} data-testid={`device-${d.macAddress}`}>
-            <span>
-              <strong>{d.displayName || 'Unnamed device'}</strong>
-              {d.online ? (
-                <span class="online" data-testid={`online-${d.macAddress}`}>
+      {user.devices.length ? (
+        <ul class="devices">
+          {user.devices.map((d) => (
+            <li key={d.macAddress} data-testid={`device-${d.macAddress}`}>
+              <span>
+                <strong>{d.displayName || 'Unnamed device'}</strong>
+                {d.online ? (
+                  <span class="online" data-testid={`online-${d.macAddress}`}>
+                    {' '}
+                    Online
+                  </span>
+                ) : null}
+                <span class="muted">
                   {' '}
-                  Online
+                  {d.osType ? `${d.osType} · ` : ''}
+                  {d.macAddress}
                 </span>
-              ) : null}
-              <span class="muted">
-                {' '}
-                {d.osType ? `${d.osType} · ` : ''}
-                {d.macAddress}
               </span>
-            </span>
-            <button
-              type="button"
-              class="secondary"
-              data-testid={`remove-device-${d.macAddress}`}
-              disabled={removing === d.macAddress}
-              aria-label={`Remove ${d.displayName || d.macAddress}`}
-              onClick={() => remove(d)}
-            >
-              Remove
-            </button>
-          </li>
-        ))}
-      </ul>
+              <button
+                type="button"
+                class="secondary"
+                data-testid={`remove-device-${d.macAddress}`}
+                disabled={busy === d.macAddress}
+                aria-label={`Remove ${d.displayName || d.macAddress}`}
+                onClick={() => act(d.macAddress, false)}
+              >
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p class="muted">No devices have joined with this passphrase yet.</p>
+      )}
+      {blocked.length ? (
+        <>
+          <h4 class="devices-title">Removed devices</h4>
+          <p class="muted">They cannot join with this passphrase until you allow them again or change the passphrase.</p>
+          <ul class="devices">
+            {blocked.map((b) => (
+              <li key={b.macAddress} data-testid={`blocked-device-${b.macAddress}`}>
+                <span class="muted">{b.macAddress}</span>
+                <button
+                  type="button"
+                  class="secondary"
+                  data-testid={`allow-device-${b.macAddress}`}
+                  disabled={busy === b.macAddress}
+                  aria-label={`Allow ${b.macAddress} again`}
+                  onClick={() => act(b.macAddress, true)}
+                >
+                  Allow
+                </button>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
       {message ? (
         <p class="error" role="alert">
           {message}

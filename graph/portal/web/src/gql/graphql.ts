@@ -89,7 +89,7 @@ export type SetPassphrasesMutationVariables = Exact<{
 }>;
 
 
-export type SetPassphrasesMutation = { updateUnit: { id: string, number: string, status: UnitStatus, secret: string, guestSecret: string | null, contact: { contactName: string, email: string, phoneNumber: string }, users: { edges: Array<{ node: { id: string, type: UnitUserType, userName: string, status: UnitUserStatus, passphrase: string, devices: Array<{ macAddress: string, displayName: string, osType: string, lastSeen: string | null, online: boolean }> } }> }, changeRequests: { edges: Array<{ node: { id: string, kind: ChangeKind, status: ChangeStatus, createdAt: string, completedAt: string | null, detail: string | null, userId: string | null, macAddress: string | null } }> } } };
+export type SetPassphrasesMutation = { updateUnit: { id: string, number: string, status: UnitStatus, secret: string, guestSecret: string | null, contact: { contactName: string, email: string, phoneNumber: string }, users: { edges: Array<{ node: { id: string, type: UnitUserType, userName: string, status: UnitUserStatus, passphrase: string, devices: Array<{ macAddress: string, displayName: string, osType: string, lastSeen: string | null, online: boolean }> } }> }, blockedDevices: Array<{ macAddress: string, userId: string, blockedAt: string }>, changeRequests: { edges: Array<{ node: { id: string, kind: ChangeKind, status: ChangeStatus, createdAt: string, completedAt: string | null, detail: string | null, userId: string | null, macAddress: string | null } }> } } };
 
 export type SetUserPassphraseMutationVariables = Exact<{
   propertyId: string;
@@ -106,7 +106,7 @@ export type SetContactMutationVariables = Exact<{
 }>;
 
 
-export type SetContactMutation = { updateUnit: { id: string, number: string, status: UnitStatus, secret: string, guestSecret: string | null, contact: { contactName: string, email: string, phoneNumber: string }, users: { edges: Array<{ node: { id: string, type: UnitUserType, userName: string, status: UnitUserStatus, passphrase: string, devices: Array<{ macAddress: string, displayName: string, osType: string, lastSeen: string | null, online: boolean }> } }> }, changeRequests: { edges: Array<{ node: { id: string, kind: ChangeKind, status: ChangeStatus, createdAt: string, completedAt: string | null, detail: string | null, userId: string | null, macAddress: string | null } }> } } };
+export type SetContactMutation = { updateUnit: { id: string, number: string, status: UnitStatus, secret: string, guestSecret: string | null, contact: { contactName: string, email: string, phoneNumber: string }, users: { edges: Array<{ node: { id: string, type: UnitUserType, userName: string, status: UnitUserStatus, passphrase: string, devices: Array<{ macAddress: string, displayName: string, osType: string, lastSeen: string | null, online: boolean }> } }> }, blockedDevices: Array<{ macAddress: string, userId: string, blockedAt: string }>, changeRequests: { edges: Array<{ node: { id: string, kind: ChangeKind, status: ChangeStatus, createdAt: string, completedAt: string | null, detail: string | null, userId: string | null, macAddress: string | null } }> } } };
 
 export type RemoveDeviceMutationVariables = Exact<{
   propertyId: string;
@@ -116,6 +116,15 @@ export type RemoveDeviceMutationVariables = Exact<{
 
 
 export type RemoveDeviceMutation = { removeUnitUserDevice: boolean };
+
+export type AllowDeviceMutationVariables = Exact<{
+  propertyId: string;
+  userId: string;
+  mac: string;
+}>;
+
+
+export type AllowDeviceMutation = { allowUnitUserDevice: boolean };
 
 export type SignOutEverywhereMutationVariables = Exact<{
   propertyId: string;
@@ -129,9 +138,9 @@ export type ResidentUnitQueryVariables = Exact<{
 }>;
 
 
-export type ResidentUnitQuery = { unit: { id: string, number: string, status: UnitStatus, secret: string, guestSecret: string | null, property: { id: string, name: string, ssids: Array<string>, allowSeparateGuestSecret: boolean, maxDevicesPerIdentity: number, uiConfiguration: { access: { tenantSetDpsk: boolean }, text: { title: string, subTitle: string, announcements: string, helpText: string }, color: { mainColor: string, accentColor: string, separatorColor: string, textColor: string }, files: { logoFileName: string, favIconFileName: string } } }, contact: { contactName: string, email: string, phoneNumber: string }, users: { edges: Array<{ node: { id: string, type: UnitUserType, userName: string, status: UnitUserStatus, passphrase: string, devices: Array<{ macAddress: string, displayName: string, osType: string, lastSeen: string | null, online: boolean }> } }> }, changeRequests: { edges: Array<{ node: { id: string, kind: ChangeKind, status: ChangeStatus, createdAt: string, completedAt: string | null, detail: string | null, userId: string | null, macAddress: string | null } }> } } };
+export type ResidentUnitQuery = { unit: { id: string, number: string, status: UnitStatus, secret: string, guestSecret: string | null, property: { id: string, name: string, ssids: Array<string>, allowSeparateGuestSecret: boolean, maxDevicesPerIdentity: number, uiConfiguration: { access: { tenantSetDpsk: boolean }, text: { title: string, subTitle: string, announcements: string, helpText: string }, color: { mainColor: string, accentColor: string, separatorColor: string, textColor: string }, files: { logoFileName: string, favIconFileName: string } } }, contact: { contactName: string, email: string, phoneNumber: string }, users: { edges: Array<{ node: { id: string, type: UnitUserType, userName: string, status: UnitUserStatus, passphrase: string, devices: Array<{ macAddress: string, displayName: string, osType: string, lastSeen: string | null, online: boolean }> } }> }, blockedDevices: Array<{ macAddress: string, userId: string, blockedAt: string }>, changeRequests: { edges: Array<{ node: { id: string, kind: ChangeKind, status: ChangeStatus, createdAt: string, completedAt: string | null, detail: string | null, userId: string | null, macAddress: string | null } }> } } };
 
-export type UnitViewFragment = { id: string, number: string, status: UnitStatus, secret: string, guestSecret: string | null, contact: { contactName: string, email: string, phoneNumber: string }, users: { edges: Array<{ node: { id: string, type: UnitUserType, userName: string, status: UnitUserStatus, passphrase: string, devices: Array<{ macAddress: string, displayName: string, osType: string, lastSeen: string | null, online: boolean }> } }> }, changeRequests: { edges: Array<{ node: { id: string, kind: ChangeKind, status: ChangeStatus, createdAt: string, completedAt: string | null, detail: string | null, userId: string | null, macAddress: string | null } }> } };
+export type UnitViewFragment = { id: string, number: string, status: UnitStatus, secret: string, guestSecret: string | null, contact: { contactName: string, email: string, phoneNumber: string }, users: { edges: Array<{ node: { id: string, type: UnitUserType, userName: string, status: UnitUserStatus, passphrase: string, devices: Array<{ macAddress: string, displayName: string, osType: string, lastSeen: string | null, online: boolean }> } }> }, blockedDevices: Array<{ macAddress: string, userId: string, blockedAt: string }>, changeRequests: { edges: Array<{ node: { id: string, kind: ChangeKind, status: ChangeStatus, createdAt: string, completedAt: string | null, detail: string | null, userId: string | null, macAddress: string | null } }> } };
 
 export type DeviceViewFragment = { macAddress: string, displayName: string, osType: string, lastSeen: string | null, online: boolean };
 
@@ -142,7 +151,7 @@ export type UnitUpdatedSubscriptionVariables = Exact<{
 }>;
 
 
-export type UnitUpdatedSubscription = { unitUpdated: { id: string, number: string, status: UnitStatus, secret: string, guestSecret: string | null, contact: { contactName: string, email: string, phoneNumber: string }, users: { edges: Array<{ node: { id: string, type: UnitUserType, userName: string, status: UnitUserStatus, passphrase: string, devices: Array<{ macAddress: string, displayName: string, osType: string, lastSeen: string | null, online: boolean }> } }> }, changeRequests: { edges: Array<{ node: { id: string, kind: ChangeKind, status: ChangeStatus, createdAt: string, completedAt: string | null, detail: string | null, userId: string | null, macAddress: string | null } }> } } };
+export type UnitUpdatedSubscription = { unitUpdated: { id: string, number: string, status: UnitStatus, secret: string, guestSecret: string | null, contact: { contactName: string, email: string, phoneNumber: string }, users: { edges: Array<{ node: { id: string, type: UnitUserType, userName: string, status: UnitUserStatus, passphrase: string, devices: Array<{ macAddress: string, displayName: string, osType: string, lastSeen: string | null, online: boolean }> } }> }, blockedDevices: Array<{ macAddress: string, userId: string, blockedAt: string }>, changeRequests: { edges: Array<{ node: { id: string, kind: ChangeKind, status: ChangeStatus, createdAt: string, completedAt: string | null, detail: string | null, userId: string | null, macAddress: string | null } }> } } };
 
 export type ChangeRequestUpdatedSubscriptionVariables = Exact<{
   propertyId: string;
@@ -239,6 +248,11 @@ export const UnitViewFragmentDoc = new TypedDocumentString(`
       }
     }
   }
+  blockedDevices {
+    macAddress
+    userId
+    blockedAt
+  }
   changeRequests(first: 5) {
     edges {
       node {
@@ -266,11 +280,12 @@ fragment ChangeView on ChangeRequest {
 }`, {"fragmentName":"UnitView"}) as unknown as TypedDocumentString<UnitViewFragment, unknown>;
 export const PortalAccessDocument = {"__meta__":{"hash":"sha256:124f2a7e1a3bb0b42e20809916fcf02e079f318ee55c163d58c76bf31f2328b4"}} as unknown as TypedDocumentString<PortalAccessQuery, PortalAccessQueryVariables>;
 export const LogInDocument = {"__meta__":{"hash":"sha256:c2677b767b457d9d1057fcf6420eeb9a82e411aa11ef54f1579d50ac3fc37041"}} as unknown as TypedDocumentString<LogInMutation, LogInMutationVariables>;
-export const SetPassphrasesDocument = {"__meta__":{"hash":"sha256:a33261ca7bd598343bf54c9da8d7901ae037144a4d701b9b49b127c147026bed"}} as unknown as TypedDocumentString<SetPassphrasesMutation, SetPassphrasesMutationVariables>;
+export const SetPassphrasesDocument = {"__meta__":{"hash":"sha256:dbd8ed90209e62cab543f12a41e132af1984e3c4815cec8c1dd96eae29fd24b0"}} as unknown as TypedDocumentString<SetPassphrasesMutation, SetPassphrasesMutationVariables>;
 export const SetUserPassphraseDocument = {"__meta__":{"hash":"sha256:36459e522922d53ad402ca092ca292d528e00911c804da9e9e43efe36a155699"}} as unknown as TypedDocumentString<SetUserPassphraseMutation, SetUserPassphraseMutationVariables>;
-export const SetContactDocument = {"__meta__":{"hash":"sha256:939baa53a8279f347bbf808f535b609523c870be65f76c69292a0743aa24ac8b"}} as unknown as TypedDocumentString<SetContactMutation, SetContactMutationVariables>;
+export const SetContactDocument = {"__meta__":{"hash":"sha256:30c54f560d02621ac8511bab66b137158f464e85aef878cda4a6898a3f83ad10"}} as unknown as TypedDocumentString<SetContactMutation, SetContactMutationVariables>;
 export const RemoveDeviceDocument = {"__meta__":{"hash":"sha256:dd29027696567da1f67a82edc7c2e1930ca6b74c7767add2ad122ba2dce17e61"}} as unknown as TypedDocumentString<RemoveDeviceMutation, RemoveDeviceMutationVariables>;
+export const AllowDeviceDocument = {"__meta__":{"hash":"sha256:8e05670b9d85b4c3204485c630e5bf950f8fef3ceddbeb9d349c1b6a4c923121"}} as unknown as TypedDocumentString<AllowDeviceMutation, AllowDeviceMutationVariables>;
 export const SignOutEverywhereDocument = {"__meta__":{"hash":"sha256:cf06a484a8eaaca6532142bc1ea61865a715a81af90c247c9d21a563ad175ed5"}} as unknown as TypedDocumentString<SignOutEverywhereMutation, SignOutEverywhereMutationVariables>;
-export const ResidentUnitDocument = {"__meta__":{"hash":"sha256:7eb5632a736dfce95a62cc22a6cee916b4199a21599e50905ae4290ee62b13fe"}} as unknown as TypedDocumentString<ResidentUnitQuery, ResidentUnitQueryVariables>;
-export const UnitUpdatedDocument = {"__meta__":{"hash":"sha256:fbeab17a8ee8cc725e9f11eb9b85c0136afabdb6ffe3710ec8829b4ce204d2b4"}} as unknown as TypedDocumentString<UnitUpdatedSubscription, UnitUpdatedSubscriptionVariables>;
+export const ResidentUnitDocument = {"__meta__":{"hash":"sha256:19d5aeec4fcf6f14d44aadc30e081178033662e443284f50248e325de3234de6"}} as unknown as TypedDocumentString<ResidentUnitQuery, ResidentUnitQueryVariables>;
+export const UnitUpdatedDocument = {"__meta__":{"hash":"sha256:b5b259b77dc3e52441be3bde4b7cce964ce8430738b372f132b77ed5448969e4"}} as unknown as TypedDocumentString<UnitUpdatedSubscription, UnitUpdatedSubscriptionVariables>;
 export const ChangeRequestUpdatedDocument = {"__meta__":{"hash":"sha256:c06ad85d09c84f427105a62cb624c9a4d2806a67049df6ab987503fa4e613060"}} as unknown as TypedDocumentString<ChangeRequestUpdatedSubscription, ChangeRequestUpdatedSubscriptionVariables>;
