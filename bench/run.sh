@@ -46,7 +46,7 @@ psql -q "postgres://postgres@127.0.0.1:$PORT/postgres" -c "CREATE DATABASE bench
 psql -q "$DB" -c "CREATE EXTENSION pg_stat_statements"
 
 echo "== build and dataset"
-go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench ./bench/cmd/relaybench ./bench/cmd/subbench ./bench/cmd/pagebench ./bench/cmd/otlpsink ./bench/cmd/radbench
+go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench ./bench/cmd/relaybench ./bench/cmd/subbench ./bench/cmd/pagebench ./bench/cmd/otlpsink ./bench/cmd/radbench ./bench/cmd/coabench
 DATABASE_URL=$DB "$out/bin/benchdata" > "$out/data.json"
 # PostGraphile sees relations through single-column foreign keys; the schema's
 # are composite (they also pin the property), so tell it, in this database only.
@@ -134,6 +134,10 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ "RADIUS" == *"${BENCH_ONLY}"* ]]; then
   ns=$(go test -run '^$' -bench HandshakeUnknownDevice -benchtime 20x ./resolvers/service | awk '/^BenchmarkHandshakeUnknownDevice/ {print $3}')
   printf 'Dynamic PSK, a device no identity has yet, in a property of 10,000 identities whose passphrase is the last tried (PMKs already derived), `go test -bench HandshakeUnknownDevice ./resolvers/service`: **%.1f ms** of CPU per request (SPEC §9.6: ≤ 50 ms), candidates from the in-memory table a replica holds.\n\n' \
     "$(awk -v n="$ns" 'BEGIN {print n / 1e6}')" >> "${BENCH_OUT:-BENCHMARKS.md}"
+fi
+if [ -z "${BENCH_ONLY:-}" ] || [[ "Changes on the air" == *"${BENCH_ONLY}"* ]]; then
+  echo "== changes on the air (removal → Disconnect-Request, 1,000 online sessions)"
+  "$out/bin/coabench" -db "$DB" -graphql http://127.0.0.1:18080/graphql >> "${BENCH_OUT:-BENCHMARKS.md}"
 fi
 if [ -z "${BENCH_ONLY:-}" ] || [[ "Resident page" == *"${BENCH_ONLY}"* ]]; then
   echo "== resident page (headless Chromium, cold loads)"

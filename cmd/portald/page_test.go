@@ -101,7 +101,11 @@ func browser(t *testing.T) (context.Context, func() []string) {
 		case *network.EventRequestWillBeSent:
 			requested = append(requested, e.Request.URL)
 		case *cdpruntime.EventExceptionThrown:
-			problems = append(problems, "uncaught: "+e.ExceptionDetails.Text)
+			what := e.ExceptionDetails.Text
+			if x := e.ExceptionDetails.Exception; x != nil {
+				what += " " + x.Description
+			}
+			problems = append(problems, "uncaught: "+what)
 		case *cdpruntime.EventConsoleAPICalled:
 			if e.Type == cdpruntime.ConsoleAPICalledTypeError && len(e.Args) > 0 && strings.Contains(string(e.Args[0].Value), "Content-Security-Policy") {
 				problems = append(problems, "console: "+string(e.Args[0].Value))
@@ -284,13 +288,14 @@ func residentPage(t *testing.T, mode string) {
 	}
 	// Its session ends on the air: the access point receives the
 	// Disconnect-Request and acknowledges it, and the page says "applied".
-	removal := func() string {
+	removal := func() string { // the row of the device's latest removal
+		found := "null"
 		for _, c := range dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx0, u.Unit.ID)) {
-			if c.Kind == model.ChangeDeviceRemoved && c.MACAddress != nil && *c.MACAddress == mac && c.Status != model.ChangeApplied {
-				return fmt.Sprintf(`document.querySelector('[data-testid="change-%s"]')`, c.ID)
+			if c.Kind == model.ChangeDeviceRemoved && c.MACAddress != nil && *c.MACAddress == mac {
+				found = fmt.Sprintf(`document.querySelector('[data-testid="change-%s"]')`, c.ID)
 			}
 		}
-		return "null"
+		return found
 	}
 	row = removal()
 	poll[bool](t, ctx, "the removal applied on the air", row+`?.dataset.status === 'APPLIED' && `+row+`.textContent.includes('applied')`)

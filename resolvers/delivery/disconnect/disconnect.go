@@ -104,6 +104,12 @@ func New(store *db.DB, send Sender, cfg Config, log *slog.Logger, reg prometheus
 		completed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_radius_changes_completed_total",
 			Help: "Change requests delivered as Disconnect-Requests, by result (APPLIED, FAILED)."}, []string{"result"}),
 	}
+	for _, r := range []string{"ack", "nak", "no_answer", "error"} {
+		w.results.WithLabelValues(r) // exposed at 0: rates and alerts read them from the start
+	}
+	for _, r := range []model.ChangeStatus{model.ChangeApplied, model.ChangeFailed} {
+		w.completed.WithLabelValues(string(r))
+	}
 	if reg != nil {
 		reg.MustRegister(w.results, w.latency, w.completed)
 	}

@@ -181,6 +181,37 @@ func TestChangesEndTheSessionsTheyAffect(t *testing.T) {
 	if len(got) != 2 || !sessions["s2"] || !sessions["s3"] {
 		t.Fatalf("the access point received %+v", got)
 	}
+	// The sessions come back (the devices joined with the new passphrase);
+	// the identity is blocked: both end (a session the access point reports
+	// ended only by its own Stop stays marked online). Then the unit is
+	// disabled: both end again.
+	for _, mac := range []string{"AA:BB:CC:00:00:02", "AA:BB:CC:00:00:03"} {
+		if _, err := s.store.Accounting(ctx, model.Accounting{PropertyID: s.p.ID, NASID: s.nas.NAS.ID, Status: model.AcctStart,
+			MAC: mac, SessionID: "again-" + mac, OnlineUntil: time.Now().Add(time.Hour), Source: netip.MustParseAddr("127.0.0.1")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res = dbtest.Must[model.UnitUserUpdateResult](t)(s.store.UpdateUnitUser(ctx, model.PropertyScope(s.p.ID), s.unit.Unit.UnitUserID,
+		model.UnitUserUpdate{Status: dbtest.Ptr("BLOCKED")}))
+	if c := s.settled(t, *res.PersonaUpdateID); c.Status != model.ChangeApplied || detail(c) != "2 session(s) disconnected" {
+		t.Fatalf("identity blocked: %s %q", c.Status, detail(c))
+	}
+	dbtest.Must[model.Unit](t)(s.store.SetUnitStatus(ctx, model.PropertyScope(s.p.ID), s.unit.Unit.ID, model.UnitDisabled))
+	var unitChange model.ChangeRequest
+	for _, c := range dbtest.Must[[]model.ChangeRequest](t)(s.store.ChangeRequestsByUnit(ctx, s.unit.Unit.ID)) {
+		if c.Kind == model.ChangeUnitStatus {
+			unitChange = c
+		}
+	}
+	if c := s.settled(t, unitChange.ID); c.Status != model.ChangeApplied || detail(c) != "2 session(s) disconnected" {
+		t.Fatalf("unit disabled: %s %q", c.Status, detail(c))
+	}
+	// A status change is also a PASSPHRASE_CHANGED (the vendor's
+	// contract): blocking ends each session twice, and the access point
+	// acknowledges the second as it did the first.
+	if got, bad := s.ap.Received(); len(got) != 2+2+2+2 || len(bad) > 0 {
+		t.Fatalf("the access point received %d requests (%v refused), want 8: %+v", len(got), bad, got)
+	}
 }
 
 // A replica that dies between claiming a change request and recording its

@@ -108,7 +108,7 @@ export function App() {
     const { token, propertyId } = phase;
     const refetch = () =>
       run(ResidentUnitDocument, { propertyId }, token)
-        .then((d) => setUnit(d.unit))
+        .then((d) => setUnit((u) => fresher(u, d.unit)))
         .catch((e) => refused(e));
     let poll: ReturnType<typeof setInterval> | undefined;
     const c = live(token, {
@@ -136,7 +136,7 @@ export function App() {
         { propertyId },
         (d) => {
           setLive('live');
-          setUnit(d.unitUpdated);
+          setUnit((u) => fresher(u, d.unitUpdated));
         },
         onRefused,
       ),
@@ -151,7 +151,9 @@ export function App() {
     return () => {
       stops.forEach((s) => s());
       clearInterval(poll);
-      c.dispose();
+      // A socket that closed before it connected makes dispose reject
+      // with its close event: there is nothing left to close then.
+      Promise.resolve(c.dispose()).catch(() => {});
     };
   }, [phase.kind]);
 
@@ -189,7 +191,7 @@ export function App() {
             token={phase.token}
             propertyId={phase.propertyId}
             liveState={live_}
-            onUnit={setUnit}
+            onUnit={(next: UnitViewFragment) => setUnit((u) => fresher(u, next))}
             onRefused={refused}
             onSignedOut={() => {
               saveToken(phase.propertyId, null);
@@ -203,7 +205,41 @@ export function App() {
 }
 
 /** unit with change c put in its place in the recent changes (newest first). */
+// How far a change request has come; a completed one's completedAt
+// orders two completions (a retried request completes again).
+const progress: Record<string, number> = { PENDING: 0, PUBLISHED: 1, APPLIED: 2, FAILED: 2 };
+
+function newer(a: ChangeViewFragment, b: ChangeViewFragment): boolean {
+  const pa = progress[a.status] ?? 0;
+  const pb = progress[b.status] ?? 0;
+  return pa > pb || (pa === 2 && pb === 2 && (a.completedAt ?? '') > (b.completedAt ?? ''));
+}
+
+/**
+ * next, a snapshot of the unit (a unitUpdated event, a mutation's answer, a
+ * refetch), without going back on a change request the page has seen further
+ * along: the two subscriptions are not ordered with each other, and a
+ * snapshot read just before a request completed can arrive after the
+ * changeRequestUpdated event that completed it.
+ */
+function fresher(prev: UnitViewFragment | null, next: UnitViewFragment): UnitViewFragment {
+  if (!prev) return next;
+  const seen = new Map(prev.changeRequests.edges.map((e) => [e.node.id, e.node]));
+  let kept = false;
+  const edges = next.changeRequests.edges.map((e) => {
+    const old = seen.get(e.node.id);
+    if (old && newer(old, e.node)) {
+      kept = true;
+      return { ...e, node: old };
+    }
+    return e;
+  });
+  return kept ? { ...next, changeRequests: { ...next.changeRequests, edges } } : next;
+}
+
 function withChange(unit: UnitViewFragment, c: ChangeViewFragment): UnitViewFragment {
+  const old = unit.changeRequests.edges.find((e) => e.node.id === c.id)?.node;
+  if (old && newer(old, c)) return unit; // a snapshot read later has it further along
   const edges = unit.changeRequests.edges.filter((e) => e.node.id !== c.id);
   edges.push({ node: c });
   edges.sort((a, b) => (a.node.createdAt < b.node.createdAt ? 1 : a.node.createdAt > b.node.createdAt ? -1 : 0));
