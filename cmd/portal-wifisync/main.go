@@ -12,6 +12,14 @@
 // WIFISYNC_CONSUMER (durable name, wifisync), PORTAL_GRAPHQL_URL
 // (http://localhost:8080/graphql), WIFISYNC_KEYS (propertyId=managerKey,
 // comma-separated), MAX_DELIVER (5), RETRY_DELAY (2s).
+//
+// WIFISYNC_SINK picks where changes go: stdout (default: one JSON line
+// each) or hostapd-psk-file (SPEC §9.7, OpenWrt without RADIUS: the
+// wpa_psk_file HOSTAPD_PSK_FILE for the one property of WIFISYNC_KEYS and
+// the SSID HOSTAPD_SSID, then RELOAD_COMMAND, default
+// "hostapd_cli -i <HOSTAPD_INTERFACE, wlan0> reload_wpa_psk", split on
+// spaces, no shell). That sink takes only its property's subjects, and
+// writes the file once at start.
 package main
 
 import (
@@ -81,11 +89,38 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
+	api := &consumer.API{URL: env(getenv, "PORTAL_GRAPHQL_URL", "http://localhost:8080/graphql"), Keys: keys,
+		Client: &http.Client{Timeout: 10 * time.Second}}
 	stream, prefix := env(getenv, "NATS_STREAM", "PORTAL_CHANGES"), env(getenv, "NATS_SUBJECT_PREFIX", "portal.changes")
+	filter := prefix + ".>"
+	var sink consumer.Sink = consumer.StdoutSink{W: os.Stdout}
+	switch kind := env(getenv, "WIFISYNC_SINK", "stdout"); kind {
+	case "stdout":
+	case "hostapd-psk-file":
+		if len(keys) != 1 {
+			return fmt.Errorf("WIFISYNC_SINK=hostapd-psk-file: WIFISYNC_KEYS must name exactly one property (the file is one property's)")
+		}
+		var property uuid.UUID
+		for p := range keys {
+			property = p
+		}
+		path, ssid := env(getenv, "HOSTAPD_PSK_FILE", ""), env(getenv, "HOSTAPD_SSID", "")
+		if path == "" || ssid == "" {
+			return fmt.Errorf("WIFISYNC_SINK=hostapd-psk-file needs HOSTAPD_PSK_FILE and HOSTAPD_SSID")
+		}
+		reload := strings.Fields(env(getenv, "RELOAD_COMMAND", "hostapd_cli -i "+env(getenv, "HOSTAPD_INTERFACE", "wlan0")+" reload_wpa_psk"))
+		h := &consumer.HostapdSink{API: api, Property: property, SSID: ssid, Path: path, Reload: reload}
+		if err := h.Sync(ctx); err != nil {
+			log.Warn("the hostapd file could not be written at start; the next change tries again", "error", err.Error())
+		}
+		sink, filter = h, prefix+"."+property.String()+".>"
+	default:
+		return fmt.Errorf("WIFISYNC_SINK: %q is not stdout or hostapd-psk-file", kind)
+	}
 	var cons jetstream.Consumer
 	for { // the portal's relay makes the stream; wait for it
 		cons, err = js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-			Durable: env(getenv, "WIFISYNC_CONSUMER", "wifisync"), FilterSubject: prefix + ".>",
+			Durable: env(getenv, "WIFISYNC_CONSUMER", "wifisync"), FilterSubject: filter,
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: maxDeliver + 1,
 		})
 		if err == nil {
@@ -98,7 +133,6 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		case <-time.After(time.Second):
 		}
 	}
-	c := &consumer.Consumer{API: &consumer.API{URL: env(getenv, "PORTAL_GRAPHQL_URL", "http://localhost:8080/graphql"), Keys: keys,
-		Client: &http.Client{Timeout: 10 * time.Second}}, Sink: consumer.StdoutSink{W: os.Stdout}, Log: log, MaxDeliver: maxDeliver, RetryDelay: retry}
+	c := &consumer.Consumer{API: api, Sink: sink, Log: log, MaxDeliver: maxDeliver, RetryDelay: retry}
 	return c.Run(ctx, cons)
 }

@@ -63,8 +63,11 @@ func TestTrustedQueriesRunOnTheFastPath(t *testing.T) {
 			}
 			queries++
 			vars := m.vars
-			if o.Name == "UnitUser" {
+			switch o.Name {
+			case "UnitUser":
 				vars = map[string]any{"p": p.ID, "u": user}
+			case "Identities":
+				vars = map[string]any{"p": p.ID}
 			}
 			body, _ := json.Marshal(map[string]any{"documentId": "sha256:" + o.ID, "variables": vars})
 			req, _ := http.NewRequest("POST", s.public+"/graphql", strings.NewReader(string(body)))

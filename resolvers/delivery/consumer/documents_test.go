@@ -12,7 +12,7 @@ func TestManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Operations) != 3 {
+	if len(m.Operations) != 4 {
 		t.Fatalf("%d operations", len(m.Operations))
 	}
 	for _, op := range m.Operations {
