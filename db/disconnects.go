@@ -58,7 +58,7 @@ func (db *DB) ClaimDisconnects(ctx context.Context, limit int) ([]model.Disconne
 			out = append(out, model.Disconnect{Change: c})
 		}
 		rows, err = tx.Query(ctx, `SELECT n.id, n.property_id, n.name, n.address, n.profile, n.coa_port, n.created_at,
-		    n.updated_at, n.secret_cipher, t.change_id, t.mac, t.session_id, t.addr
+		    n.updated_at, n.radsec_cert_sha256, n.secret_cipher, t.change_id, t.mac, t.session_id, t.addr
 		  FROM (
 		    SELECT c.id AS change_id, c.mac_address AS mac, c.session_nas_id AS nas_id, c.session_id, c.session_addr AS addr
 		      FROM change_requests c

@@ -34,6 +34,7 @@ var constraintErrors = map[string]*model.Error{
 	"nas_clients_property_id_fkey":        model.ErrNotFound("property"),
 	"nas_clients_property_name_key":       model.Errorf(model.CodeConflict, "the property already has an access point of this name"),
 	"nas_clients_address_excl":            model.Errorf(model.CodeConflict, "another access point already has this address (or a network that overlaps it)"),
+	"nas_clients_radsec_cert_sha256_key":  model.Errorf(model.CodeConflict, "another access point already has this certificate"),
 }
 
 // errPassphraseTaken reports whether err is a violation of the per-property

@@ -12,12 +12,12 @@ import (
 // The access points (NAS clients) of the properties, and what an access
 // request reads (SPEC §9).
 
-const nasColumns = `id, property_id, name, address, profile, coa_port, created_at, updated_at`
+const nasColumns = `id, property_id, name, address, profile, coa_port, created_at, updated_at, radsec_cert_sha256`
 
 func scanNAS(row pgx.Row, extra ...any) (model.NAS, error) {
 	var n model.NAS
 	var profile string
-	err := row.Scan(append([]any{&n.ID, &n.PropertyID, &n.Name, &n.Address, &profile, &n.CoAPort, &n.CreatedAt, &n.UpdatedAt}, extra...)...)
+	err := row.Scan(append([]any{&n.ID, &n.PropertyID, &n.Name, &n.Address, &profile, &n.CoAPort, &n.CreatedAt, &n.UpdatedAt, &n.CertSHA256}, extra...)...)
 	n.Profile = model.NASProfile(profile)
 	return n, err
 }
@@ -83,11 +83,26 @@ func (db *DB) RotateNASSecret(ctx context.Context, id uuid.UUID) (CreatedNAS, er
 	return CreatedNAS{NAS: n, Secret: secret}, wrap("db.RotateNASSecret", err)
 }
 
+// SetNASCertificate pins (or, with nil, unpins) an access point's RadSec
+// client certificate by its SHA-256. NOT_FOUND for an unknown access point;
+// CONFLICT when another has that certificate.
+func (db *DB) SetNASCertificate(ctx context.Context, id uuid.UUID, sha256 []byte) (model.NAS, error) {
+	if sha256 != nil && len(sha256) != 32 {
+		return model.NAS{}, model.InvalidField("certificate", "must be a SHA-256 (32 bytes)")
+	}
+	n, err := scanNAS(db.pool.QueryRow(ctx, `UPDATE nas_clients SET radsec_cert_sha256 = $2, updated_at = now()
+	  WHERE id = $1 RETURNING `+nasColumns, id, sha256))
+	if err == pgx.ErrNoRows {
+		return n, model.ErrNotFound("access point")
+	}
+	return n, wrap("db.SetNASCertificate", err)
+}
+
 // NASClients reads every access point with its secret (decrypted) and its
 // property's SSIDs, for the RADIUS server's table.
 func (db *DB) NASClients(ctx context.Context) ([]model.NASClient, error) {
 	rows, err := db.pool.Query(ctx, `SELECT n.id, n.property_id, n.name, n.address, n.profile, n.coa_port, n.created_at, n.updated_at,
-	    n.secret_cipher, p.ssids, p.max_devices_per_identity
+	    n.radsec_cert_sha256, n.secret_cipher, p.ssids, p.max_devices_per_identity
 	  FROM nas_clients n JOIN properties p ON p.id = n.property_id ORDER BY n.id`)
 	if err != nil {
 		return nil, wrap("db.NASClients", err)

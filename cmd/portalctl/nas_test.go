@@ -1,7 +1,12 @@
 package main
 
 import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"os"
 	"strings"
 	"testing"
 )
@@ -50,6 +55,29 @@ func TestNASCommands(t *testing.T) {
 	}
 	c.fails(2, "not 1 to 4094", "unit", "set-vlan", "--unit", uid, "--vlan", "4095")
 	c.fails(1, "unit not found", "unit", "set-vlan", "--unit", "00000000-0000-0000-0000-000000000001", "--vlan", "7")
+	// RadSec certificates: issued (key 0600, pinned), registered from a
+	// file, refused for a second access point, unpinned.
+	dir := t.TempDir()
+	issued := c.ok([]string{"radsecCertSha256", "notAfter"}, "nas", "issue-cert", "--nas", id, "--cert-out", dir+"/lobby.pem", "--key-out", dir+"/lobby.key")
+	der, _ := pem.Decode(must(os.ReadFile(dir + "/lobby.pem")))
+	if sum := sha256.Sum256(der.Bytes); issued["radsecCertSha256"] != hex.EncodeToString(sum[:]) {
+		t.Fatalf("issue-cert pinned %v", issued["radsecCertSha256"])
+	}
+	if st, err := os.Stat(dir + "/lobby.key"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the key file: %v %v", st, err)
+	}
+	if _, err := tls.LoadX509KeyPair(dir+"/lobby.pem", dir+"/lobby.key"); err != nil {
+		t.Fatalf("the issued pair: %v", err)
+	}
+	garage := c.ok([]string{"accessPoints"}, "nas", "list", "--property", pid)["accessPoints"].([]any)[0].(map[string]any)["nasId"].(string)
+	c.fails(1, "another access point already has this certificate", "nas", "register-cert", "--nas", garage, "--cert", dir+"/lobby.pem")
+	c.fails(2, "no PEM certificate", "nas", "register-cert", "--nas", garage, "--cert", dir+"/lobby.key")
+	if out := c.ok([]string{"nasId"}, "nas", "register-cert", "--nas", id, "--cert", "none"); out["radsecCertSha256"] != nil {
+		t.Fatalf("unpinned: %v", out)
+	}
+	if out := c.ok([]string{"nasId"}, "nas", "register-cert", "--nas", garage, "--cert", dir+"/lobby.pem"); out["radsecCertSha256"] != issued["radsecCertSha256"] {
+		t.Fatalf("registered: %v", out)
+	}
 	c.ok([]string{"nasId"}, "nas", "remove", "--nas", id)
 	c.fails(1, "access point not found", "nas", "show", "--nas", id)
 	if list := c.ok([]string{"accessPoints"}, "nas", "list", "--property", pid)["accessPoints"].([]any); len(list) != 1 {
@@ -64,4 +92,11 @@ func toJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -67,6 +67,8 @@ var commands = map[string]command{
 	"nas show":           {"nas show --nas N", cmdNASShow},
 	"nas remove":         {"nas remove --nas N", cmdNASRemove},
 	"nas rotate-secret":  {"nas rotate-secret --nas N", cmdNASRotateSecret},
+	"nas register-cert":  {"nas register-cert --nas N --cert FILE.pem|none", cmdNASRegisterCert},
+	"nas issue-cert":     {"nas issue-cert --nas N --cert-out FILE.pem --key-out FILE.pem [--days 825]", cmdNASIssueCert},
 	"rekey":              {"rekey [--new-key K]", cmdRekey},
 	"demo":               {"demo", cmdDemo},
 	"unit list":          {"unit list --property P [--limit N]", cmdUnitList},

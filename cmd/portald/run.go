@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -217,9 +218,30 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 			metricsLn.Close()
 			return fmt.Errorf("listen on RADIUS_ACCT_ADDR: %w", err)
 		}
-		rs := radius.New(svc, radius.Options{Log: log, Registry: metrics.Registry,
+		ropts := radius.Options{Log: log, Registry: metrics.Registry,
 			PerNAS: cfg.RadiusNASRate, PerNASBurst: int(2 * cfg.RadiusNASRate), Global: cfg.RadiusRate, GlobalBurst: int(2 * cfg.RadiusRate),
-			Tracing: tp})
+			Tracing: tp}
+		if cfg.RadSecAddr != "" {
+			cert, err := tls.LoadX509KeyPair(cfg.RadSecCertFile, cfg.RadSecKeyFile)
+			if err != nil {
+				conn.Close()
+				acct.Close()
+				public.Close()
+				metricsLn.Close()
+				return fmt.Errorf("RADSEC_CERT_FILE, RADSEC_KEY_FILE: %w", err)
+			}
+			ln, err := net.Listen("tcp", cfg.RadSecAddr)
+			if err != nil {
+				conn.Close()
+				acct.Close()
+				public.Close()
+				metricsLn.Close()
+				return fmt.Errorf("listen on RADSEC_ADDR: %w", err)
+			}
+			ropts.RadSec = &radius.RadSec{Listener: ln, Certificate: cert}
+			log.Info("radsec serving", "radsec_addr", ln.Addr().String())
+		}
+		rs := radius.New(svc, ropts)
 		go func() {
 			if err := rs.Serve(radiusCtx, conn, acct); err != nil {
 				errs <- fmt.Errorf("radius: %w", err)

@@ -46,6 +46,8 @@ type NAS struct {
 	Address    netip.Prefix
 	Profile    NASProfile
 	CoAPort    int
+	// CertSHA256 pins its RadSec client certificate (nil: none).
+	CertSHA256 []byte
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }

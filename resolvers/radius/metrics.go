@@ -9,6 +9,7 @@ type metrics struct {
 	retransmitted prometheus.Counter
 	nas           prometheus.Gauge
 	tried         prometheus.Histogram
+	radsecConns   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,9 +28,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{1, 2, 5, 10, 50, 100, 500, 1000, 5000, 20000}}),
 		nas: prometheus.NewGauge(prometheus.GaugeOpts{Name: "portal_radius_access_points",
 			Help: "Access points (NAS clients) in the RADIUS server's table."}),
+		radsecConns: prometheus.NewGauge(prometheus.GaugeOpts{Name: "portal_radsec_connections",
+			Help: "Open RadSec (RADIUS over TLS) connections."}),
 	}
 	for _, cause := range []string{"malformed", "unknown_source", "unexpected_code", "in_progress", "nas_budget", "global_budget",
-		"busy", "search_budget", "bad_authenticator", "no_message_authenticator", "bad_message_authenticator", "unavailable", "encode"} {
+		"busy", "search_budget", "bad_authenticator", "no_message_authenticator", "bad_message_authenticator", "unavailable", "encode",
+		"radsec_connections", "radsec_handshake", "unknown_certificate"} {
 		m.dropped.WithLabelValues(cause)
 	}
 	for _, result := range []string{"accept", "reject", "accounted"} {
@@ -37,7 +41,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.requests.WithLabelValues("accept", "")
 	if reg != nil {
-		reg.MustRegister(m.requests, m.seconds, m.dropped, m.retransmitted, m.nas, m.tried)
+		reg.MustRegister(m.requests, m.seconds, m.dropped, m.retransmitted, m.nas, m.tried, m.radsecConns)
 	}
 	return m
 }

@@ -55,6 +55,9 @@ type Options struct {
 	Deadline time.Duration
 	// Replay is how long a reply is kept for a retransmission (RFC 5080).
 	Replay time.Duration
+	// RadSec, when set, serves RADIUS over TLS (RFC 6614) beside UDP, with
+	// the same workers, budgets and decisions.
+	RadSec *RadSec
 	// Tracing, when set, gives every decided request a span ("radius
 	// Access-Request", "radius Accounting-Request") with its access
 	// point, result and reason; the service's statements are its children.
@@ -150,6 +153,8 @@ type nas struct {
 	// search bounds its handshakes that must search the property's
 	// identities (dynamic PSK's expensive path).
 	search *rate.Limiter
+	// radsec: a RadSec connection's copy (its secret "radsec").
+	radsec bool
 }
 
 // table finds the access point a packet comes from: single addresses by
@@ -157,6 +162,9 @@ type nas struct {
 type table struct {
 	hosts    map[netip.Addr]*nas
 	networks []*nas
+	// certs finds a RadSec connection's access point by its pinned
+	// certificate.
+	certs map[[32]byte]*nas
 }
 
 func (t *table) lookup(a netip.Addr) *nas {
@@ -180,7 +188,7 @@ func (s *Server) Refresh(ctx context.Context) error {
 		return err
 	}
 	old := s.table.Load()
-	t := &table{hosts: make(map[netip.Addr]*nas, len(all))}
+	t := &table{hosts: make(map[netip.Addr]*nas, len(all)), certs: map[[32]byte]*nas{}}
 	for _, c := range all {
 		n := &nas{NASClient: c, secret: []byte(c.Secret), macs: newMACs([]byte(c.Secret))}
 		if prev := old.byID(c.ID); prev != nil {
@@ -188,6 +196,9 @@ func (s *Server) Refresh(ctx context.Context) error {
 		} else {
 			n.budget = rate.NewLimiter(rate.Limit(s.opts.PerNAS), s.opts.PerNASBurst)
 			n.search = rate.NewLimiter(rate.Limit(s.opts.SearchPerNAS), 2*int(math.Ceil(s.opts.SearchPerNAS)))
+		}
+		if len(c.CertSHA256) == 32 {
+			t.certs[[32]byte(c.CertSHA256)] = n
 		}
 		if c.Address.IsSingleIP() {
 			t.hosts[c.Address.Addr()] = n
@@ -214,13 +225,19 @@ func (t *table) byID(id [16]byte) *nas {
 	return nil
 }
 
-// job is one packet handed to a worker, with the socket to answer on.
+// job is one packet handed to a worker, with where to answer it.
 type job struct {
 	b    []byte
 	from netip.AddrPort
 	nas  *nas
 	key  replyKey
-	conn net.PacketConn
+	conn replier
+}
+
+// replier is where a request's answer goes: the UDP socket it came on
+// (net.PacketConn), or its RadSec connection.
+type replier interface {
+	WriteTo(b []byte, addr net.Addr) (int, error)
 }
 
 // Serve answers Access-Requests on auth and Accounting-Requests on acct
@@ -300,6 +317,13 @@ func (s *Server) Serve(ctx context.Context, auth, acct net.PacketConn) error {
 			s.read(ctx, auth, jobs, radius.CodeAccessRequest)
 		}()
 	}
+	if s.opts.RadSec != nil {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			s.serveRadSec(ctx, jobs)
+		}()
+	}
 	readers.Wait()
 	stop()
 	close(jobs)
@@ -331,24 +355,29 @@ func (s *Server) read(ctx context.Context, conn net.PacketConn, jobs chan<- job,
 			s.opts.Log.WarnContext(ctx, "radius: read failed", "error", err.Error())
 			continue
 		}
-		s.admit(conn, jobs, buf[:n], from, want)
+		s.admit(conn, jobs, buf[:n], from, want, nil)
 	}
 }
 
 // admit does the cheap checks on the reader, in order of cost — size,
-// source, code, budgets, retransmission — and queues what passes.
-func (s *Server) admit(conn net.PacketConn, jobs chan<- job, b []byte, from netip.AddrPort, want radius.Code) {
+// source, code, budgets, retransmission — and queues what passes. n is the
+// access point when the transport knows it (RadSec: by its certificate),
+// nil to find it by the packet's source; want 0 takes either request code.
+func (s *Server) admit(conn replier, jobs chan<- job, b []byte, from netip.AddrPort, want radius.Code, n *nas) {
 	if len(b) < 20 || len(b) > maxPacket || int(b[2])<<8|int(b[3]) < 20 || int(b[2])<<8|int(b[3]) > len(b) {
 		s.m.drop("malformed")
 		return
 	}
 	b = b[:int(b[2])<<8|int(b[3])] // bytes past the length are padding (RFC 2865 §3)
-	n := s.table.Load().lookup(from.Addr())
+	if n == nil {
+		n = s.table.Load().lookup(from.Addr())
+	}
+	code := radius.Code(b[0])
 	switch {
 	case n == nil:
 		s.m.drop("unknown_source")
 		return
-	case radius.Code(b[0]) != want:
+	case want != 0 && code != want, want == 0 && code != radius.CodeAccessRequest && code != radius.CodeAccountingRequest:
 		s.m.drop("unexpected_code")
 		return
 	}
@@ -434,6 +463,9 @@ func (s *Server) decide(ctx context.Context, j job) (reply []byte, result, reaso
 	// with a valid Message-Authenticator.
 	switch verifyRequest(j.b, j.nas.macs) {
 	case errNoAuthenticator:
+		if j.nas.radsec { // TLS authenticates the packet (RFC 6614); one that has it must be right
+			break
+		}
 		s.m.drop("no_message_authenticator")
 		return nil, "", ""
 	case errBadAuthenticator:

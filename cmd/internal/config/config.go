@@ -47,6 +47,9 @@ type Config struct {
 	// RadiusAddr turns the RADIUS server on (UDP, SPEC §9.1);
 	// RadiusAcctAddr is its accounting port (default: the next port).
 	RadiusAddr, RadiusAcctAddr string
+	// RadSecAddr turns RadSec on (RADIUS over TLS, TCP, with RADIUS_ADDR's
+	// server); RadSecCertFile and RadSecKeyFile are its certificate and key.
+	RadSecAddr, RadSecCertFile, RadSecKeyFile string
 	// RadiusNASRate and RadiusRate are the requests a second one access
 	// point and all of them may have decided (bursts of twice as many).
 	RadiusNASRate, RadiusRate float64
@@ -155,6 +158,9 @@ func Load(getenv func(string) string) (Config, error) {
 		NATSURL:                              str("NATS_URL", ""),
 		RadiusAddr:                           str("RADIUS_ADDR", ""),
 		RadiusAcctAddr:                       str("RADIUS_ACCT_ADDR", ""),
+		RadSecAddr:                           str("RADSEC_ADDR", ""),
+		RadSecCertFile:                       str("RADSEC_CERT_FILE", ""),
+		RadSecKeyFile:                        str("RADSEC_KEY_FILE", ""),
 		NATSStream:                           str("NATS_STREAM", "PORTAL_CHANGES"),
 		NATSSubjectPrefix:                    str("NATS_SUBJECT_PREFIX", "portal.changes"),
 		OutboxRetention:                      durOrOff("OUTBOX_RETENTION", 30*24*time.Hour),
@@ -205,6 +211,17 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		if _, _, err := net.SplitHostPort(c.RadiusAcctAddr); c.RadiusAcctAddr != "" && err != nil {
 			errs = append(errs, fmt.Errorf("RADIUS_ACCT_ADDR: %q is not host:port", c.RadiusAcctAddr))
+		}
+	}
+	if c.RadSecAddr != "" {
+		if _, _, err := net.SplitHostPort(c.RadSecAddr); err != nil {
+			errs = append(errs, fmt.Errorf("RADSEC_ADDR: %q is not host:port", c.RadSecAddr))
+		}
+		if c.RadiusAddr == "" {
+			errs = append(errs, fmt.Errorf("RADSEC_ADDR: RadSec needs the RADIUS server on (RADIUS_ADDR)"))
+		}
+		if c.RadSecCertFile == "" || c.RadSecKeyFile == "" {
+			errs = append(errs, fmt.Errorf("RADSEC_ADDR: RADSEC_CERT_FILE and RADSEC_KEY_FILE (the server's certificate and key, PEM) are required"))
 		}
 	}
 	for _, a := range []struct{ name, v string }{{"LISTEN_ADDR", c.ListenAddr}, {"METRICS_ADDR", c.MetricsAddr}} {
