@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
 )
 
 // RadSec (RADIUS over TLS, RFC 6614; SPEC §9.1) is for access points that
@@ -214,4 +213,3 @@ func addrPort(a net.Addr) netip.AddrPort {
 	ap, _ := netip.ParseAddrPort(a.String())
 	return ap
 }
-
