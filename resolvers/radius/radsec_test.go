@@ -24,7 +24,9 @@ import (
 )
 
 // selfSigned makes a key and a self-signed certificate for name.
-func selfSigned(t *testing.T, name string, client bool) tls.Certificate { return selfSignedTB(t, name, client) }
+func selfSigned(t *testing.T, name string, client bool) tls.Certificate {
+	return selfSignedTB(t, name, client)
+}
 
 func selfSignedTB(t testing.TB, name string, client bool) tls.Certificate {
 	t.Helper()
