@@ -46,6 +46,8 @@ func main() {
 	share := flag.Float64("share", 0.6, "the paced load, as a share of FreeRADIUS's throughput")
 	httpURL := flag.String("http", "http://127.0.0.1:18080", "portald's HTTP listener")
 	httpRate := flag.Float64("http-rate", 400, "the HTTP side's paced requests a second")
+	radsecAddr := flag.String("radsec", "", "portald's RADSEC_ADDR (empty: no RadSec rounds)")
+	radsecCert := flag.String("radsec-cert", "", "portald's RadSec certificate (PEM), to trust")
 	flag.Parse()
 	ctx := context.Background()
 	data, err := readData(*dataFile)
@@ -131,6 +133,20 @@ func main() {
 		wg.Wait()
 	}
 	fmt.Print(pacedReport(targets, offered, rates[1], lat, *httpRate, alone, with))
+
+	if *radsecAddr != "" {
+		cfg := radsecClient(ctx, store, nas.NAS, *radsecCert)
+		if err := waitRadSec(*radsecAddr, cfg, macs[0], 15*time.Second); err != nil {
+			log.Fatal(err)
+		}
+		tls := target{name: "portald (RadSec)", addr: *radsecAddr, pid: *portaldPID, backends: "portald"}
+		var udp, overTLS []round
+		for range *rounds {
+			udp = append(udp, load(ctx, store, targets[0], nas.Secret, macs, *workers, *duration))
+			overTLS = append(overTLS, radsecLoad(ctx, store, tls, cfg, macs, *workers, *duration))
+		}
+		fmt.Print(radsecReport(udp, overTLS, *workers, *duration))
+	}
 }
 
 type target struct {
