@@ -2,7 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -136,4 +146,82 @@ func macRequest(t *testing.T, server, secret string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// portald with RADSEC_ADDR serves an access point over TLS with the
+// certificate portalctl issued it, and stops serving it, on the open
+// connection, once portalctl unpins it.
+func TestRadSecEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	dbURL, store, p, u := seeded(t, db.PropertyInput{Name: dbtest.Ptr("Cloud Court"), SSIDs: []string{"Residents"}})
+	dbtest.Must[model.Device](t)(store.AddDevice(ctx, model.UnitScope(p.ID, u.Unit.ID), db.NewDevice{UserID: u.Unit.UnitUserID, MACAddress: "02:11:22:33:44:66"}))
+	nas := dbtest.Must[db.CreatedNAS](t)(store.CreateNAS(ctx, model.NAS{PropertyID: p.ID, Name: "rooftop",
+		Address: netip.MustParsePrefix("203.0.113.7/32"), Profile: model.NASHostapd}))
+	dir := t.TempDir()
+	ctl := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(portalctlBinary(t), args...)
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "SECRET_KEY="+dbtest.TestSecretKey)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("portalctl %v: %v %s", args, err, out)
+		}
+	}
+	ctl("nas", "issue-cert", "--nas", nas.NAS.ID.String(), "--cert-out", dir+"/ap.pem", "--key-out", dir+"/ap.key")
+	// The server's own certificate.
+	key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "portald"}, DNSNames: []string{"portald"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der := must(x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key))
+	if err := os.WriteFile(dir+"/server.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/server.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: must(x509.MarshalPKCS8PrivateKey(key))}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	radsecAddr := make(chan string, 1)
+	startWith(t, map[string]string{"DATABASE_URL": dbURL, "RADIUS_ADDR": "127.0.0.1:0", "RADSEC_ADDR": "127.0.0.1:0",
+		"RADSEC_CERT_FILE": dir + "/server.pem", "RADSEC_KEY_FILE": dir + "/server.key"}, hooks{radsec: func(a string) { radsecAddr <- a }})
+	roots := x509.NewCertPool()
+	roots.AddCert(must(x509.ParseCertificate(der)))
+	c, err := tls.Dial("tcp", <-radsecAddr, &tls.Config{RootCAs: roots, ServerName: "portald",
+		Certificates: []tls.Certificate{must(tls.LoadX509KeyPair(dir+"/ap.pem", dir+"/ap.key"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ask := func(id byte) (byte, error) {
+		b := must(radiustest.MACRequest("radsec", "02:11:22:33:44:66", "00-11-22-33-44-55:Residents", id))
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(b); err != nil {
+			return 0, err
+		}
+		head := make([]byte, 20)
+		if _, err := io.ReadFull(c, head); err != nil {
+			return 0, err
+		}
+		rest := make([]byte, int(head[2])<<8|int(head[3])-20)
+		_, err := io.ReadFull(c, rest)
+		return head[0], err
+	}
+	if code, err := ask(1); err != nil || code != 2 { // Access-Accept
+		t.Fatalf("over RadSec: code %d, %v", code, err)
+	}
+	ctl("nas", "register-cert", "--nas", nas.NAS.ID.String(), "--cert", "none")
+	for id, deadline := byte(2), time.Now().Add(10*time.Second); ; id++ {
+		if _, err := ask(id); err != nil {
+			break // the connection is closed: the access point is no longer known
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an unpinned access point is still served")
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -49,6 +49,8 @@ type hooks struct {
 	ready func(public, metrics string)
 	// radius receives the RADIUS server's bound addresses (when it serves).
 	radius func(auth, acct string)
+	// radsec receives RadSec's bound address (when it serves).
+	radsec func(addr string)
 	// extra mounts more routes on the public router.
 	extra func(chi.Router)
 	// tracing, when set, replaces the tracing the OTEL_* variables set up
@@ -240,6 +242,9 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 			}
 			ropts.RadSec = &radius.RadSec{Listener: ln, Certificate: cert}
 			log.Info("radsec serving", "radsec_addr", ln.Addr().String())
+			if h.radsec != nil {
+				h.radsec(ln.Addr().String())
+			}
 		}
 		rs := radius.New(svc, ropts)
 		go func() {

@@ -106,3 +106,25 @@ func TestOutboxRetention(t *testing.T) {
 		}
 	}
 }
+
+// RadSec needs the RADIUS server and a certificate and key.
+func TestRadSec(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"RADSEC_ADDR": ":2083", "RADSEC_CERT_FILE": "c.pem", "RADSEC_KEY_FILE": "k.pem"}, "needs the RADIUS server on"},
+		{map[string]string{"RADSEC_ADDR": ":2083", "RADIUS_ADDR": ":1812"}, "RADSEC_CERT_FILE and RADSEC_KEY_FILE"},
+		{map[string]string{"RADSEC_ADDR": "2083", "RADIUS_ADDR": ":1812", "RADSEC_CERT_FILE": "c.pem", "RADSEC_KEY_FILE": "k.pem"}, "is not host:port"},
+	} {
+		c.env["SECRET_KEY"] = key
+		if _, err := Load(env(c.env)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.env, err, c.want)
+		}
+	}
+	c, err := Load(env(map[string]string{"SECRET_KEY": key, "RADIUS_ADDR": ":1812", "RADSEC_ADDR": ":2083", "RADSEC_CERT_FILE": "c.pem",
+		"RADSEC_KEY_FILE": "k.pem"}))
+	if err != nil || c.RadSecAddr != ":2083" || c.RadSecCertFile != "c.pem" || c.RadSecKeyFile != "k.pem" {
+		t.Fatalf("%+v, %v", c, err)
+	}
+}
