@@ -148,6 +148,65 @@ func macRequest(t *testing.T, server, secret string) string {
 	return out
 }
 
+// Changes on the air, end to end with real peers: radclient's accounting
+// makes a device online at an access point, the resident removes it
+// through the vendor's REST operation, and the access point (its CoA port
+// a stand-in checked by layeh.com/radius) receives the Disconnect-Request
+// for the session radclient reported; the change request ends APPLIED.
+func TestRemovalDisconnectsTheSessionRadclientReported(t *testing.T) {
+	if _, err := exec.LookPath("radclient"); err != nil {
+		t.Fatal("radclient is required: make test installs it (.ci/services.sh radclient)")
+	}
+	ctx := context.Background()
+	dbURL, store, p, u := seeded(t, db.PropertyInput{Name: dbtest.Ptr("Harbour View"), SSIDs: []string{"Residents"}})
+	dbtest.Must[model.Device](t)(store.AddDevice(ctx, model.UnitScope(p.ID, u.Unit.ID), db.NewDevice{UserID: u.Unit.UnitUserID, MACAddress: "02:11:22:33:44:77"}))
+	ap := radiustest.StartNAS(t)
+	nas := dbtest.Must[db.CreatedNAS](t)(store.CreateNAS(ctx, model.NAS{PropertyID: p.ID, Name: "lobby",
+		Address: netip.MustParsePrefix("127.0.0.1/32"), Profile: model.NASHostapd, CoAPort: ap.Addr.Port}))
+	ap.SetSecret(nas.Secret)
+	addrs := make(chan [2]string, 1)
+	s := startWith(t, map[string]string{"DATABASE_URL": dbURL, "RADIUS_ADDR": "127.0.0.1:0"},
+		hooks{radius: func(auth, acct string) { addrs <- [2]string{auth, acct} }})
+	acct := (<-addrs)[1]
+	for deadline := time.Now().Add(10 * time.Second); ; { // the access point is read within moments
+		out, err := radiustest.Radclient(acct, "acct", nas.Secret, `Acct-Status-Type = Start`, `User-Name = "021122334477"`,
+			`Calling-Station-Id = "02-11-22-33-44-77"`, `Acct-Session-Id = "radclient-session-1"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out, "Received Accounting-Response") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("accounting Start:\n%s", out)
+		}
+		<-time.After(100 * time.Millisecond)
+	}
+	base := s.public + "/residents/properties/" + p.ID.String()
+	if status, body := call(t, "DELETE", base+"/units/devices/021122334477", "", "Authorization", "Bearer "+login(t, base, u.PortalSecret)); status != 200 {
+		t.Fatalf("REST removal: %d %s", status, body)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var c model.ChangeRequest
+		for _, r := range dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID)) {
+			if r.Kind == model.ChangeDeviceRemoved {
+				c = r
+			}
+		}
+		if c.Status == model.ChangeApplied {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the removal: %s %v", c.Status, c.Detail)
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	got, bad := ap.Received()
+	if len(got) != 1 || len(bad) > 0 || got[0].AcctSessionID != "radclient-session-1" || got[0].CallingStationID != "02-11-22-33-44-77" || !got[0].First {
+		t.Fatalf("the access point received %+v, refused %v", got, bad)
+	}
+}
+
 // portald with RADSEC_ADDR serves an access point over TLS with the
 // certificate portalctl issued it, and stops serving it, on the open
 // connection, once portalctl unpins it.

@@ -140,12 +140,15 @@ func main() {
 			log.Fatal(err)
 		}
 		tls := target{name: "portald (RadSec)", addr: *radsecAddr, pid: *portaldPID, backends: "portald"}
+		// 8 connections: the bound per address (one access point, or a
+		// controller, keeps a few); UDP with as many workers.
+		const conns = 8
 		var udp, overTLS []round
 		for range *rounds {
-			udp = append(udp, load(ctx, store, targets[0], nas.Secret, macs, *workers, *duration))
-			overTLS = append(overTLS, radsecLoad(ctx, store, tls, cfg, macs, *workers, *duration))
+			udp = append(udp, load(ctx, store, targets[0], nas.Secret, macs, conns, *duration))
+			overTLS = append(overTLS, radsecLoad(ctx, store, tls, cfg, macs, conns, *duration))
 		}
-		fmt.Print(radsecReport(udp, overTLS, *workers, *duration))
+		fmt.Print(radsecReport(udp, overTLS, conns, *duration))
 	}
 }
 

@@ -149,7 +149,7 @@ func radsecLoad(ctx context.Context, store *db.DB, t target, cfg *tls.Config, ma
 func radsecReport(udp, tlsr []round, workers int, d time.Duration) string {
 	var b strings.Builder
 	b.WriteString("### RadSec beside UDP\n\n")
-	fmt.Fprintf(&b, "The same Access-Requests to the same portald over UDP and over RadSec (TLS 1.3, %d connections kept open, the access point's certificate pinned; one request in flight on each), %d interleaved rounds of %v. CPU is portald's and its PostgreSQL backends' per accepted request (SPEC goal: RadSec within 1.2× of UDP's).\n\n",
+	fmt.Fprintf(&b, "The same Access-Requests to the same portald over UDP (%[1]d sockets) and over RadSec (TLS 1.3, %[1]d connections kept open — the bound per address —, the access point's certificate pinned), one request in flight on each, %[2]d interleaved rounds of %[3]v. CPU is portald's and its PostgreSQL backends' per accepted request (the issue's goal: RadSec within 1.2× of UDP's).\n\n",
 		workers, len(udp), d)
 	b.WriteString("| transport | requests/s | p50 ms | p99 ms | CPU µs per request |\n|---|---:|---:|---:|---:|\n")
 	per := make([]float64, 2)
