@@ -133,6 +133,7 @@ func main() {
 		wg.Wait()
 	}
 	fmt.Print(pacedReport(targets, offered, rates[1], lat, *httpRate, alone, with))
+	fr.stop() // done with it: a failure below (log.Fatal) must not leave it running
 
 	if *radsecAddr != "" {
 		cfg := radsecClient(ctx, store, nas.NAS, *radsecCert)
@@ -306,12 +307,15 @@ func backendsCPU(ctx context.Context, store *db.DB, app string) time.Duration {
 }
 
 type freeRADIUS struct {
-	cmd *exec.Cmd
+	once sync.Once
+	cmd  *exec.Cmd
 }
 
 func (f *freeRADIUS) stop() {
-	_ = f.cmd.Process.Kill()
-	_, _ = f.cmd.Process.Wait()
+	f.once.Do(func() {
+		_ = f.cmd.Process.Kill()
+		_, _ = f.cmd.Process.Wait()
+	})
 }
 
 // startFreeRADIUS writes a minimal configuration — one client, the files
