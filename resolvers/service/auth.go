@@ -344,16 +344,37 @@ func (c *Credential) token() (model.UnitToken, error) {
 // calls without a recognised credential to their client first, so bogus
 // credentials cannot spend a property's budget.
 func Recognised(ctx context.Context, propertyID uuid.UUID) bool {
+	return RecognisedAs(ctx, propertyID) != NotRecognised
+}
+
+// Recognition is who a recognised credential speaks for.
+type Recognition int
+
+const (
+	NotRecognised Recognition = iota
+	RecognisedResident
+	RecognisedManager
+)
+
+// RecognisedAs is Recognised, telling a resident's token from a manager
+// key: the rate limiter gives a property's manager keys a bucket of their
+// own, so that delivery and management reads never spend the residents'.
+func RecognisedAs(ctx context.Context, propertyID uuid.UUID) Recognition {
 	c, ok := credentialFrom(ctx)
 	if !ok {
-		return false
+		return NotRecognised
 	}
 	raw := bare(c.raw)
 	if strings.HasPrefix(raw, model.ManagerKeyPrefix) {
-		return !c.residentOnly && c.auth.knownManager(raw, propertyID)
+		if !c.residentOnly && c.auth.knownManager(raw, propertyID) {
+			return RecognisedManager
+		}
+		return NotRecognised
 	}
-	t, err := c.token()
-	return err == nil && t.PropertyID == propertyID
+	if t, err := c.token(); err == nil && t.PropertyID == propertyID {
+		return RecognisedResident
+	}
+	return NotRecognised
 }
 
 // knownManager reports whether key is a cached, unrevoked manager key of

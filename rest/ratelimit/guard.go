@@ -104,13 +104,21 @@ type charge struct {
 }
 
 // charges are the buckets a call acting on property is charged to, in
-// order: its property's when it carries a recognised credential (and is
-// not public), else its client's and then its property's public bucket;
-// its client's alone when property is not a property id.
+// order: its property's when it carries a recognised resident credential
+// (and is not public) — its property's managers' bucket, as large, for a
+// manager key, so that a consumer catching up on a backlog of changes, or
+// a manager's script, never spends the residents' budget —, else its
+// client's and then its property's public bucket; its client's alone when
+// property is not a property id.
 func (g *Guard) charges(ctx context.Context, property string, public bool) []charge {
 	id, err := uuid.Parse(property)
-	if err == nil && !public && service.Recognised(ctx, id) {
-		return []charge{{g.limiter, bucketKey("property:", id), "property", 0}}
+	if err == nil && !public {
+		switch service.RecognisedAs(ctx, id) {
+		case service.RecognisedResident:
+			return []charge{{g.limiter, bucketKey("property:", id), "property", 0}}
+		case service.RecognisedManager:
+			return []charge{{g.limiter, bucketKey("managers:", id), "property", 0}}
+		}
 	}
 	client := charge{g.clients, "client:" + model.ClientIPFrom(ctx), "client", 0}
 	if err != nil {

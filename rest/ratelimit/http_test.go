@@ -36,6 +36,8 @@ func (c *clock) advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t
 
 // server is the public surface with one guard over a frozen-clock limiter.
 type server struct {
+	store    *db.DB
+	svc      *service.Service
 	srv      *httptest.Server
 	registry *prometheus.Registry
 	property model.Property
@@ -79,7 +81,7 @@ func newServerWith(t *testing.T, clients ratelimit.Config) *server {
 		RateLimiter: guard})
 	h := rest.NewHandler(rest.Deps{Service: svc, Log: slog.New(slog.DiscardHandler), Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
 		PublicBaseURL: "http://localhost", GraphQL: gql, Guard: guard})
-	s := &server{srv: httptest.NewServer(h), registry: registry, property: p, unit: u, limiter: limiter, clock: c}
+	s := &server{store: store, svc: svc, srv: httptest.NewServer(h), registry: registry, property: p, unit: u, limiter: limiter, clock: c}
 	t.Cleanup(s.srv.Close)
 	return s
 }
@@ -186,6 +188,63 @@ func TestOneBudgetForBothTransports(t *testing.T) {
 		if counts[k] != v {
 			t.Fatalf("%s = %v, want %v (all: %v)", k, counts[k], v, counts)
 		}
+	}
+}
+
+// A property's manager keys have a bucket of their own, as large as the
+// residents': a consumer catching up on a backlog of changes (its claim
+// checks) or a manager's script spends it, never the residents', and the
+// other way round.
+func TestManagerKeysHaveTheirOwnBucket(t *testing.T) {
+	s := newServer(t)
+	// As in portald: the notice listener is up, so a verified manager key
+	// is remembered, and recognised when it is charged.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.store.ListenAuthChanges(ctx, s.svc.Authenticator(), slog.New(slog.DiscardHandler))
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(10 * time.Second); !s.svc.Authenticator().Caching(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the notice listener did not come up")
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+	key := dbtest.Must[db.CreatedManagerKey](t)(s.store.CreateManagerKey(context.Background(), s.property.ID)).Key
+	r := s.send(t, "POST", fmt.Sprintf("/residents/properties/%s/units/logins", s.property.ID), `{"hashedSecret":"`+s.unit.PortalSecret+`"}`)
+	var login struct{ Token string }
+	if err := json.Unmarshal([]byte(r.body), &login); err != nil || login.Token == "" {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	manager := func() reply {
+		return s.sendAs(t, key, "POST", "/graphql", fmt.Sprintf(`{"query":"{ unit(propertyId: \"%s\", unitId: \"%s\") { id } }"}`, s.property.ID, s.unit.Unit.ID))
+	}
+	resident := func() reply {
+		return s.sendAs(t, "Bearer "+login.Token, "GET", fmt.Sprintf("/residents/properties/%s/units", s.property.ID), "")
+	}
+	spend := func(call func() reply) (ok int) {
+		for range 150 {
+			switch r := call(); r.status {
+			case 200:
+				ok++
+			case 429:
+			default:
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+		}
+		return ok
+	}
+	manager() // the first call verifies the key (charged as an unknown credential's, to the client and the public bucket)
+	if ok := spend(manager); ok != 100 {
+		t.Fatalf("the managers' bucket admitted %d, want 100", ok)
+	}
+	if ok := spend(resident); ok != 100 {
+		t.Fatalf("with the managers' bucket empty, the residents' admitted %d, want its 100", ok)
+	}
+	if r := manager(); r.status != 429 {
+		t.Fatalf("the managers' bucket refilled from nowhere: %d", r.status)
 	}
 }
 

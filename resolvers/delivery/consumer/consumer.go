@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,11 +64,19 @@ type Consumer struct {
 	MaxDeliver int
 	// RetryDelay is the wait before a failed change is delivered again.
 	RetryDelay time.Duration
+	// Patience is how long a change waits for a portal that cannot answer
+	// (rate-limited, unavailable) before it is left for a later delivery
+	// (default 5 min); such waits spend no delivery.
+	Patience time.Duration
 }
 
 // Run hands every message of cons to Handle until ctx ends, then drains.
 func (c *Consumer) Run(ctx context.Context, cons jetstream.Consumer) error {
-	cc, err := cons.Consume(func(msg jetstream.Msg) { c.Handle(ctx, msg) })
+	// One message at a time, one held in the client: a message waiting in a
+	// client buffer while the portal paces the one before would see its
+	// acknowledgement deadline pass and be delivered again, spending its
+	// deliveries.
+	cc, err := cons.Consume(func(msg jetstream.Msg) { c.Handle(ctx, msg) }, jetstream.PullMaxMessages(1))
 	if err != nil {
 		return err
 	}
@@ -92,9 +101,24 @@ func (c *Consumer) Handle(ctx context.Context, msg jetstream.Msg) {
 		ctx = context.WithValue(ctx, traceparentKey{}, tp)
 		log = log.With("trace_id", tp[3:35])
 	}
-	err := c.apply(ctx, m)
+	if _, ok := c.API.Keys[m.PropertyID]; !ok {
+		// Not ours to apply or to fail: its owner's consumer (or this one,
+		// given the key) takes it.
+		log.Error("a change of a property this consumer has no manager key for; left for its owner", "property", m.PropertyID)
+		_ = msg.NakWithDelay(c.RetryDelay)
+		return
+	}
+	err := c.patiently(ctx, msg, func() error { return c.apply(ctx, m) })
+	if ok, _ := transient(err); ok {
+		// The portal could not be asked for the state within Patience:
+		// not the change's failure. Delivered again later (the portal
+		// publishes it again if it runs out of deliveries).
+		log.Warn("the portal did not answer the claim check; will be delivered again", "error", err)
+		_ = msg.NakWithDelay(c.RetryDelay)
+		return
+	}
 	if err == nil {
-		if err := c.API.Complete(ctx, m.PropertyID, m.ID, "APPLIED", ""); err != nil {
+		if err := c.patiently(ctx, msg, func() error { return c.API.Complete(ctx, m.PropertyID, m.ID, "APPLIED", "") }); err != nil {
 			if terminal(err) {
 				// Completed otherwise already (or gone): delivering it
 				// again would apply it again, and never complete it.
@@ -117,11 +141,43 @@ func (c *Consumer) Handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	// The last attempt: a dead letter, visible as FAILED with the reason.
-	if rerr := c.API.Complete(ctx, m.PropertyID, m.ID, "FAILED", err.Error()); rerr != nil {
+	if rerr := c.patiently(ctx, msg, func() error { return c.API.Complete(ctx, m.PropertyID, m.ID, "FAILED", err.Error()) }); rerr != nil {
 		log.Error("failed, and the failure could not be reported", "error", err, "report_error", rerr)
 	}
 	_ = msg.Term()
 	log.Error("failed for good", "error", err)
+}
+
+// patiently runs call until it succeeds, fails for a reason of its own,
+// or the portal has been unable to answer (RATE_LIMITED, UNAVAILABLE,
+// unreachable) for Patience: it waits as the portal asks (Retry-After) or
+// backs off (0.2 s doubling to 10 s) meanwhile, telling the broker the
+// message is in progress so that it is not delivered again behind its
+// back. A consumer catching up on a backlog is paced by the portal this
+// way instead of spending its deliveries.
+func (c *Consumer) patiently(ctx context.Context, msg jetstream.Msg, call func() error) error {
+	patience := c.Patience
+	if patience <= 0 {
+		patience = 5 * time.Minute
+	}
+	deadline := time.Now().Add(patience)
+	backoff := 200 * time.Millisecond
+	for {
+		err := call()
+		ok, wait := transient(err)
+		if !ok || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		if wait <= 0 {
+			wait, backoff = backoff, min(2*backoff, 10*time.Second)
+		}
+		_ = msg.InProgress()
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // apply reads the state the message names and hands it to the sink.
@@ -141,7 +197,10 @@ func (c *Consumer) apply(ctx context.Context, m relay.Message) error {
 		}
 		ch.Unit = u
 	}
-	return c.Sink.Apply(ctx, ch)
+	if err := c.Sink.Apply(ctx, ch); err != nil {
+		return &sinkError{err}
+	}
+	return nil
 }
 
 // API is the portal's GraphQL API with a manager key per property.
@@ -153,8 +212,17 @@ type API struct {
 
 var errGone = errors.New("no longer exists")
 
-// portalError is an error the portal answered, with its code.
-type portalError struct{ code, message string }
+// ErrNoKey is the error for a change of a property the consumer has no
+// manager key for: another deployment's, or a key missing from
+// WIFISYNC_KEYS. The change is left for its owner, loudly.
+var ErrNoKey = errors.New("no manager key for property")
+
+// portalError is an error the portal answered, with its code (and, for
+// RATE_LIMITED, when to try again).
+type portalError struct {
+	code, message string
+	retryAfter    time.Duration
+}
 
 func (e *portalError) Error() string { return fmt.Sprintf("portal: %s (%s)", e.message, e.code) }
 
@@ -164,6 +232,29 @@ func terminal(err error) bool {
 	var pe *portalError
 	return errors.Is(err, errGone) || errors.As(err, &pe) && pe.code == "CONFLICT"
 }
+
+// transient reports whether err says the portal could not answer now
+// (RATE_LIMITED, UNAVAILABLE, or no answer at all) rather than anything
+// about the change, and how long it asked to wait (0: unsaid).
+func transient(err error) (bool, time.Duration) {
+	var pe *portalError
+	switch {
+	case err == nil, errors.Is(err, errGone), errors.Is(err, context.Canceled), errors.Is(err, ErrNoKey):
+		return false, 0
+	case errors.As(err, &pe):
+		return pe.code == "RATE_LIMITED" || pe.code == "UNAVAILABLE", pe.retryAfter
+	case errors.As(err, new(*sinkError)):
+		return false, 0
+	}
+	return true, 0 // the request did not reach the portal, or its answer was not one
+}
+
+// sinkError is a sink's refusal: the change's own failure, never the
+// portal's.
+type sinkError struct{ err error }
+
+func (e *sinkError) Error() string { return e.err.Error() }
+func (e *sinkError) Unwrap() error { return e.err }
 
 // traceparentKey carries a message's W3C traceparent to the API calls made
 // for it.
@@ -179,7 +270,7 @@ type gqlError struct {
 func (a *API) do(ctx context.Context, property uuid.UUID, query string, vars map[string]any, out any) error {
 	key, ok := a.Keys[property]
 	if !ok {
-		return fmt.Errorf("no manager key for property %s", property)
+		return fmt.Errorf("%w %s", ErrNoKey, property)
 	}
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL, bytes.NewReader(body))
@@ -212,7 +303,11 @@ func (a *API) do(ctx context.Context, property uuid.UUID, query string, vars map
 			return errGone
 		}
 		code, _ := res.Errors[0].Extensions["code"].(string)
-		return &portalError{code: code, message: res.Errors[0].Message}
+		pe := &portalError{code: code, message: res.Errors[0].Message}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			pe.retryAfter = time.Duration(secs) * time.Second
+		}
+		return pe
 	}
 	return json.Unmarshal(res.Data, out)
 }

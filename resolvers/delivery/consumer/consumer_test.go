@@ -27,6 +27,7 @@ import (
 	"github.com/residentportal/bff/resolvers/service"
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
+	"github.com/residentportal/bff/rest/ratelimit"
 )
 
 // recorder is a sink that remembers what it applied and fails the kinds
@@ -218,9 +219,10 @@ func TestAPICallsContinueTheTrace(t *testing.T) {
 // stubMsg is a JetStream message whose acknowledgement the test reads.
 type stubMsg struct {
 	jetstream.Msg
-	data      []byte
-	delivered uint64
-	acked     string // "ack", "nak" or "term"
+	data       []byte
+	delivered  uint64
+	inProgress int
+	acked      string // "ack", "nak" or "term"
 }
 
 func (m *stubMsg) Data() []byte                     { return m.data }
@@ -229,6 +231,7 @@ func (m *stubMsg) Headers() nats.Header             { return nats.Header{} }
 func (m *stubMsg) Ack() error                       { m.acked = "ack"; return nil }
 func (m *stubMsg) Term() error                      { m.acked = "term"; return nil }
 func (m *stubMsg) NakWithDelay(time.Duration) error { m.acked = "nak"; return nil }
+func (m *stubMsg) InProgress() error                { m.inProgress++; return nil }
 func (m *stubMsg) Metadata() (*jetstream.MsgMetadata, error) {
 	return &jetstream.MsgMetadata{NumDelivered: m.delivered}, nil
 }
@@ -260,15 +263,118 @@ func TestConflictIsNotRetried(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sink := &recorder{}
 			c := &Consumer{API: &API{URL: tt.url, Keys: map[uuid.UUID]string{p.ID: key}, Client: http.DefaultClient},
-				Sink: sink, Log: quiet, MaxDeliver: 5, RetryDelay: time.Millisecond}
+				Sink: sink, Log: quiet, MaxDeliver: 5, RetryDelay: time.Millisecond, Patience: 300 * time.Millisecond}
 			msg := &stubMsg{data: data, delivered: 1}
 			c.Handle(ctx, msg)
 			if msg.acked != tt.want || len(sink.applied) != 1 {
 				t.Fatalf("acknowledged %q after %d applications, want %q after 1", msg.acked, len(sink.applied), tt.want)
 			}
+			if tt.want == "nak" && msg.inProgress == 0 { // the unreachable portal was waited for, the message kept
+				t.Fatal("no InProgress while waiting for the portal")
+			}
 		})
 	}
 	if r := dbtest.Must[model.ChangeRequest](t)(store.ChangeRequestByID(ctx, scope, removed.ID)); r.Status != model.ChangeFailed {
 		t.Fatalf("the other key's result was overwritten: %s", r.Status)
+	}
+}
+
+// A consumer catching up on a backlog under the property's rate limit
+// (finding 1 of the delivery-faults issue): its claim checks and reports
+// are paced by the portal's 429s (Retry-After), spend no delivery, and
+// every change ends APPLIED — none FAILED "rate limit exceeded", none left
+// PUBLISHED — while a resident of the property is answered throughout (a
+// manager key's calls have their own bucket).
+func TestCatchUpUnderTheRateLimit(t *testing.T) {
+	js := relaytest.JetStream(t)
+	cfg := relaytest.Names(t, js, "catchup")
+	cfg.Poll = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx, dbtest.NewURL(t), dbtest.Keys(t), db.Options{}))
+	t.Cleanup(store.Close)
+	limiter := ratelimit.NewMemory(ratelimit.Config{Burst: 10, PerSecond: 20}, nil, 0)
+	guard := ratelimit.NewGuard(limiter, ratelimit.NewMemory(ratelimit.Config{Burst: 1_000_000, PerSecond: 1_000_000}, nil, 0), nil)
+	svc := service.New(store, dbtest.Keys(t), service.Options{LoginFailures: guard})
+	// The notice listener up, as in portald: the manager key is remembered
+	// and recognised when charged.
+	listened := make(chan struct{})
+	go func() { defer close(listened); store.ListenAuthChanges(ctx, svc.Authenticator(), quiet) }()
+	defer func() { cancel(); <-listened }()
+	for deadline := time.Now().Add(10 * time.Second); !svc.Authenticator().Caching(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the notice listener did not come up")
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+	srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: quiet, Metrics: edge.NewMetrics(), RequestTimeout: 10 * time.Second,
+		PublicBaseURL: "http://localhost", Guard: guard,
+		GraphQL: resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000, RateLimiter: guard})}))
+	t.Cleanup(srv.Close)
+
+	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Backlog House")}))
+	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
+	key := dbtest.Must[db.CreatedManagerKey](t)(store.CreateManagerKey(ctx, p.ID)).Key
+	for range 60 { // the backlog: a consumer that was away
+		dbtest.Must[model.UnitUpdateResult](t)(store.UpdateUnit(ctx, model.PropertyScope(p.ID), u.Unit.ID, model.UnitUpdate{Secret: dbtest.Ptr("")}))
+	}
+	r := dbtest.Must[*relay.Relay](t)(relay.New(store, js, cfg, quiet, nil))
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); r.Run(ctx) }()
+	defer func() { cancel(); <-relayDone }()
+	var cons jetstream.Consumer
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		cons, err = js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{Durable: "catchup", FilterSubject: cfg.SubjectPrefix + ".>",
+			AckPolicy: jetstream.AckExplicitPolicy, AckWait: 5 * time.Second, MaxDeliver: 3})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	sink := &recorder{}
+	c := &Consumer{API: &API{URL: srv.URL + "/graphql", Keys: map[uuid.UUID]string{p.ID: key}, Client: http.DefaultClient},
+		Sink: sink, Log: quiet, MaxDeliver: 2, RetryDelay: 50 * time.Millisecond, Patience: 30 * time.Second}
+	consumed := make(chan error, 1)
+	go func() { consumed <- c.Run(ctx, cons) }()
+	defer func() { cancel(); <-consumed }()
+
+	login := dbtest.Must[service.LoginResult](t)(svc.Login(ctx, p.ID, u.PortalSecret))
+	residentOK, residentAll := 0, 0
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/residents/properties/%s/units", srv.URL, p.ID), nil)
+		req.Header.Set("Authorization", "Bearer "+login.Token)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			residentAll++
+			if resp.StatusCode == 200 {
+				residentOK++
+			}
+			resp.Body.Close()
+		}
+		rows := dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID))
+		done, failed := 0, 0
+		for _, r := range rows {
+			switch r.Status {
+			case model.ChangeApplied:
+				done++
+			case model.ChangeFailed:
+				failed++
+				t.Fatalf("a change FAILED while catching up: %v", *r.Detail)
+			}
+		}
+		if done == len(rows) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d applied within 60 s", done, len(rows))
+		}
+		<-time.After(200 * time.Millisecond) // a resident polling 5 times a second
+	}
+	if residentOK != residentAll {
+		t.Fatalf("the resident was answered %d of %d times during the catch-up", residentOK, residentAll)
 	}
 }
