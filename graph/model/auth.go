@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -114,6 +115,10 @@ type RequestInfo struct {
 	// names it after its operation), which the edge would otherwise name
 	// after the route.
 	SpanNamed bool
+	// SharedLoginsRead: the rate limiter read the client's shared
+	// failed-login budget (Redis) for this request's login and found room;
+	// the login itself does not read it again.
+	SharedLoginsRead atomic.Bool
 }
 
 type requestInfoKey struct{}

@@ -104,3 +104,45 @@ func TestFailedLoginsSharedAcrossReplicas(t *testing.T) {
 		t.Fatal("the other replica admitted a guess after the burst's ten failures")
 	}
 }
+
+// countingLimiter counts the calls made to a limiter.
+type countingLimiter struct {
+	ratelimit.Limiter
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countingLimiter) Allow(ctx context.Context, key string, n int) ratelimit.Decision {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.Limiter.Allow(ctx, key, n)
+}
+
+// A login through the login route reads the shared failed-login budget
+// (Redis) once, where it read it twice (the route's check, then the
+// login's): a successful login costs one round trip, a failed one two (the
+// read and the failure counted).
+func TestOneSharedReadPerLogin(t *testing.T) {
+	rs := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	t.Cleanup(func() { c.Close() })
+	shared := &countingLimiter{Limiter: ratelimit.NewRedis(c, ratelimit.FailedLogins, slog.New(slog.DiscardHandler), nil)}
+	g := ratelimit.NewGuard(ratelimit.NewMemory(ratelimit.Config{Burst: 100, PerSecond: 80}, nil, 0), nil, nil)
+	g.ShareFailedLogins(shared)
+	for _, failed := range []bool{false, true} {
+		shared.calls = 0
+		route := g.REST(true, true)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			finish, _, ok := g.BeginLogin(r.Context())
+			if !ok {
+				t.Fatal("the login was refused")
+			}
+			finish(failed)
+		}))
+		ctx := model.WithRequestInfo(context.Background(), &model.RequestInfo{ClientIP: "198.51.100.8"})
+		route.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil).WithContext(ctx))
+		if want := map[bool]int{false: 1, true: 2}[failed]; shared.calls != want {
+			t.Errorf("a login (failed %v) made %d calls to the shared budget, want %d", failed, shared.calls, want)
+		}
+	}
+}

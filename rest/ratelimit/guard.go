@@ -231,9 +231,13 @@ func (g *Guard) BeginLogin(ctx context.Context) (finish func(failed bool), wait 
 	if !ok {
 		return nil, wait, false
 	}
-	if d, blocked := g.sharedLoginBlocked(ctx, client); blocked {
-		giveBack()
-		return nil, d.Wait, false
+	// The shared budget was read for this request a moment ago (the
+	// route's or the operation's charge, loginBlocked): one read per login.
+	if info := model.RequestInfoFrom(ctx); info == nil || !info.SharedLoginsRead.Swap(false) {
+		if d, blocked := g.sharedLoginBlocked(ctx, client); blocked {
+			giveBack()
+			return nil, d.Wait, false
+		}
 	}
 	return func(failed bool) {
 		if !failed {
@@ -254,6 +258,9 @@ func (g *Guard) loginBlocked(ctx context.Context) (Decision, bool) {
 	client := model.ClientIPFrom(ctx)
 	if d, blocked := g.sharedLoginBlocked(ctx, client); blocked {
 		return d, true
+	}
+	if info := model.RequestInfoFrom(ctx); info != nil && g.failedShared != nil {
+		info.SharedLoginsRead.Store(true) // BeginLogin need not read it again
 	}
 	d := g.failed.Peek(client)
 	return d, !d.Allowed
