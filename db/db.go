@@ -116,6 +116,29 @@ func (db *DB) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) err
 	return wrap(op, pgx.BeginFunc(ctx, db.pool, fn))
 }
 
+// Bounds of the delivery workers' transactions (the relay's, the
+// disconnect worker's claims): a lock someone holds on the outbox (a
+// migration, an operator's LOCK TABLE) or a statement that stalls fails
+// the batch, which is tried again after a backoff, instead of holding the
+// worker — and every property's changes behind it — for as long as it
+// lasts.
+const (
+	workerLockTimeout      = "1s"
+	workerStatementTimeout = "5s"
+)
+
+// inWorkerTx is inTx with the delivery workers' bounds set for the
+// transaction (SET LOCAL).
+func (db *DB) inWorkerTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	return db.inTx(ctx, op, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`,
+			workerLockTimeout, workerStatementTimeout); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
 // statementSpans is otelpgx's tracer for statements and batches only: the
 // pool's acquisitions, connections and prepares are not statements a
 // request sent. Outside a recorded trace it does nothing (otelpgx would

@@ -35,7 +35,7 @@ const radiusProperty = `EXISTS (SELECT 1 FROM nas_clients n WHERE n.property_id 
 //   - the others: none (the access points ask again at the next join).
 func (db *DB) ClaimDisconnects(ctx context.Context, limit int) ([]model.Disconnect, error) {
 	var out []model.Disconnect
-	err := db.inTx(ctx, "db.ClaimDisconnects", func(tx pgx.Tx) error {
+	err := db.inWorkerTx(ctx, "db.ClaimDisconnects", func(tx pgx.Tx) error {
 		out = out[:0]
 		rows, err := tx.Query(ctx, `UPDATE change_requests c SET status = 'PUBLISHED', published_at = clock_timestamp()
 		  WHERE c.id IN (SELECT x.id FROM (SELECT DISTINCT property_id FROM nas_clients) AS p

@@ -257,7 +257,7 @@ const relayCandidates = 10
 func (db *DB) RelayChanges(ctx context.Context, units, limit int,
 	publish func(context.Context, []model.ChangeRequest) []uuid.UUID) (int, error) {
 	marked := 0
-	err := db.inTx(ctx, "db.RelayChanges", func(tx pgx.Tx) error {
+	err := db.inWorkerTx(ctx, "db.RelayChanges", func(tx pgx.Tx) error {
 		// The candidates are the units of the oldest pending rows (by
 		// the index on their age: a bounded read however long the
 		// backlog, where grouping every pending row cost a scan of them

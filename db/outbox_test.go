@@ -249,3 +249,45 @@ func TestRelayChangesSharesABacklog(t *testing.T) {
 		t.Fatalf("%d more marked", left)
 	}
 }
+
+// A lock someone holds on the whole outbox (a migration, an operator's
+// LOCK TABLE) fails the relay's batch within its lock timeout, instead of
+// holding the relay — and every property's changes — until it is
+// released; after the release the batch goes through. The disconnect
+// worker's claim is bounded alike.
+func TestDeliveryWorkersDoNotWaitOnAHeldOutbox(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.New(t)
+	p := newProperty(t, d, db.PropertyInput{})
+	newUnit(t, d, p.ID, "1") // a pending IDENTITY_CREATED
+	tx := dbtest.Must[pgx.Tx](t)(d.Pool().Begin(ctx))
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `LOCK TABLE change_requests IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(_ context.Context, c []model.ChangeRequest) []uuid.UUID {
+		ids := make([]uuid.UUID, len(c))
+		for i := range c {
+			ids[i] = c[i].ID
+		}
+		return ids
+	}
+	for name, run := range map[string]func(context.Context) error{
+		"relay": func(ctx context.Context) error { _, err := d.RelayChanges(ctx, 10, 100, publish); return err },
+		"claim": func(ctx context.Context) error { _, err := d.ClaimDisconnects(ctx, 10); return err },
+	} {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		start := time.Now()
+		err := run(ctx)
+		cancel()
+		if err == nil || time.Since(start) > 10*time.Second {
+			t.Fatalf("%s with the outbox held: %v after %v", name, err, time.Since(start))
+		}
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.RelayChanges(ctx, 10, 100, publish); err != nil || n != 1 {
+		t.Fatalf("after the release: %d, %v", n, err)
+	}
+}
