@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
@@ -24,7 +25,7 @@ import (
 
 // DB is the storage handle. Safe for concurrent use.
 type DB struct {
-	pool *pgxpool.Pool
+	pool boundedPool
 	keys *model.Keyring
 	// maxRetries bounds the attempts at a generated passphrase whose digest
 	// collides with another in the property.
@@ -42,6 +43,9 @@ type Options struct {
 	// Tracing, when set, makes a span of every statement sent inside a
 	// recorded trace (otelpgx: the statement's text, never its parameters).
 	Tracing trace.TracerProvider
+	// StatementTimeout bounds each statement, from its start to the end of
+	// its rows (0: none; see bounded.go).
+	StatementTimeout time.Duration
 }
 
 // Open connects a pool to url. It does not wait for the database: a pool
@@ -92,12 +96,12 @@ func Open(ctx context.Context, url string, keys *model.Keyring, opts Options) (*
 	if err != nil {
 		return nil, fmt.Errorf("db.Open: %w", err)
 	}
-	return &DB{pool: pool, keys: keys, maxRetries: 8, generate: model.GeneratePassphrase}, nil
+	return &DB{pool: boundedPool{Pool: pool, timeout: opts.StatementTimeout}, keys: keys, maxRetries: 8, generate: model.GeneratePassphrase}, nil
 }
 
 // Pool exposes the pool to callers that need raw access (migrations,
 // readiness, LISTEN/NOTIFY).
-func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+func (db *DB) Pool() *pgxpool.Pool { return db.pool.Pool }
 
 // Keys is the keyring this handle encrypts with.
 func (db *DB) Keys() *model.Keyring { return db.keys }
@@ -113,7 +117,12 @@ func (db *DB) Ping(ctx context.Context) error {
 // inTx runs fn in a transaction, committing if it returns nil. Errors are
 // mapped to domain codes and wrapped with op.
 func (db *DB) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	return wrap(op, pgx.BeginFunc(ctx, db.pool, fn))
+	return wrap(op, pgx.BeginFunc(ctx, db.pool.Pool, func(tx pgx.Tx) error {
+		if db.pool.timeout > 0 {
+			tx = boundedTx{Tx: tx, timeout: db.pool.timeout}
+		}
+		return fn(tx)
+	}))
 }
 
 // Bounds of the delivery workers' transactions (the relay's, the

@@ -83,3 +83,39 @@ func TestUnansweredDatabaseFailsFast(t *testing.T) {
 	}
 	t.Logf("failed after %v", took.Round(time.Millisecond))
 }
+
+// A pooled connection that stalls mid-use (frozen: the connection stays
+// open and nothing comes back, as behind a middlebox that still
+// acknowledges) fails the statement at its own deadline, well before the
+// request's, and the connection is given up: the next statement, on a
+// fresh connection, works.
+func TestStalledConnectionFailsAtTheStatementDeadline(t *testing.T) {
+	url := dbtest.NewURL(t)
+	proxy := dbtest.NewProxy(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // REQUEST_TIMEOUT's default
+	defer cancel()
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx, proxy.URL(url), dbtest.Keys(t), db.Options{MaxConns: 4, StatementTimeout: 500 * time.Millisecond}))
+	defer store.Close()
+	defer proxy.Cut() // first: the frozen connection's close ends at once
+	if _, err := store.PropertyByID(ctx, uuid.New()); model.ErrorCode(err) != model.CodeNotFound {
+		t.Fatalf("before the stall: %v", err)
+	}
+	proxy.Freeze()
+	start := time.Now()
+	_, err := store.PropertyByID(ctx, uuid.New())
+	took := time.Since(start)
+	if code := model.ErrorCode(err); code != model.CodeUnavailable || took > 2*time.Second {
+		t.Fatalf("%v (%s) after %v, want UNAVAILABLE within 2 s", err, code, took)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the request's own deadline passed")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; { // the pool opens another connection in place of the one it gave up
+		if _, err := store.PropertyByID(context.Background(), uuid.New()); model.ErrorCode(err) == model.CodeNotFound {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("after the stall: %v", err)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+}

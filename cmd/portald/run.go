@@ -95,7 +95,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, h ho
 		return err
 	}
 	counter := &db.StatementCounter{}
-	store, err := db.Open(ctx, cfg.DatabaseURL, keys, db.Options{Tracer: counter, Tracing: tp})
+	store, err := db.Open(ctx, cfg.DatabaseURL, keys, db.Options{Tracer: counter, Tracing: tp, StatementTimeout: cfg.DatabaseStatementTimeout})
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,10 @@ type Config struct {
 	// Subscription bounds.
 	GraphQLMaxStreamsPerClient, GraphQLMaxSubscriptionsPerConnection int
 	RequestTimeout                                                   time.Duration
+	// DatabaseStatementTimeout bounds each statement (below
+	// REQUEST_TIMEOUT): a stalled database connection is given up and the
+	// request answers UNAVAILABLE.
+	DatabaseStatementTimeout time.Duration
 	// HTTP server timeouts and the header size limit.
 	HTTPReadHeaderTimeout, HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
 	HTTPMaxHeaderBytes                                                        int
@@ -181,6 +185,7 @@ func Load(getenv func(string) string) (Config, error) {
 		GraphQLMaxStreamsPerClient:           positive("GRAPHQL_MAX_STREAMS_PER_CLIENT", 64),
 		GraphQLMaxSubscriptionsPerConnection: positive("GRAPHQL_MAX_SUBSCRIPTIONS_PER_CONNECTION", 16),
 		RequestTimeout:                       dur("REQUEST_TIMEOUT", 10*time.Second),
+		DatabaseStatementTimeout:             dur("DATABASE_STATEMENT_TIMEOUT", 1500*time.Millisecond),
 		HTTPReadHeaderTimeout:                dur("HTTP_READ_HEADER_TIMEOUT", 5*time.Second),
 		HTTPReadTimeout:                      dur("HTTP_READ_TIMEOUT", 15*time.Second),
 		HTTPWriteTimeout:                     dur("HTTP_WRITE_TIMEOUT", 30*time.Second),
@@ -190,6 +195,9 @@ func Load(getenv func(string) string) (Config, error) {
 		HTTPMaxConnectionsPerClient:          positive("HTTP_MAX_CONNECTIONS_PER_CLIENT", 256),
 		ShutdownGrace:                        dur("SHUTDOWN_GRACE", 15*time.Second),
 		ShutdownDrain:                        dur("SHUTDOWN_DRAIN", time.Second),
+	}
+	if c.DatabaseStatementTimeout >= c.RequestTimeout {
+		errs = append(errs, fmt.Errorf("DATABASE_STATEMENT_TIMEOUT: %v must be shorter than REQUEST_TIMEOUT (%v)", c.DatabaseStatementTimeout, c.RequestTimeout))
 	}
 	if c.ShutdownDrain >= c.ShutdownGrace {
 		errs = append(errs, fmt.Errorf("SHUTDOWN_DRAIN: %v must be shorter than SHUTDOWN_GRACE (%v)", c.ShutdownDrain, c.ShutdownGrace))
