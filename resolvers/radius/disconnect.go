@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/residentportal/bff/graph/model"
@@ -88,8 +89,9 @@ func (d *Disconnecter) Disconnect(ctx context.Context, t model.DisconnectTarget)
 	defer stop()
 	buf := make([]byte, 4096)
 	wait := d.opts.First
+	refused := false
 	for try := 0; try < d.opts.Tries && ctx.Err() == nil; try++ {
-		if _, err := conn.Write(b); err != nil {
+		if _, err := conn.Write(b); err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
 			return fmt.Errorf("the access point cannot be reached: %w", err)
 		}
 		deadline := time.Now().Add(wait)
@@ -97,8 +99,18 @@ func (d *Disconnecter) Disconnect(ctx context.Context, t model.DisconnectTarget)
 		_ = conn.SetReadDeadline(deadline)
 		for {
 			n, err := conn.Read(buf)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// Nothing listens on the CoA port (ICMP port unreachable):
+				// the access point may be restarting; wait the try out.
+				refused = true
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Until(deadline)):
+				}
+				break
+			}
 			if err != nil {
-				break // the wait is over (or the port said no: send again)
+				break // the wait is over: send again
 			}
 			switch resp, ok := answer(buf[:n], b, req); {
 			case !ok: // not an answer to this request: keep waiting
@@ -119,6 +131,9 @@ func (d *Disconnecter) Disconnect(ctx context.Context, t model.DisconnectTarget)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if refused {
+		return fmt.Errorf("%w: nothing listens on its CoA port %d", ErrNoAnswer, t.NAS.CoAPort)
 	}
 	return ErrNoAnswer
 }

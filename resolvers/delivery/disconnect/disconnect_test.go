@@ -245,3 +245,29 @@ func TestAbandonedDeliveryIsDeliveredAgain(t *testing.T) {
 		t.Fatalf("the access point received %+v", got)
 	}
 }
+
+// An access point whose CoA port has nothing listening (ICMP port
+// unreachable: restarting, or Disconnect-Requests not enabled) is tried
+// again after each wait, not at once, and the change request says why.
+func TestClosedCoAPortIsWaitedOutAndNamed(t *testing.T) {
+	ctx := context.Background()
+	store := dbtest.New(t)
+	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Closed Port"), SSIDs: []string{"Residents"}}))
+	unit := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
+	closed := radiustest.StartNAS(t) // a port of our own, then nothing on it
+	port := closed.Addr.Port
+	closed.Close()
+	nas := dbtest.Must[db.CreatedNAS](t)(store.CreateNAS(ctx, model.NAS{PropertyID: p.ID, Name: "attic",
+		Address: netip.MustParsePrefix("127.0.0.1/32"), Profile: model.NASHostapd, CoAPort: port}))
+	s := &site{store: store, p: p, unit: unit, nas: nas}
+	s.online(t, "AA:BB:CC:00:00:09", "s9")
+	s.run(t, disconnect.Config{})
+	start := time.Now()
+	c := s.settled(t, s.remove(t, "AA:BB:CC:00:00:09").ID)
+	if c.Status != model.ChangeFailed || !strings.Contains(detail(c), fmt.Sprintf("nothing listens on its CoA port %d", port)) {
+		t.Fatalf("%s %q", c.Status, detail(c))
+	}
+	if took := time.Since(start); took < 300*time.Millisecond { // 3 tries: 50 + 100 + 200 ms of waiting
+		t.Fatalf("gave up after %v: the tries did not wait", took)
+	}
+}

@@ -61,6 +61,9 @@ func StartNAS(tb testing.TB) *NAS {
 	return n
 }
 
+// Close stops it (the port then answers ICMP port unreachable).
+func (n *NAS) Close() { _ = n.conn.Close() }
+
 // SetSecret sets the secret it shares with the server.
 func (n *NAS) SetSecret(secret string) {
 	n.mu.Lock()
