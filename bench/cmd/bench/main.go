@@ -398,8 +398,8 @@ func (b *runner) scenarios() []scenario {
 		{
 			title: "The resident page's own query (ResidentUnit by documentId)", concurrency: []int{16, 64},
 			about: "What the page sends: its manifest's ResidentUnit by `documentId` (the unit, its contact, 20 users with their devices, " +
-				"5 change requests, the property and its branding), against the floor writing the same fields with the same statements " +
-				"(the unit, its users and their devices, its change requests and its property: 5 statements in one round trip, " +
+				"its blocked devices, 5 change requests, the property and its branding), against the floor writing the same fields with the same statements " +
+				"(the unit, its users and their devices, its blocked devices, its change requests and its property: 6 statements in one round trip, " +
 				"as portald sends them). `portald-open` runs the benchmark's resident query beside them, for scale.",
 			reqs: map[string]request{
 				"portald": func(i int) (*http.Request, error) {
