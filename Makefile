@@ -68,6 +68,7 @@ run:
 	@test -s .data/secret_key || { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/secret_key; chmod 600 .data/secret_key; }
 	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" && \
 	  export DATABASE_URL="$${DATABASE_URL:-$$(.ci/services.sh database $(DEMO_DB))}" && \
+	  { umask 077; printf "export DATABASE_URL='%s'\nexport SECRET_KEY='%s'\n" "$$DATABASE_URL" "$$SECRET_KEY" > .data/env; } && \
 	  { bin/portalctl migrate >/dev/null && demo=$$(bin/portalctl demo) || \
 	    { echo "make run could not set up the demo in $$DATABASE_URL (above). To start this checkout's own demo database ($(DEMO_DB)) afresh: make reset-demo" >&2; exit 1; }; } && \
 	  echo "$$demo" && \
@@ -82,6 +83,7 @@ run:
 	  playground=$$(printf '%s' "$$demo" | grep -o '"playground": *"[^"]*"' | sed 's/.*"\([^"]*\)"$$/\1/') && \
 	  echo && echo "The GraphQL playground, ready to run (log in, put the token in the Headers tab, run MyUnit):" && \
 	  echo "  $$playground" && \
+	  echo && echo "portalctl against this database, in another shell of this checkout:" && echo "  . .data/env && bin/portalctl help" && \
 	  echo && echo "portald on $${LISTEN_ADDR:-:8080}" && \
 	  if [ -z "$${NATS_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then export NATS_URL=nats://127.0.0.1:4222; fi; \
 	  if [ -n "$${NATS_URL:-}" ]; then \

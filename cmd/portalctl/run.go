@@ -24,6 +24,25 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// noDatabase reports a database that does not exist (SQLSTATE 3D000).
+func noDatabase(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "3D000"
+}
+
+// databaseName is where url points — host, port and database, never the
+// password — or the default's when it is empty.
+func databaseName(url string) string {
+	if url == "" {
+		url = config.DefaultDatabaseURL
+	}
+	c, err := pgconn.ParseConfig(url)
+	if err != nil {
+		return "(DATABASE_URL is not a valid connection string)"
+	}
+	return fmt.Sprintf("%q on %s:%d", c.Database, c.Host, c.Port)
+}
+
 // undefinedTable reports an unmigrated database (SQLSTATE 42P01).
 func undefinedTable(err error) bool {
 	var pgErr *pgconn.PgError
@@ -108,6 +127,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			msg = err.Error()
 		case undefinedTable(err):
 			msg = "the database has no schema yet: run portalctl migrate"
+		case noDatabase(err), model.ErrorCode(err) == model.CodeUnavailable:
+			cause := model.ErrorMessage(err)
+			if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) {
+				cause = pgErr.Message
+			}
+			msg = fmt.Sprintf("cannot use the database %s (DATABASE_URL): %s. To use the one make run set up in this checkout: . .data/env",
+				databaseName(getenv("DATABASE_URL")), cause)
 		case model.ErrorCode(err) == model.CodeInternal:
 			msg = "internal error: " + err.Error() // the operator's own tool: say what failed
 		}

@@ -276,3 +276,14 @@ func TestOldKeyRefusedAfterRekey(t *testing.T) {
 		t.Fatalf("units: %v", units)
 	}
 }
+
+// Without the right DATABASE_URL, portalctl says which database it tried
+// (never the password) and how to use the one make run set up.
+func TestMissingDatabaseSaysWhatToDo(t *testing.T) {
+	c := newCtl(t)
+	u := dbtest.NewURL(t)
+	c.env["DATABASE_URL"] = u[:strings.LastIndex(u, "/")] + "/no_such_database_here?sslmode=disable"
+	c.fails(1, `cannot use the database "no_such_database_here"`, "unit", "list", "--property", "00000000-0000-0000-0000-000000000001")
+	c.fails(1, "does not exist. To use the one make run set up in this checkout: . .data/env", "unit", "list", "--property",
+		"00000000-0000-0000-0000-000000000001")
+}
