@@ -117,3 +117,21 @@ func (db *DB) RepublishDisconnects(ctx context.Context, olderThan time.Duration,
 	    AND `+radiusProperty+` ORDER BY c.published_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, olderThan, limit)
 	return int(tag.RowsAffected()), wrap("db.RepublishDisconnects", err)
 }
+
+// EndDisconnected marks the given sessions (an access point's, by
+// Acct-Session-Id) ended: their access point acknowledged the
+// Disconnect-Request, so the page stops showing the device online without
+// waiting for its Accounting-Stop. A device whose access point has since
+// reported another session keeps it.
+func (db *DB) EndDisconnected(ctx context.Context, sessions []model.Session) error {
+	if len(sessions) == 0 {
+		return nil
+	}
+	nas, ids := make([]uuid.UUID, len(sessions)), make([]string, len(sessions))
+	for i, s := range sessions {
+		nas[i], ids[i] = s.NASID, s.ID
+	}
+	_, err := db.pool.Exec(ctx, `UPDATE devices d SET online_until = NULL, session_nas_id = NULL, session_id = NULL, session_addr = NULL
+	  FROM unnest($1::uuid[], $2::text[]) AS s(nas_id, id) WHERE d.session_nas_id = s.nas_id AND d.session_id = s.id`, nas, ids)
+	return wrap("db.EndDisconnected", err)
+}

@@ -204,6 +204,7 @@ func (w *Worker) Deliver(ctx context.Context, d model.Disconnect) {
 	dctx, cancel := context.WithTimeout(ctx, w.cfg.Deliver)
 	defer cancel()
 	failures := make([]string, len(d.Targets))
+	acked := make([]bool, len(d.Targets))
 	sem := make(chan struct{}, w.cfg.Sessions)
 	var wg sync.WaitGroup
 	for i, t := range d.Targets {
@@ -219,6 +220,8 @@ func (w *Worker) Deliver(ctx context.Context, d model.Disconnect) {
 			}
 			if err != nil {
 				failures[i] = fmt.Sprintf("%s (%s): %v", t.NAS.Name, t.MAC, err)
+			} else {
+				acked[i] = true
 			}
 		}()
 	}
@@ -238,6 +241,18 @@ func (w *Worker) Deliver(ctx context.Context, d model.Disconnect) {
 	}
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer rcancel()
+	// The sessions the access points ended are over now: the page stops
+	// showing their devices online at once, not at the access point's
+	// Accounting-Stop.
+	var ended []model.Session
+	for i, t := range d.Targets {
+		if acked[i] {
+			ended = append(ended, t.Session)
+		}
+	}
+	if err := w.db.EndDisconnected(rctx, ended); err != nil {
+		w.log.Warn("disconnect: ended sessions could not be marked offline; their Accounting-Stop will", "error", err)
+	}
 	if _, _, err := w.db.CompleteChangeRequest(rctx, d.Change.PropertyID, d.Change.ID, result, &detail); err != nil &&
 		model.ErrorCode(err) != model.CodeConflict {
 		w.log.Warn("disconnect: a change request's result could not be recorded; it is delivered again later",
