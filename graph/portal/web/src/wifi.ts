@@ -6,12 +6,12 @@ export function wifiText(ssid: string, passphrase: string): string {
   return `WIFI:T:WPA;S:${esc(ssid)};P:${esc(passphrase)};;`;
 }
 
-/** A QR code of text as an image data URL (GIF, 4 pixels a module). */
+/** A QR code of text as an image data URL (GIF, 4 pixels a module, the standard's 4-module quiet zone). */
 export function qrDataURL(text: string): string {
   const qr = qrcode(0, 'M');
   qr.addData(text, 'Byte');
   qr.make();
-  return qr.createDataURL(4, 4);
+  return qr.createDataURL(4, 16);
 }
 
 /** The server's rule for a chosen passphrase: 8 to 63 printable ASCII characters. */
