@@ -15,7 +15,8 @@ import (
 // up (pgx closes it when the deadline passes) and the request answers
 // UNAVAILABLE at once, instead of holding it until REQUEST_TIMEOUT. The
 // deadline runs from the statement's start to the end of reading its
-// rows.
+// rows; the wait for a pooled connection is the request's own (a busy
+// pool queues requests within their deadline, it does not fail them).
 
 // boundedPool is the pool with every statement bounded by timeout (none
 // when it is 0).
@@ -32,30 +33,69 @@ func bound(ctx context.Context, d time.Duration) (context.Context, context.Cance
 }
 
 func (p boundedPool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	ctx, cancel := bound(ctx, p.timeout)
+	if p.timeout <= 0 {
+		return p.Pool.Exec(ctx, sql, args...)
+	}
+	c, err := p.Pool.Acquire(ctx)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	defer c.Release()
+	sctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	return p.Pool.Exec(ctx, sql, args...)
+	return c.Exec(sctx, sql, args...)
 }
 
 func (p boundedPool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	ctx, cancel := bound(ctx, p.timeout)
-	rows, err := p.Pool.Query(ctx, sql, args...)
+	if p.timeout <= 0 {
+		return p.Pool.Query(ctx, sql, args...)
+	}
+	c, err := p.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, p.timeout)
+	rows, err := c.Query(sctx, sql, args...)
 	if err != nil {
 		cancel()
-		return rows, err
+		c.Release()
+		return nil, err
 	}
-	return &boundedRows{Rows: rows, cancel: cancel}, nil
+	return &boundedRows{Rows: rows, done: func() { cancel(); c.Release() }}, nil
 }
 
 func (p boundedPool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	ctx, cancel := bound(ctx, p.timeout)
-	return boundedRow{row: p.Pool.QueryRow(ctx, sql, args...), cancel: cancel}
+	if p.timeout <= 0 {
+		return p.Pool.QueryRow(ctx, sql, args...)
+	}
+	c, err := p.Pool.Acquire(ctx)
+	if err != nil {
+		return boundedRow{err: err}
+	}
+	sctx, cancel := context.WithTimeout(ctx, p.timeout)
+	return boundedRow{row: c.QueryRow(sctx, sql, args...), done: func() { cancel(); c.Release() }}
 }
 
 func (p boundedPool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	ctx, cancel := bound(ctx, p.timeout)
-	return &boundedBatch{BatchResults: p.Pool.SendBatch(ctx, b), cancel: cancel}
+	if p.timeout <= 0 {
+		return p.Pool.SendBatch(ctx, b)
+	}
+	c, err := p.Pool.Acquire(ctx)
+	if err != nil {
+		return errBatch{err}
+	}
+	sctx, cancel := context.WithTimeout(ctx, p.timeout)
+	return &boundedBatch{BatchResults: c.SendBatch(sctx, b), done: func() { cancel(); c.Release() }}
 }
+
+// errBatch is the results of a batch that could not be sent.
+type errBatch struct{ err error }
+
+func (e errBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, e.err }
+func (e errBatch) Query() (pgx.Rows, error)         { return nil, e.err }
+func (e errBatch) QueryRow() pgx.Row                { return boundedRow{err: e.err} }
+func (e errBatch) Close() error                     { return e.err }
+func (e errBatch) Tx() pgx.Tx                       { return nil }
 
 // boundedTx is a transaction whose statements are bounded alike.
 type boundedTx struct {
@@ -76,46 +116,70 @@ func (t boundedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows
 		cancel()
 		return rows, err
 	}
-	return &boundedRows{Rows: rows, cancel: cancel}, nil
+	return &boundedRows{Rows: rows, done: cancel}, nil
 }
 
 func (t boundedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	ctx, cancel := bound(ctx, t.timeout)
-	return boundedRow{row: t.Tx.QueryRow(ctx, sql, args...), cancel: cancel}
+	return boundedRow{row: t.Tx.QueryRow(ctx, sql, args...), done: cancel}
 }
 
 func (t boundedTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	ctx, cancel := bound(ctx, t.timeout)
-	return &boundedBatch{BatchResults: t.Tx.SendBatch(ctx, b), cancel: cancel}
+	return &boundedBatch{BatchResults: t.Tx.SendBatch(ctx, b), done: cancel}
 }
 
-// boundedRows ends its statement's deadline when it is closed.
+// boundedRows ends its statement's deadline (and gives its connection
+// back) when it is closed or read to its end (as pgxpool's rows do), once.
 type boundedRows struct {
 	pgx.Rows
-	cancel context.CancelFunc
+	done   func()
+	closed bool
+}
+
+func (r *boundedRows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.Close()
+	return false
 }
 
 func (r *boundedRows) Close() {
 	r.Rows.Close()
-	r.cancel()
+	if !r.closed {
+		r.closed = true
+		r.done()
+	}
 }
 
+// boundedRow is a row whose Scan ends its statement's deadline (and gives
+// its connection back); err, when set, is the reason there is none.
 type boundedRow struct {
-	row    pgx.Row
-	cancel context.CancelFunc
+	row  pgx.Row
+	done func()
+	err  error
 }
 
 func (r boundedRow) Scan(dest ...any) error {
-	defer r.cancel()
+	if r.err != nil {
+		return r.err
+	}
+	defer r.done()
 	return r.row.Scan(dest...)
 }
 
 type boundedBatch struct {
 	pgx.BatchResults
-	cancel context.CancelFunc
+	done   func()
+	closed bool
 }
 
 func (b *boundedBatch) Close() error {
-	defer b.cancel()
-	return b.BatchResults.Close()
+	err := b.BatchResults.Close()
+	if !b.closed {
+		b.closed = true
+		b.done()
+	}
+	return err
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
@@ -117,5 +118,26 @@ func TestStalledConnectionFailsAtTheStatementDeadline(t *testing.T) {
 			t.Fatalf("after the stall: %v", err)
 		}
 		<-time.After(50 * time.Millisecond)
+	}
+}
+
+// The statement deadline is the statement's, not the request's wait for a
+// pooled connection: a busy pool queues a request within its own
+// deadline rather than failing it.
+func TestStatementDeadlineLeavesThePoolWaitAlone(t *testing.T) {
+	ctx := context.Background()
+	store := dbtest.Must[*db.DB](t)(db.Open(ctx, dbtest.NewURL(t), dbtest.Keys(t), db.Options{MaxConns: 1, StatementTimeout: 200 * time.Millisecond}))
+	defer store.Close()
+	held := dbtest.Must[*pgxpool.Conn](t)(store.Pool().Acquire(ctx)) // the only connection
+	released := make(chan struct{})
+	go func() {
+		<-time.After(600 * time.Millisecond) // three statement deadlines
+		held.Release()
+		close(released)
+	}()
+	_, err := store.PropertyByID(ctx, uuid.New())
+	<-released
+	if code := model.ErrorCode(err); code != model.CodeNotFound {
+		t.Fatalf("a statement that waited for the pool: %v (%s), want NOT_FOUND", err, code)
 	}
 }
