@@ -60,6 +60,7 @@ echo "== servers"
 RAISED="RADIUS_NAS_RATE_LIMIT_PER_SECOND=1000000000 RADIUS_RATE_LIMIT_PER_SECOND=1000000000 RATE_LIMIT_BURST=1000000000 RATE_LIMIT_PER_SECOND=1000000000 CLIENT_RATE_LIMIT_BURST=1000000000 CLIENT_RATE_LIMIT_PER_SECOND=1000000000 GRAPHQL_MAX_STREAMS_PER_CLIENT=1000000 HTTP_MAX_CONNECTIONS=1000000 HTTP_MAX_CONNECTIONS_PER_CLIENT=1000000"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"  # subscribers hold a socket each, on both ends
 # RadSec's server certificate, for this run only.
+command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl >/dev/null; }
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=portald -addext subjectAltName=DNS:portald \
   -keyout "$out/radsec.key" -out "$out/radsec.pem" 2>/dev/null
 env PGAPPNAME=portald DATABASE_URL=$DB LISTEN_ADDR=127.0.0.1:18080 METRICS_ADDR=127.0.0.1:19090 RADIUS_ADDR=127.0.0.1:18812 LOG_LEVEL=${BENCH_LOG_LEVEL:-error} $RAISED \

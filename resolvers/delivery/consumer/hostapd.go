@@ -82,7 +82,7 @@ func (s *HostapdSink) render(ids []Identity) []byte {
 			fmt.Fprintf(&b, " vlanid=%d", *id.VLAN)
 		}
 		b.WriteString(" 00:00:00:00:00:00 ")
-		if strings.HasPrefix(id.Passphrase, " ") || strings.HasSuffix(id.Passphrase, "\r") {
+		if strings.HasPrefix(id.Passphrase, " ") {
 			// hostapd skips the spaces before the passphrase.
 			psk := pbkdf2Key(id.Passphrase, s.SSID)
 			b.WriteString(hex.EncodeToString(psk))

@@ -214,8 +214,9 @@ func (w *Worker) Deliver(ctx context.Context, d model.Disconnect) {
 			defer func() { <-sem; wg.Done() }()
 			start := time.Now()
 			err := w.send.Disconnect(dctx, t)
-			w.results.WithLabelValues(outcome(err)).Inc()
-			if o := outcome(err); o == "ack" || o == "nak" {
+			o := outcome(err)
+			w.results.WithLabelValues(o).Inc()
+			if o == "ack" || o == "nak" { // answered
 				w.latency.Observe(time.Since(start).Seconds())
 			}
 			if err != nil {
