@@ -2,15 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -227,17 +221,18 @@ func TestRadSecEndToEnd(t *testing.T) {
 	}
 	ctl("nas", "issue-cert", "--nas", nas.NAS.ID.String(), "--cert-out", dir+"/ap.pem", "--key-out", dir+"/ap.key")
 	// The server's own certificate.
-	key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "portald"}, DNSNames: []string{"portald"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der := must(x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key))
-	if err := os.WriteFile(dir+"/server.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	server := must(radiustest.SelfSigned("portald", false))
+	certPEM, keyPEM, err := radiustest.PEM(server)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dir+"/server.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: must(x509.MarshalPKCS8PrivateKey(key))}), 0o600); err != nil {
+	if err := os.WriteFile(dir+"/server.pem", certPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(dir+"/server.key", keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	der := server.Certificate[0]
 	radsecAddr := make(chan string, 1)
 	startWith(t, map[string]string{"DATABASE_URL": dbURL, "RADIUS_ADDR": "127.0.0.1:0", "RADSEC_ADDR": "127.0.0.1:0",
 		"RADSEC_CERT_FILE": dir + "/server.pem", "RADSEC_KEY_FILE": dir + "/server.key"}, hooks{radsec: func(a string) { radsecAddr <- a }})

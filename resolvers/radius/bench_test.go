@@ -67,7 +67,7 @@ func BenchmarkIdentityPSKRadSec(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	server, client := selfSignedTB(b, "portald.test", false), selfSignedTB(b, "lobby", true)
+	server, client := selfSigned(b, "portald.test", false), selfSigned(b, "lobby", true)
 	s := newSiteWith(b, radius.Options{PerNAS: 1e9, PerNASBurst: 1e9, Global: 1e9, GlobalBurst: 1e9,
 		RadSec: &radius.RadSec{Listener: ln, Certificate: server}}, map[string]model.NASProfile{"127.0.0.1": model.NASHostapd}, true)
 	nas := dbtest.Must[[]model.NAS](b)(s.store.NASList(context.Background(), s.property.ID))[0]

@@ -2,15 +2,10 @@ package radius_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -20,32 +15,18 @@ import (
 	"github.com/residentportal/bff/db/dbtest"
 	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers/radius"
+	"github.com/residentportal/bff/resolvers/radius/radiustest"
 	layeh "layeh.com/radius"
 )
 
-// selfSigned makes a key and a self-signed certificate for name.
-func selfSigned(t *testing.T, name string, client bool) tls.Certificate {
-	return selfSignedTB(t, name, client)
-}
-
-func selfSignedTB(t testing.TB, name string, client bool) tls.Certificate {
+// selfSigned is radiustest.SelfSigned, failing the test on an error.
+func selfSigned(t testing.TB, name string, client bool) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := radiustest.SelfSigned(name, client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	usage := x509.ExtKeyUsageServerAuth
-	if client {
-		usage = x509.ExtKeyUsageClientAuth
-	}
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return c
 }
 
 // radsecSite is a site whose server also serves RadSec, with its access

@@ -233,47 +233,70 @@ func waitAccept(addr, secret, mac string, within time.Duration) error {
 	return fmt.Errorf("no Access-Accept within %v", within)
 }
 
-// load keeps workers requests in flight for d, each a new request (its own
-// authenticator) for the next device, and counts the accepts.
+// load keeps workers requests in flight for d over UDP, each a new
+// request (its own authenticator) for the next device, and counts the
+// accepts.
 func load(ctx context.Context, store *db.DB, t target, secret string, macs []string, workers int, d time.Duration) round {
-	var sent, accepted atomic.Int64
-	var next atomic.Int64
+	return drive(ctx, store, t, macs, workers, d, func() asker {
+		conn, err := net.Dial("udp", t.addr)
+		if err != nil {
+			log.Fatal(err)
+		}
+		buf := make([]byte, 4096)
+		return asker{secret: secret, close: func() { conn.Close() }, ask: func(b []byte) bool {
+			_, _ = conn.Write(b)
+			_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+			for {
+				n, err := conn.Read(buf)
+				if err != nil {
+					return false // lost: counted as sent, not accepted
+				}
+				if n >= 20 && buf[1] == b[1] {
+					return radius.Code(buf[0]) == radius.CodeAccessAccept
+				}
+			}
+		}}
+	})
+}
+
+// asker is one worker's way to ask: ask sends an Access-Request (made
+// under secret) and reports whether an Access-Accept came back.
+type asker struct {
+	secret string
+	ask    func(b []byte) bool
+	close  func()
+}
+
+// drive runs workers askers (opened before the clock starts, as access
+// points keep their sockets and connections) for d, one request in flight
+// on each, round robin over macs, and measures the round: requests,
+// accepts, their latencies, and the server's CPU (with its database
+// backends').
+func drive(ctx context.Context, store *db.DB, t target, macs []string, workers int, d time.Duration, open func() asker) round {
+	var sent, accepted, next atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
+	askers := make([]asker, workers)
+	for i := range askers {
+		askers[i] = open()
+	}
 	cpu0 := bench.CPUTime(t.pid) + backendsCPU(ctx, store, t.backends)
 	start := time.Now()
 	stop := start.Add(d)
 	var wg sync.WaitGroup
-	for range workers {
+	for _, a := range askers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := net.Dial("udp", t.addr)
-			if err != nil {
-				log.Fatal(err)
-			}
-			defer conn.Close()
-			buf := make([]byte, 4096)
+			defer a.close()
 			var mine []time.Duration
 			for time.Now().Before(stop) {
-				mac := macs[int(next.Add(1))%len(macs)]
-				b := request(secret, mac)
+				b := request(a.secret, macs[int(next.Add(1))%len(macs)])
 				t0 := time.Now()
 				sent.Add(1)
-				_, _ = conn.Write(b)
-				_ = conn.SetReadDeadline(time.Now().Add(time.Second))
-				for {
-					n, err := conn.Read(buf)
-					if err != nil {
-						break // lost: counted as sent, not accepted
-					}
-					if n >= 20 && buf[1] == b[1] {
-						if radius.Code(buf[0]) == radius.CodeAccessAccept {
-							accepted.Add(1)
-							mine = append(mine, time.Since(t0))
-						}
-						break
-					}
+				if a.ask(b) {
+					accepted.Add(1)
+					mine = append(mine, time.Since(t0))
 				}
 			}
 			mu.Lock()

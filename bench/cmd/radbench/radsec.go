@@ -2,27 +2,21 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"os"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/residentportal/bff/bench"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph/model"
+	"github.com/residentportal/bff/resolvers/radius/radiustest"
 	"layeh.com/radius"
 )
 
@@ -36,16 +30,11 @@ import (
 // returns the TLS configuration to dial with (trusting the server's
 // certificate file).
 func radsecClient(ctx context.Context, store *db.DB, nas model.NAS, serverCert string) *tls.Config {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := radiustest.SelfSigned("radbench", true)
 	if err != nil {
 		log.Fatal(err)
 	}
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "radbench"}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		log.Fatal(err)
-	}
+	der := cert.Certificate[0]
 	sum := sha256.Sum256(der)
 	if _, err := store.SetNASCertificate(ctx, nas.ID, sum[:]); err != nil {
 		log.Fatal(err)
@@ -56,7 +45,7 @@ func radsecClient(ctx context.Context, store *db.DB, nas model.NAS, serverCert s
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	return &tls.Config{RootCAs: roots, ServerName: "portald", Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	return &tls.Config{RootCAs: roots, ServerName: "portald", Certificates: []tls.Certificate{cert}}
 }
 
 func radsecRoundTrip(c *tls.Conn, b []byte, buf []byte) ([]byte, error) {
@@ -97,52 +86,21 @@ func waitRadSec(addr string, cfg *tls.Config, mac string, within time.Duration) 
 // radsecLoad is load over RadSec: workers connections, one request in
 // flight on each.
 func radsecLoad(ctx context.Context, store *db.DB, t target, cfg *tls.Config, macs []string, workers int, d time.Duration) round {
-	var sent, accepted, next atomic.Int64
-	var mu sync.Mutex
-	var lat []time.Duration
-	conns := make([]*tls.Conn, workers)
-	for i := range conns { // connected before the clock starts, as access points keep theirs
+	return drive(ctx, store, t, macs, workers, d, func() asker {
 		c, err := tls.Dial("tcp", t.addr, cfg)
 		if err != nil {
 			log.Fatal(err)
 		}
-		conns[i] = c
-	}
-	cpu0 := bench.CPUTime(t.pid) + backendsCPU(ctx, store, t.backends)
-	start := time.Now()
-	stop := start.Add(d)
-	var wg sync.WaitGroup
-	for _, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			buf := make([]byte, 4096)
-			var mine []time.Duration
-			for time.Now().Before(stop) {
-				b := request("radsec", macs[int(next.Add(1))%len(macs)])
-				t0 := time.Now()
-				sent.Add(1)
-				_ = c.SetDeadline(time.Now().Add(time.Second))
-				r, err := radsecRoundTrip(c, b, buf)
-				if err != nil {
-					log.Fatalf("radsec: %v", err)
-				}
-				if radius.Code(r[0]) == radius.CodeAccessAccept {
-					accepted.Add(1)
-					mine = append(mine, time.Since(t0))
-				}
+		buf := make([]byte, 4096)
+		return asker{secret: "radsec", close: func() { c.Close() }, ask: func(b []byte) bool {
+			_ = c.SetDeadline(time.Now().Add(time.Second))
+			r, err := radsecRoundTrip(c, b, buf)
+			if err != nil {
+				log.Fatalf("radsec: %v", err)
 			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	wall := time.Since(start)
-	cpu := bench.CPUTime(t.pid) + backendsCPU(ctx, store, t.backends) - cpu0
-	slices.Sort(lat)
-	return round{sent: sent.Load(), accepted: accepted.Load(), lat: lat, cpu: cpu, wall: wall}
+			return radius.Code(r[0]) == radius.CodeAccessAccept
+		}}
+	})
 }
 
 // radsecReport prints UDP and RadSec side by side.
