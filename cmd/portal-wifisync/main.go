@@ -9,7 +9,9 @@
 //
 // Configuration (environment): NATS_URL (nats://127.0.0.1:4222),
 // NATS_STREAM (PORTAL_CHANGES), NATS_SUBJECT_PREFIX (portal.changes),
-// WIFISYNC_CONSUMER (durable name, wifisync), PORTAL_GRAPHQL_URL
+// WIFISYNC_CONSUMER (wifisync: the durable consumers are named it, a dash
+// and each property's id, and read that property's subjects only, so
+// deployments sharing a NATS never take each other's changes), PORTAL_GRAPHQL_URL
 // (http://localhost:8080/graphql), WIFISYNC_KEYS (propertyId=managerKey,
 // comma-separated), MAX_DELIVER (5), RETRY_DELAY (2s).
 //
@@ -18,8 +20,7 @@
 // wpa_psk_file HOSTAPD_PSK_FILE for the one property of WIFISYNC_KEYS and
 // the SSID HOSTAPD_SSID, then RELOAD_COMMAND, default
 // "hostapd_cli -i <HOSTAPD_INTERFACE, wlan0> reload_wpa_psk", split on
-// spaces, no shell). That sink takes only its property's subjects, and
-// writes the file once at start.
+// spaces, no shell). That sink writes the file once at start.
 package main
 
 import (
@@ -71,6 +72,9 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		}
 		keys[id] = k
 	}
+	if len(keys) == 0 {
+		return fmt.Errorf("WIFISYNC_KEYS: no property: name each as propertyId=managerKey")
+	}
 	maxDeliver, err := strconv.Atoi(env(getenv, "MAX_DELIVER", "5"))
 	if err != nil || maxDeliver < 1 {
 		return fmt.Errorf("MAX_DELIVER: not a positive whole number")
@@ -92,7 +96,6 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	api := &consumer.API{URL: env(getenv, "PORTAL_GRAPHQL_URL", "http://localhost:8080/graphql"), Keys: keys,
 		Client: &http.Client{Timeout: 10 * time.Second}}
 	stream, prefix := env(getenv, "NATS_STREAM", "PORTAL_CHANGES"), env(getenv, "NATS_SUBJECT_PREFIX", "portal.changes")
-	filter := prefix + ".>"
 	var sink consumer.Sink = consumer.StdoutSink{W: os.Stdout}
 	switch kind := env(getenv, "WIFISYNC_SINK", "stdout"); kind {
 	case "stdout":
@@ -113,14 +116,14 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		if err := h.Sync(ctx); err != nil {
 			log.Warn("the hostapd file could not be written at start; the next change tries again", "error", err.Error())
 		}
-		sink, filter = h, prefix+"."+property.String()+".>"
+		sink = h
 	default:
 		return fmt.Errorf("WIFISYNC_SINK: %q is not stdout or hostapd-psk-file", kind)
 	}
-	var cons jetstream.Consumer
+	c := &consumer.Consumer{API: api, Sink: sink, Log: log, MaxDeliver: maxDeliver, RetryDelay: retry}
+	var conss []jetstream.Consumer
 	for { // the portal's relay makes the stream; wait for it
-		cons, err = js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-			Durable: env(getenv, "WIFISYNC_CONSUMER", "wifisync"), FilterSubject: filter,
+		conss, err = c.Durables(ctx, js, stream, prefix, env(getenv, "WIFISYNC_CONSUMER", "wifisync"), jetstream.ConsumerConfig{
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: maxDeliver + 1,
 		})
 		if err == nil {
@@ -133,6 +136,5 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		case <-time.After(time.Second):
 		}
 	}
-	c := &consumer.Consumer{API: api, Sink: sink, Log: log, MaxDeliver: maxDeliver, RetryDelay: retry}
-	return c.Run(ctx, cons)
+	return c.RunAll(ctx, conss)
 }

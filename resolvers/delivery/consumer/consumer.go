@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -362,8 +363,9 @@ func reportable(s string) string {
 	return b.String()
 }
 
-// StdoutSink writes one JSON line per change: the default, and the place
-// to start a real integration from. The passphrase is not printed.
+// StdoutSink writes one JSON line per change (one Write each, so lines of
+// properties consumed side by side never interleave): the default, and the
+// place to start a real integration from. The passphrase is not printed.
 type StdoutSink struct{ W io.Writer }
 
 // Apply implements Sink.
@@ -374,4 +376,56 @@ func (s StdoutSink) Apply(_ context.Context, c Change) error {
 		c.User = &u
 	}
 	return json.NewEncoder(s.W).Encode(c)
+}
+
+// Durables makes (or finds) the durable pull consumers this consumer reads
+// on stream, one per property of API.Keys: named name + "-" + the
+// property's id and filtered to prefix + "." + the property's id + ".>",
+// with cfg's other settings. The stream's name is the contract (SPEC §8.1),
+// so deployments that share a NATS share it; they never share a consumer,
+// because each reads only the subjects of the properties it holds a key
+// for, and property ids are each deployment's own. A change of a property
+// without a key is never delivered here: it waits for its owner.
+func (c *Consumer) Durables(ctx context.Context, js jetstream.JetStream, stream, prefix, name string, cfg jetstream.ConsumerConfig) ([]jetstream.Consumer, error) {
+	ids := make([]uuid.UUID, 0, len(c.API.Keys))
+	for p := range c.API.Keys {
+		ids = append(ids, p)
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	out := make([]jetstream.Consumer, 0, len(ids))
+	for _, p := range ids {
+		one := cfg
+		one.Durable, one.Name, one.FilterSubject = name+"-"+p.String(), "", prefix+"."+p.String()+".>"
+		cons, err := js.CreateOrUpdateConsumer(ctx, stream, one)
+		if err != nil {
+			return nil, fmt.Errorf("the consumer %s on %s: %w", one.Durable, stream, err)
+		}
+		out = append(out, cons)
+	}
+	return out, nil
+}
+
+// RunAll runs Run on each of conss (from Durables), one change in hand
+// per property, until ctx ends or one of them cannot go on (then the others
+// stop too, and its error is returned).
+func (c *Consumer) RunAll(ctx context.Context, conss []jetstream.Consumer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(conss))
+	for _, cons := range conss {
+		go func() {
+			err := c.Run(ctx, cons)
+			if err != nil {
+				cancel()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range conss {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

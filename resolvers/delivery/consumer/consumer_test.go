@@ -378,3 +378,107 @@ func TestCatchUpUnderTheRateLimit(t *testing.T) {
 		t.Fatalf("the resident was answered %d of %d times during the catch-up", residentOK, residentAll)
 	}
 }
+
+// Two deployments on one NATS (two databases, two relays, one stream, as
+// two checkouts of one machine have): each one's consumer, under the same
+// name, takes its own property's changes only, and every change of both
+// ends APPLIED — none taken by the other's consumer, none waiting for ever.
+func TestDeploymentsSharingNATSNeverMeet(t *testing.T) {
+	js := relaytest.JetStream(t)
+	cfg := relaytest.Names(t, js, "shared")
+	cfg.Poll = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	type deployment struct {
+		store *db.DB
+		p     model.Property
+		unit  uuid.UUID
+		sink  *recorder
+		logs  *lockedBuffer
+	}
+	var deps []*deployment
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	for i := range 2 {
+		store, srv := newPortal(t)
+		p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr(fmt.Sprintf("House %d", i))}))
+		u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
+		key := dbtest.Must[db.CreatedManagerKey](t)(store.CreateManagerKey(ctx, p.ID)).Key
+		for range 5 {
+			dbtest.Must[model.UnitUpdateResult](t)(store.UpdateUnit(ctx, model.PropertyScope(p.ID), u.Unit.ID, model.UnitUpdate{Secret: dbtest.Ptr("")}))
+		}
+		d := &deployment{store: store, p: p, unit: u.Unit.ID, sink: &recorder{}, logs: &lockedBuffer{}}
+		deps = append(deps, d)
+		r := dbtest.Must[*relay.Relay](t)(relay.New(store, js, cfg, quiet, nil))
+		wg.Add(1)
+		go func() { defer wg.Done(); r.Run(ctx) }()
+		c := &Consumer{API: &API{URL: srv.URL + "/graphql", Keys: map[uuid.UUID]string{p.ID: key}, Client: http.DefaultClient},
+			Sink: d.sink, Log: slog.New(slog.NewTextHandler(d.logs, nil)), MaxDeliver: 2, RetryDelay: 50 * time.Millisecond}
+		var conss []jetstream.Consumer
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); ; { // a relay makes the stream
+			conss, err = c.Durables(ctx, js, cfg.Stream, cfg.SubjectPrefix, "wifisync", jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3})
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal(err)
+			}
+			<-time.After(20 * time.Millisecond)
+		}
+		if len(conss) != 1 || conss[0].CachedInfo().Name != "wifisync-"+p.ID.String() {
+			t.Fatalf("%d consumers, the first named %q", len(conss), conss[0].CachedInfo().Name)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = c.RunAll(ctx, conss) }()
+	}
+	for _, d := range deps {
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			rows := dbtest.Must[[]model.ChangeRequest](t)(d.store.ChangeRequestsByUnit(ctx, d.unit))
+			applied := 0
+			for _, r := range rows {
+				if r.Status == model.ChangeApplied {
+					applied++
+				}
+			}
+			if applied == len(rows) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d of %d changes applied within 20 s; its consumer logged:\n%s", d.p.Name, applied, len(rows), d.logs.String())
+			}
+			<-time.After(50 * time.Millisecond)
+		}
+	}
+	for _, d := range deps {
+		d.sink.mu.Lock()
+		for _, c := range d.sink.applied {
+			if c.PropertyID != d.p.ID {
+				t.Errorf("%s's consumer applied a change of property %s", d.p.Name, c.PropertyID)
+			}
+		}
+		d.sink.mu.Unlock()
+		if strings.Contains(d.logs.String(), "no manager key") {
+			t.Errorf("%s's consumer was handed another deployment's change:\n%s", d.p.Name, d.logs.String())
+		}
+	}
+}
+
+// lockedBuffer is a log's destination that goroutines share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
