@@ -15,7 +15,7 @@ help:
 
 ## test: everything CI runs — services up, generated code in sync, vet, the whole suite
 test:
-	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh redis && .ci/services.sh nats && .ci/services.sh chromium && .ci/services.sh radclient && \
+	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh redis && .ci/services.sh nats && .ci/services.sh chromium && .ci/services.sh radclient && .ci/services.sh netns && \
 	  export TEST_DATABASE_URL && echo "tests use $$TEST_DATABASE_URL" && \
 	  $(MAKE) --no-print-directory check-generate vet check-monitoring && \
 	  $(GO) test -count=1 -race -timeout 20m ./... && \

@@ -97,6 +97,14 @@ ensure_radclient() {
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends freeradius-utils freeradius-common >&2
 }
 
+ensure_netns() {
+  # The tests that make network faults for real (db/dbtest.StartNetns): a
+  # namespace of their own (iproute2) and a DROP rule inside it (iptables).
+  command -v ip >/dev/null 2>&1 && command -v iptables >/dev/null 2>&1 && return
+  log "installing Debian's iproute2 and iptables"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 iptables >&2
+}
+
 ensure_database() {
   local admin name=$1
   admin=$(ensure_postgres)
@@ -123,5 +131,6 @@ case "${1:-}" in
   chromium) ensure_chromium ;;
   promtool) ensure_promtool ;;
   radclient) ensure_radclient ;;
-  *) echo "usage: $0 postgres | database NAME | drop-database NAME | redis | nats | chromium | promtool | radclient" >&2; exit 2 ;;
+  netns) ensure_netns ;;
+  *) echo "usage: $0 postgres | database NAME | drop-database NAME | redis | nats | chromium | promtool | radclient | netns" >&2; exit 2 ;;
 esac

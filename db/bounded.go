@@ -14,9 +14,13 @@ import (
 // still acknowledges while PostgreSQL is gone, a frozen server — is given
 // up (pgx closes it when the deadline passes) and the request answers
 // UNAVAILABLE at once, instead of holding it until REQUEST_TIMEOUT. The
-// deadline runs from the statement's start to the end of reading its
-// rows; the wait for a pooled connection is the request's own (a busy
-// pool queues requests within their deadline, it does not fail them).
+// deadline runs to the end of reading the statement's rows. It includes
+// taking the connection when the pool has one idle or room for a new one
+// (pgxpool's ping of a connection idle for a while, a new connection's
+// dial): a database that is gone costs a request one deadline, not a ping,
+// a dial and a statement's deadline in turn. Only the wait for a busy pool
+// is the request's own (a burst queues requests within their deadline, it
+// does not fail them).
 
 // boundedPool is the pool with every statement bounded by timeout (none
 // when it is 0).
@@ -32,16 +36,39 @@ func bound(ctx context.Context, d time.Duration) (context.Context, context.Cance
 	return context.WithTimeout(ctx, d)
 }
 
+// acquire takes a connection for one statement and gives the statement's
+// context: its deadline starts before the connection is taken, unless the
+// pool is busy (every connection in use by a statement), when the wait for
+// one is the request's own and the deadline starts after it. Connections
+// being made (a dial that hangs) are not busy: waiting for one is the
+// database's delay, bounded like a statement.
+func (p boundedPool) acquire(ctx context.Context) (*pgxpool.Conn, context.Context, context.CancelFunc, error) {
+	if st := p.Pool.Stat(); st.AcquiredConns() >= st.MaxConns() {
+		c, err := p.Pool.Acquire(ctx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		sctx, cancel := context.WithTimeout(ctx, p.timeout)
+		return c, sctx, cancel, nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, p.timeout)
+	c, err := p.Pool.Acquire(sctx)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return c, sctx, cancel, nil
+}
+
 func (p boundedPool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	if p.timeout <= 0 {
 		return p.Pool.Exec(ctx, sql, args...)
 	}
-	c, err := p.Pool.Acquire(ctx)
+	c, sctx, cancel, err := p.acquire(ctx)
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
 	defer c.Release()
-	sctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	return c.Exec(sctx, sql, args...)
 }
@@ -50,11 +77,10 @@ func (p boundedPool) Query(ctx context.Context, sql string, args ...any) (pgx.Ro
 	if p.timeout <= 0 {
 		return p.Pool.Query(ctx, sql, args...)
 	}
-	c, err := p.Pool.Acquire(ctx)
+	c, sctx, cancel, err := p.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sctx, cancel := context.WithTimeout(ctx, p.timeout)
 	rows, err := c.Query(sctx, sql, args...)
 	if err != nil {
 		cancel()
@@ -68,11 +94,10 @@ func (p boundedPool) QueryRow(ctx context.Context, sql string, args ...any) pgx.
 	if p.timeout <= 0 {
 		return p.Pool.QueryRow(ctx, sql, args...)
 	}
-	c, err := p.Pool.Acquire(ctx)
+	c, sctx, cancel, err := p.acquire(ctx)
 	if err != nil {
 		return boundedRow{err: err}
 	}
-	sctx, cancel := context.WithTimeout(ctx, p.timeout)
 	return boundedRow{row: c.QueryRow(sctx, sql, args...), done: func() { cancel(); c.Release() }}
 }
 
@@ -80,11 +105,10 @@ func (p boundedPool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResul
 	if p.timeout <= 0 {
 		return p.Pool.SendBatch(ctx, b)
 	}
-	c, err := p.Pool.Acquire(ctx)
+	c, sctx, cancel, err := p.acquire(ctx)
 	if err != nil {
 		return errBatch{err}
 	}
-	sctx, cancel := context.WithTimeout(ctx, p.timeout)
 	return &boundedBatch{BatchResults: c.SendBatch(sctx, b), done: func() { cancel(); c.Release() }}
 }
 
@@ -101,6 +125,18 @@ func (e errBatch) Tx() pgx.Tx                       { return nil }
 type boundedTx struct {
 	pgx.Tx
 	timeout time.Duration
+}
+
+func (t boundedTx) Commit(ctx context.Context) error {
+	ctx, cancel := bound(ctx, t.timeout)
+	defer cancel()
+	return t.Tx.Commit(ctx)
+}
+
+func (t boundedTx) Rollback(ctx context.Context) error {
+	ctx, cancel := bound(ctx, t.timeout)
+	defer cancel()
+	return t.Tx.Rollback(ctx)
 }
 
 func (t boundedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {

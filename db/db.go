@@ -115,14 +115,33 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // inTx runs fn in a transaction, committing if it returns nil. Errors are
-// mapped to domain codes and wrapped with op.
+// mapped to domain codes and wrapped with op. Taking the connection with
+// BEGIN, each statement, and COMMIT each have the statement deadline
+// (boundedPool).
 func (db *DB) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	return wrap(op, pgx.BeginFunc(ctx, db.pool.Pool, func(tx pgx.Tx) error {
-		if db.pool.timeout > 0 {
-			tx = boundedTx{Tx: tx, timeout: db.pool.timeout}
-		}
-		return fn(tx)
-	}))
+	if db.pool.timeout <= 0 {
+		return wrap(op, pgx.BeginFunc(ctx, db.pool.Pool, fn))
+	}
+	c, sctx, cancel, err := db.pool.acquire(ctx)
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer c.Release()
+	tx, err := c.Begin(sctx)
+	cancel()
+	if err != nil {
+		return wrap(op, err)
+	}
+	btx := boundedTx{Tx: tx, timeout: db.pool.timeout}
+	if err := fn(btx); err != nil {
+		_ = btx.Rollback(ctx)
+		return wrap(op, err)
+	}
+	if err := btx.Commit(ctx); err != nil {
+		_ = btx.Rollback(ctx) // pgx closes the connection if the outcome is unknown
+		return wrap(op, err)
+	}
+	return nil
 }
 
 // Bounds of the delivery workers' transactions (the relay's, the

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"net"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/residentportal/bff/graph/model"
@@ -17,3 +18,6 @@ func (db *DB) SetGenerator(f func(int) string) { db.generate = f }
 
 // CodeOf is the domain code a driver error maps to.
 func CodeOf(err error) model.Code { return codeOf(err) }
+
+// Dialer is the dialer the pool connects with.
+func Dialer() *net.Dialer { return dialer() }

@@ -28,6 +28,22 @@ type Cluster struct {
 // Without PostgreSQL's server binaries the test skips (fails when CI is set).
 func StartCluster(tb testing.TB) *Cluster {
 	tb.Helper()
+	c := newCluster(tb)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	c.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
+	c.Start()
+	return c
+}
+
+// newCluster initialises a cluster's data folder, owned by the user the
+// server runs as, removed when tb ends.
+func newCluster(tb testing.TB) *Cluster {
+	tb.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(bins) == 0 {
 		if os.Getenv("CI") != "" {
@@ -54,15 +70,7 @@ func StartCluster(tb testing.TB) *Cluster {
 			tb.Fatal(err)
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c.port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	c.run("initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-	c.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
-	c.Start()
 	return c
 }
 
