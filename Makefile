@@ -60,38 +60,9 @@ fuzz:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## run: portald on :8080 with demo data (this checkout's database on the local PostgreSQL, or a private one; a development SECRET_KEY in .data/)
+## run: portald with demo data (:8080, or ports of this checkout's own when another has them; this checkout's database on the local PostgreSQL, or a private one; a development SECRET_KEY in .data/)
 run:
-	@echo "building portald, portalctl and portal-wifisync (the first build takes a few minutes)…"
-	@$(MAKE) --no-print-directory build >/dev/null
-	@mkdir -p .data
-	@test -s .data/secret_key || { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/secret_key; chmod 600 .data/secret_key; }
-	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" && \
-	  export DATABASE_URL="$${DATABASE_URL:-$$(.ci/services.sh database $(DEMO_DB))}" && \
-	  { umask 077; printf "export DATABASE_URL='%s'\nexport SECRET_KEY='%s'\n" "$$DATABASE_URL" "$$SECRET_KEY" > .data/env; } && \
-	  { bin/portalctl migrate >/dev/null && demo=$$(bin/portalctl demo) || \
-	    { echo "make run could not set up the demo in $$DATABASE_URL (above). To start this checkout's own demo database ($(DEMO_DB)) afresh: make reset-demo" >&2; exit 1; }; } && \
-	  echo "$$demo" && \
-	  pid=$$(printf '%s' "$$demo" | grep -o '"propertyId": *"[^"]*"' | head -n 1 | grep -o '[0-9a-f-]\{36\}') && \
-	  base="$${PUBLIC_BASE_URL:-http://localhost:8080}" && \
-	  secret=$$(printf '%s' "$$demo" | grep -o '"hashedSecret": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$$/\1/') && \
-	  link=$$(printf '%s' "$$demo" | grep -o '"portalUrl": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$$/\1/') && \
-	  echo && echo "The resident page of the first demo unit (open it in a browser once portald is up):" && echo "  $$link" && \
-	  echo && echo "Try it — paste these lines into a shell once portald is up:" && \
-	  echo "  TOKEN=\$$(curl -s -X POST $$base/residents/properties/$$pid/units/logins -H 'Content-Type: application/json' -d '{\"hashedSecret\":\"$$secret\"}' | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')" && \
-	  echo "  curl -s $$base/residents/properties/$$pid/units -H \"Authorization: \$$TOKEN\"" && \
-	  playground=$$(printf '%s' "$$demo" | grep -o '"playground": *"[^"]*"' | sed 's/.*"\([^"]*\)"$$/\1/') && \
-	  echo && echo "The GraphQL playground, ready to run (log in, put the token in the Headers tab, run MyUnit):" && \
-	  echo "  $$playground" && \
-	  echo && echo "portalctl against this database, in another shell of this checkout:" && echo "  . .data/env && bin/portalctl help" && \
-	  echo && echo "portald on $${LISTEN_ADDR:-:8080}" && \
-	  if [ -z "$${NATS_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then export NATS_URL=nats://127.0.0.1:4222; fi; \
-	  if [ -n "$${NATS_URL:-}" ]; then \
-	    key=$$(bin/portalctl manager-key create --property "$$pid" | grep -o '"key": *"[^"]*"' | sed 's/.*"\([^"]*\)"$$/\1/') && \
-	    echo "change delivery on: relaying to $$NATS_URL; portal-wifisync applies changes (one JSON line each, below)" && \
-	    { WIFISYNC_KEYS="$$pid=$$key" PORTAL_GRAPHQL_URL="$${PUBLIC_BASE_URL:-http://localhost:8080}/graphql" bin/portal-wifisync & } && \
-	    trap 'kill %1 2>/dev/null' EXIT && bin/portald; \
-	  else echo "change delivery off: no NATS on 127.0.0.1:4222 and NATS_URL unset (change requests stay PENDING)"; exec bin/portald; fi
+	@DEMO_DB=$(DEMO_DB) bash .ci/demo.sh
 
 ## reset-demo: drop this checkout's demo database (make run makes it again, with fresh demo data)
 reset-demo:

@@ -46,7 +46,7 @@ psql -q "postgres://postgres@127.0.0.1:$PORT/postgres" -c "CREATE DATABASE bench
 psql -q "$DB" -c "CREATE EXTENSION pg_stat_statements"
 
 echo "== build and dataset"
-go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench ./bench/cmd/relaybench ./bench/cmd/subbench ./bench/cmd/pagebench ./bench/cmd/otlpsink ./bench/cmd/radbench ./bench/cmd/coabench
+go build -o "$out/bin/" ./cmd/portald ./bench/cmd/floor ./bench/cmd/benchdata ./bench/cmd/bench ./bench/cmd/relaybench ./bench/cmd/subbench ./bench/cmd/pagebench ./bench/cmd/otlpsink ./bench/cmd/radbench ./bench/cmd/coabench ./bench/cmd/faultbench
 DATABASE_URL=$DB "$out/bin/benchdata" > "$out/data.json"
 # PostGraphile sees relations through single-column foreign keys; the schema's
 # are composite (they also pin the property), so tell it, in this database only.
@@ -117,6 +117,11 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ "Change delivery" == *"${BENCH_ONLY}"* ]]; the
   pids+=($!)
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/14222) 2>/dev/null && break; sleep 0.1; done
   DATABASE_URL=$DB "$out/bin/relaybench" -db "$DB" -nats nats://127.0.0.1:14222 >> "${BENCH_OUT:-BENCHMARKS.md}"
+fi
+if [ -z "${BENCH_ONLY:-}" ] || [[ "Change delivery under faults" == *"${BENCH_ONLY}"* ]]; then
+  echo "== change delivery under faults (a nats-server it kills and starts, on port 14223)"
+  "$out/bin/faultbench" -db "$DB" -nats-server "$(command -v nats-server || echo /usr/sbin/nats-server)" -port 14223 \
+    -dir "$out/faultbench" >> "${BENCH_OUT:-BENCHMARKS.md}"
 fi
 if [ -z "${BENCH_ONLY:-}" ] || [[ "Live updates" == *"${BENCH_ONLY}"* ]]; then
   echo "== live updates (10,000, then 50,000 WebSocket subscribers on one replica)"

@@ -87,10 +87,10 @@ func cmdDemo(e *env, args []string) (any, error) {
 }
 
 // playgroundLink opens the playground on the demo ready to run: log in
-// with the first unit's portal secret, put the token in the Headers tab,
-// then run the unit query.
+// with the first unit's portal secret (the token fills the playground's
+// Token field), then run the unit query.
 func playgroundLink(base, portalSecret string) string {
-	query := fmt.Sprintf(`# 1. Run LogIn, 2. put {"Authorization": "<the token>"} in the Headers tab, 3. run MyUnit.
+	query := fmt.Sprintf(`# Run LogIn (its token fills the Token field above), then MyUnit.
 mutation LogIn {
   login(propertyId: "%s", hashedSecret: "%s") { token expiresAt }
 }

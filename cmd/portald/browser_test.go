@@ -146,4 +146,32 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		t.Fatalf("subscription in the browser: %v; result pane: %q; logs: %s", err, pane, s.logs.String()[max(0, len(s.logs.String())-3000):])
 	}
 	t.Logf("GraphiQL ran a subscription over its WebSocket: %s", strings.Join(strings.Fields(result), " "))
+
+	// The Token field: a login mutation run in the page fills it in, and
+	// what follows runs with it, the Headers tab left as it is ({}).
+	loginQuery := fmt.Sprintf(`mutation LogIn { login(propertyId: "%s", hashedSecret: "%s") { token } }`, p.ID, u.PortalSecret)
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.public+"/graphiql?"+url.Values{"query": {loginQuery}}.Encode()),
+		chromedp.WaitVisible(run), chromedp.Click(run)); err != nil {
+		t.Fatalf("browser: log in: %v", err)
+	}
+	token, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => { const v = document.getElementById('token').value; return v.length > 20 ? v : false; })()`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		t.Fatalf("the login's token did not fill the Token field: %v", err)
+	}
+	if _, err := service.New(store, dbtest.Keys(t), service.Options{}).Authenticator().Authenticate(context.Background(), token); err != nil {
+		t.Fatalf("the Token field holds %q, not a token: %v", token, err)
+	}
+	// A token pasted into the field (the page opened afresh, no headers).
+	page = s.public + "/graphiql?" + url.Values{"query": {query}, "variables": {string(variables)}}.Encode()
+	if err := chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(run), chromedp.SendKeys(chromedp.ID("token"), login.Token),
+		chromedp.Click(run)); err != nil {
+		t.Fatalf("browser: paste a token: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`(() => { const r = document.querySelector('.result-window'); return r && r.innerText.includes('"42"') ? r.innerText : false; })()`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		pane, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector('.result-window') || {}).innerText || 'no result window'`))
+		t.Fatalf("a query with the pasted token: %v; result pane: %q", err, pane)
+	}
 }

@@ -1,7 +1,9 @@
 // Starts GraphiQL against this server's /graphql. The query, variables and
 // headers may be given in the page's URL (?query=…&variables=…&headers=…),
 // so that a portal link or a test can open a ready request. A unit token or
-// a manager key goes in the Headers tab: {"Authorization": "<token>"}.
+// a manager key goes in the Token field above the editor (sent as the
+// Authorization header unless the Headers tab sets one); a login mutation
+// run here fills the field in with its token.
 // Subscriptions run over a WebSocket to the same /graphql (graphql-ws,
 // bundled with GraphiQL), the headers going in its connection_init.
 (function () {
@@ -9,23 +11,37 @@
   var http = new URL('/graphql', window.location.href);
   var ws = new URL(http.toString());
   ws.protocol = http.protocol === 'https:' ? 'wss:' : 'ws:';
-  var fetcher = GraphiQL.createFetcher({ url: http.toString(), subscriptionUrl: ws.toString() });
+  // Plain responses (no incremental delivery), so that a login's can be read.
+  var send = GraphiQL.createFetcher({ url: http.toString(), subscriptionUrl: ws.toString(), enableIncrementalDelivery: false });
+  var token = document.getElementById('token');
+  var fetcher = function (params, opts) {
+    var headers = Object.assign({}, opts && opts.headers);
+    if (token.value.trim() && !headers.Authorization) headers.Authorization = token.value.trim();
+    var out = send(params, Object.assign({}, opts, { headers: headers }));
+    if (out && typeof out.then === 'function') {
+      out.then(function (r) {
+        if (r && r.data && r.data.login && r.data.login.token) token.value = r.data.login.token;
+      }, function () {});
+    }
+    return out;
+  };
   var props = {
     fetcher: fetcher,
     defaultEditorToolsVisibility: true,
     isHeadersEditorEnabled: true,
     shouldPersistHeaders: false,
-    defaultHeaders: '{\n  "Authorization": ""\n}',
+    defaultHeaders: '{}',
     defaultQuery: [
       '# The Resident Portal GraphQL API.',
       '#',
-      '# 1. Log in with a unit\'s portal secret (the auth= of its portal link;',
-      '#    `make run` prints them, `portalctl unit show --unit U` shows one):',
-      '#      mutation { login(propertyId: "…", hashedSecret: "…") { token expiresAt } }',
-      '# 2. Put the token in the Headers tab: {"Authorization": "<token>"}',
-      '#    (a manager key from `portalctl manager-key create` works the same way).',
-      '# 3. Run the query below with {"p": "<property id>"} in the Variables tab.',
-      '#    Subscriptions (unitUpdated, changeRequestUpdated) run here too.',
+      '# 1. Log in with a unit\'s portal secret, the auth= of its',
+      '#    portal link (`portalctl unit show --unit U`):',
+      '#    mutation { login(propertyId: "…", hashedSecret: "…")',
+      '#      { token } }',
+      '#    Its token fills the Token field above. Or paste a',
+      '#    token or a manager key there.',
+      '# 2. Run the query below with {"p": "<property id>"}',
+      '#    in the Variables tab. Subscriptions run here too.',
       '',
       'query MyUnit($p: ID!) {',
       '  unit(propertyId: $p) {',
