@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help test check-generate check-monitoring page screenshots vet build run reset-demo bench fuzz
+.PHONY: help test check-generate check-monitoring page screenshots vet build run reset-demo bench fuzz release
 
 # make run's database: one per checkout, so that two checkouts (each with its
 # own key in .data/) never share one.
@@ -15,7 +15,7 @@ help:
 
 ## test: everything CI runs — services up, generated code in sync, vet, the whole suite
 test:
-	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh redis && .ci/services.sh nats && .ci/services.sh chromium && .ci/services.sh radclient && .ci/services.sh netns && \
+	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh redis && .ci/services.sh nats && .ci/services.sh chromium && .ci/services.sh radclient && .ci/services.sh netns && .ci/services.sh release && \
 	  export TEST_DATABASE_URL && echo "tests use $$TEST_DATABASE_URL" && \
 	  $(MAKE) --no-print-directory check-generate vet check-monitoring && \
 	  $(GO) test -count=1 -race -timeout 20m ./... && \
@@ -63,6 +63,10 @@ build:
 ## run: portald with demo data (:8080, or ports of this checkout's own when another has them; this checkout's database on the local PostgreSQL, or a private one; a development SECRET_KEY in .data/)
 run:
 	@DEMO_DB=$(DEMO_DB) bash .ci/demo.sh
+
+## release: dist/ — static binaries (linux/amd64, arm64), Debian packages with systemd units, the OCI image, a CycloneDX SBOM, SHA256SUMS
+release:
+	@bash deploy/release.sh
 
 ## reset-demo: drop this checkout's demo database (make run makes it again, with fresh demo data)
 reset-demo:

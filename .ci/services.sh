@@ -105,6 +105,13 @@ ensure_netns() {
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 iptables >&2
 }
 
+ensure_release() {
+  # make release's test: dpkg-deb reads the package, systemd-analyze checks its units.
+  command -v dpkg-deb >/dev/null 2>&1 && command -v systemd-analyze >/dev/null 2>&1 && return
+  log "installing Debian's systemd (systemd-analyze) for the release test"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd dpkg >&2
+}
+
 ensure_database() {
   local admin name=$1
   admin=$(ensure_postgres)
@@ -132,5 +139,6 @@ case "${1:-}" in
   promtool) ensure_promtool ;;
   radclient) ensure_radclient ;;
   netns) ensure_netns ;;
-  *) echo "usage: $0 postgres | database NAME | drop-database NAME | redis | nats | chromium | promtool | radclient | netns" >&2; exit 2 ;;
+  release) ensure_release ;;
+  *) echo "usage: $0 postgres | database NAME | drop-database NAME | redis | nats | chromium | promtool | radclient | netns | release" >&2; exit 2 ;;
 esac

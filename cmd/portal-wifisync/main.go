@@ -38,10 +38,15 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/residentportal/bff/cmd/internal/version"
 	"github.com/residentportal/bff/resolvers/delivery/consumer"
 )
 
 func main() {
+	if version.Asked(os.Args[1:]) {
+		fmt.Println(version.String("portal-wifisync"))
+		return
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+
+	"github.com/residentportal/bff/cmd/internal/version"
 )
 
 // Garbage collector defaults, unless the environment sets GOGC or
@@ -28,6 +30,10 @@ const (
 )
 
 func main() {
+	if version.Asked(os.Args[1:]) {
+		fmt.Println(version.String("portald"))
+		return
+	}
 	requests := 0 // GOGC set: the collector's percentage is left alone
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
