@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help test check-generate check-monitoring page screenshots vet build run reset-demo bench fuzz release
+.PHONY: help test check check-generate check-monitoring page screenshots vet build run reset-demo bench fuzz release
 
 # make run's database: one per checkout, so that two checkouts (each with its
 # own key in .data/) never share one.
@@ -36,6 +36,12 @@ page:
 screenshots: page
 	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh chromium && export TEST_DATABASE_URL && mkdir -p docs && \
 	  PAGE_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run 'TestResidentPageInBrowser/allow' ./cmd/portald/
+
+## check: the fast loop (about two minutes): gofmt, go vet, and the tests that need no browser, no database of their own, no network namespace and no release build (go test -short); make test runs everything
+check:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@TEST_DATABASE_URL=$$(.ci/services.sh postgres) && .ci/services.sh redis && .ci/services.sh nats && export TEST_DATABASE_URL && \
+	  $(GO) vet ./... && $(GO) test -short -count=1 ./...
 
 vet:
 	$(GO) vet ./...

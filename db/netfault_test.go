@@ -17,6 +17,9 @@ import (
 // statement's own deadline; a connection dialled without it is still
 // waiting at twice that.
 func TestUserTimeoutEndsABlackHoledConnection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a network namespace and a PostgreSQL in it: make test runs it, make check does not")
+	}
 	n := dbtest.StartNetns(t)
 	ctx := context.Background()
 	connect := func(d *net.Dialer) *pgx.Conn {

@@ -24,6 +24,9 @@ import (
 // 1.5 s, and a new connection's 2 s; REQUEST_TIMEOUT stays at its 10 s),
 // /readyz says so, and when the fault ends requests are served again.
 func TestDatabaseBlackHoledOrFrozen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a network namespace and a PostgreSQL in it: make test runs it, make check does not")
+	}
 	n := dbtest.StartNetns(t)
 	s := start(t, map[string]string{"DATABASE_URL": n.URL}, nil)
 	ctx := context.Background()

@@ -23,6 +23,9 @@ import (
 // /readyz says so, starts it again, checks recovery, and verifies that every
 // acknowledged write and its change requests are there.
 func TestDatabaseOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a PostgreSQL of its own, stopped and started: make test runs it, make check does not")
+	}
 	cluster := dbtest.StartCluster(t)
 	s := start(t, map[string]string{"DATABASE_URL": cluster.URL, "REQUEST_TIMEOUT": "2s",
 		"RATE_LIMIT_BURST": "1000000", "RATE_LIMIT_PER_SECOND": "1000000"}, nil)

@@ -40,6 +40,9 @@ import (
 // serious or critical violation; a reset from elsewhere, sign out
 // everywhere, a bad link and a closed portal each show their page.
 func TestResidentPageInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a browser: make test runs it, make check does not")
+	}
 	for _, mode := range []string{"allow", "enforce"} {
 		t.Run(mode, func(t *testing.T) { residentPage(t, mode) })
 	}
@@ -468,6 +471,9 @@ func screenshots(t *testing.T, ctx context.Context, mode string) {
 // goes on once admitted) and a server restart (it says it is reconnecting,
 // then shows what changed meanwhile and is live again).
 func TestResidentPageFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a browser: make test runs it, make check does not")
+	}
 	ctx0 := context.Background()
 	dbURL := dbtest.NewURL(t)
 	store := dbtest.Must[*db.DB](t)(db.Open(ctx0, dbURL, dbtest.Keys(t), db.Options{}))

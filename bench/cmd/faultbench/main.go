@@ -198,14 +198,16 @@ func main() {
 	total := time.Duration(*seconds) * time.Second
 	at := func(f float64) time.Duration { return time.Duration(f * float64(total)) }
 	var lockStart, lockEnd time.Time
-	var events []string
+	var events []event
 	var eventsMu sync.Mutex
 	begin := time.Now()
-	note := func(s string) {
+	noteAt := func(at time.Time, s string) {
 		eventsMu.Lock()
 		defer eventsMu.Unlock()
-		events = append(events, fmt.Sprintf("at %.1f s, %s", time.Since(begin).Seconds(), s))
+		events = append(events, event{at.Sub(begin), fmt.Sprintf("at %.1f s, %s", at.Sub(begin).Seconds(), s)})
 	}
+	note := func(s string) { noteAt(time.Now(), s) }
+	extra := 0 // rows written by the lock holder
 	var faults sync.WaitGroup
 	faults.Go(func() {
 		<-time.After(at(0.1))
@@ -217,8 +219,8 @@ func main() {
 	})
 	faults.Go(func() {
 		<-time.After(at(0.24))
-		lockStart, lockEnd = holdLock(ctx, *dbURL, units[0], *lockFor)
-		note(fmt.Sprintf("row lock held %.1f s", lockEnd.Sub(lockStart).Seconds()))
+		lockStart, lockEnd, extra = holdLock(ctx, *dbURL, units[0], *lockFor)
+		noteAt(lockStart, fmt.Sprintf("a pending row of the first property locked (SELECT … FOR UPDATE) for %.1f s", lockEnd.Sub(lockStart).Seconds()))
 	})
 	faults.Go(func() {
 		<-time.After(at(0.5))
@@ -306,17 +308,17 @@ func main() {
 		"consumer (`consumer.Consumer`, one durable per property) in one process and a nats-server of its own (JetStream, file storage). "+
 		"Meanwhile: %s. Lost is a change neither APPLIED nor FAILED once delivery settles (at most 5 minutes after the last write); "+
 		"the sink counts each change it is handed more than once. The second property's commit → message is measured while the lock is held.\n\n",
-		*changes, *seconds, join(events))
-	fmt.Printf("| written | APPLIED | FAILED | lost | handed to the sink | more than once | settled after the last write | other property during the lock: messages | p50 ms | p99 ms | max ms |\n")
+		*changes, *seconds, join(sorted(events)))
+	fmt.Printf("| written (the lock holder's included) | APPLIED | FAILED | lost | handed to the sink | more than once | settled after the last write | other property during the lock: messages | p50 ms | p99 ms | max ms |\n")
 	fmt.Printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	fmt.Printf("| %d | %d | %d | %d | %d | %d | %.1f s | %d | %.1f | %.1f | %.1f |\n\n", *changes, appliedRows, failedRows, open, handed, twice,
+	fmt.Printf("| %d | %d | %d | %d | %d | %d | %.1f s | %d | %.1f | %.1f | %.1f |\n\n", *changes+extra, appliedRows, failedRows, open, handed, twice,
 		settled.Seconds(), len(during), bench.Ms(bench.Pct(during, 0.5)), bench.Ms(bench.Pct(during, 0.99)), bench.Ms(bench.Pct(during, 1)))
 }
 
 // holdLock writes a change of u and, before the relay reads it, locks its
 // row for d in a session of its own, as an operator's SELECT … FOR UPDATE
 // would; it returns when the lock was taken and let go.
-func holdLock(ctx context.Context, dbURL string, u unit, d time.Duration) (time.Time, time.Time) {
+func holdLock(ctx context.Context, dbURL string, u unit, d time.Duration) (start, end time.Time, written int) {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		log.Fatal(err)
@@ -333,6 +335,7 @@ func holdLock(ctx context.Context, dbURL string, u unit, d time.Duration) (time.
 			log.Fatal(err)
 		}
 		id := uuid.New()
+		written++
 		if _, err := writer.Exec(ctx, `INSERT INTO change_requests (id, kind, property_id, unit_id, user_id) VALUES ($1, 'PASSPHRASE_CHANGED', $2, $3, $4)`,
 			id, u.property, u.id, u.user); err != nil {
 			log.Fatal(err)
@@ -343,12 +346,28 @@ func holdLock(ctx context.Context, dbURL string, u unit, d time.Duration) (time.
 			start := time.Now()
 			<-time.After(d)
 			_ = tx.Rollback(ctx)
-			return start, time.Now()
+			return start, time.Now(), written
 		}
 		_ = tx.Rollback(ctx) // the relay was quicker; again
 	}
 	log.Fatal("could not lock a pending row before the relay took it")
-	return time.Time{}, time.Time{}
+	return
+}
+
+// event is a fault on the run's timeline.
+type event struct {
+	at   time.Duration
+	what string
+}
+
+// sorted is the events' descriptions in the order they happened.
+func sorted(es []event) []string {
+	slices.SortFunc(es, func(a, b event) int { return int(a.at - b.at) })
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.what
+	}
+	return out
 }
 
 func join(s []string) string {

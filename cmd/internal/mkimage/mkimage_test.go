@@ -32,6 +32,9 @@ import (
 // image's user, entrypoint and environment against a test database, until
 // /readyz answers 200.
 func TestImageRunsPortaldAsItsUser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("static builds of the three programs: make test runs it, make check does not")
+	}
 	bin := t.TempDir()
 	build := exec.Command("go", append([]string{"build", "-trimpath", "-o", bin + "/",
 		"-ldflags", "-X github.com/residentportal/bff/cmd/internal/version.Version=v0.0.0-test"}, pkgs()...)...)
