@@ -516,6 +516,9 @@ const managerQuery = `query($p: ID!) { property(propertyId: $p) { name
     users(first: 20) { edges { node { userName type devices { macAddress osType } } } } } } } } }`
 
 func TestStatementsPerNestingLevel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a large tree of rows to count statements over: make test runs it, make check does not")
+	}
 	for _, c := range []struct {
 		children   int
 		gqlgenOnly bool

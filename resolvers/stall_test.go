@@ -20,6 +20,9 @@ import (
 // connection every half second, gives it up when it does not answer, and
 // token checks go to the database meanwhile.
 func TestRevocationSurvivesAStalledListener(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of stalls on purpose: make test runs it, make check does not")
+	}
 	url := dbtest.NewURL(t)
 	proxy := dbtest.NewProxy(t, url)
 	ctx := context.Background()

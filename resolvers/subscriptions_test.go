@@ -462,6 +462,9 @@ func subscribedResident(t *testing.T, l *live, query string) (fixture, string, *
 // instead of being starved, subscribing is refused while it is away, and
 // works again once the listener is back.
 func TestSubscribersToldWhenEventsStall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of stalls on purpose: make test runs it, make check does not")
+	}
 	l, proxy, f, token, c := subscribedBehindProxy(t)
 	ctx := context.Background()
 	vars := map[string]any{"p": f.property.ID}
