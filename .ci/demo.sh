@@ -22,6 +22,18 @@ if [ -s .data/portald.pid ]; then
 fi
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+echo "building portald, portalctl and portal-wifisync (the first build takes a few minutes)…"
+make --no-print-directory build >/dev/null
+test -s .data/secret_key || { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/secret_key; chmod 600 .data/secret_key; }
+export SECRET_KEY="${SECRET_KEY:-$(cat .data/secret_key)}"
+export DATABASE_URL="${DATABASE_URL:-$(.ci/services.sh database "$DEMO_DB")}"
+bin/portalctl migrate >/dev/null || { echo "make run could not migrate $DATABASE_URL (above). To start this checkout's own demo database ($DEMO_DB) afresh: make reset-demo" >&2; exit 1; }
+
+# Ports are chosen and taken under a lock of the machine's, so that two
+# checkouts started at once do not both pick :8080.
+exec 9>/tmp/resident-portal-make-run.lock
+flock 9
 if [ -z "${LISTEN_ADDR:-}" ] || [ -z "${METRICS_ADDR:-}" ]; then
   public=8080 metrics=9090
   if listening $public || listening $metrics; then
@@ -46,13 +58,8 @@ for addr in "$LISTEN_ADDR" "$METRICS_ADDR"; do
   fi
 done
 
-echo "building portald, portalctl and portal-wifisync (the first build takes a few minutes)…"
-make --no-print-directory build >/dev/null
-test -s .data/secret_key || { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/secret_key; chmod 600 .data/secret_key; }
-export SECRET_KEY="${SECRET_KEY:-$(cat .data/secret_key)}"
-export DATABASE_URL="${DATABASE_URL:-$(.ci/services.sh database "$DEMO_DB")}"
 (umask 077; printf "export DATABASE_URL='%s'\nexport SECRET_KEY='%s'\nexport PUBLIC_BASE_URL='%s'\n" "$DATABASE_URL" "$SECRET_KEY" "$PUBLIC_BASE_URL" > .data/env)
-if ! { bin/portalctl migrate >/dev/null && demo=$(bin/portalctl demo); }; then
+if ! demo=$(bin/portalctl demo); then
   echo "make run could not set up the demo in $DATABASE_URL (above). To start this checkout's own demo database ($DEMO_DB) afresh: make reset-demo" >&2
   exit 1
 fi
@@ -79,6 +86,17 @@ children=()
 stop() { for p in "${children[@]}"; do kill "$p" 2>/dev/null || true; done; rm -f .data/portald.pid; }
 trap stop EXIT
 trap 'exit 130' INT TERM
+bin/portald 9>&- &
+portald=$!
+children+=($portald)
+echo $portald > .data/portald.pid
+for _ in $(seq 300); do # it holds its ports before the lock goes
+  listening "$port" && break
+  kill -0 $portald 2>/dev/null || break
+  sleep 0.1
+done
+flock -u 9
+exec 9>&-
 if [ -z "${NATS_URL:-}" ] && listening 4222; then export NATS_URL=nats://127.0.0.1:4222; fi
 if [ -n "${NATS_URL:-}" ]; then
   # The manager key portal-wifisync reads with, kept while the property is
@@ -95,7 +113,4 @@ if [ -n "${NATS_URL:-}" ]; then
 else
   echo "change delivery off: no NATS on 127.0.0.1:4222 and NATS_URL unset (change requests stay PENDING)"
 fi
-bin/portald &
-children+=($!)
-echo $! > .data/portald.pid
-wait "$!"
+wait $portald

@@ -9,8 +9,14 @@ import (
 	"github.com/residentportal/bff/graph/model"
 )
 
-// demoPropertyID is fixed so that `portalctl demo` is idempotent.
-var demoPropertyID = uuid.NewSHA1(uuid.NameSpaceURL, []byte("resident-portal/demo-property"))
+// demoProperty is the demo property's id in the database named db: fixed
+// for a database, so that `portalctl demo` is idempotent, and another in
+// another database, so that two checkouts' demos (each with a database of
+// its own) are two properties — their changes never meet on a shared NATS,
+// whose consumers are per property.
+func demoProperty(db string) uuid.UUID {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("resident-portal/demo-property/"+db))
+}
 
 type demoDevice struct{ owner, mac, name, os string }
 
@@ -23,6 +29,11 @@ func cmdDemo(e *env, args []string) (any, error) {
 	if _, err := e.store.Migrate(e.ctx); err != nil {
 		return nil, err
 	}
+	var database string
+	if err := e.store.Pool().QueryRow(e.ctx, "SELECT current_database()").Scan(&database); err != nil {
+		return nil, err
+	}
+	demoPropertyID := demoProperty(database)
 	if _, err := e.store.PropertyByID(e.ctx, demoPropertyID); model.ErrorCode(err) == model.CodeNotFound {
 		t, name := true, "Demo Residences"
 		addr, help := "1 Harbour Street, Springfield", "Call the front desk on +1 555 0100 for help with Wi-Fi."
@@ -80,7 +91,7 @@ func cmdDemo(e *env, args []string) (any, error) {
 		"tryIt": map[string]any{
 			"login":      login,
 			"unit":       fmt.Sprintf(`TOKEN=$(%s | sed -E 's/.*"token":"([^"]+)".*/\1/') && curl -s %s/residents/properties/%s/units -H "Authorization: $TOKEN"`, login, base, demoPropertyID),
-			"playground": playgroundLink(base, units[0].HashedSecret),
+			"playground": playgroundLink(base, demoPropertyID, units[0].HashedSecret),
 			"graphql":    base + "/graphql",
 		},
 	}, nil
@@ -89,7 +100,7 @@ func cmdDemo(e *env, args []string) (any, error) {
 // playgroundLink opens the playground on the demo ready to run: log in
 // with the first unit's portal secret (the token fills the playground's
 // Token field), then run the unit query.
-func playgroundLink(base, portalSecret string) string {
+func playgroundLink(base string, demoPropertyID uuid.UUID, portalSecret string) string {
 	query := fmt.Sprintf(`# Run LogIn (its token fills the Token field above), then MyUnit.
 mutation LogIn {
   login(propertyId: "%s", hashedSecret: "%s") { token expiresAt }
