@@ -86,6 +86,7 @@ children=()
 stop() { for p in "${children[@]}"; do kill "$p" 2>/dev/null || true; done; rm -f .data/portald.pid; }
 trap stop EXIT
 trap 'exit 130' INT TERM
+if [ -z "${NATS_URL:-}" ] && listening 4222; then export NATS_URL=nats://127.0.0.1:4222; fi
 bin/portald 9>&- &
 portald=$!
 children+=($portald)
@@ -97,7 +98,6 @@ for _ in $(seq 300); do # it holds its ports before the lock goes
 done
 flock -u 9
 exec 9>&-
-if [ -z "${NATS_URL:-}" ] && listening 4222; then export NATS_URL=nats://127.0.0.1:4222; fi
 if [ -n "${NATS_URL:-}" ]; then
   # The manager key portal-wifisync reads with, kept while the property is
   # the same (a reset demo has another).
