@@ -76,7 +76,7 @@ release:
 
 ## reset-demo: drop this checkout's demo database (make run makes it again, with fresh demo data)
 reset-demo:
-	@.ci/services.sh drop-database $(DEMO_DB)
+	@.ci/services.sh drop-database $(DEMO_DB) && rm -f .data/wifisync_key
 
 ## bench: portald vs a raw pgx floor vs PostGraphile v4/v5, side by side; writes BENCHMARKS.md
 bench:

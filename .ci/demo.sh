@@ -99,13 +99,20 @@ done
 flock -u 9
 exec 9>&-
 if [ -n "${NATS_URL:-}" ]; then
-  # The manager key portal-wifisync reads with, kept while the property is
-  # the same (a reset demo has another).
+  # The manager key portal-wifisync reads with, kept while the database
+  # still holds it unrevoked (a reset demo has a new database).
   key=""
-  if [ -s .data/wifisync_key ] && [ "$(cut -d' ' -f1 .data/wifisync_key)" = "$pid" ]; then key=$(cut -d' ' -f2 .data/wifisync_key); fi
+  if [ -s .data/wifisync_key ]; then
+    read -r kpid kid kkey < .data/wifisync_key || true
+    if [ "$kpid" = "$pid" ] && bin/portalctl manager-key list --property "$pid" | grep -A2 "\"keyId\": \"$kid\"" | grep -q '"revokedAt": null'; then
+      key=$kkey
+    fi
+  fi
   if [ -z "$key" ]; then
-    key=$(bin/portalctl manager-key create --property "$pid" | grep -o '"key": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')
-    (umask 077; printf '%s %s\n' "$pid" "$key" > .data/wifisync_key)
+    created=$(bin/portalctl manager-key create --property "$pid")
+    key=$(printf '%s' "$created" | grep -o '"key": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')
+    kid=$(printf '%s' "$created" | grep -o '"keyId": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')
+    (umask 077; printf '%s %s %s\n' "$pid" "$kid" "$key" > .data/wifisync_key)
   fi
   echo "change delivery on: relaying to $NATS_URL; portal-wifisync applies changes (one JSON line each, below)"
   WIFISYNC_KEYS="$pid=$key" PORTAL_GRAPHQL_URL="$base/graphql" bin/portal-wifisync &
