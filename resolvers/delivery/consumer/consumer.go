@@ -110,6 +110,12 @@ func (c *Consumer) Handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	err := c.patiently(ctx, msg, func() error { return c.apply(ctx, m) })
+	if refused(err) {
+		log.Error("the portal refuses this consumer's manager key for the property: set a valid one in WIFISYNC_KEYS; "+
+			"the change waits (the portal publishes it again later), it is neither applied nor FAILED", "property", m.PropertyID, "error", err)
+		_ = msg.NakWithDelay(c.RetryDelay)
+		return
+	}
 	if ok, _ := transient(err); ok {
 		// The portal could not be asked for the state within Patience:
 		// not the change's failure. Delivered again later (the portal
@@ -248,6 +254,15 @@ func transient(err error) (bool, time.Duration) {
 		return false, 0
 	}
 	return true, 0 // the request did not reach the portal, or its answer was not one
+}
+
+// refused reports whether the portal refused the consumer's manager key
+// (revoked, or another deployment's): nothing about the change, so it is
+// neither applied nor reported FAILED (it could not be, with that key); it
+// waits for the operator's new key and the portal's next publication.
+func refused(err error) bool {
+	var pe *portalError
+	return errors.As(err, &pe) && (pe.code == "UNAUTHENTICATED" || pe.code == "FORBIDDEN")
 }
 
 // sinkError is a sink's refusal: the change's own failure, never the

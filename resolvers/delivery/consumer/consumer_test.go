@@ -482,3 +482,58 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// A consumer whose manager key the portal refuses (revoked here) applies
+// nothing and reports nothing FAILED: each change stays PUBLISHED for the
+// portal to publish again once the operator gives a valid key, and the
+// consumer says so at ERROR.
+func TestRefusedKeyLeavesChangesWaiting(t *testing.T) {
+	js := relaytest.JetStream(t)
+	cfg := relaytest.Names(t, js, "refused")
+	cfg.Poll = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, srv := newPortal(t)
+	p := dbtest.Must[model.Property](t)(store.CreateProperty(ctx, db.PropertyInput{Name: dbtest.Ptr("Revoked House")}))
+	u := dbtest.Must[db.CreatedUnit](t)(store.CreateUnit(ctx, db.NewUnit{PropertyID: p.ID, Number: "1"}))
+	key := dbtest.Must[db.CreatedManagerKey](t)(store.CreateManagerKey(ctx, p.ID))
+	dbtest.Must[model.ManagerKey](t)(store.RevokeManagerKey(ctx, key.ManagerKey.ID))
+	r := dbtest.Must[*relay.Relay](t)(relay.New(store, js, cfg, quiet, nil))
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Add(1)
+	go func() { defer wg.Done(); r.Run(ctx) }()
+	logs, sink := &lockedBuffer{}, &recorder{}
+	c := &Consumer{API: &API{URL: srv.URL + "/graphql", Keys: map[uuid.UUID]string{p.ID: key.Key}, Client: http.DefaultClient},
+		Sink: sink, Log: slog.New(slog.NewTextHandler(logs, nil)), MaxDeliver: 2, RetryDelay: 50 * time.Millisecond}
+	var conss []jetstream.Consumer
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		conss, err = c.Durables(ctx, js, cfg.Stream, cfg.SubjectPrefix, "wifisync", jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = c.RunAll(ctx, conss) }()
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(logs.String(), "refuses this consumer's manager key") < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no ERROR about the refused key within 20 s:\n%s", logs.String())
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+	for _, r := range dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID)) {
+		if r.Status != model.ChangePublished {
+			t.Errorf("change %s (%s) is %s; it should wait PUBLISHED", r.ID, r.Kind, r.Status)
+		}
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.applied) != 0 {
+		t.Fatalf("%d changes applied with a refused key", len(sink.applied))
+	}
+}
