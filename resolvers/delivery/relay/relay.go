@@ -126,7 +126,9 @@ func (r *Relay) sweep(ctx context.Context) bool {
 	r.swept = time.Now()
 	n, err := r.db.RepublishUnanswered(ctx, r.cfg.RepublishAfter, r.cfg.Batch)
 	if err != nil {
-		r.log.Warn("relay: could not look for unanswered change requests", "error", err)
+		if ctx.Err() == nil { // not when the relay is stopping
+			r.log.Warn("relay: could not look for unanswered change requests", "error", err)
+		}
 		return false
 	}
 	if n > 0 {
