@@ -47,20 +47,22 @@ func (operationTracing) InterceptOperation(ctx context.Context, next graphql.Ope
 		info.SpanNamed = true
 	}
 	attrs := trace.WithAttributes(attribute.String("graphql.operation.type", typ), attribute.String("graphql.operation.name", name))
-	tracer := parent.TracerProvider().Tracer(TracerName)
+	// Parsing and validation are attributes of the execution, not spans
+	// of their own: near zero for a cached document, two spans a request.
+	var times []attribute.KeyValue
 	for _, step := range []struct {
-		name   string
+		key    string
 		timing graphql.TraceTiming
-	}{{"graphql.parse", oc.Stats.Parsing}, {"graphql.validate", oc.Stats.Validation}} {
+	}{{"graphql.parse.duration_us", oc.Stats.Parsing}, {"graphql.validate.duration_us", oc.Stats.Validation}} {
 		if !step.timing.Start.IsZero() && !step.timing.End.IsZero() {
-			_, s := tracer.Start(ctx, step.name, trace.WithTimestamp(step.timing.Start), attrs)
-			s.End(trace.WithTimestamp(step.timing.End))
+			times = append(times, attribute.Int64(step.key, step.timing.End.Sub(step.timing.Start).Microseconds()))
 		}
 	}
+	tracer := parent.TracerProvider().Tracer(TracerName)
 	if oc.Operation.Operation == ast.Subscription {
 		return next(ctx) // a stream: its events are not one operation's work
 	}
-	ctx, span := tracer.Start(ctx, "graphql.execute "+title, attrs)
+	ctx, span := tracer.Start(ctx, "graphql.execute "+title, attrs, trace.WithAttributes(times...))
 	h := next(ctx)
 	var end sync.Once
 	return func(ctx context.Context) *graphql.Response {

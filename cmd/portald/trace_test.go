@@ -88,6 +88,20 @@ func below(spans map[trace.SpanID]tracetest.SpanStub, s tracetest.SpanStub, ance
 	return false
 }
 
+// statements is how many SQL statements s stands for: a batch's span holds
+// them all (db.operation.batch.size).
+func statements(s tracetest.SpanStub) int {
+	if !isSQL(s) {
+		return 0
+	}
+	for _, a := range s.Attributes {
+		if a.Key == "db.operation.batch.size" {
+			return int(a.Value.AsInt64())
+		}
+	}
+	return 1
+}
+
 func isSQL(s tracetest.SpanStub) bool {
 	for _, a := range s.Attributes {
 		if a.Key == "db.query.text" {
@@ -99,8 +113,9 @@ func isSQL(s tracetest.SpanStub) bool {
 
 // One trace per request, the client's traceparent its parent: the resident
 // query is the HTTP span, named after the operation, the operation span,
-// and exactly its 3 SQL statements below; a REST PUT shows its
-// transaction; the request's log line carries the trace and span ids.
+// and exactly its 3 SQL statements below, in one batch span (one round
+// trip); a REST PUT shows its transaction; the request's log line carries
+// the trace and span ids.
 func TestTraces(t *testing.T) {
 	url, _, p, u := seeded(t, db.PropertyInput{Name: dbtest.Ptr("Traced Court")})
 	s, exp := traced(t, map[string]string{"DATABASE_URL": url})
@@ -114,9 +129,7 @@ func TestTraces(t *testing.T) {
 		call(t, "POST", s.public+"/graphql", query, "Authorization", token)
 		n := 0
 		for _, sp := range exp.GetSpans() {
-			if isSQL(sp) {
-				n++
-			}
+			n += statements(sp)
 		}
 		if n == 3 {
 			break
@@ -148,16 +161,17 @@ func TestTraces(t *testing.T) {
 	if op.Parent.SpanID() != root.SpanContext.SpanID() {
 		t.Fatalf("the operation span is not below the HTTP span: %v", spanNames(spans))
 	}
-	sql := 0
+	sql, stmts := 0, 0
 	for _, sp := range spans {
 		if isSQL(sp) {
 			sql++
+			stmts += statements(sp)
 			if !below(spans, sp, op.SpanContext.SpanID()) {
 				t.Fatalf("SQL span %q is not below the operation span", sp.Name)
 			}
 		}
 	}
-	if sql != 3 {
+	if sql != 1 || stmts != 3 {
 		for _, sp := range spans {
 			for _, a := range sp.Attributes {
 				if a.Key == "db.query.text" {
@@ -165,7 +179,7 @@ func TestTraces(t *testing.T) {
 				}
 			}
 		}
-		t.Fatalf("%d SQL spans, want 3: %v", sql, spanNames(spans))
+		t.Fatalf("%d SQL spans holding %d statements, want one batch of 3: %v", sql, stmts, spanNames(spans))
 	}
 	var line map[string]any
 	for _, l := range strings.Split(s.logs.String(), "\n") {
