@@ -189,6 +189,7 @@ func (s statementSpans) TraceQueryEnd(ctx context.Context, c *pgx.Conn, d pgx.Tr
 		s.t.TraceQueryEnd(ctx, c, d)
 	}
 }
+
 // A batch is one span (one round trip), its statements' texts in its
 // db.query.text, each ended by ";" and a line break: a span per statement of a batch cost the
 // traced request more than the statements told apart.
