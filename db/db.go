@@ -191,8 +191,8 @@ func (s statementSpans) TraceQueryEnd(ctx context.Context, c *pgx.Conn, d pgx.Tr
 }
 
 // A batch is one span (one round trip), its statements' texts in its
-// db.query.text, each ended by ";" and a line break: a span per statement of a batch cost the
-// traced request more than the statements told apart.
+// db.query.text, each ended by ";" and a line break: a span per statement
+// of a batch cost a traced request more than telling them apart was worth.
 type batchTexts struct{}
 
 func (s statementSpans) TraceBatchStart(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
