@@ -111,9 +111,7 @@ func (c *Consumer) Handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	err := c.patiently(ctx, msg, func() error { return c.apply(ctx, m) })
 	if refused(err) {
-		log.Error("the portal refuses this consumer's manager key for the property: set a valid one in WIFISYNC_KEYS; "+
-			"the change waits (the portal publishes it again later), it is neither applied nor FAILED", "property", m.PropertyID, "error", err)
-		_ = msg.NakWithDelay(c.RetryDelay)
+		c.holdForKey(ctx, msg, log, m.PropertyID, err)
 		return
 	}
 	if ok, _ := transient(err); ok {
@@ -183,6 +181,34 @@ func (c *Consumer) patiently(ctx context.Context, msg jetstream.Msg, call func()
 		case <-ctx.Done():
 			return err
 		case <-time.After(wait):
+		}
+	}
+}
+
+// holdForKey keeps msg in hand, neither applied nor reported (it could
+// not be, with that key), until ctx ends: a key the portal refuses
+// (revoked, another deployment's) does not mend itself, and spending the
+// change's deliveries on it would leave it to the portal's hourly
+// republication. It says so at ERROR now and every minute; the property's
+// other changes wait behind it, other properties' consumers go on. Started
+// again with a valid key, the consumer is handed the change again.
+func (c *Consumer) holdForKey(ctx context.Context, msg jetstream.Msg, log *slog.Logger, property uuid.UUID, err error) {
+	say := func() {
+		log.Error("the portal refuses this consumer's manager key for the property: set a valid one in WIFISYNC_KEYS and start "+
+			"the consumer again; the change is held meanwhile, neither applied nor FAILED", "property", property, "error", err)
+	}
+	say()
+	heartbeat, again := time.NewTicker(10*time.Second), time.NewTicker(time.Minute)
+	defer heartbeat.Stop()
+	defer again.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-heartbeat.C:
+			_ = msg.InProgress()
+		case <-again.C:
+			say()
 		}
 	}
 }
@@ -257,9 +283,8 @@ func transient(err error) (bool, time.Duration) {
 }
 
 // refused reports whether the portal refused the consumer's manager key
-// (revoked, or another deployment's): nothing about the change, so it is
-// neither applied nor reported FAILED (it could not be, with that key); it
-// waits for the operator's new key and the portal's next publication.
+// (revoked, or another deployment's): nothing about the change (see
+// holdForKey).
 func refused(err error) bool {
 	var pe *portalError
 	return errors.As(err, &pe) && (pe.code == "UNAUTHENTICATED" || pe.code == "FORBIDDEN")
