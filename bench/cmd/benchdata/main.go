@@ -22,14 +22,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-	keys, err := model.NewKeyring(os.Getenv("SECRET_KEY"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	store, err := db.Open(ctx, os.Getenv("DATABASE_URL"), keys, db.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	store, keys := bench.Store(ctx, os.Getenv("DATABASE_URL"))
 	defer store.Close()
 	if _, err := store.Migrate(ctx); err != nil {
 		log.Fatal(err)

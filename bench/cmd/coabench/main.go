@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -37,14 +36,7 @@ func main() {
 	rate := flag.Float64("rate", 30, "removals a second")
 	flag.Parse()
 	ctx := context.Background()
-	keys, err := model.NewKeyring(os.Getenv("SECRET_KEY"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	store, err := db.Open(ctx, *dbURL, keys, db.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	store, _ := bench.Store(ctx, *dbURL)
 	defer store.Close()
 
 	// The access point's CoA port.

@@ -32,8 +32,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/residentportal/bff/bench"
-	"github.com/residentportal/bff/db"
-	"github.com/residentportal/bff/graph/model"
 	"github.com/residentportal/bff/resolvers"
 	"github.com/residentportal/bff/resolvers/delivery/consumer"
 	"github.com/residentportal/bff/resolvers/delivery/relay"
@@ -58,14 +56,7 @@ func main() {
 	lockFor := flag.Duration("lock", 30*time.Second, "how long the row lock is held")
 	flag.Parse()
 	ctx := context.Background()
-	keys, err := model.NewKeyring(os.Getenv("SECRET_KEY"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	store, err := db.Open(ctx, *dbURL, keys, db.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	store, keys := bench.Store(ctx, *dbURL)
 	defer store.Close()
 	admin, err := pgx.Connect(ctx, *dbURL)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"runtime/debug"
 
 	"github.com/google/uuid"
+	"github.com/residentportal/bff/bench"
 	"github.com/residentportal/bff/db"
 	"github.com/residentportal/bff/graph/model"
 )
@@ -95,15 +96,8 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(36 << 20)
 	}
-	keys, err := model.NewKeyring(os.Getenv("SECRET_KEY"))
-	if err != nil {
-		log.Fatal(err)
-	}
 	// db.Open: portald's pool settings (generic plans, binary uuids).
-	store, err := db.Open(context.Background(), os.Getenv("DATABASE_URL"), keys, db.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	store, _ := bench.Store(context.Background(), os.Getenv("DATABASE_URL"))
 	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
 		go func() { log.Print(http.ListenAndServe(addr, nil)) }()
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/residentportal/bff/bench"
 	"github.com/residentportal/bff/db"
-	"github.com/residentportal/bff/graph/model"
 )
 
 func main() {
@@ -34,14 +33,7 @@ func main() {
 	flag.Parse()
 	ctx := context.Background()
 
-	keys, err := model.NewKeyring(os.Getenv("SECRET_KEY"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	store, err := db.Open(ctx, *dbURL, keys, db.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	store, _ := bench.Store(ctx, *dbURL)
 	defer store.Close()
 	name := "Page Bench Court"
 	p, err := store.CreateProperty(ctx, db.PropertyInput{Name: &name, SSIDs: []string{"Bench"}})

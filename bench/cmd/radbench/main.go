@@ -54,14 +54,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	keys, err := model.NewKeyring(os.Getenv("SECRET_KEY"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	store, err := db.Open(ctx, *dbURL, keys, db.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	store, _ := bench.Store(ctx, *dbURL)
 	defer store.Close()
 	// The property's SSID, an access point on 127.0.0.1, and the devices to
 	// ask for with their passphrases.

@@ -14,7 +14,6 @@ import (
 	"io"
 	"log"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -42,17 +41,7 @@ func main() {
 	seconds := flag.Int("seconds", 10, "length of the latency and write runs")
 	flag.Parse()
 	ctx := context.Background()
-	keys, err := model.NewKeyring(os.Getenv("SECRET_KEY"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	open := func() *db.DB {
-		s, err := db.Open(ctx, *dbURL, keys, db.Options{})
-		if err != nil {
-			log.Fatal(err)
-		}
-		return s
-	}
+	open := func() *db.DB { s, _ := bench.Store(ctx, *dbURL); return s }
 	admin, err := pgx.Connect(ctx, *dbURL)
 	if err != nil {
 		log.Fatal(err)
