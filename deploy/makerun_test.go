@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,7 +35,7 @@ func TestMakeRunInTwoCheckouts(t *testing.T) {
 	admin := dbtest.AdminURL()
 	type checkout struct {
 		dir, db string
-		out     *lines
+		out     *dbtest.Buffer
 		cmd     *exec.Cmd
 	}
 	var cos []*checkout
@@ -45,7 +44,7 @@ func TestMakeRunInTwoCheckouts(t *testing.T) {
 		for _, f := range strings.Split(strings.TrimSpace(string(files)), "\n") {
 			copyFile(t, filepath.Join("..", f), filepath.Join(dir, f))
 		}
-		c := &checkout{dir: dir, db: fmt.Sprintf("resident_portal_test_%d_%d", os.Getpid(), i), out: &lines{}}
+		c := &checkout{dir: dir, db: fmt.Sprintf("resident_portal_test_%d_%d", os.Getpid(), i), out: &dbtest.Buffer{}}
 		t.Cleanup(func() { dropDatabase(admin, c.db) })
 		cos = append(cos, c)
 	}
@@ -135,15 +134,6 @@ func TestMakeRunInTwoCheckouts(t *testing.T) {
 		t.Fatalf("a second make run: %v\n%s", err, out)
 	}
 }
-
-// lines is the output of a process, read while it runs.
-type lines struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lines) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *lines) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func waitOK(t *testing.T, url string) {
 	t.Helper()

@@ -1,7 +1,6 @@
 package resolvers_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,24 +20,6 @@ import (
 	"github.com/residentportal/bff/rest"
 	"github.com/residentportal/bff/rest/edge"
 )
-
-// lockedBuffer is a log sink the server's goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Requests whose client goes away, or whose deadline passes, part-way on
 // every transport: no panic, no ERROR line, and never a 5xx whose body is
@@ -52,7 +32,7 @@ func TestRequestsEndingMidway(t *testing.T) {
 	events := service.NewEvents()
 	events.ListenerUp(true)
 	svc := service.New(store, dbtest.Keys(t), service.Options{TokenTTL: time.Hour, Events: events})
-	serve := func(timeout time.Duration, logs *lockedBuffer) *httptest.Server {
+	serve := func(timeout time.Duration, logs *dbtest.Buffer) *httptest.Server {
 		log := slog.New(slog.NewTextHandler(logs, nil))
 		gql := resolvers.NewGraphQLHandler(svc, resolvers.GraphQLOptions{ComplexityLimit: 50000, MaxBodyBytes: edge.MaxBodyBytes, Log: log, Streams: ctx})
 		srv := httptest.NewServer(rest.NewHandler(rest.Deps{Service: svc, Log: log, Metrics: edge.NewMetrics(),
@@ -90,7 +70,7 @@ func TestRequestsEndingMidway(t *testing.T) {
 		},
 	}
 	t.Run("the client goes away", func(t *testing.T) {
-		var logs lockedBuffer
+		var logs dbtest.Buffer
 		srv := serve(10*time.Second, &logs)
 		for name, req := range requests { // each answers when left to finish
 			r := req(srv.URL)
@@ -135,7 +115,7 @@ func TestRequestsEndingMidway(t *testing.T) {
 		}
 	})
 	t.Run("the deadline passes", func(t *testing.T) {
-		var logs lockedBuffer
+		var logs dbtest.Buffer
 		srv := serve(time.Millisecond, &logs)
 		for name, req := range requests {
 			if name == "SSE" {

@@ -180,7 +180,7 @@ func TestRefusesAnotherKey(t *testing.T) {
 	<-s.done
 	env := map[string]string{"DATABASE_URL": url, "SECRET_KEY": "another-secret-key-0123456789abcdef-0123456789",
 		"LISTEN_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0"}
-	var logs syncBuffer
+	var logs dbtest.Buffer
 	err := run(context.Background(), func(k string) string { return env[k] }, &logs, hooks{})
 	if err == nil || !strings.Contains(err.Error(), "under another SECRET_KEY") || !strings.Contains(err.Error(), "portalctl rekey") {
 		t.Fatalf("run under another key: %v", err)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,20 +22,8 @@ type server struct {
 	stop            context.CancelFunc
 	done            chan struct{} // closed when run returns, with its error in err
 	err             error
-	logs            *syncBuffer
+	logs            *dbtest.Buffer
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // seeded is a fresh database with one property (in) and its unit "1"; the
 // store is closed when the test ends.
@@ -69,7 +56,7 @@ func startWith(tb testing.TB, env map[string]string, h hooks) *server {
 		base[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{stop: cancel, done: make(chan struct{}), logs: &syncBuffer{}}
+	s := &server{stop: cancel, done: make(chan struct{}), logs: &dbtest.Buffer{}}
 	ready := make(chan struct{})
 	go func() {
 		defer close(s.done)

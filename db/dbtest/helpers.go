@@ -1,6 +1,8 @@
 package dbtest
 
 import (
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/residentportal/bff/graph/model"
@@ -29,4 +31,23 @@ func WantCode(tb testing.TB, err error, want model.Code) {
 	if got := model.ErrorCode(err); got != want {
 		tb.Fatalf("error code = %q (%v), want %q", got, err, want)
 	}
+}
+
+// Buffer is text that goroutines write and a test reads while they run: a
+// server's log, a process's output.
+type Buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -103,20 +103,10 @@ func TestWifisyncEndToEnd(t *testing.T) {
 	r := dbtest.Must[*relay.Relay](t)(relay.New(store, js, cfg, quiet, nil))
 	go func() { defer close(relayDone); r.Run(ctx) }()
 	defer func() { cancel(); <-relayDone }()
-	var cons jetstream.Consumer
-	var err error
-	deadline := time.Now().Add(10 * time.Second)
-	for { // the relay makes the stream
-		cons, err = js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{Durable: "wifisync", FilterSubject: cfg.SubjectPrefix + ".>",
+	cons := untilStream(t, func() (jetstream.Consumer, error) {
+		return js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{Durable: "wifisync", FilterSubject: cfg.SubjectPrefix + ".>",
 			AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		<-time.After(20 * time.Millisecond)
-	}
+	})
 	sink := &recorder{failing: model.ChangeUnitStatus}
 	c := &Consumer{API: &API{URL: srv.URL + "/graphql", Keys: map[uuid.UUID]string{p.ID: key}, Client: http.DefaultClient},
 		Sink: sink, Log: quiet, MaxDeliver: 2, RetryDelay: 50 * time.Millisecond}
@@ -124,7 +114,7 @@ func TestWifisyncEndToEnd(t *testing.T) {
 	go func() { consumed <- c.Run(ctx, cons) }()
 	defer func() { cancel(); <-consumed }()
 
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	var rows []model.ChangeRequest
 	for {
 		rows = dbtest.Must[[]model.ChangeRequest](t)(store.ChangeRequestsByUnit(ctx, u.Unit.ID))
@@ -322,19 +312,10 @@ func TestCatchUpUnderTheRateLimit(t *testing.T) {
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); r.Run(ctx) }()
 	defer func() { cancel(); <-relayDone }()
-	var cons jetstream.Consumer
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		cons, err = js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{Durable: "catchup", FilterSubject: cfg.SubjectPrefix + ".>",
+	cons := untilStream(t, func() (jetstream.Consumer, error) {
+		return js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{Durable: "catchup", FilterSubject: cfg.SubjectPrefix + ".>",
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: 5 * time.Second, MaxDeliver: 3})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		<-time.After(20 * time.Millisecond)
-	}
+	})
 	sink := &recorder{}
 	c := &Consumer{API: &API{URL: srv.URL + "/graphql", Keys: map[uuid.UUID]string{p.ID: key}, Client: http.DefaultClient},
 		Sink: sink, Log: quiet, MaxDeliver: 2, RetryDelay: 50 * time.Millisecond, Patience: 30 * time.Second}
@@ -395,7 +376,7 @@ func TestDeploymentsSharingNATSNeverMeet(t *testing.T) {
 		p     model.Property
 		unit  uuid.UUID
 		sink  *recorder
-		logs  *lockedBuffer
+		logs  *dbtest.Buffer
 	}
 	var deps []*deployment
 	var wg sync.WaitGroup
@@ -408,25 +389,16 @@ func TestDeploymentsSharingNATSNeverMeet(t *testing.T) {
 		for range 5 {
 			dbtest.Must[model.UnitUpdateResult](t)(store.UpdateUnit(ctx, model.PropertyScope(p.ID), u.Unit.ID, model.UnitUpdate{Secret: dbtest.Ptr("")}))
 		}
-		d := &deployment{store: store, p: p, unit: u.Unit.ID, sink: &recorder{}, logs: &lockedBuffer{}}
+		d := &deployment{store: store, p: p, unit: u.Unit.ID, sink: &recorder{}, logs: &dbtest.Buffer{}}
 		deps = append(deps, d)
 		r := dbtest.Must[*relay.Relay](t)(relay.New(store, js, cfg, quiet, nil))
 		wg.Add(1)
 		go func() { defer wg.Done(); r.Run(ctx) }()
 		c := &Consumer{API: &API{URL: srv.URL + "/graphql", Keys: map[uuid.UUID]string{p.ID: key}, Client: http.DefaultClient},
 			Sink: d.sink, Log: slog.New(slog.NewTextHandler(d.logs, nil)), MaxDeliver: 2, RetryDelay: 50 * time.Millisecond}
-		var conss []jetstream.Consumer
-		var err error
-		for deadline := time.Now().Add(10 * time.Second); ; { // a relay makes the stream
-			conss, err = c.Durables(ctx, js, cfg.Stream, cfg.SubjectPrefix, "wifisync", jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3})
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal(err)
-			}
-			<-time.After(20 * time.Millisecond)
-		}
+		conss := untilStream(t, func() ([]jetstream.Consumer, error) {
+			return c.Durables(ctx, js, cfg.Stream, cfg.SubjectPrefix, "wifisync", jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3})
+		})
 		if len(conss) != 1 || conss[0].CachedInfo().Name != "wifisync-"+p.ID.String() {
 			t.Fatalf("%d consumers, the first named %q", len(conss), conss[0].CachedInfo().Name)
 		}
@@ -465,24 +437,6 @@ func TestDeploymentsSharingNATSNeverMeet(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log's destination that goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A consumer whose manager key the portal refuses (revoked here) applies
 // nothing and reports nothing FAILED: it says so at ERROR and holds the
 // property's first change without spending its deliveries (a restart with
@@ -504,21 +458,12 @@ func TestRefusedKeyLeavesChangesWaiting(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	wg.Add(1)
 	go func() { defer wg.Done(); r.Run(ctx) }()
-	logs, sink := &lockedBuffer{}, &recorder{}
+	logs, sink := &dbtest.Buffer{}, &recorder{}
 	c := &Consumer{API: &API{URL: srv.URL + "/graphql", Keys: map[uuid.UUID]string{p.ID: key.Key}, Client: http.DefaultClient},
 		Sink: sink, Log: slog.New(slog.NewTextHandler(logs, nil)), MaxDeliver: 2, RetryDelay: 50 * time.Millisecond}
-	var conss []jetstream.Consumer
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		conss, err = c.Durables(ctx, js, cfg.Stream, cfg.SubjectPrefix, "wifisync", jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		<-time.After(20 * time.Millisecond)
-	}
+	conss := untilStream(t, func() ([]jetstream.Consumer, error) {
+		return c.Durables(ctx, js, cfg.Stream, cfg.SubjectPrefix, "wifisync", jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3})
+	})
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = c.RunAll(ctx, conss) }()
 	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(logs.String(), "refuses this consumer's manager key"); {
@@ -546,5 +491,21 @@ func TestRefusedKeyLeavesChangesWaiting(t *testing.T) {
 	defer sink.mu.Unlock()
 	if len(sink.applied) != 0 {
 		t.Fatalf("%d changes applied with a refused key", len(sink.applied))
+	}
+}
+
+// untilStream calls make until it succeeds (the relay makes the stream it
+// needs when it first runs), for up to 10 s.
+func untilStream[T any](t *testing.T, make func() (T, error)) T {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		v, err := make()
+		if err == nil {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		<-time.After(20 * time.Millisecond)
 	}
 }

@@ -197,19 +197,10 @@ func TestHostapdSinkEndToEnd(t *testing.T) {
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); r.Run(ctx) }()
 	defer func() { cancel(); <-relayDone }()
-	var cons jetstream.Consumer
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		cons, err = js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{Durable: "hostapd",
+	cons := untilStream(t, func() (jetstream.Consumer, error) {
+		return js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{Durable: "hostapd",
 			FilterSubject: cfg.SubjectPrefix + "." + p.ID.String() + ".>", AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		<-time.After(20 * time.Millisecond)
-	}
+	})
 	c := &Consumer{API: api, Sink: sink, Log: quiet, MaxDeliver: 2, RetryDelay: 50 * time.Millisecond}
 	consumed := make(chan error, 1)
 	go func() { consumed <- c.Run(ctx, cons) }()
